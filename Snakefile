@@ -1,0 +1,17 @@
+# nntopo: train small networks, record them, cluster their activations, and look at the result.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/train.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        all_targets(),

@@ -1,0 +1,116 @@
+"""Load and check the workflow configuration; compute the model grid and each job's config slice.
+
+Imported by the Snakefile, so it stays light: no torch, no numpy.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from nntopo.paths import ModelId
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
+DATA_DIR_ENV = "NNTOPO_DATA_DIR"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the key and what is allowed."""
+
+
+def _with_defaults(validator_class):
+    """A validator that fills in each property's default before checking it (jsonschema's recipe)."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def fill_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": fill_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft7Validator)
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+    schema = error.schema
+    if error.validator == "additionalProperties":
+        unknown = sorted(set(error.instance) - set(schema.get("properties", {})))
+        allowed = ", ".join(sorted(schema.get("properties", {}))) or "none"
+        where = "" if key == "(top level)" else f" in {key}"
+        return f"unknown key {', '.join(map(repr, unknown))}{where}; allowed keys: {allowed}"
+    if error.validator == "enum":
+        allowed = ", ".join(map(str, error.validator_value))
+        return f"{key}: {error.instance!r} is not allowed; choose one of: {allowed}"
+    if error.validator == "oneOf" and "widths" in key:
+        return f"{key}: {error.instance!r} is not a width; use a positive integer or a list of them"
+    return f"{key}: {error.message}"
+
+
+def validate(config: dict | None) -> dict:
+    """Return a checked copy of ``config`` with every default filled in, or raise ConfigError."""
+    config = copy.deepcopy(config or {})
+    if not isinstance(config, dict):
+        raise ConfigError(f"the config must be a mapping of keys to values, not {type(config).__name__}")
+    validator = _Validator(load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors)
+        raise ConfigError(_describe(best))
+    return config
+
+
+def load(path: str | os.PathLike) -> dict:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    return validate(raw)
+
+
+def data_dir(config: dict) -> Path:
+    """The data directory: NNTOPO_DATA_DIR when set, else the config's ``data_dir``."""
+    return Path(os.environ.get(DATA_DIR_ENV) or config["data_dir"])
+
+
+def widths_of(entry) -> tuple[int, ...]:
+    return (entry,) if isinstance(entry, int) else tuple(entry)
+
+
+def model_ids(config: dict) -> list[ModelId]:
+    """Every model of the grid: widths x regularizations x seeds, in config order."""
+    return [
+        ModelId(widths_of(widths), reg, seed)
+        for widths in config["widths"]
+        for reg in config["regularizations"]
+        for seed in config["seeds"]
+    ]
+
+
+def training_slice(config: dict, model: str | ModelId) -> dict:
+    """Exactly the part of the config that training one model reads (its rerun trigger)."""
+    model = ModelId.parse(model) if isinstance(model, str) else model
+    if model.regularization not in config["regularization"]:
+        presets = ", ".join(config["regularization"])
+        raise ConfigError(f"model {model}: no regularization preset {model.regularization!r}; presets: {presets}")
+    return {
+        "widths": list(model.widths),
+        "regularization": {"name": model.regularization, **config["regularization"][model.regularization]},
+        "seed": model.seed,
+        "training": config["training"],
+    }

@@ -1,0 +1,156 @@
+"""Datasets by name: MNIST and Fashion-MNIST from IDX files, and scikit-learn's embedded digits.
+
+Images come back flattened to float32 in [0, 1], with their shape kept as a property of the
+dataset so that later stages (weight images) never assume 28x28.
+"""
+
+from __future__ import annotations
+
+import gzip
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+# torchvision's layout: <data_dir>/<folder>/raw/<file>.
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+IDX_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+MNIST_SHAPE = (28, 28)
+NAMES = (*IDX_FOLDERS, "digits")
+
+# IDX type codes (third byte of the magic number) and the dtypes they stand for.
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+class DataError(ValueError):
+    """Data that is missing or cannot be trusted; the message names the file and the fix."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    name: str
+    x_train: np.ndarray  # (N, H*W) float32 in [0, 1]
+    y_train: np.ndarray  # (N,) int64
+    x_test: np.ndarray
+    y_test: np.ndarray
+    image_shape: tuple[int, int]
+
+    @property
+    def n_features(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return int(max(self.y_train.max(), self.y_test.max())) + 1
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read a gzipped IDX file; truncated, corrupt or mis-sized files raise DataError naming the file."""
+    path = Path(path)
+    try:
+        with gzip.open(path, "rb") as stream:
+            raw = stream.read()
+    except FileNotFoundError:
+        raise DataError(f"{path}: file does not exist") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise DataError(f"{path}: corrupt or truncated gzip file ({exc}); replace it with a good copy") from None
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
+        raise DataError(f"{path}: wrong magic number {raw[:4].hex() or '(empty)'}; not an IDX file")
+    ndim = raw[3]
+    header = 4 + 4 * ndim
+    if ndim == 0 or len(raw) < header:
+        raise DataError(f"{path}: IDX header is cut short")
+    shape = tuple(int(d) for d in np.frombuffer(raw, ">u4", count=ndim, offset=4))
+    dtype = np.dtype(_IDX_DTYPES[raw[2]])
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DataError(
+            f"{path}: header promises shape {shape} ({expected} bytes) but the file holds "
+            f"{len(raw) - header} bytes; the file is truncated or corrupt"
+        )
+    return np.frombuffer(raw, dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def raw_dir(name: str, data_dir: str | Path) -> Path:
+    return Path(data_dir) / IDX_FOLDERS[name] / "raw"
+
+
+def _missing_message(name: str, folder: Path, missing: list[str], why: str) -> str:
+    return (
+        f"dataset {name}: {why}. Put the four files {', '.join(IDX_FILES.values())} in {folder}/ "
+        f"(missing: {', '.join(missing)}), or point NNTOPO_DATA_DIR / data_dir at a folder that has "
+        f"{IDX_FOLDERS[name]}/raw/ with them."
+    )
+
+
+def _download(name: str, data_dir: Path) -> None:
+    """Fetch the IDX files with torchvision into <data_dir>/<Folder>/raw."""
+    from torchvision import datasets
+
+    cls = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}[name]
+    for train in (True, False):
+        cls(str(data_dir), train=train, download=True)
+
+
+def _load_idx(name: str, data_dir: str | Path, download: bool) -> Dataset:
+    folder = raw_dir(name, data_dir)
+    missing = [f for f in IDX_FILES.values() if not (folder / f).exists()]
+    if missing:
+        if not download:
+            raise DataError(_missing_message(name, folder, missing, "files are missing and download is off"))
+        try:
+            _download(name, Path(data_dir))
+        except Exception as exc:  # any network or disk failure ends the same way
+            reason = " ".join(str(exc).split())  # one line, whatever torchvision printed
+            raise DataError(_missing_message(name, folder, missing, f"download failed: {reason}")) from None
+    arrays = {key: read_idx(folder / fname) for key, fname in IDX_FILES.items()}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        image_file = folder / IDX_FILES[f"{split}_images"]
+        if images.ndim != 3 or images.shape[1:] != MNIST_SHAPE:
+            raise DataError(f"{image_file}: images have shape {images.shape[1:]}, expected {MNIST_SHAPE}")
+        if labels.ndim != 1 or len(labels) != len(images):
+            raise DataError(
+                f"{folder / IDX_FILES[f'{split}_labels']}: {len(labels)} labels for {len(images)} images "
+                f"in {image_file.name}"
+            )
+        if labels.min() < 0 or labels.max() > 9:
+            raise DataError(f"{folder / IDX_FILES[f'{split}_labels']}: labels outside 0..9")
+
+    def images(key):
+        return (arrays[key].reshape(len(arrays[key]), -1) / np.float32(255)).astype(np.float32)
+
+    return Dataset(
+        name,
+        images("train_images"),
+        arrays["train_labels"].astype(np.int64),
+        images("test_images"),
+        arrays["test_labels"].astype(np.int64),
+        MNIST_SHAPE,
+    )
+
+
+def _load_digits() -> Dataset:
+    """scikit-learn's embedded 8x8 digits (1,797 images), split 70/30 stratified with a fixed seed."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    digits = load_digits()
+    x = (digits.data / 16.0).astype(np.float32)
+    y = digits.target.astype(np.int64)
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, stratify=y, random_state=0)
+    return Dataset("digits", x_train, y_train, x_test, y_test, (8, 8))
+
+
+def load(name: str, data_dir: str | Path = "data", download: bool = True) -> Dataset:
+    if name == "digits":
+        return _load_digits()
+    if name not in IDX_FOLDERS:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(NAMES)}")
+    return _load_idx(name, data_dir, download)

@@ -1,0 +1,195 @@
+"""The HDF5 layout of every file the workflow writes, and the only code that reads or writes them.
+
+Files describe themselves: datasets are named for what they hold, and root attributes carry the
+provenance (dataset, model id, seed, the config slice as JSON, package versions). Writers go through
+``atomic`` so that a crash never leaves a file that looks complete; readers check names, shapes
+and dtypes and say what is wrong with a foreign file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+OUTPUT_LAYER = "output"
+PACKAGES = ("numpy", "torch", "h5py", "scikit-learn", "umap-learn", "kmapper", "openTSNE")
+
+
+class LayoutError(ValueError):
+    """An HDF5 file that does not have the layout this module writes."""
+
+
+def hidden_name(i: int) -> str:
+    """Name of the i-th hidden layer, counted from 1."""
+    return f"hidden_{i}"
+
+
+def layer_names(n_hidden: int) -> list[str]:
+    return [hidden_name(i) for i in range(1, n_hidden + 1)] + [OUTPUT_LAYER]
+
+
+def versions() -> dict[str, str]:
+    """Versions of the packages that shape the numbers, read without importing them."""
+    import platform
+
+    found = {"python": platform.python_version()}
+    for package in PACKAGES:
+        try:
+            found[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def provenance(dataset: str, model: str, seed: int, config: dict, **extra) -> dict:
+    """Root attributes shared by every file: what was computed, from which settings, with what."""
+    return {
+        "dataset": dataset,
+        "model": model,
+        "seed": seed,
+        "config": json.dumps(config, sort_keys=True),
+        "versions": json.dumps(versions(), sort_keys=True),
+        **extra,
+    }
+
+
+@contextmanager
+def atomic(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_attrs(h5: h5py.File, attrs: dict) -> None:
+    for key, value in attrs.items():
+        h5.attrs[key] = value
+
+
+def read_attrs(path) -> dict:
+    with _open(path) as h5:
+        return {key: _plain(value) for key, value in h5.attrs.items()}
+
+
+def _plain(value):
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def _open(path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except FileNotFoundError:
+        raise LayoutError(f"{path}: file does not exist") from None
+    except OSError as exc:
+        raise LayoutError(f"{path}: not a readable HDF5 file ({exc})") from None
+
+
+def _dataset(h5: h5py.File, name: str, kind: str, ndim: int) -> np.ndarray:
+    """Read dataset ``name`` and check its dtype kind ('f' float, 'i' integer) and rank."""
+    if name not in h5 or not isinstance(h5[name], h5py.Dataset):
+        raise LayoutError(f"{h5.filename}: missing dataset '{name}' (has: {', '.join(sorted(h5)) or 'nothing'})")
+    data = h5[name][()]
+    if data.dtype.kind not in (kind, "u" if kind == "i" else kind) or data.ndim != ndim:
+        wanted = {"f": "float", "i": "integer"}[kind]
+        raise LayoutError(
+            f"{h5.filename}: dataset '{name}' is {data.dtype} with shape {data.shape}; "
+            f"expected a {ndim}-D {wanted} array"
+        )
+    return data
+
+
+# --- weights.h5: one group per layer (hidden_1 .. hidden_L, output), each `weight` (out x in) and `bias`.
+
+@dataclass(frozen=True)
+class Layer:
+    weight: np.ndarray  # (out, in), as in torch
+    bias: np.ndarray  # (out,)
+
+
+def write_weights(path, layers: dict[str, Layer], attrs: dict) -> None:
+    with atomic(path) as tmp, h5py.File(tmp, "w") as h5:
+        _write_attrs(h5, attrs)
+        for name, layer in layers.items():
+            group = h5.create_group(name)
+            group.create_dataset("weight", data=np.asarray(layer.weight, dtype=np.float32))
+            group.create_dataset("bias", data=np.asarray(layer.bias, dtype=np.float32))
+
+
+def read_weights(path) -> dict[str, Layer]:
+    """Layers in order hidden_1 .. hidden_L, output; checks that their shapes chain."""
+    with _open(path) as h5:
+        groups = [k for k in h5 if isinstance(h5[k], h5py.Group)]
+        hidden = sorted((k for k in groups if k.startswith("hidden_")), key=lambda k: k.split("_")[1].zfill(9))
+        names = layer_names(len(hidden))
+        if hidden != names[:-1] or OUTPUT_LAYER not in groups:
+            raise LayoutError(f"{path}: expected groups {', '.join(names)}; found groups: {', '.join(groups) or 'none'}")
+        layers = {}
+        for name in names:
+            weight = _dataset(h5, f"{name}/weight", "f", 2)
+            bias = _dataset(h5, f"{name}/bias", "f", 1)
+            if bias.shape[0] != weight.shape[0]:
+                raise LayoutError(f"{path}: {name}/bias has {bias.shape[0]} entries for {weight.shape[0]} units")
+            layers[name] = Layer(weight, bias)
+    widths = [layer.weight.shape for layer in layers.values()]
+    for (out_prev, _), (_, in_next) in zip(widths, widths[1:]):
+        if out_prev != in_next:
+            raise LayoutError(f"{path}: layer shapes {widths} do not chain")
+    return layers
+
+
+# --- activations.h5: test-set activations at the root.
+
+@dataclass(frozen=True)
+class Activations:
+    hidden: list[np.ndarray]  # per hidden layer, (N, width), after ReLU
+    output: np.ndarray  # (N, classes), logits
+    labels: np.ndarray  # (N,), true classes
+    predictions: np.ndarray  # (N,), argmax of output
+    attrs: dict
+
+    def layer(self, name: str) -> np.ndarray:
+        """Activations of a layer by name: hidden_1 .. hidden_L or output."""
+        if name == OUTPUT_LAYER:
+            return self.output
+        names = layer_names(len(self.hidden))[:-1]
+        if name not in names:
+            raise KeyError(f"no layer {name!r}; layers are {', '.join(names + [OUTPUT_LAYER])}")
+        return self.hidden[names.index(name)]
+
+
+def write_activations(path, hidden: list[np.ndarray], output, labels, predictions, attrs: dict) -> None:
+    with atomic(path) as tmp, h5py.File(tmp, "w") as h5:
+        _write_attrs(h5, attrs)
+        for name, values in zip(layer_names(len(hidden)), hidden):
+            h5.create_dataset(name, data=np.asarray(values, dtype=np.float32))
+        h5.create_dataset(OUTPUT_LAYER, data=np.asarray(output, dtype=np.float32))
+        h5.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+        h5.create_dataset("predictions", data=np.asarray(predictions, dtype=np.int64))
+
+
+def read_activations(path) -> Activations:
+    with _open(path) as h5:
+        n_hidden = sum(1 for k in h5 if k.startswith("hidden_"))
+        hidden = [_dataset(h5, name, "f", 2) for name in layer_names(n_hidden)[:-1]]
+        output = _dataset(h5, OUTPUT_LAYER, "f", 2)
+        labels = _dataset(h5, "labels", "i", 1)
+        predictions = _dataset(h5, "predictions", "i", 1)
+        attrs = {key: _plain(value) for key, value in h5.attrs.items()}
+    if not hidden:
+        raise LayoutError(f"{path}: no hidden layer datasets (hidden_1, ...)")
+    sizes = {a.shape[0] for a in (*hidden, output, labels, predictions)}
+    if len(sizes) != 1:
+        raise LayoutError(f"{path}: datasets disagree on the number of points ({sorted(sizes)})")
+    return Activations(hidden, output, labels, predictions, attrs)

@@ -1,0 +1,55 @@
+"""A fully connected ReLU network and the regularization presets it is trained with."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nntopo.layout import OUTPUT_LAYER, hidden_name
+
+
+class MLP(nn.Module):
+    """Input -> hidden_1 .. hidden_L (Linear + ReLU, optional dropout) -> output logits."""
+
+    def __init__(self, n_inputs: int, widths: tuple[int, ...], n_classes: int = 10, dropout: float = 0.0):
+        super().__init__()
+        sizes = [n_inputs, *widths]
+        self.layers = nn.ModuleDict({hidden_name(i + 1): nn.Linear(a, b) for i, (a, b) in enumerate(zip(sizes, sizes[1:]))})
+        self.layers[OUTPUT_LAYER] = nn.Linear(sizes[-1], n_classes)
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
+
+    def hidden_layers(self) -> list[nn.Linear]:
+        return [layer for name, layer in self.layers.items() if name != OUTPUT_LAYER]
+
+    def forward_all(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The activations of every hidden layer (after ReLU, before dropout) and the logits."""
+        hidden = []
+        for layer in self.hidden_layers():
+            x = torch.relu(layer(x))
+            hidden.append(x)
+            x = self.dropout(x)
+        return hidden, self.layers[OUTPUT_LAYER](x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_all(x)[1]
+
+    def weight_matrices(self) -> list[torch.Tensor]:
+        return [layer.weight for layer in self.layers.values()]
+
+
+def build(n_inputs: int, n_classes: int, widths, regularization: dict) -> MLP:
+    dropout = regularization.get("p", 0.0) if regularization["name"] == "dropout" else 0.0
+    return MLP(n_inputs, tuple(widths), n_classes, dropout)
+
+
+def penalty(model: MLP, regularization: dict) -> torch.Tensor | None:
+    """The term added to the loss: L2 (sum of squares) or L1 (sum of absolute values) of all weights.
+
+    Biases are left free, as is usual: penalising them shifts activations without simplifying anything.
+    """
+    name = regularization["name"]
+    if name == "l2":
+        return regularization["strength"] * sum(w.pow(2).sum() for w in model.weight_matrices())
+    if name == "l1":
+        return regularization["strength"] * sum(w.abs().sum() for w in model.weight_matrices())
+    return None

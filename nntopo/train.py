@@ -1,0 +1,181 @@
+"""Train one network on in-memory tensors, then record its weights and test-set activations."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from nntopo.data import Dataset
+from nntopo.data import load as load_dataset
+from nntopo.layout import Layer, atomic, provenance, versions, write_activations, write_weights
+from nntopo.model import MLP, build, penalty
+
+NEAR_ZERO = 1e-3  # |w| below this counts as a near-zero weight in the sparsity figure
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass
+class Trained:
+    model: MLP
+    device: str
+    history: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def pick_device(choice: str = "auto") -> torch.device:
+    if choice == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("device: cuda was asked for but torch sees no CUDA device; set device: auto or cpu")
+    if choice == "auto":
+        choice = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(choice)
+
+
+def flops_per_sample(model: MLP) -> int:
+    """Multiply-adds of one forward and backward pass: 2 FLOPs per weight forward, 4 backward."""
+    return 6 * sum(w.numel() for w in model.weight_matrices())
+
+
+def train(data: Dataset, widths, regularization: dict, training: dict, seed: int,
+          device: str = "auto", log=print) -> Trained:
+    """Adam with a cosine-decayed learning rate; deterministic on CPU for a given seed."""
+    device = pick_device(device)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=device.type == "cuda")
+    shuffle = torch.Generator().manual_seed(seed)
+
+    model = build(data.n_features, data.n_classes, widths, regularization).to(device)
+    x_train, y_train = torch.from_numpy(data.x_train).to(device), torch.from_numpy(data.y_train).to(device)
+    x_test, y_test = torch.from_numpy(data.x_test).to(device), torch.from_numpy(data.y_test).to(device)
+
+    epochs, batch_size = training["epochs"], training["batch_size"]
+    steps = epochs * math.ceil(len(x_train) / batch_size)
+    optimizer = torch.optim.Adam(model.parameters(), lr=training["lr"])
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
+    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+
+    result = Trained(model, device.type)
+    for epoch in range(1, epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        total_loss = torch.zeros((), device=device)
+        correct = torch.zeros((), dtype=torch.long, device=device)
+        order = torch.randperm(len(x_train), generator=shuffle).to(device)
+        for batch in order.split(batch_size):
+            x, y = x_train[batch], y_train[batch]
+            logits = model(x)
+            loss = loss_fn(logits, y)
+            objective = loss / len(batch)
+            extra = penalty(model, regularization)
+            if extra is not None:
+                objective = objective + extra
+            optimizer.zero_grad(set_to_none=True)
+            objective.backward()
+            optimizer.step()
+            schedule.step()
+            total_loss += loss.detach()
+            correct += (logits.detach().argmax(1) == y).sum()
+        mean_loss = total_loss.item() / len(x_train)
+        if not math.isfinite(mean_loss):
+            raise TrainingDiverged(
+                f"epoch {epoch}: the training loss is {mean_loss}; lower training.lr (now {training['lr']}) "
+                f"or the {regularization['name']} regularization strength"
+            )
+        seconds = time.perf_counter() - start
+        result.seconds += seconds
+        entry = {
+            "epoch": epoch,
+            "loss": mean_loss,
+            "train_accuracy": correct.item() / len(x_train),  # running, over the epoch's batches
+            "test_accuracy": accuracy(model, x_test, y_test),
+            "seconds": seconds,
+        }
+        result.history.append(entry)
+        log(f"epoch {epoch}/{epochs} loss {mean_loss:.4f} train_acc {entry['train_accuracy']:.4f} "
+            f"test_acc {entry['test_accuracy']:.4f} ({seconds:.1f} s)")
+    return result
+
+
+@torch.no_grad()
+def accuracy(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
+    model.eval()
+    return (model(x).argmax(1) == y).float().mean().item()
+
+
+@torch.no_grad()
+def record(model: MLP, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
+    """Hidden activations (after ReLU) and output logits for inputs ``x``, in eval mode."""
+    model.eval()
+    device = next(model.parameters()).device
+    hidden, logits = model.forward_all(torch.from_numpy(x).to(device))
+    return [h.cpu().numpy() for h in hidden], logits.cpu().numpy()
+
+
+def layers(model: MLP) -> dict[str, Layer]:
+    return {name: Layer(l.weight.detach().cpu().numpy(), l.bias.detach().cpu().numpy())
+            for name, l in model.layers.items()}
+
+
+def weight_stats(model: MLP) -> dict:
+    """L2 norm of all weights and the share of near-zero weights, overall and per layer."""
+    per_layer = {}
+    for name, layer in layers(model).items():
+        w = layer.weight
+        per_layer[name] = {"l2_norm": float(np.linalg.norm(w)), "near_zero_fraction": float(np.mean(np.abs(w) < NEAR_ZERO))}
+    all_w = np.concatenate([layer.weight.ravel() for layer in layers(model).values()])
+    return {
+        "weight_l2_norm": float(np.linalg.norm(all_w)),
+        "near_zero_fraction": float(np.mean(np.abs(all_w) < NEAR_ZERO)),
+        "near_zero_threshold": NEAR_ZERO,
+        "layers": per_layer,
+    }
+
+
+def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, data_dir, download: bool = True,
+                     device: str = "auto", threads: int = 1, log=print) -> dict:
+    """The training stage: train the model ``settings`` describe, then write every output file.
+
+    ``settings`` is the model's config slice (``config.training_slice``); ``outputs`` has the paths
+    ``state``, ``weights``, ``activations`` and ``metrics``. Returns the metrics written.
+    """
+    torch.set_num_threads(threads)
+    data = load_dataset(dataset, data_dir, download)
+    log(f"{model_id} on {dataset}: {len(data.x_train)} training, {len(data.x_test)} test images {data.image_shape}")
+    trained = train(data, settings["widths"], settings["regularization"], settings["training"],
+                    settings["seed"], device, log)
+    hidden, logits = record(trained.model, data.x_test)
+    predictions = logits.argmax(1)
+    attrs = provenance(dataset, model_id, settings["seed"], settings, image_shape=list(data.image_shape))
+
+    samples = len(data.x_train) * settings["training"]["epochs"]
+    metrics = {
+        **{key: attrs[key] for key in ("dataset", "model", "seed")},
+        "settings": settings,
+        "device": trained.device,
+        "epochs": trained.history,
+        "test_accuracy": float(np.mean(predictions == data.y_test)),
+        **weight_stats(trained.model),
+        "train_seconds": trained.seconds,
+        "samples_per_second": samples / trained.seconds,
+        "gflops_per_second": flops_per_sample(trained.model) * samples / trained.seconds / 1e9,
+        "threads": threads,
+        "versions": versions(),
+    }
+    log(f"test accuracy {metrics['test_accuracy']:.4f}, weight L2 norm {metrics['weight_l2_norm']:.2f}, "
+        f"near-zero weights {metrics['near_zero_fraction']:.1%}, {metrics['gflops_per_second']:.0f} GFLOP/s")
+
+    with atomic(outputs.state) as tmp:
+        torch.save(trained.model.state_dict(), tmp)
+    write_weights(outputs.weights, layers(trained.model), attrs)
+    write_activations(outputs.activations, hidden, logits, data.y_test, predictions, attrs)
+    with atomic(outputs.metrics) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics

@@ -1,0 +1,18 @@
+"""Rule train: train one model of the grid and record its weights and test-set activations."""
+
+from nntopo import config
+from nntopo.jobs import job
+from nntopo.train import train_and_record
+
+with job(snakemake.log[0], snakemake.threads) as log:
+    train_and_record(
+        snakemake.wildcards.dataset,
+        snakemake.wildcards.model,
+        snakemake.params.settings,
+        snakemake.output,
+        data_dir=config.data_dir(snakemake.config),
+        download=snakemake.config["download"],
+        device=snakemake.config["device"],
+        threads=snakemake.threads,
+        log=log.info,
+    )

@@ -1,0 +1,74 @@
+import subprocess
+import sys
+
+import pytest
+
+from nntopo import config
+from nntopo.config import ConfigError
+from tests.conftest import ROOT
+
+
+def test_defaults_fill_an_empty_config():
+    c = config.validate({})
+    assert c["datasets"] == ["mnist"] and c["widths"] == [100, 1024]
+    assert c["regularizations"] == ["none", "l2"] and c["training"]["epochs"] >= 1
+    assert c["regularization"]["l2"]["strength"] > 0
+
+
+def test_repository_config_is_valid_and_is_the_default_grid():
+    c = config.load(ROOT / "config.yaml")
+    assert [str(m) for m in config.model_ids(c)] == ["mlp100-none-s0", "mlp100-l2-s0", "mlp1024-none-s0", "mlp1024-l2-s0"]
+
+
+@pytest.mark.parametrize(
+    "bad, named",
+    [
+        ({"epochs": 3}, "unknown key 'epochs'"),
+        ({"training": {"epoch": 3}}, "unknown key 'epoch' in training"),
+        ({"training": {"epochs": 0}}, "training.epochs"),
+        ({"training": {"lr": "fast"}}, "training.lr"),
+        ({"datasets": ["mnistt"]}, "choose one of: mnist, fashion_mnist, digits"),
+        ({"datasets": []}, "datasets"),
+        ({"widths": [0]}, "widths.0"),
+        ({"widths": [[512, -1]]}, "widths.0"),
+        ({"regularizations": ["l3"]}, "choose one of: none, l2, l1, dropout"),
+        ({"regularization": {"l2": {"strength": -1}}}, "regularization.l2.strength"),
+        ({"regularization": {"dropout": {"p": 1.5}}}, "regularization.dropout.p"),
+        ({"seeds": [-1]}, "seeds.0"),
+        ({"device": "tpu"}, "choose one of: auto, cpu, cuda"),
+    ],
+)
+def test_bad_config_names_the_key(bad, named):
+    with pytest.raises(ConfigError, match=named.replace("(", r"\(").replace(".", r"\.")):
+        config.validate(bad)
+
+
+def test_model_ids_expand_widths_regularizations_and_seeds():
+    c = config.validate({"widths": [[512, 256], 8], "regularizations": ["l1"], "seeds": [0, 3]})
+    assert [str(m) for m in config.model_ids(c)] == ["mlp512x256-l1-s0", "mlp512x256-l1-s3", "mlp8-l1-s0", "mlp8-l1-s3"]
+
+
+def test_training_slice_holds_only_what_training_reads():
+    c = config.validate({})
+    settings = config.training_slice(c, "mlp1024-l2-s7")
+    assert settings == {"widths": [1024], "regularization": {"name": "l2", **c["regularization"]["l2"]},
+                        "seed": 7, "training": c["training"]}
+    c2 = config.validate({"regularization": {"l1": {"strength": 0.5}}})
+    assert config.training_slice(c2, "mlp1024-l2-s7") == settings
+
+
+def test_data_dir_environment_override(monkeypatch):
+    monkeypatch.setenv("NNTOPO_DATA_DIR", "/somewhere")
+    assert str(config.data_dir(config.validate({}))) == "/somewhere"
+
+
+def test_snakemake_dry_run_stops_with_one_message(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("widths: [100, -4]\n")
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "--configfile", str(bad)],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert run.returncode != 0
+    assert "Config error: widths.1" in run.stderr
+    assert "Traceback" not in run.stderr + run.stdout

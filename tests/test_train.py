@@ -1,0 +1,116 @@
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from nntopo import config, data, layout
+from nntopo.layout import LayoutError
+from nntopo.train import TrainingDiverged, train, train_and_record, weight_stats
+
+TINY = {"epochs": 3, "batch_size": 64, "lr": 0.005}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits")
+
+
+def settings(reg="none", widths=(16,), seed=0, **training):
+    c = config.validate({"training": {**TINY, **training}})
+    return config.training_slice(c, f"mlp{'x'.join(map(str, widths))}-{reg}-s{seed}")
+
+
+def outputs(folder):
+    return SimpleNamespace(**{k: folder / f for k, f in
+                              [("state", "model.pt"), ("weights", "weights.h5"),
+                               ("activations", "activations.h5"), ("metrics", "metrics.json")]})
+
+
+def run(folder, s, dataset="digits"):
+    return train_and_record(dataset, f"mlp{'x'.join(map(str, s['widths']))}-{s['regularization']['name']}-s{s['seed']}",
+                            s, outputs(folder), data_dir=folder, device="cpu", log=lambda _: None)
+
+
+def test_same_seed_same_weights_other_seed_differs(tmp_path, digits):
+    s = settings()
+    runs = [train(digits, s["widths"], s["regularization"], s["training"], seed, "cpu", log=lambda _: None)
+            for seed in (0, 0, 1)]
+    states = [r.model.state_dict() for r in runs]
+    assert all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    assert not torch.equal(states[0]["layers.hidden_1.weight"], states[2]["layers.hidden_1.weight"])
+
+
+def test_outputs_have_the_layout_and_provenance(tmp_path, digits):
+    s = settings(widths=(12, 8), epochs=15)
+    metrics = run(tmp_path, s)
+    weights = layout.read_weights(tmp_path / "weights.h5")
+    assert list(weights) == ["hidden_1", "hidden_2", "output"]
+    assert weights["hidden_1"].weight.shape == (12, 64) and weights["hidden_2"].weight.shape == (8, 12)
+    assert weights["output"].weight.shape == (10, 8) and weights["output"].bias.shape == (10,)
+
+    acts = layout.read_activations(tmp_path / "activations.h5")
+    n = len(digits.x_test)
+    assert [h.shape for h in acts.hidden] == [(n, 12), (n, 8)] and acts.output.shape == (n, 10)
+    assert (acts.hidden[0] >= 0).all(), "hidden activations are taken after ReLU"
+    assert np.array_equal(acts.labels, digits.y_test)
+    assert np.array_equal(acts.predictions, acts.output.argmax(1))
+    assert np.mean(acts.predictions == acts.labels) == pytest.approx(metrics["test_accuracy"])
+
+    # The recorded activations are the network's: recompute them from the stored weights.
+    h1 = np.maximum(digits.x_test @ weights["hidden_1"].weight.T + weights["hidden_1"].bias, 0)
+    np.testing.assert_allclose(acts.hidden[0], h1, rtol=1e-5, atol=1e-5)
+
+    for path in ("weights.h5", "activations.h5"):
+        attrs = layout.read_attrs(tmp_path / path)
+        assert attrs["dataset"] == "digits" and attrs["model"] == "mlp12x8-none-s0" and attrs["seed"] == 0
+        assert json.loads(attrs["config"]) == s and "torch" in json.loads(attrs["versions"])
+        assert attrs["image_shape"] == [8, 8]
+
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert len(saved["epochs"]) == 15 and {"loss", "train_accuracy", "test_accuracy"} <= set(saved["epochs"][0])
+    assert saved["test_accuracy"] > 0.8
+    assert {"weight_l2_norm", "near_zero_fraction", "train_seconds"} <= set(saved)
+    state = torch.load(tmp_path / "model.pt")
+    assert torch.equal(state["layers.hidden_1.weight"], torch.from_numpy(weights["hidden_1"].weight))
+
+
+def test_regularization_shrinks_or_sparsifies_weights(digits):
+    stats = {}
+    for reg, params in [("none", {}), ("l2", {"strength": 1e-2}), ("l1", {"strength": 1e-4})]:
+        trained = train(digits, [32], {"name": reg, **params}, {**TINY, "epochs": 10}, 0, "cpu", log=lambda _: None)
+        stats[reg] = weight_stats(trained.model)
+    assert stats["l2"]["weight_l2_norm"] < 0.8 * stats["none"]["weight_l2_norm"]
+    assert stats["l1"]["near_zero_fraction"] > stats["none"]["near_zero_fraction"] + 0.1
+
+
+def test_nan_loss_stops_with_a_clear_error(digits):
+    with pytest.raises(TrainingDiverged, match="loss is (nan|inf).*lower training.lr"):
+        train(digits, [16], {"name": "none"}, {**TINY, "lr": 1e30}, 0, "cpu", log=lambda _: None)
+
+
+def test_readers_say_what_is_wrong_with_a_foreign_file(tmp_path):
+    import h5py
+
+    path = tmp_path / "foreign.h5"
+    with h5py.File(path, "w") as h5:
+        h5["hidden_1"] = np.zeros((5, 3), dtype=np.float32)
+        h5["output"] = np.zeros((5, 10), dtype=np.float32)
+        h5["labels"] = np.zeros(5, dtype=np.float32)
+        h5["predictions"] = np.zeros(5, dtype=np.int64)
+    with pytest.raises(LayoutError, match="'labels' is float32.*expected a 1-D integer"):
+        layout.read_activations(path)
+    with pytest.raises(LayoutError, match="expected groups output; found groups: none"):
+        layout.read_weights(path)
+    (tmp_path / "junk.h5").write_text("not hdf5")
+    with pytest.raises(LayoutError, match="not a readable HDF5 file"):
+        layout.read_activations(tmp_path / "junk.h5")
+
+
+@pytest.mark.realdata
+def test_one_epoch_on_real_mnist_learns(real_data_dir):
+    mnist = data.load("mnist", real_data_dir, download=False)
+    trained = train(mnist, [100], {"name": "none"}, {"epochs": 1, "batch_size": 512, "lr": 0.005}, 0, "cpu",
+                    log=lambda _: None)
+    assert trained.history[-1]["test_accuracy"] > 0.9
