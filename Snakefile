@@ -9,6 +9,7 @@ configfile: "config.yaml"
 
 include: "rules/common.smk"
 include: "rules/train.smk"
+include: "rules/cluster.smk"
 
 
 rule all:

@@ -54,8 +54,8 @@ def _describe(error: jsonschema.ValidationError) -> str:
     if error.validator == "enum":
         allowed = ", ".join(map(str, error.validator_value))
         return f"{key}: {error.instance!r} is not allowed; choose one of: {allowed}"
-    if error.validator == "oneOf" and "widths" in key:
-        return f"{key}: {error.instance!r} is not a width; use a positive integer or a list of them"
+    if error.validator == "oneOf":
+        return f"{key}: {error.instance!r} is not allowed; expected {schema.get('description', 'another value')}"
     return f"{key}: {error.message}"
 
 
@@ -114,3 +114,20 @@ def training_slice(config: dict, model: str | ModelId) -> dict:
         "seed": model.seed,
         "training": config["training"],
     }
+
+
+def clustering_slice(config: dict, method: str) -> dict:
+    """What clustering with ``method`` reads: its parameter block and the space it clusters."""
+    clustering = config["clustering"]
+    if method not in clustering:
+        raise ConfigError(f"clustering method {method!r} has no parameter block clustering.{method}")
+    settings = {"method": method, "space": clustering["space"], "params": clustering[method]}
+    if clustering["space"] == "hidden":
+        settings["layer"] = clustering["layer"]
+    return settings
+
+
+def ranking_slice(config: dict) -> dict:
+    """What ranking neurons reads: the layer whose neurons are ranked and k."""
+    return {"layer": config["clustering"]["layer"], "top_k": config["clustering"]["top_k"]}
+

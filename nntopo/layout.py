@@ -31,6 +31,14 @@ def hidden_name(i: int) -> str:
     return f"hidden_{i}"
 
 
+def ranked_layer(layer, n_hidden: int) -> str:
+    """The hidden layer a ``clustering.layer`` setting ("last" or a number from 1) names."""
+    number = n_hidden if layer == "last" else int(layer)
+    if not 1 <= number <= n_hidden:
+        raise LayoutError(f"clustering.layer {layer} asks for hidden layer {number}, but the model has {n_hidden}")
+    return hidden_name(number)
+
+
 def layer_names(n_hidden: int) -> list[str]:
     return [hidden_name(i) for i in range(1, n_hidden + 1)] + [OUTPUT_LAYER]
 
@@ -193,3 +201,58 @@ def read_activations(path) -> Activations:
     if len(sizes) != 1:
         raise LayoutError(f"{path}: datasets disagree on the number of points ({sorted(sizes)})")
     return Activations(hidden, output, labels, predictions, attrs)
+
+
+# --- clusters/{method}.h5: `labels` (N, -1 = in no cluster), `embedding` (N x 2, when the method has
+# one; Mapper's lens), and for Mapper a `mapper` group: node membership in CSR form (`node_ptr`,
+# `node_points`), `edges` (E x 2 node pairs) and `node_cluster` (the cluster each node was given).
+
+MAPPER_GROUP = "mapper"
+MAPPER_ARRAYS = ("node_ptr", "node_points", "edges", "node_cluster")
+
+
+@dataclass(frozen=True)
+class Clusters:
+    labels: np.ndarray
+    embedding: np.ndarray | None
+    graph: dict[str, np.ndarray] | None  # MAPPER_ARRAYS by name
+    attrs: dict
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.labels.max()) + 1 if len(self.labels) else 0
+
+
+def write_clusters(path, labels, embedding=None, graph: dict | None = None, attrs: dict | None = None) -> None:
+    with atomic(path) as tmp, h5py.File(tmp, "w") as h5:
+        _write_attrs(h5, attrs or {})
+        h5.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
+        if embedding is not None:
+            h5.create_dataset("embedding", data=np.asarray(embedding, dtype=np.float32))
+        if graph is not None:
+            group = h5.create_group(MAPPER_GROUP)
+            for name in MAPPER_ARRAYS:
+                values = np.asarray(graph[name], dtype=np.int64)
+                group.create_dataset(name, data=values.reshape(-1, 2) if name == "edges" else values)
+
+
+def read_clusters(path) -> Clusters:
+    with _open(path) as h5:
+        labels = _dataset(h5, "labels", "i", 1)
+        embedding = _dataset(h5, "embedding", "f", 2) if "embedding" in h5 else None
+        graph = None
+        if MAPPER_GROUP in h5:
+            graph = {name: _dataset(h5, f"{MAPPER_GROUP}/{name}", "i", 2 if name == "edges" else 1)
+                     for name in MAPPER_ARRAYS}
+        attrs = {key: _plain(value) for key, value in h5.attrs.items()}
+    if embedding is not None and embedding.shape != (len(labels), 2):
+        raise LayoutError(f"{path}: embedding has shape {embedding.shape}, expected ({len(labels)}, 2)")
+    if labels.size and labels.min() < -1:
+        raise LayoutError(f"{path}: labels below -1")
+    if graph is not None:
+        n_nodes = len(graph["node_ptr"]) - 1
+        if graph["node_ptr"][-1] != len(graph["node_points"]) or len(graph["node_cluster"]) != n_nodes:
+            raise LayoutError(f"{path}: mapper node_ptr, node_points and node_cluster disagree on the nodes")
+        if graph["edges"].size and graph["edges"].shape[1] != 2:
+            raise LayoutError(f"{path}: mapper edges must be pairs of nodes")
+    return Clusters(labels, embedding, graph, attrs)

@@ -29,9 +29,16 @@ METHOD_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{method}.tsv"
 
 
 
+def fill(pattern: str, **wildcards) -> str:
+    """``pattern`` with the given wildcards filled in and the others kept for Snakemake."""
+    for name, value in wildcards.items():
+        pattern = pattern.replace("{" + name + "}", str(value))
+    return pattern
+
+
 def for_rule(pattern: str, rule: str) -> str:
-    """A log or benchmark pattern with the rule's name filled in and the other wildcards kept."""
-    return pattern.replace("{rule}", rule)
+    """A log or benchmark pattern with the rule's name filled in."""
+    return fill(pattern, rule=rule)
 
 
 # A model id names the architecture, the regularization preset and the training seed:

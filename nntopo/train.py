@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -12,8 +11,7 @@ import torch
 from torch import nn
 
 from nntopo.data import Dataset
-from nntopo.data import load as load_dataset
-from nntopo.layout import Layer, atomic, provenance, versions, write_activations, write_weights
+from nntopo.layout import Layer
 from nntopo.model import MLP, build, penalty
 
 NEAR_ZERO = 1e-3  # |w| below this counts as a near-zero weight in the sparsity figure
@@ -138,44 +136,3 @@ def weight_stats(model: MLP) -> dict:
         "layers": per_layer,
     }
 
-
-def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, data_dir, download: bool = True,
-                     device: str = "auto", threads: int = 1, log=print) -> dict:
-    """The training stage: train the model ``settings`` describe, then write every output file.
-
-    ``settings`` is the model's config slice (``config.training_slice``); ``outputs`` has the paths
-    ``state``, ``weights``, ``activations`` and ``metrics``. Returns the metrics written.
-    """
-    torch.set_num_threads(threads)
-    data = load_dataset(dataset, data_dir, download)
-    log(f"{model_id} on {dataset}: {len(data.x_train)} training, {len(data.x_test)} test images {data.image_shape}")
-    trained = train(data, settings["widths"], settings["regularization"], settings["training"],
-                    settings["seed"], device, log)
-    hidden, logits = record(trained.model, data.x_test)
-    predictions = logits.argmax(1)
-    attrs = provenance(dataset, model_id, settings["seed"], settings, image_shape=list(data.image_shape))
-
-    samples = len(data.x_train) * settings["training"]["epochs"]
-    metrics = {
-        **{key: attrs[key] for key in ("dataset", "model", "seed")},
-        "settings": settings,
-        "device": trained.device,
-        "epochs": trained.history,
-        "test_accuracy": float(np.mean(predictions == data.y_test)),
-        **weight_stats(trained.model),
-        "train_seconds": trained.seconds,
-        "samples_per_second": samples / trained.seconds,
-        "gflops_per_second": flops_per_sample(trained.model) * samples / trained.seconds / 1e9,
-        "threads": threads,
-        "versions": versions(),
-    }
-    log(f"test accuracy {metrics['test_accuracy']:.4f}, weight L2 norm {metrics['weight_l2_norm']:.2f}, "
-        f"near-zero weights {metrics['near_zero_fraction']:.1%}, {metrics['gflops_per_second']:.0f} GFLOP/s")
-
-    with atomic(outputs.state) as tmp:
-        torch.save(trained.model.state_dict(), tmp)
-    write_weights(outputs.weights, layers(trained.model), attrs)
-    write_activations(outputs.activations, hidden, logits, data.y_test, predictions, attrs)
-    with atomic(outputs.metrics) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
-    return metrics

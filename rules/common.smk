@@ -18,19 +18,32 @@ except nnconfig.ConfigError as error:
 wildcard_constraints:
     dataset="[a-z_]+",
     model=paths.MODEL_ID_REGEX,
+    method="[a-z][a-z0-9_]*",
 
 
-def model_outputs(pattern):
-    """``pattern`` filled for every dataset and model of the grid."""
+def model_outputs(*patterns):
+    """Each pattern filled for every dataset and model of the grid."""
     return [
-        pattern.format(dataset=dataset, model=model)
+        paths.fill(pattern, dataset=dataset, model=model)
+        for pattern in patterns
         for dataset in config["datasets"]
         for model in nnconfig.model_ids(config)
     ]
 
 
+def method_outputs(*patterns):
+    """Each pattern filled for every dataset, model and clustering method."""
+    return [
+        paths.fill(path, method=method)
+        for path in model_outputs(*patterns)
+        for method in config["clustering"]["methods"]
+    ]
+
+
 def all_targets():
-    return model_outputs(paths.WEIGHTS) + model_outputs(paths.ACTIVATIONS) + model_outputs(paths.METRICS)
+    return model_outputs(paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS) + method_outputs(
+        paths.CLUSTERS, paths.RANKING, paths.CLUSTER_TABLE
+    )
 
 
 def training_settings(wildcards):

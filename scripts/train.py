@@ -2,7 +2,7 @@
 
 from nntopo import config
 from nntopo.jobs import job
-from nntopo.train import train_and_record
+from nntopo.stages import train_and_record
 
 with job(snakemake.log[0], snakemake.threads) as log:
     train_and_record(

@@ -7,7 +7,8 @@ import torch
 
 from nntopo import config, data, layout
 from nntopo.layout import LayoutError
-from nntopo.train import TrainingDiverged, train, train_and_record, weight_stats
+from nntopo.stages import train_and_record
+from nntopo.train import TrainingDiverged, train, weight_stats
 
 TINY = {"epochs": 3, "batch_size": 64, "lr": 0.005}
 
