@@ -7,9 +7,13 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/train.smk"
 include: "rules/cluster.smk"
+include: "rules/figures.smk"
 
 
 rule all:

@@ -131,3 +131,9 @@ def ranking_slice(config: dict) -> dict:
     """What ranking neurons reads: the layer whose neurons are ranked and k."""
     return {"layer": config["clustering"]["layer"], "top_k": config["clustering"]["top_k"]}
 
+
+
+def figures_slice(config: dict, keys) -> dict:
+    """The figure settings ``keys`` (from ``figures``, and ``layer``: the ranked layer) a figure reads."""
+    available = {**config["figures"], "layer": config["clustering"]["layer"]}
+    return {key: available[key] for key in keys}

@@ -47,7 +47,7 @@ class Dataset:
 
     @property
     def n_classes(self) -> int:
-        return int(max(self.y_train.max(), self.y_test.max())) + 1
+        return int(max(self.y_train.max(initial=0), self.y_test.max())) + 1
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -98,7 +98,7 @@ def _download(name: str, data_dir: Path) -> None:
         cls(str(data_dir), train=train, download=True)
 
 
-def _load_idx(name: str, data_dir: str | Path, download: bool) -> Dataset:
+def _load_idx(name: str, data_dir: str | Path, download: bool, train: bool) -> Dataset:
     folder = raw_dir(name, data_dir)
     missing = [f for f in IDX_FILES.values() if not (folder / f).exists()]
     if missing:
@@ -109,8 +109,9 @@ def _load_idx(name: str, data_dir: str | Path, download: bool) -> Dataset:
         except Exception as exc:  # any network or disk failure ends the same way
             reason = " ".join(str(exc).split())  # one line, whatever torchvision printed
             raise DataError(_missing_message(name, folder, missing, f"download failed: {reason}")) from None
-    arrays = {key: read_idx(folder / fname) for key, fname in IDX_FILES.items()}
-    for split in ("train", "test"):
+    splits = ("train", "test") if train else ("test",)
+    arrays = {key: read_idx(folder / fname) for key, fname in IDX_FILES.items() if key.split("_")[0] in splits}
+    for split in splits:
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         image_file = folder / IDX_FILES[f"{split}_images"]
         if images.ndim != 3 or images.shape[1:] != MNIST_SHAPE:
@@ -124,12 +125,14 @@ def _load_idx(name: str, data_dir: str | Path, download: bool) -> Dataset:
             raise DataError(f"{folder / IDX_FILES[f'{split}_labels']}: labels outside 0..9")
 
     def images(key):
+        if key not in arrays:  # a split that was not asked for
+            return np.zeros((0, MNIST_SHAPE[0] * MNIST_SHAPE[1]), dtype=np.float32)
         return (arrays[key].reshape(len(arrays[key]), -1) / np.float32(255)).astype(np.float32)
 
     return Dataset(
         name,
         images("train_images"),
-        arrays["train_labels"].astype(np.int64),
+        arrays.get("train_labels", np.zeros(0)).astype(np.int64),
         images("test_images"),
         arrays["test_labels"].astype(np.int64),
         MNIST_SHAPE,
@@ -148,9 +151,10 @@ def _load_digits() -> Dataset:
     return Dataset("digits", x_train, y_train, x_test, y_test, (8, 8))
 
 
-def load(name: str, data_dir: str | Path = "data", download: bool = True) -> Dataset:
+def load(name: str, data_dir: str | Path = "data", download: bool = True, train: bool = True) -> Dataset:
+    """The dataset ``name``; ``train=False`` skips reading the training split (left empty)."""
     if name == "digits":
         return _load_digits()
     if name not in IDX_FOLDERS:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(NAMES)}")
-    return _load_idx(name, data_dir, download)
+    return _load_idx(name, data_dir, download, train)

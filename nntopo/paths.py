@@ -21,9 +21,18 @@ CLUSTERS = MODEL_DIR + "/clusters/{method}.h5"
 CLUSTER_TABLE = MODEL_DIR + "/clusters/{method}.csv"
 RANKING = MODEL_DIR + "/rankings/{method}.csv"
 
+MODEL_FIGURE = MODEL_DIR + "/figures/{figure}.png"
+METHOD_FIGURE = MODEL_DIR + "/figures/{method}/{figure}.png"
+MAPPER_PAGE = MODEL_DIR + "/figures/{method}/mapper.html"
+SUMMARY_TABLE = RESULTS + "/{dataset}/summary/summary.csv"
+SUMMARY_FIGURE = RESULTS + "/{dataset}/summary/summary.png"
+
 # Logs and benchmark records of a job sit beside the results they explain, one file per job.
 LOG = RESULTS + "/logs/{rule}/{dataset}/{model}.log"
 METHOD_LOG = RESULTS + "/logs/{rule}/{dataset}/{model}/{method}.log"
+MODEL_FIGURE_LOG = RESULTS + "/logs/{rule}/{dataset}/{model}/{figure}.log"
+METHOD_FIGURE_LOG = RESULTS + "/logs/{rule}/{dataset}/{model}/{method}/{figure}.log"
+DATASET_LOG = RESULTS + "/logs/{rule}/{dataset}.log"
 BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}.tsv"
 METHOD_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{method}.tsv"
 

@@ -7,7 +7,8 @@ sys.path.insert(0, workflow.basedir)
 os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
 
 from nntopo import config as nnconfig
-from nntopo import paths
+from nntopo import figures, paths
+from nntopo.cluster import METHODS
 
 try:
     config.update(nnconfig.validate(config))
@@ -21,29 +22,82 @@ wildcard_constraints:
     method="[a-z][a-z0-9_]*",
 
 
-def model_outputs(*patterns):
-    """Each pattern filled for every dataset and model of the grid."""
+def model_outputs(*patterns, dataset=None):
+    """Each pattern filled for every model of the grid, in every dataset (or in ``dataset``)."""
     return [
-        paths.fill(pattern, dataset=dataset, model=model)
+        paths.fill(pattern, dataset=name, model=model)
         for pattern in patterns
-        for dataset in config["datasets"]
+        for name in ([dataset] if dataset else config["datasets"])
         for model in nnconfig.model_ids(config)
     ]
 
 
-def method_outputs(*patterns):
-    """Each pattern filled for every dataset, model and clustering method."""
+def method_outputs(*patterns, dataset=None, methods=None):
+    """Each pattern filled for every model and clustering method (or those in ``methods``)."""
     return [
         paths.fill(path, method=method)
-        for path in model_outputs(*patterns)
-        for method in config["clustering"]["methods"]
+        for path in model_outputs(*patterns, dataset=dataset)
+        for method in (methods or config["clustering"]["methods"])
     ]
 
 
+def method_figures(method):
+    """The figures drawn for a clustering method: the common ones, and the graph's if it makes one."""
+    graph = METHODS[method].makes_graph if method in METHODS else False
+    return {**figures.METHOD_FIGURES, **(figures.GRAPH_FIGURES if graph else {})}
+
+
+def graph_methods():
+    return [m for m in config["clustering"]["methods"] if METHODS[m].makes_graph]
+
+
 def all_targets():
-    return model_outputs(paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS) + method_outputs(
-        paths.CLUSTERS, paths.RANKING, paths.CLUSTER_TABLE
+    model_figures = [paths.fill(paths.MODEL_FIGURE, figure=f) for f in figures.MODEL_FIGURES]
+    method_figure_paths = [
+        paths.fill(path, figure=figure)
+        for method in config["clustering"]["methods"]
+        for path in method_outputs(paths.METHOD_FIGURE, methods=[method])
+        for figure in method_figures(method)
+    ]
+    return (
+        model_outputs(paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS, *model_figures)
+        + method_outputs(paths.CLUSTERS, paths.RANKING, paths.CLUSTER_TABLE)
+        + method_figure_paths
+        + method_outputs(paths.MAPPER_PAGE, methods=graph_methods())
+        + [paths.fill(p, dataset=d) for d in config["datasets"] for p in (paths.SUMMARY_TABLE, paths.SUMMARY_FIGURE)]
     )
+
+
+# The files a figure can read, by the names its Spec uses (see nntopo/figures.py).
+INPUT_PATTERNS = {
+    "activations": paths.ACTIVATIONS,
+    "weights": paths.WEIGHTS,
+    "metrics": paths.METRICS,
+    "clusters": paths.CLUSTERS,
+    "ranking": paths.RANKING,
+    "table": paths.CLUSTER_TABLE,
+}
+
+
+def embedding_method(method):
+    """Whose 2-D embedding shows a method's clusters: its own, else figures.embedding's."""
+    return method if METHODS[method].embeds else config["figures"]["embedding"]
+
+
+def figure_inputs(table, wildcards):
+    """The files the figure named by ``wildcards.figure`` reads, for its model (and method)."""
+    where = {name: getattr(wildcards, name) for name in ("dataset", "model", "method") if hasattr(wildcards, name)}
+    inputs = {}
+    for need in table[wildcards.figure].needs:
+        if need == "embedding":
+            inputs[need] = paths.fill(paths.CLUSTERS, **{**where, "method": embedding_method(wildcards.method)})
+        else:
+            inputs[need] = paths.fill(INPUT_PATTERNS[need], **where)
+    return inputs
+
+
+def figure_settings(table, wildcards):
+    return nnconfig.figures_slice(config, table[wildcards.figure].settings)
 
 
 def training_settings(wildcards):

@@ -1,5 +1,6 @@
 """End to end: Snakemake runs the grid on the embedded digits, then reruns only what a change touches."""
 
+import json
 import re
 import subprocess
 import sys
@@ -19,7 +20,15 @@ TINY = {
     "regularizations": ["none", "l2"],
     "training": {"epochs": 5, "batch_size": 64, "lr": 0.005},
     "device": "cpu",
+    "clustering": {
+        "methods": ["kmeans", "tsne", "umap", "mapper"],
+        "kmeans": {"n_clusters": 10},
+        "tsne": {"perplexity": 20, "max_iter": 250, "clusterer": {"name": "kmeans", "n_clusters": 10}},
+        "umap": {"n_neighbors": 10, "clusterer": {"name": "kmeans", "n_clusters": 10}},
+        "mapper": {"n_cubes": 5, "min_samples": 5},
+    },
 }
+MODELS = ["mlp16-none-s0", "mlp16-l2-s0", "mlp32-none-s0", "mlp32-l2-s0"]
 
 
 def snakemake(workdir, config, *args):
@@ -38,6 +47,16 @@ def planned_models(output: str) -> set[str]:
     return set(re.findall(r"model=(mlp[^\s,]+)", output))
 
 
+def planned_jobs(output: str) -> set[tuple[str, str, str, str]]:
+    """(rule, model, method, figure) of every job a dry run lists ("" where a rule has no such wildcard)."""
+    jobs = re.findall(r"^rule (\w+):.*?wildcards: ([^\n]*)", output, flags=re.S | re.M)
+    found = set()
+    for rule, wildcards in jobs:
+        values = dict(pair.split("=") for pair in wildcards.split(", "))
+        found.add((rule, *(values.get(key, "") for key in ("model", "method", "figure"))))
+    return found
+
+
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("study")
@@ -46,8 +65,7 @@ def finished(tmp_path_factory):
 
 
 def test_the_grid_is_trained_and_recorded(finished):
-    models = ["mlp16-none-s0", "mlp16-l2-s0", "mlp32-none-s0", "mlp32-l2-s0"]
-    for model in models:
+    for model in MODELS:
         where = {"dataset": "digits", "model": model}
         acts = layout.read_activations(finished / paths.ACTIVATIONS.format(**where))
         assert acts.hidden[0].shape[1] == int(model[3:5]) and acts.output.shape[1] == 10
@@ -69,8 +87,69 @@ def test_changing_l2_strength_reruns_only_l2_models(finished):
 
 def test_changing_epochs_reruns_every_model(finished):
     changed = {**TINY, "training": {**TINY["training"], "epochs": 6}}
-    assert planned_models(snakemake(finished, changed, "-n")) == {
-        "mlp16-none-s0", "mlp16-l2-s0", "mlp32-none-s0", "mlp32-l2-s0"}
+    assert planned_models(snakemake(finished, changed, "-n")) == set(MODELS)
+
+
+def test_changing_a_umap_parameter_reruns_only_umap_jobs(finished):
+    changed = {**TINY, "clustering": {**TINY["clustering"], "umap": {**TINY["clustering"]["umap"], "min_dist": 0.3}}}
+    jobs = planned_jobs(snakemake(finished, changed, "-n"))
+    for model in MODELS:
+        assert {("cluster", model, "umap", ""), ("rank", model, "umap", "")} <= jobs
+    # Besides UMAP's own jobs and figures, only k-means' manifold (drawn on the UMAP embedding) and
+    # the summary (it counts every method's clusters) read what changed.
+    others = {job for job in jobs if job[2] != "umap"}
+    assert others == {("summary", "", "", "")} | {("method_figure", m, "kmeans", "manifold") for m in MODELS}
+
+
+def test_changing_top_k_reruns_only_rankings(finished):
+    changed = {**TINY, "clustering": {**TINY["clustering"], "top_k": 3}}
+    jobs = planned_jobs(snakemake(finished, changed, "-n"))
+    assert {job for job in jobs if job[0] != "method_figure"} == {
+        ("rank", model, method, "") for model in MODELS for method in TINY["clustering"]["methods"]
+    } | {("mapper_page", model, "mapper", "") for model in MODELS}
+    assert "cluster" not in {job[0] for job in jobs}
+
+
+def recount(hidden, labels, k):
+    """The ranking counted the slow, obvious way: per point, sort its active neurons."""
+    counts = {}
+    for point, label in enumerate(labels):
+        if label < 0:
+            continue
+        active = [(-value, neuron) for neuron, value in enumerate(hidden[point]) if value > 0]
+        for _, neuron in sorted(active)[:k]:
+            counts[(label, neuron)] = counts.get((label, neuron), 0) + 1
+    return counts
+
+
+@pytest.mark.parametrize("method", TINY["clustering"]["methods"])
+def test_clusters_partition_the_points_and_rankings_recount(finished, method):
+    import pandas as pd
+
+    where = {"dataset": "digits", "model": "mlp16-l2-s0", "method": method}
+    acts = layout.read_activations(finished / paths.ACTIVATIONS.format(**where))
+    clusters = layout.read_clusters(finished / paths.CLUSTERS.format(**where))
+    labels = clusters.labels
+    assert len(labels) == len(acts.labels) and labels.min() >= -1
+    assert set(labels[labels >= 0]) == set(range(clusters.n_clusters)) and clusters.n_clusters >= 2
+    assert clusters.attrs["method"] == method and clusters.attrs["space"] == "output"
+    assert json.loads(clusters.attrs["parameters"]) == TINY["clustering"][method]
+
+    ranking = pd.read_csv(finished / paths.RANKING.format(**where))
+    expected = recount(acts.hidden[0], labels, k=5)
+    assert {(r.cluster, r.neuron): r.count for r in ranking.itertuples()} == expected
+    sizes = np.bincount(labels[labels >= 0])
+    np.testing.assert_allclose(ranking["fraction"], ranking["count"] / sizes[ranking["cluster"]])
+
+    table = pd.read_csv(finished / paths.CLUSTER_TABLE.format(**where))
+    assert table.loc[table.cluster >= 0, "size"].tolist() == sizes.tolist()
+    if method in ("tsne", "umap", "mapper"):
+        assert clusters.embedding.shape == (len(labels), 2)
+    if method == "mapper":
+        graph = clusters.graph
+        members = np.zeros(len(labels), dtype=bool)
+        members[graph["node_points"]] = True
+        assert np.array_equal(members, labels >= 0), "a point is labelled exactly when it is in some node"
 
 
 def test_rerun_gives_identical_activations(finished, tmp_path):

@@ -1,0 +1,398 @@
+"""Cluster points (the rows of X) by a method chosen by name.
+
+Every method is configured in ``__init__(seed, **params)`` and has one verb, ``fit(X) -> Clustering``.
+``make_method(name, seed, params)`` builds one from a config entry; a new method is one class
+decorated with ``@register("name")``.
+
+Labels are canonical: clusters are numbered 0..C-1 by decreasing size, ties by lowest first point,
+and -1 means "in no cluster". Two runs that find the same partition therefore give equal labels.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import warnings
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import connected_components
+from threadpoolctl import threadpool_limits
+
+
+@dataclass(frozen=True, eq=False)
+class MapperGraph:
+    """A Mapper graph in CSR form: node i holds points ``node_points[node_ptr[i]:node_ptr[i+1]]``."""
+
+    node_ptr: np.ndarray  # (n_nodes + 1,) int64 offsets into node_points
+    node_points: np.ndarray  # int64 point indices, sorted within each node
+    edges: np.ndarray  # (E, 2) int64 node pairs i < j that share points, sorted
+    node_cluster: np.ndarray  # (n_nodes,) int64 cluster of each node (-1: its group won no point)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_ptr) - 1
+
+    def points(self, node: int) -> np.ndarray:
+        return self.node_points[self.node_ptr[node] : self.node_ptr[node + 1]]
+
+
+@dataclass(frozen=True, eq=False)
+class Clustering:
+    labels: np.ndarray  # (N,) int64, clusters 0..C-1, -1 for points in no cluster
+    embedding: np.ndarray | None = None  # (N, 2) float32 where the method draws the points
+    graph: MapperGraph | None = None
+
+    @property
+    def n_clusters(self) -> int:
+        return int(self.labels.max(initial=-1)) + 1
+
+
+class Method:
+    """A clustering method: configured in ``__init__``, run by ``fit``."""
+
+    name: ClassVar[str] = ""
+    embeds: ClassVar[bool] = False  # its Clustering has an embedding (the figures draw points with it)
+    makes_graph: ClassVar[bool] = False  # its Clustering has a Mapper graph
+
+    def __init__(self, seed: int):
+        self.seed = int(seed)
+
+    def fit(self, X) -> Clustering:
+        raise NotImplementedError
+
+
+METHODS: dict[str, type[Method]] = {}
+
+
+def register(name: str):
+    """Class decorator: make a Method available to ``make_method`` under ``name``."""
+
+    def add(cls: type[Method]) -> type[Method]:
+        cls.name = name
+        METHODS[name] = cls
+        return cls
+
+    return add
+
+
+def make_method(name: str, seed: int, params: dict | None = None) -> Method:
+    """The method ``name`` configured with ``params``; ValueError names an unknown method or parameter."""
+    if name not in METHODS:
+        raise ValueError(f"unknown clustering method {name!r}; known methods: {', '.join(sorted(METHODS))}")
+    cls = METHODS[name]
+    params = dict(params or {})
+    allowed = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", "seed")]
+    unknown = sorted(set(params) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"clustering method {name!r} has no parameter {', '.join(map(repr, unknown))}; "
+            f"its parameters: {', '.join(allowed) or 'none'}"
+        )
+    return cls(seed, **params)
+
+
+def canonical_labels(labels) -> np.ndarray:
+    """Renumber clusters 0..C-1 by decreasing size, ties by lowest first point; -1 stays -1."""
+    labels = np.asarray(labels, dtype=np.int64)
+    inside = labels >= 0
+    ids, first, counts = np.unique(labels[inside], return_index=True, return_counts=True)
+    new_id = np.empty(len(ids), dtype=np.int64)
+    new_id[np.lexsort((first, -counts))] = np.arange(len(ids))
+    out = np.full_like(labels, -1)
+    out[inside] = new_id[np.searchsorted(ids, labels[inside])]
+    return out
+
+
+def _as_points(X) -> np.ndarray:
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or len(X) == 0:
+        raise ValueError(f"expected a non-empty 2-D array of points, got shape {X.shape}")
+    return X
+
+
+@register("kmeans")
+class KMeansMethod(Method):
+    """k-means (Lloyd, k-means++ seeding) on the rows of X."""
+
+    def __init__(self, seed: int, *, n_clusters: int = 10, n_init: int = 10):
+        super().__init__(seed)
+        self.n_clusters = n_clusters
+        self.n_init = n_init
+
+    def fit(self, X) -> Clustering:
+        from sklearn.cluster import KMeans
+
+        km = KMeans(self.n_clusters, n_init=self.n_init, random_state=self.seed)
+        # One thread: the reductions' order then cannot depend on the machine, and at these
+        # sizes OpenMP costs more than it saves.
+        with threadpool_limits(1):
+            labels = km.fit_predict(_as_points(X))
+        return Clustering(canonical_labels(labels))
+
+
+@register("hdbscan")
+class HDBSCANMethod(Method):
+    """HDBSCAN (sklearn); points it calls noise get -1. Deterministic, so the seed is unused.
+
+    Mostly a clusterer for the 2-D embeddings of tsne and umap, where density is meaningful.
+    """
+
+    def __init__(self, seed: int, *, min_cluster_size: int = 50, min_samples: int | None = None):
+        super().__init__(seed)
+        self.min_cluster_size = min_cluster_size
+        self.min_samples = min_samples
+
+    def fit(self, X) -> Clustering:
+        from sklearn.cluster import HDBSCAN
+
+        # copy=True: leave X alone, and silence sklearn's warning that this default changes.
+        hdb = HDBSCAN(min_cluster_size=self.min_cluster_size, min_samples=self.min_samples, copy=True)
+        return Clustering(canonical_labels(hdb.fit_predict(_as_points(X))))
+
+
+class EmbedThenCluster(Method):
+    """Embed X in 2-D, then cluster the embedding with a registered method.
+
+    ``clusterer`` is that method's config entry, by default ``{"name": "hdbscan", "min_cluster_size": 50}``
+    (finds the number of clusters itself; -1 for noise), or e.g. ``{"name": "kmeans", "n_clusters": 10}``.
+    """
+
+    embeds = True
+
+    def __init__(self, seed: int, clusterer: dict | None):
+        super().__init__(seed)
+        spec = dict(clusterer or {"name": "hdbscan", "min_cluster_size": 50})
+        if "name" not in spec:
+            raise ValueError(f"clusterer {spec} has no 'name'; known methods: {', '.join(sorted(METHODS))}")
+        self.clusterer = make_method(spec.pop("name"), seed, spec)
+
+    def embed(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def fit(self, X) -> Clustering:
+        embedding = np.asarray(self.embed(_as_points(X)), dtype=np.float64)
+        labels = self.clusterer.fit(embedding).labels
+        return Clustering(labels, embedding=embedding.astype(np.float32))
+
+
+@register("tsne")
+class TSNEMethod(EmbedThenCluster):
+    """sklearn's Barnes-Hut t-SNE to 2-D (PCA init), then ``clusterer``.
+
+    sklearn rather than openTSNE: as fast at equal iterations on 10k points, and its result does
+    not depend on the thread count (openTSNE's does on n_jobs). ``max_iter`` drives the run time.
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        *,
+        perplexity: float = 30.0,
+        max_iter: int = 750,
+        clusterer: dict | None = None,
+    ):
+        super().__init__(seed, clusterer)
+        self.perplexity = perplexity
+        self.max_iter = max_iter
+
+    def embed(self, X: np.ndarray) -> np.ndarray:
+        from sklearn.manifold import TSNE
+
+        tsne = TSNE(perplexity=self.perplexity, max_iter=self.max_iter, init="pca", random_state=self.seed)
+        return tsne.fit_transform(X)
+
+
+@register("umap")
+class UMAPMethod(EmbedThenCluster):
+    """UMAP to 2-D on an exact k-nearest-neighbour graph, then ``clusterer``.
+
+    The neighbour graph comes from sklearn and is handed to UMAP: UMAP's own search (pynndescent)
+    spends ~20 s compiling numba code in every fresh process. With a seed UMAP runs single-threaded.
+    ``n_epochs: null`` lets UMAP choose: 500 up to 10,000 points, 200 above (twice the time at N=10k).
+    """
+
+    def __init__(
+        self,
+        seed: int,
+        *,
+        n_neighbors: int = 15,
+        min_dist: float = 0.1,
+        metric: str = "euclidean",
+        n_epochs: int | None = 200,
+        clusterer: dict | None = None,
+    ):
+        super().__init__(seed, clusterer)
+        self.n_neighbors = n_neighbors
+        self.min_dist = min_dist
+        self.metric = metric
+        self.n_epochs = n_epochs
+
+    def embed(self, X: np.ndarray) -> np.ndarray:
+        from sklearn.neighbors import NearestNeighbors
+        import umap
+
+        k = self.n_neighbors
+        # Querying with X itself makes each point its own first neighbour, as UMAP expects.
+        dists, indices = NearestNeighbors(n_neighbors=k, metric=self.metric).fit(X).kneighbors(X)
+        reducer = umap.UMAP(
+            n_neighbors=k,
+            min_dist=self.min_dist,
+            metric=self.metric,
+            n_epochs=self.n_epochs,
+            random_state=self.seed,
+            precomputed_knn=(indices, dists, None),
+        )
+        with warnings.catch_warnings():
+            # Expected here: n_jobs forced to 1 by the seed, and no search index kept for transform.
+            warnings.filterwarnings("ignore", message="n_jobs value .* overridden")
+            warnings.filterwarnings("ignore", message=r"precomputed_knn\[2\]")
+            return reducer.fit_transform(X)
+
+
+def _pca_lens(X: np.ndarray) -> np.ndarray:
+    from sklearn.decomposition import PCA
+
+    return PCA(n_components=2, svd_solver="full").fit_transform(X)
+
+
+def _norm_max_lens(X: np.ndarray) -> np.ndarray:
+    return np.column_stack([np.linalg.norm(X, axis=1), X.max(axis=1)])
+
+
+@register("mapper")
+class MapperMethod(Method):
+    """Mapper (KeplerMapper): a 2-D lens, a cover of ``n_cubes`` x ``n_cubes`` overlapping cubes,
+    DBSCAN on X within each cube. Nodes are the DBSCAN clusters; an edge joins two nodes sharing points.
+
+    Lenses: ``pca`` (first two principal components of X), ``norm_max`` (L2 norm and largest
+    coordinate of each row: for logits, size and confidence). The lens is the embedding.
+    ``eps: null`` takes DBSCAN's radius from the data: the median distance of a point to its
+    ``min_samples``-th nearest neighbour, so the default follows the scale of X.
+
+    Nodes overlap, so a point gets one label by partitioning the graph (``partition``):
+
+    - ``components``: connected components. All nodes of a point lie in one component.
+    - ``communities``: Louvain communities (seeded; edges weighted by the number of shared points),
+      numbered by their lowest node. A point takes the community holding most of its nodes,
+      ties to the lowest community number. A community that wins no point has node_cluster -1.
+    - ``auto`` (default): components, unless the largest component covers more than ``giant`` of
+      the covered points; one giant component separates nothing, so then communities.
+
+    Points in no node (DBSCAN noise in every cube containing them) get -1.
+    """
+
+    embeds = True
+    makes_graph = True
+    LENSES = {"pca": _pca_lens, "norm_max": _norm_max_lens}
+    PARTITIONS = ("auto", "components", "communities")
+
+    def __init__(
+        self,
+        seed: int,
+        *,
+        lens: str = "pca",
+        n_cubes: int = 15,
+        perc_overlap: float = 0.3,
+        eps: float | None = None,
+        min_samples: int = 10,
+        partition: str = "auto",
+        giant: float = 0.5,
+        resolution: float = 1.0,
+    ):
+        super().__init__(seed)
+        if lens not in self.LENSES:
+            raise ValueError(f"unknown mapper lens {lens!r}; known lenses: {', '.join(self.LENSES)}")
+        if partition not in self.PARTITIONS:
+            raise ValueError(f"unknown mapper partition {partition!r}; choose one of: {', '.join(self.PARTITIONS)}")
+        self.lens = lens
+        self.n_cubes = n_cubes
+        self.perc_overlap = perc_overlap
+        self.eps = eps
+        self.min_samples = min_samples
+        self.partition = partition
+        self.giant = giant
+        self.resolution = resolution
+
+    def fit(self, X) -> Clustering:
+        import kmapper
+        from sklearn.cluster import DBSCAN
+
+        X = _as_points(X)
+        lens = self.LENSES[self.lens](X)
+        dbscan = DBSCAN(eps=self._eps(X), min_samples=self.min_samples)
+        cover = kmapper.Cover(n_cubes=self.n_cubes, perc_overlap=self.perc_overlap)
+        mapper = kmapper.KeplerMapper(verbose=0)
+        nodes = mapper.map(lens, X, clusterer=dbscan, cover=cover, remove_duplicate_nodes=True)["nodes"]
+        # kmapper's node ids are strings like "cube12_cluster0": sort them by their numbers.
+        members = [np.unique(np.asarray(nodes[n], dtype=np.int64)) for n in sorted(nodes, key=_natural_key)]
+        node_ptr = np.zeros(len(members) + 1, dtype=np.int64)
+        node_ptr[1:] = np.cumsum([len(m) for m in members])
+        node_points = np.concatenate(members) if members else np.zeros(0, dtype=np.int64)
+        node_of_entry = np.repeat(np.arange(len(members)), np.diff(node_ptr))
+
+        incidence = sp.csr_matrix(
+            (np.ones(len(node_points)), (node_of_entry, node_points)), shape=(len(members), len(X))
+        )
+        shared = sp.triu(incidence @ incidence.T, k=1).tocoo()  # shared point counts, i < j
+        order = np.lexsort((shared.col, shared.row))
+        edges = np.column_stack([shared.row[order], shared.col[order]]).astype(np.int64)
+        weights = shared.data[order]
+
+        node_group = self._partition(len(members), edges, weights, node_points, node_of_entry, len(X))
+        point_group = _majority(node_points, node_group[node_of_entry], len(X))
+        labels = canonical_labels(point_group)
+        group_label = np.full(node_group.max(initial=-1) + 1, -1, dtype=np.int64)
+        group_label[point_group[labels >= 0]] = labels[labels >= 0]
+        graph = MapperGraph(node_ptr, node_points, edges, group_label[node_group])
+        return Clustering(labels, embedding=lens.astype(np.float32), graph=graph)
+
+    def _eps(self, X: np.ndarray) -> float:
+        if self.eps is not None:
+            return float(self.eps)
+        from sklearn.neighbors import NearestNeighbors
+
+        dists, _ = NearestNeighbors(n_neighbors=self.min_samples).fit(X).kneighbors()
+        return float(np.median(dists[:, -1]))
+
+    def _partition(self, n_nodes, edges, weights, node_points, node_of_entry, n_points) -> np.ndarray:
+        """A group number for each node, by the rule in the class docstring."""
+        adjacency = sp.coo_matrix((weights, (edges[:, 0], edges[:, 1])), shape=(n_nodes, n_nodes))
+        _, component = connected_components(adjacency, directed=False)
+        use_communities = self.partition == "communities"
+        if self.partition == "auto" and n_nodes:
+            point_component = np.full(n_points, -1)
+            point_component[node_points] = component[node_of_entry]
+            covered = point_component[point_component >= 0]
+            use_communities = np.bincount(covered).max() > self.giant * len(covered)
+        if not use_communities:
+            return component.astype(np.int64)
+        import networkx as nx
+
+        graph = nx.Graph()
+        graph.add_nodes_from(range(n_nodes))
+        graph.add_weighted_edges_from(zip(edges[:, 0].tolist(), edges[:, 1].tolist(), weights.tolist()))
+        communities = nx.community.louvain_communities(graph, resolution=self.resolution, seed=self.seed)
+        group = np.empty(n_nodes, dtype=np.int64)
+        for number, community in enumerate(sorted(communities, key=min)):
+            group[list(community)] = number
+        return group
+
+
+def _natural_key(node_id: str):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", node_id)]
+
+
+def _majority(points: np.ndarray, groups: np.ndarray, n_points: int) -> np.ndarray:
+    """For each point, the group most of its entries carry (ties: lowest group); -1 if it has none."""
+    out = np.full(n_points, -1, dtype=np.int64)
+    if len(points) == 0:
+        return out
+    pairs, counts = np.unique(np.column_stack([points, groups]), axis=0, return_counts=True)
+    best = np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))  # by point, then most votes, then lowest group
+    first = np.ones(len(best), dtype=bool)
+    first[1:] = pairs[best[1:], 0] != pairs[best[:-1], 0]
+    out[pairs[best[first], 0]] = pairs[best[first], 1]
+    return out

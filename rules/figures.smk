@@ -1,0 +1,97 @@
+rule model_figure:
+    input:
+        unpack(lambda wildcards: figure_inputs(figures.MODEL_FIGURES, wildcards)),
+    output:
+        report(
+            paths.MODEL_FIGURE,
+            caption="../report/model_figure.rst",
+            category="{dataset} {model}",
+            subcategory="model",
+        ),
+    params:
+        settings=lambda wildcards: figure_settings(figures.MODEL_FIGURES, wildcards),
+    log:
+        paths.for_rule(paths.MODEL_FIGURE_LOG, "model_figure"),
+    wildcard_constraints:
+        figure="|".join(figures.MODEL_FIGURES),
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    conda:
+        "../envs/nntopo.yaml"
+    script:
+        "../scripts/model_figure.py"
+
+
+rule method_figure:
+    input:
+        unpack(lambda wildcards: figure_inputs(method_figures(wildcards.method), wildcards)),
+    output:
+        report(
+            paths.METHOD_FIGURE,
+            caption="../report/method_figure.rst",
+            category="{dataset} {model}",
+            subcategory="{method}",
+        ),
+    params:
+        settings=lambda wildcards: figure_settings(method_figures(wildcards.method), wildcards),
+    log:
+        paths.for_rule(paths.METHOD_FIGURE_LOG, "method_figure"),
+    wildcard_constraints:
+        figure="|".join({**figures.METHOD_FIGURES, **figures.GRAPH_FIGURES}),
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    conda:
+        "../envs/nntopo.yaml"
+    script:
+        "../scripts/method_figure.py"
+
+
+rule mapper_page:
+    input:
+        **{name: INPUT_PATTERNS[name] for name in figures.MAPPER_PAGE.needs},
+    output:
+        report(
+            paths.MAPPER_PAGE,
+            caption="../report/mapper_page.rst",
+            category="{dataset} {model}",
+            subcategory="{method}",
+        ),
+    params:
+        settings=nnconfig.figures_slice(config, figures.MAPPER_PAGE.settings),
+    log:
+        paths.for_rule(paths.METHOD_LOG, "mapper_page"),
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    conda:
+        "../envs/nntopo.yaml"
+    script:
+        "../scripts/mapper_page.py"
+
+
+rule summary:
+    input:
+        metrics=lambda wildcards: model_outputs(paths.METRICS, dataset=wildcards.dataset),
+        clusters=lambda wildcards: method_outputs(paths.CLUSTERS, dataset=wildcards.dataset),
+    output:
+        table=paths.SUMMARY_TABLE,
+        figure=report(
+            paths.SUMMARY_FIGURE,
+            caption="../report/summary.rst",
+            category="{dataset} summary",
+        ),
+    log:
+        paths.for_rule(paths.DATASET_LOG, "summary"),
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    conda:
+        "../envs/nntopo.yaml"
+    script:
+        "../scripts/summary.py"

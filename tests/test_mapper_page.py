@@ -1,0 +1,253 @@
+"""The Mapper pages: self-contained (D3 inlined), visibly warning without the JS, drawn offline.
+
+The JS files come from `tools/fetch_js.sh .venv/share/nntopo/js` (run by `make`). The browser tests
+run headless Chromium on a file:// URL with every network request made to fail, and count the graph
+nodes KeplerMapper's script draws (`<g class="node">` elements in `<svg id="svg">`).
+
+Without the JS files or without Chromium these tests skip, unless CI is set, where they fail.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nntopo import mapper_page
+from nntopo.mapper_page import WARNING_ID, embed_js, js_dirs, required_js, write_mapper_page
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = bool(os.environ.get("CI"))
+
+
+def _skip_or_fail(reason: str):
+    if IN_CI:
+        pytest.fail(f"{reason} (CI is set, so this is an error, not a skip)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def real_js_dir(monkeypatch) -> Path:
+    """The folder holding the fetched D3 and FileSaver (default search, as the pages use it)."""
+    monkeypatch.delenv(mapper_page.JS_DIR_ENV, raising=False)
+    names = [filename for _, _, filename, _ in required_js()]
+    for folder in js_dirs():
+        if all((folder / name).is_file() for name in names):
+            return folder
+    _skip_or_fail(
+        f"D3/FileSaver not fetched ({', '.join(names)} not in {' or '.join(map(str, js_dirs()))}); "
+        f"run `{mapper_page.FETCH_COMMAND}`"
+    )
+
+
+@pytest.fixture
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found is None:
+        _skip_or_fail("chromium is not installed (apt-get install chromium)")
+    return found
+
+
+def random_graph(seed: int = 0, n_nodes: int = 30, n_points: int = 400):
+    """A random Mapper-like graph in CSR form, with labels and ~15% wrong predictions."""
+    rng = np.random.default_rng(seed)
+    members = [np.sort(rng.choice(n_points, size=rng.integers(3, 40), replace=False)) for _ in range(n_nodes)]
+    node_ptr = np.zeros(n_nodes + 1, dtype=np.int64)
+    node_ptr[1:] = np.cumsum([len(m) for m in members])
+    node_points = np.concatenate(members).astype(np.int64)
+    pairs = [(i, j) for i in range(n_nodes) for j in range(i + 1, n_nodes)]
+    shared = [(i, j) for i, j in pairs if len(np.intersect1d(members[i], members[j])) > 2]
+    edges = np.array(shared, dtype=np.int64).reshape(-1, 2)
+    labels = rng.integers(0, 10, n_points)
+    predictions = np.where(rng.random(n_points) < 0.15, rng.integers(0, 10, n_points), labels)
+    node_cluster = rng.integers(-1, 4, n_nodes)
+    return members, node_ptr, node_points, edges, labels, predictions, node_cluster
+
+
+def write_random_page(path, js_dir=None, **kwargs):
+    _, node_ptr, node_points, edges, labels, predictions, node_cluster = random_graph(**kwargs)
+    top = {0: [5, 9, 1], 1: ["h3", "h7"], 2: [], 3: [11]}
+    return write_mapper_page(
+        path, node_ptr, node_points, edges, labels, predictions,
+        node_cluster=node_cluster, top_neurons=top, title="random <graph>", js_dir=js_dir,
+    )
+
+
+def page_const(page: str, name: str):
+    return json.loads(re.search(rf"const {name} = (.*?);\n", page).group(1))
+
+
+# --- the page's content ------------------------------------------------------------------------
+
+
+def test_page_is_self_contained_when_js_present(tmp_path, real_js_dir):
+    path = tmp_path / "graph.html"
+    assert write_random_page(path, js_dir=real_js_dir) == []
+    page = path.read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]*\bsrc=", page, re.I), "a script is still loaded by URL"
+    assert not re.search(r"""<link[^>]*href=["']https?:""", page, re.I), "an external stylesheet/icon is left"
+    assert "https://d3js.org v6.1.1" in page  # D3's own header: the code is inlined
+    assert "a.saveAs=" in page  # FileSaver's code too
+    assert WARNING_ID not in page
+    # Nothing inside an inline script can close it early.
+    for body in re.findall(r"<script>(.*?)</script>", page, re.S):
+        assert "<!--" not in body and "<script" not in body.lower()
+
+
+def test_page_warns_visibly_without_js(tmp_path):
+    empty = tmp_path / "js"
+    empty.mkdir()
+    path = tmp_path / "graph.html"
+    missing = write_random_page(path, js_dir=empty)
+    assert missing == ["d3-6.1.1.min.js", "file-saver-2.0.2.min.js"]
+    page = path.read_text(encoding="utf-8")
+    body_start = re.search(r"<body[^>]*>\s*", page).end()
+    assert page[body_start:].startswith(f'<div id="{WARNING_ID}"'), "the warning is the first thing in the body"
+    warning = re.search(rf'<div id="{WARNING_ID}".*?</div>', page, re.S).group(0)
+    assert "could not embed d3 6.1.1" in warning and "cannot be drawn" in warning
+    assert mapper_page.FETCH_COMMAND in warning
+    assert "color:#b00020" in warning  # red, visible without any script
+    # The CDN tags stay as a fallback for online viewers.
+    assert '<script src="https://cdnjs.cloudflare.com/ajax/libs/d3/6.1.1/d3.js"></script>' in page
+
+
+def test_env_var_chooses_js_dir(tmp_path, monkeypatch, real_js_dir):
+    page = "<html><body><script src=\"https://cdnjs.cloudflare.com/ajax/libs/d3/6.1.1/d3.js\"></script></body></html>"
+    monkeypatch.setenv(mapper_page.JS_DIR_ENV, str(tmp_path))
+    assert embed_js(page)[1] == ["d3-6.1.1.min.js"]
+    monkeypatch.setenv(mapper_page.JS_DIR_ENV, str(real_js_dir))
+    out, missing = embed_js(page)
+    assert missing == [] and "https://d3js.org v6.1.1" in out
+    assert embed_js(page, js_dir=tmp_path)[1] == ["d3-6.1.1.min.js"]  # the argument wins over the env
+
+
+def test_inlined_code_cannot_close_its_script(tmp_path):
+    (tmp_path / "d3-6.1.1.min.js").write_text('var a="</script><!-- <SCRIPT>";\n//# sourceMappingURL=d3.min.js.map\n')
+    page = "<html><body><script src=\"https://cdnjs.cloudflare.com/ajax/libs/d3/6.1.1/d3.js\"></script></body></html>"
+    out, missing = embed_js(page, js_dir=tmp_path)
+    assert missing == []
+    body = re.search(r"<script>(.*?)</script>", out, re.S).group(1)
+    assert 'var a="<\\/script><\\!-- <SCRIPT>";' in body
+    assert "sourceMappingURL" not in body
+
+
+def test_node_colours_and_details(tmp_path):
+    members, node_ptr, node_points, edges, labels, predictions, node_cluster = random_graph()
+    path = tmp_path / "graph.html"
+    import pandas as pd
+
+    ranking = pd.DataFrame(  # as ranking.rank_neurons writes it
+        {
+            "cluster": [1, 1, 1, 0],
+            "neuron": [7, 3, 9, 4],
+            "count": [9, 5, 2, 1],
+            "fraction": [0.9, 0.5, 0.2, 0.1],
+            "rank": [1, 2, 3, 1],
+        }
+    )
+    write_mapper_page(
+        path, node_ptr, node_points, edges, labels, predictions,
+        node_cluster=node_cluster, top_neurons=ranking, n_top=2, js_dir=tmp_path,
+    )
+    graph = page_const(path.read_text(encoding="utf-8"), "graph")
+    assert [n["name"] for n in graph["nodes"]] == [str(i) for i in range(len(members))]
+    assert len(graph["links"]) == len(edges)
+    for i, (node, m) in enumerate(zip(graph["nodes"], members)):
+        majority = np.argmax(np.bincount(labels[m], minlength=10))
+        accuracy = np.mean(labels[m] == predictions[m])
+        label_colour, accuracy_colour = node["color"][0]
+        assert label_colour == pytest.approx(majority / 9)
+        assert accuracy_colour == pytest.approx(accuracy)
+        tips = node["tooltip"]["custom_tooltips"]
+        assert len(tips) == len(m) + 1  # the node's header, then one entry per point
+        header = tips[0]
+        assert f"{len(m)} points" in header and f"majority label {majority}" in header
+        assert f"accuracy {accuracy:.1%}" in header
+        if node_cluster[i] == 1:
+            assert "cluster 1 top neurons: 7 (90%), 3 (50%)" in header
+        elif node_cluster[i] < 0:
+            assert "cluster: none" in header
+        wrong = [p for p in m if labels[p] != predictions[p]]
+        assert sum("&rarr;" in t for t in tips[1:]) == len(wrong)
+        # One bar per class in the label histogram: labels k sit at k/9 on the colour scale.
+        histogram = node["tooltip"]["histogram"][0]
+        assert [b["perc"] for b in histogram] == pytest.approx(
+            list(np.round(np.bincount(labels[m], minlength=10) / len(m) * 100, 1))
+        )
+
+
+def test_atomic_write_and_inputs(tmp_path):
+    path = tmp_path / "sub" / "graph.html"
+    write_random_page(path, js_dir=tmp_path)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["graph.html"]
+    empty = tmp_path / "empty.html"
+    write_mapper_page(empty, [0], [], np.zeros((0, 2)), [1, 2], [1, 2])
+    assert "no nodes" in empty.read_text()
+    with pytest.raises(ValueError, match="node_ptr"):
+        write_mapper_page(tmp_path / "x.html", [0, 2], [0], [], [0, 1], [0, 1])
+    with pytest.raises(ValueError, match="point indices"):
+        write_mapper_page(tmp_path / "x.html", [0, 1], [5], [], [0, 1], [0, 1])
+    with pytest.raises(ValueError, match="edges"):
+        write_mapper_page(tmp_path / "x.html", [0, 1], [0], [[0, 3]], [0, 1], [0, 1])
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_fetch_script_pins_what_the_template_loads():
+    """tools/fetch_js.sh fetches exactly the package@version and file name each template script maps to."""
+    script = (ROOT / "tools" / "fetch_js.sh").read_text()
+    pins = re.findall(r'^\s*"(\S+) (\S+) (\S+) (\S+) (sha512-\S+) ([0-9a-f]{64})"$', script, re.M)
+    assert sorted((p[0], p[1], p[3]) for p in pins) == sorted((pkg, ver, name) for pkg, ver, name, _ in required_js())
+
+
+# --- in a real browser, offline ------------------------------------------------------------------
+
+
+def render_dom(chromium: str, page: Path, tmp_path: Path) -> str:
+    """The DOM after KeplerMapper's script ran, with every network request made to fail."""
+    profile = tmp_path / "chromium-profile"
+    command = [
+        chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--no-first-run", "--disable-quic", f"--user-data-dir={profile}",
+        # No network at all: names do not resolve and every request goes to a dead proxy.
+        "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
+        "--window-size=1200,900", "--virtual-time-budget=5000", "--dump-dom", page.resolve().as_uri(),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout
+
+
+def drawn(dom: str) -> tuple[int, int]:
+    """(graph nodes, links) drawn in the page's <svg id="svg">: <g class="node"> and <line class="link">."""
+    svg = re.search(r'<svg id="svg".*?</svg>', dom, re.S)
+    assert svg, "no <svg id='svg'> in the page"
+    svg = svg.group(0)
+    nodes = len(re.findall(r'<g class="node[ "][^>]*>\s*<path[^>]*class="circle', svg))
+    return nodes, len(re.findall(r'<line class="link"', svg))
+
+
+def test_browser_draws_every_node_offline(tmp_path, chromium, real_js_dir):
+    members, _, _, edges, _, _, _ = random_graph(seed=1, n_nodes=30)
+    path = tmp_path / "graph.html"
+    assert write_random_page(path, js_dir=real_js_dir, seed=1, n_nodes=30) == []
+    dom = render_dom(chromium, path, tmp_path)
+    assert drawn(dom) == (len(members), len(edges))
+    assert 'id="select-color-function"' in dom
+
+
+def test_browser_shows_warning_without_js(tmp_path, chromium):
+    """The negative control: without the JS the page draws nothing offline, and says so."""
+    empty = tmp_path / "js"
+    empty.mkdir()
+    path = tmp_path / "graph.html"
+    write_random_page(path, js_dir=empty)
+    dom = render_dom(chromium, path, tmp_path)
+    assert drawn(dom) == (0, 0), "nodes drawn without D3: the browser reached the network"
+    assert f'id="{WARNING_ID}"' in dom and "D3 did not load: no graph." in dom
