@@ -11,6 +11,7 @@ import yaml
 
 from nntopo import layout, paths
 from tests.conftest import ROOT
+from tests.test_mapper_page import chromium  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.workflow
 
@@ -158,3 +159,37 @@ def test_rerun_gives_identical_activations(finished, tmp_path):
     first = layout.read_activations(finished / paths.ACTIVATIONS.format(**where))
     second = layout.read_activations(tmp_path / paths.ACTIVATIONS.format(**where))
     assert np.array_equal(first.hidden[0], second.hidden[0]) and np.array_equal(first.output, second.output)
+
+
+def test_every_figure_exists_and_one_figure_is_one_job(finished):
+    where = {"dataset": "digits", "model": "mlp32-none-s0"}
+    for figure in ("activations", "weights"):
+        assert (finished / paths.MODEL_FIGURE.format(figure=figure, **where)).stat().st_size > 10_000
+    for method in TINY["clustering"]["methods"]:
+        figures_ = ["heatmap", "barplot", "manifold", "neurons", "transformed"] + (["mapper_graph"] if method == "mapper" else [])
+        for figure in figures_:
+            assert (finished / paths.METHOD_FIGURE.format(method=method, figure=figure, **where)).stat().st_size > 10_000
+    assert (finished / paths.SUMMARY_FIGURE.format(dataset="digits")).is_file()
+
+    target = finished / paths.METHOD_FIGURE.format(method="tsne", figure="neurons", **where)
+    target.unlink()
+    jobs = planned_jobs(snakemake(finished, TINY, "-n", str(target.relative_to(finished))))
+    assert jobs == {("method_figure", "mlp32-none-s0", "tsne", "neurons")}
+    snakemake(finished, TINY, str(target.relative_to(finished)))
+    assert target.is_file()
+
+
+def test_report_builds_with_every_figure(finished):
+    snakemake(finished, TINY, "--report", "results/report.html")
+    page = (finished / "results" / "report.html").read_text()
+    assert "mapper_graph.png" in page and "transformed.png" in page and "summary.png" in page
+
+
+def test_mapper_page_draws_every_stored_node_offline(finished, chromium, tmp_path):
+    from tests.test_mapper_page import drawn, render_dom
+
+    where = {"dataset": "digits", "model": "mlp16-none-s0", "method": "mapper"}
+    graph = layout.read_clusters(finished / paths.CLUSTERS.format(**where)).graph
+    dom = render_dom(chromium, finished / paths.MAPPER_PAGE.format(**where), tmp_path)
+    nodes, links = drawn(dom)
+    assert nodes == len(graph["node_ptr"]) - 1 and links == len(graph["edges"])
