@@ -69,7 +69,41 @@ def validate(config: dict | None) -> dict:
     if errors:
         best = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_describe(best))
+    _check_grid(config)
+    _check_methods(config)
     return config
+
+
+def _check_grid(config: dict) -> None:
+    """What the schema cannot say: the ranked layer and top_k must fit every architecture."""
+    clustering = config["clustering"]
+    for entry in config["widths"]:
+        widths = widths_of(entry)
+        layer = len(widths) if clustering["layer"] == "last" else clustering["layer"]
+        if layer > len(widths):
+            raise ConfigError(f"clustering.layer: {layer} is deeper than the {len(widths)} hidden layer(s) of "
+                              f"widths {list(widths)}; use last or a number up to {len(widths)}")
+        if clustering["top_k"] > widths[layer - 1]:
+            raise ConfigError(f"clustering.top_k: {clustering['top_k']} is more than the {widths[layer - 1]} neurons "
+                              f"of hidden layer {layer} of widths {list(widths)}; use at most {widths[layer - 1]}")
+
+
+def _check_methods(config: dict) -> None:
+    """Every listed method exists and takes its parameter block (a typo stops the dry run, not a job)."""
+    from nntopo.cluster import METHODS, make_method
+
+    clustering = config["clustering"]
+    for method in clustering["methods"]:
+        if method not in METHODS:
+            raise ConfigError(f"clustering.methods: unknown method {method!r}; choose from: {', '.join(METHODS)}")
+        try:
+            make_method(method, 0, clustering.get(method, {}))
+        except (ValueError, TypeError) as error:
+            raise ConfigError(f"clustering.{method}: {error}") from None
+    embedding = config["figures"]["embedding"]
+    if embedding not in METHODS or not METHODS[embedding].embeds:
+        embedders = [name for name, cls in METHODS.items() if cls.embeds]
+        raise ConfigError(f"figures.embedding: {embedding!r} makes no 2-D embedding; choose from: {', '.join(embedders)}")
 
 
 def load(path: str | os.PathLike) -> dict:

@@ -12,7 +12,7 @@ PARAMS = {
     "hdbscan": {"min_cluster_size": 20},
     "tsne": {"max_iter": 250, "clusterer": {"name": "kmeans", "n_clusters": 5}},
     "umap": {"n_neighbors": 10, "clusterer": {"name": "hdbscan", "min_cluster_size": 20}},
-    "mapper": {"n_cubes": 5, "eps": 5.0, "min_samples": 5},
+    "mapper": {"n_cubes": 5, "perc_overlap": 0.3, "eps": 5.0, "min_samples": 5},
 }
 
 
@@ -116,7 +116,8 @@ def check_graph(result):
 
 def test_mapper_components_of_two_far_blobs():
     X, y = make_blobs(n_samples=300, n_features=10, centers=[[-10] * 10, [10] * 10], random_state=1)
-    result = make_method("mapper", 0, {"n_cubes": 5, "eps": 5.0, "min_samples": 5, "partition": "components"}).fit(X)
+    params = {"n_cubes": 5, "perc_overlap": 0.3, "eps": 5.0, "min_samples": 5, "partition": "components"}
+    result = make_method("mapper", 0, params).fit(X)
     assert result.n_clusters == 2
     labelled = result.labels >= 0
     assert labelled.mean() > 0.95  # the rest is DBSCAN noise
@@ -134,7 +135,7 @@ def bridged():
 
 
 def test_mapper_communities_split_a_connected_graph(bridged):
-    params = {"n_cubes": 5, "eps": 1.0, "min_samples": 5}
+    params = {"n_cubes": 5, "perc_overlap": 0.3, "eps": 1.0, "min_samples": 5, "resolution": 1.0}
     whole = make_method("mapper", 0, {**params, "partition": "components"}).fit(bridged)
     assert whole.n_clusters == 1
     auto = make_method("mapper", 0, params).fit(bridged)  # one giant component -> communities
