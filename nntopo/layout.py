@@ -8,6 +8,7 @@ and dtypes and say what is wrong with a foreign file.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from contextlib import contextmanager
@@ -70,9 +71,15 @@ def provenance(dataset: str, model: str, seed: int, config: dict, **extra) -> di
 
 @contextmanager
 def atomic(path: str | os.PathLike):
-    """Yield a temporary path beside ``path``; move it into place only if the block succeeds."""
+    """Yield a temporary path beside ``path``; move it into place only if the block succeeds.
+
+    Temporary files of ``path`` that a killed writer left behind are removed first (Snakemake runs
+    one job per output at a time, so no live writer owns them).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.tmp*"):
+        stale.unlink(missing_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
         yield tmp

@@ -22,7 +22,6 @@ import json
 import os
 import re
 import sys
-import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -239,16 +238,10 @@ def _edit_const(page: str, name: str, edit) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from nntopo.layout import atomic
+
+    with atomic(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def _empty_page(title: str) -> str:

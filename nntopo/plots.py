@@ -26,7 +26,6 @@ Inputs named here:
 from __future__ import annotations
 
 import math
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -92,14 +91,13 @@ def _label_colors(labels: np.ndarray, n_clusters: int) -> np.ndarray:
 
 def save(fig: Figure, path, dpi: int = DPI) -> Path:
     """Write ``fig`` as a PNG to ``path`` atomically (temporary sibling, then os.replace); close it."""
+    from nntopo.layout import atomic
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
     try:
-        fig.savefig(tmp, format="png", dpi=dpi, facecolor="white")
-        os.replace(tmp, path)
+        with atomic(path) as tmp:
+            fig.savefig(tmp, format="png", dpi=dpi, facecolor="white")
     finally:
-        tmp.unlink(missing_ok=True)
         fig.clear()  # the figure is not registered with pyplot: clearing it frees its artists
     return path
 

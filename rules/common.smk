@@ -15,6 +15,14 @@ try:
 except nnconfig.ConfigError as error:
     sys.exit(f"Config error: {error}. Fix config.yaml (or the --config given); schemas/config.schema.yaml lists every key.")
 
+# A run killed with SIGKILL leaves Snakemake's lock behind; clear it when no other run is alive here,
+# so that the plain command resumes (nntopo/recovery.py). Remote jobs re-read this file: not them.
+if getattr(workflow, "is_main_process", True):
+    from nntopo.recovery import clear_stale_locks
+
+    if clear_stale_locks():
+        print("nntopo: removed the lock a killed run left in .snakemake/locks; resuming", file=sys.stderr)
+
 
 wildcard_constraints:
     dataset="[a-z_]+",

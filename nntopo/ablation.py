@@ -1,0 +1,254 @@
+"""Silence a cluster's top-ranked hidden neurons and measure what it costs, against random neurons.
+
+The ranked layer must be the LAST hidden layer. Then silencing (zeroing) hidden neurons S changes
+only the output layer's input, and the ablated logits follow from the recorded activations ``h``
+(N x H, after ReLU) and the output layer (``weight`` C x H, ``bias`` C) alone:
+
+    logits_S = (h * mask_S) @ weight.T + bias = logits - h[:, S] @ weight[:, S].T
+
+where ``mask_S`` is 1 everywhere but 0 on the columns S. The right-hand side touches only the |S|
+silenced columns, which is what makes many random draws cheap. (Silencing a deeper-than-last
+hidden layer would change every later layer and needs the test inputs, which are not stored.)
+All arithmetic is in float64.
+
+Definitions (one row per cluster c >= 0 of ``cluster_labels``; points labelled -1 are in no cluster):
+
+- accuracy: the share of points whose argmax of the (ablated) logits equals the true label
+  (``np.argmax``: ties go to the lower class). "before" uses the recomputed, non-ablated logits.
+- own points: the points with label c; other points: every other test point, those in no
+  cluster (-1) included.
+- neurons: the cluster's top-k neurons, the ranking's rows for c with rank <= k, in rank order
+  (fewer than k when fewer neurons were ever in the cluster's points' top-k; ``n_silenced`` says
+  how many).
+- drop = acc_cluster_before - acc_cluster_after; other_drop = acc_other_before - acc_other_after;
+  specificity = drop - other_drop.
+- random baseline: ``n_random`` draws of m = n_silenced neurons, each drawn uniformly without
+  replacement from all H hidden neurons: ``rng = np.random.default_rng(seed)`` then, for each draw
+  in turn, ``rng.choice(H, size=m, replace=False)`` (see ``random_draws``). Clusters with the same m
+  share the same draws (a fresh generator from ``seed`` per distinct m). random_mean and random_std
+  are the mean and population standard deviation (ddof=0) over the draws of the cluster's accuracy
+  after silencing the drawn neurons; random_drop_mean = acc_cluster_before - random_mean;
+  random_other_mean is the mean accuracy on the other points.
+- p_value = (1 + #{draws whose cluster accuracy after silencing <= acc_cluster_after}) / (1 + n_random):
+  a one-sided empirical p-value (the +1 counts the top-k set itself as one draw), so that
+  1 / (1 + n_random) <= p_value <= 1. Small means the top-k neurons hurt their own cluster more
+  than almost every random set of the same size. Accuracies are compared as counts of correct
+  points, so equal accuracies are equal exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+COLUMNS = [
+    "cluster", "size", "n_silenced", "neurons",
+    "acc_cluster_before", "acc_cluster_after", "drop",
+    "acc_other_before", "acc_other_after", "other_drop", "specificity",
+    "random_mean", "random_std", "random_drop_mean", "random_other_mean", "p_value",
+]
+
+
+def _check(hidden, weight, bias) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    hidden = np.asarray(hidden, dtype=np.float64)
+    weight = np.asarray(weight, dtype=np.float64)
+    bias = np.asarray(bias, dtype=np.float64)
+    if hidden.ndim != 2 or weight.ndim != 2 or bias.ndim != 1:
+        raise ValueError(f"expected hidden (N, H), weight (C, H), bias (C,); got {hidden.shape}, {weight.shape}, {bias.shape}")
+    if weight.shape[1] != hidden.shape[1] or weight.shape[0] != bias.shape[0]:
+        raise ValueError(
+            f"the output layer ({weight.shape[0]} x {weight.shape[1]}, bias {bias.shape[0]}) does not take "
+            f"{hidden.shape[1]} hidden neurons; ablation needs the LAST hidden layer's activations"
+        )
+    return hidden, weight, bias
+
+
+def output_logits(hidden, weight, bias) -> np.ndarray:
+    """(N, C) float64 logits ``hidden @ weight.T + bias`` of the output layer, nothing silenced."""
+    hidden, weight, bias = _check(hidden, weight, bias)
+    return hidden @ weight.T + bias
+
+
+def logits_without(hidden, weight, bias, silenced) -> np.ndarray:
+    """(N, C) float64 logits with the hidden neurons ``silenced`` (indices) set to zero."""
+    hidden, weight, bias = _check(hidden, weight, bias)
+    silenced = _indices(silenced, hidden.shape[1])
+    mask = np.ones(hidden.shape[1])
+    mask[silenced] = 0.0
+    return (hidden * mask) @ weight.T + bias
+
+
+def _indices(silenced, n_neurons: int) -> np.ndarray:
+    silenced = np.asarray(silenced, dtype=np.int64).reshape(-1)
+    if silenced.size and (silenced.min() < 0 or silenced.max() >= n_neurons):
+        raise ValueError(f"neuron indices must lie in 0..{n_neurons - 1}, got {silenced.tolist()}")
+    return silenced
+
+
+def logit_error(hidden, weight, bias, stored) -> float:
+    """Largest absolute difference between the recomputed and the ``stored`` logits."""
+    return float(np.max(np.abs(output_logits(hidden, weight, bias) - np.asarray(stored, dtype=np.float64)), initial=0.0))
+
+
+def random_draws(n_neurons: int, size: int, n_random: int, seed: int) -> np.ndarray:
+    """(n_random, size) neuron indices: ``rng.choice(n_neurons, size, replace=False)`` per draw,
+    from ``rng = np.random.default_rng(seed)``, one draw after the other."""
+    if not 0 <= size <= n_neurons:
+        raise ValueError(f"cannot draw {size} of {n_neurons} neurons")
+    rng = np.random.default_rng(seed)
+    draws = np.empty((n_random, size), dtype=np.int64)
+    for i in range(n_random):
+        draws[i] = rng.choice(n_neurons, size=size, replace=False)
+    return draws
+
+
+def top_neurons(ranking: pd.DataFrame, k: int) -> dict[int, np.ndarray]:
+    """Per cluster, its neurons with rank <= k in rank order (from ``ranking.rank_neurons``' table)."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    top = ranking[ranking["rank"] <= k].sort_values(["cluster", "rank"])
+    return {int(c): group["neuron"].to_numpy(dtype=np.int64) for c, group in top.groupby("cluster", sort=True)}
+
+
+class _Ablator:
+    """The full logits once; ablated predictions' correctness for any neuron set, touching |S| columns."""
+
+    def __init__(self, hidden, weight, bias, y_true):
+        hidden, self.weight, bias = _check(hidden, weight, bias)
+        self.hidden_t = np.ascontiguousarray(hidden.T)  # (H, N): a neuron's activations are one row
+        self.logits = hidden @ self.weight.T + bias
+        self.y_true = np.asarray(y_true, dtype=np.int64)
+        if self.y_true.shape != (len(hidden),):
+            raise ValueError(f"{self.y_true.shape[0] if self.y_true.ndim else 'no'} true labels for {len(hidden)} points")
+
+    def correct(self, silenced=()) -> np.ndarray:
+        silenced = _indices(silenced, len(self.hidden_t))
+        logits = self.logits
+        if silenced.size:
+            logits = logits - self.hidden_t[silenced].T @ self.weight[:, silenced].T
+        return logits.argmax(axis=1) == self.y_true
+
+
+def ablate_clusters(hidden, weight, bias, y_true, cluster_labels, ranking: pd.DataFrame, k: int,
+                    n_random: int = 100, seed: int = 0) -> pd.DataFrame:
+    """One row per cluster (>= 0, ascending) with the columns ``COLUMNS`` (see the module docstring).
+
+    ``hidden``: (N, H) last-hidden-layer activations; ``weight`` (C, H), ``bias`` (C,): the output
+    layer; ``y_true``: (N,) true classes; ``cluster_labels``: (N,) cluster per point, -1 = none;
+    ``ranking``: the table of ``ranking.rank_neurons`` for these clusters; ``k``: neurons silenced.
+    """
+    if n_random < 1:
+        raise ValueError(f"n_random must be at least 1, got {n_random}")
+    ablator = _Ablator(hidden, weight, bias, y_true)
+    n_neurons = len(ablator.hidden_t)
+    labels = np.asarray(cluster_labels, dtype=np.int64)
+    if labels.shape != ablator.y_true.shape:
+        raise ValueError(f"{labels.shape[0] if labels.ndim else 'no'} cluster labels for {len(ablator.y_true)} points")
+    clusters = np.unique(labels[labels >= 0])
+    neurons = top_neurons(ranking, k)
+    unknown = sorted(set(neurons) - set(clusters.tolist()))
+    if unknown:
+        raise ValueError(f"the ranking has clusters {unknown} that no point is in")
+    if any(n.size and n.max() >= n_neurons for n in neurons.values()):
+        raise ValueError(f"the ranking names neurons beyond the {n_neurons} of this layer")
+
+    # Cluster index per point (C = the number of clusters for those in none), for bincount.
+    index = np.full(len(labels), len(clusters), dtype=np.int64)
+    index[labels >= 0] = np.searchsorted(clusters, labels[labels >= 0])
+    sizes = np.bincount(index, minlength=len(clusters) + 1)[: len(clusters)]
+    n_other = len(labels) - sizes
+
+    def per_cluster(correct: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        own = np.bincount(index, weights=correct, minlength=len(clusters) + 1)[: len(clusters)]
+        return own, correct.sum() - own  # correct counts: own cluster, all other points
+
+    own_before, other_before = per_cluster(ablator.correct())
+    chosen = [neurons.get(int(c), np.empty(0, dtype=np.int64)) for c in clusters]
+    own_after = np.empty(len(clusters))
+    other_after = np.empty(len(clusters))
+    for i, silenced in enumerate(chosen):
+        own, other = per_cluster(ablator.correct(silenced))
+        own_after[i], other_after[i] = own[i], other[i]
+
+    # Random baseline: the same draws for every cluster that silences the same number of neurons.
+    random_own = np.empty((n_random, len(clusters)))
+    random_other = np.empty((n_random, len(clusters)))
+    counts = np.array([len(s) for s in chosen], dtype=np.int64)
+    for m in np.unique(counts):
+        which = counts == m
+        for d, silenced in enumerate(random_draws(n_neurons, int(m), n_random, seed)):
+            own, other = per_cluster(ablator.correct(silenced))
+            random_own[d, which], random_other[d, which] = own[which], other[which]
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        before = own_before / sizes
+        after = own_after / sizes
+        other_b = other_before / n_other
+        other_a = other_after / n_other
+        random_acc = random_own / sizes
+        random_other_acc = random_other / n_other
+    p_value = (1 + np.sum(random_own <= own_after, axis=0)) / (1 + n_random)
+    random_mean = random_acc.mean(axis=0)
+    return pd.DataFrame(
+        {
+            "cluster": clusters.astype(np.int64),
+            "size": sizes.astype(np.int64),
+            "n_silenced": counts,
+            "neurons": [" ".join(map(str, s.tolist())) for s in chosen],
+            "acc_cluster_before": before,
+            "acc_cluster_after": after,
+            "drop": before - after,
+            "acc_other_before": other_b,
+            "acc_other_after": other_a,
+            "other_drop": other_b - other_a,
+            "specificity": (before - after) - (other_b - other_a),
+            "random_mean": random_mean,
+            "random_std": random_acc.std(axis=0),
+            "random_drop_mean": before - random_mean,
+            "random_other_mean": random_other_acc.mean(axis=0),
+            "p_value": p_value,
+        },
+        columns=COLUMNS,
+    )
+
+
+def ablate_recorded(activations, weights: dict, cluster_labels, ranking: pd.DataFrame, k: int, layer: str,
+                    n_random: int = 100, seed: int = 0, atol: float = 1e-4) -> pd.DataFrame:
+    """``ablate_clusters`` on a model's recorded files, read already (``layout.Activations`` and
+    ``layout.read_weights``' dict). ``layer`` is the ranked layer's name and must be the last hidden
+    one. Checks first that the recomputed logits match the stored ones within ``atol``."""
+    from nntopo.layout import OUTPUT_LAYER, hidden_name
+
+    last = hidden_name(len(activations.hidden))
+    if layer != last:
+        raise ValueError(f"ablation recomputes the logits from the last hidden layer ({last}); "
+                         f"silencing {layer} would need the test inputs")
+    output = weights[OUTPUT_LAYER]
+    hidden = activations.layer(layer)
+    error = logit_error(hidden, output.weight, output.bias, activations.output)
+    if not error <= atol:
+        raise ValueError(f"the logits recomputed from {layer} and the output layer differ from the stored "
+                         f"ones by up to {error:.3g} (> {atol}): weights and activations of different models?")
+    return ablate_clusters(hidden, output.weight, output.bias, activations.labels, cluster_labels, ranking, k,
+                           n_random=n_random, seed=seed)
+
+
+def summarize_ablation(table: pd.DataFrame, alpha: float = 0.05) -> dict:
+    """One line for a model and method: how many clusters' top-k neurons hurt them more than random.
+
+    ``hurt_more_than_random`` counts clusters with p_value < alpha and drop > random_drop_mean
+    (note that p_value >= 1 / (1 + n_random), so alpha = 0.05 needs n_random >= 20). Means are over
+    the clusters, unweighted.
+    """
+    hurt = (table["p_value"] < alpha) & (table["drop"] > table["random_drop_mean"])
+    n = len(table)
+    return {
+        "clusters": n,
+        "hurt_more_than_random": int(hurt.sum()),
+        "share_hurt_more_than_random": float(hurt.mean()) if n else float("nan"),
+        "mean_drop": float(table["drop"].mean()),
+        "mean_random_drop": float(table["random_drop_mean"].mean()),
+        "mean_other_drop": float(table["other_drop"].mean()),
+        "mean_specificity": float(table["specificity"].mean()),
+        "median_p_value": float(table["p_value"].median()),
+    }

@@ -1,0 +1,202 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from nntopo.ablation import (
+    COLUMNS,
+    ablate_clusters,
+    ablate_recorded,
+    logit_error,
+    logits_without,
+    output_logits,
+    random_draws,
+    summarize_ablation,
+    top_neurons,
+)
+from nntopo.layout import Activations, Layer
+
+# A hand-made output layer: 4 hidden neurons, 2 classes. Neuron 0 votes strongly for class 0,
+# neuron 1 strongly for class 1; neurons 2 and 3 weakly for class 0 and class 1.
+W_OUT = np.array([[3.0, 0.0, 1.0, 0.0], [0.0, 3.0, 0.0, 1.0]])
+B_OUT = np.zeros(2)
+HIDDEN = np.array(
+    [
+        [1, 0, 0, 1],  # p0, cluster 0, class 0: logits (3, 1) right; without neuron 0 (0, 1) wrong
+        [1, 0, 0, 2],  # p1, cluster 0, class 0: (3, 2) right; without 0 wrong
+        [1, 0, 4, 1],  # p2, cluster 0, class 0: (7, 1) right; without 0 (4, 1) still right
+        [1, 0, 0, 4],  # p3, cluster 0, class 0: (3, 4) wrong already; without neuron 3 (3, 0) right
+        [0, 1, 1, 0],  # p4, cluster 1, class 1: (1, 3) right; without neuron 1 (1, 0) wrong
+        [0, 1, 2, 0],  # p5, cluster 1, class 1: (2, 3) right; without 1 wrong
+        [0, 2, 0, 1],  # p6, cluster 1, class 1: (0, 7) right; without 1 (0, 1) still right
+        [2, 1, 0, 0],  # p7, no cluster, class 0: (6, 3) right; without 0 (0, 3) wrong
+    ],
+    dtype=float,
+)
+Y_TRUE = np.array([0, 0, 0, 0, 1, 1, 1, 0])
+CLUSTERS = np.array([0, 0, 0, 0, 1, 1, 1, -1])
+# Cluster accuracy (over its own points) after silencing each single neuron, worked out by hand:
+ACC_CLUSTER_0 = {0: 1 / 4, 1: 3 / 4, 2: 3 / 4, 3: 4 / 4}
+ACC_CLUSTER_1 = {0: 3 / 3, 1: 1 / 3, 2: 3 / 3, 3: 3 / 3}
+RANKING = pd.DataFrame(
+    {
+        "cluster": [0, 0, 0, 1, 1],
+        "neuron": [0, 2, 3, 1, 2],
+        "count": [4, 1, 1, 3, 2],
+        "fraction": [1.0, 0.25, 0.25, 1.0, 2 / 3],
+        "rank": [1, 2, 3, 1, 2],
+    }
+)
+
+
+def test_logits_by_hand():
+    assert output_logits(HIDDEN, W_OUT, B_OUT)[:4].tolist() == [[3, 1], [3, 2], [7, 1], [3, 4]]
+    assert logits_without(HIDDEN, W_OUT, B_OUT, [0])[:4].tolist() == [[0, 1], [0, 2], [4, 1], [0, 4]]
+    assert logits_without(HIDDEN, W_OUT, B_OUT, []).tolist() == output_logits(HIDDEN, W_OUT, B_OUT).tolist()
+
+
+def test_logits_equal_a_full_forward_pass_with_the_hidden_neurons_zeroed():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(50, 7))
+    w1, b1 = rng.normal(size=(6, 7)), rng.normal(size=6)
+    w2, b2 = rng.normal(size=(3, 6)), rng.normal(size=3)
+    hidden = np.maximum(x @ w1.T + b1, 0)
+    mask = np.array([1, 0, 1, 1, 0, 1.0])
+    expected = (hidden * mask) @ w2.T + b2
+    assert np.allclose(logits_without(hidden, w2, b2, [1, 4]), expected)
+    assert logit_error(hidden, w2, b2, hidden @ w2.T + b2) < 1e-12
+
+
+def test_ablation_k1_by_hand():
+    n_random, seed = 50, 7
+    table = ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, RANKING, k=1, n_random=n_random, seed=seed)
+    assert list(table.columns) == COLUMNS
+    assert table["cluster"].tolist() == [0, 1]
+    assert table["size"].tolist() == [4, 3]
+    assert table["neurons"].tolist() == ["0", "1"]
+    assert table["n_silenced"].tolist() == [1, 1]
+    # Cluster 0: 3 of 4 right before, 1 after silencing neuron 0; its other points p4..p7 go 4/4 -> 3/4.
+    # Cluster 1: 3 of 3 right before, 1 after silencing neuron 1; its other points p0..p3, p7 stay 4/5.
+    assert table["acc_cluster_before"].tolist() == pytest.approx([3 / 4, 1])
+    assert table["acc_cluster_after"].tolist() == pytest.approx([1 / 4, 1 / 3])
+    assert table["drop"].tolist() == pytest.approx([1 / 2, 2 / 3])
+    assert table["acc_other_before"].tolist() == pytest.approx([1, 4 / 5])
+    assert table["acc_other_after"].tolist() == pytest.approx([3 / 4, 4 / 5])
+    assert table["other_drop"].tolist() == pytest.approx([1 / 4, 0])
+    assert table["specificity"].tolist() == pytest.approx([1 / 4, 2 / 3])
+    # The random baseline, from the documented draws: one neuron of four per draw.
+    rng = np.random.default_rng(seed)
+    drawn = np.array([rng.choice(4, size=1, replace=False)[0] for _ in range(n_random)])
+    assert random_draws(4, 1, n_random, seed)[:, 0].tolist() == drawn.tolist()
+    for row, acc in zip(table.itertuples(), (ACC_CLUSTER_0, ACC_CLUSTER_1)):
+        accs = np.array([acc[d] for d in drawn])
+        assert row.random_mean == pytest.approx(accs.mean())
+        assert row.random_std == pytest.approx(accs.std())
+        assert row.random_drop_mean == pytest.approx(row.acc_cluster_before - accs.mean())
+        assert row.p_value == pytest.approx((1 + np.sum(accs <= row.acc_cluster_after)) / (1 + n_random))
+    # Only drawing the top neuron itself does as much harm: p = (1 + #draws of it) / 51.
+    assert table["p_value"].tolist() == pytest.approx([(1 + np.sum(drawn == 0)) / 51, (1 + np.sum(drawn == 1)) / 51])
+
+
+def test_ablation_k2_by_hand():
+    table = ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, RANKING, k=2, n_random=10, seed=0)
+    assert table["neurons"].tolist() == ["0 2", "1 2"]
+    # Without neurons 0 and 2 no point of cluster 0 is right; of the others only p7 goes wrong.
+    assert table["acc_cluster_after"].tolist() == pytest.approx([0, 1 / 3])
+    assert table["acc_other_after"].tolist() == pytest.approx([3 / 4, 4 / 5])
+
+
+def test_silencing_every_neuron_leaves_the_bias_and_p_value_one():
+    # k = 4: every draw silences all four neurons, as does the top-k set, so p = 1 and no spread.
+    ranking = pd.DataFrame({"cluster": [0] * 4 + [1] * 4, "neuron": [0, 1, 2, 3] * 2, "rank": [1, 2, 3, 4] * 2})
+    table = ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, ranking, k=4, n_random=20, seed=1)
+    # Logits (0, 0): argmax is class 0 everywhere.
+    assert table["acc_cluster_after"].tolist() == pytest.approx([1, 0])
+    assert table["random_mean"].tolist() == pytest.approx([1, 0])
+    assert table["random_std"].tolist() == [0, 0]
+    assert table["p_value"].tolist() == [1, 1]
+
+
+def test_a_cluster_without_ranked_neurons_silences_nothing():
+    ranking = RANKING[RANKING["cluster"] == 0]
+    table = ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, ranking, k=1, n_random=5, seed=0)
+    row = table.iloc[1]
+    assert row["neurons"] == "" and row["n_silenced"] == 0
+    assert row["acc_cluster_after"] == row["acc_cluster_before"] == row["random_mean"]
+    assert row["p_value"] == 1
+
+
+def _random_problem(n=600, width=40, classes=4, clusters=5, seed=0):
+    rng = np.random.default_rng(seed)
+    hidden = np.maximum(rng.normal(size=(n, width)), 0)
+    weight, bias = rng.normal(size=(classes, width)), rng.normal(size=classes)
+    y_true = (hidden @ weight.T + bias + rng.normal(scale=1.5, size=(n, classes))).argmax(1)
+    labels = rng.integers(-1, clusters, size=n)
+    rows = [(c, j, r + 1) for c in range(clusters) for r, j in enumerate(rng.permutation(width)[:8])]
+    ranking = pd.DataFrame(rows, columns=["cluster", "neuron", "rank"])
+    return hidden, weight, bias, y_true, labels, ranking
+
+
+def test_random_baseline_matches_a_plain_loop_and_is_reproducible():
+    hidden, weight, bias, y_true, labels, ranking = _random_problem()
+    n_random, seed, k = 30, 11, 3
+    table = ablate_clusters(hidden, weight, bias, y_true, labels, ranking, k, n_random=n_random, seed=seed)
+    again = ablate_clusters(hidden, weight, bias, y_true, labels, ranking, k, n_random=n_random, seed=seed)
+    pd.testing.assert_frame_equal(table, again)
+    other = ablate_clusters(hidden, weight, bias, y_true, labels, ranking, k, n_random=n_random, seed=seed + 1)
+    assert not np.allclose(other["random_mean"], table["random_mean"])
+    assert other["acc_cluster_after"].tolist() == table["acc_cluster_after"].tolist()  # top-k is not random
+
+    draws = random_draws(hidden.shape[1], k, n_random, seed)
+    assert all(len(set(d)) == k for d in draws)
+    for row in table.itertuples():
+        own = labels == row.cluster
+        silenced = [int(s) for s in row.neurons.split()]
+        after = logits_without(hidden, weight, bias, silenced).argmax(1) == y_true
+        assert row.acc_cluster_after == pytest.approx(after[own].mean())
+        assert row.acc_other_after == pytest.approx(after[~own].mean())
+        accs = np.array([(logits_without(hidden, weight, bias, d).argmax(1) == y_true)[own].mean() for d in draws])
+        assert row.random_mean == pytest.approx(accs.mean())
+        assert row.random_std == pytest.approx(accs.std())
+        assert row.p_value == pytest.approx((1 + np.sum(accs <= after[own].mean() + 1e-12)) / (1 + n_random))
+
+
+def test_p_value_bounds():
+    hidden, weight, bias, y_true, labels, ranking = _random_problem(seed=4)
+    for n_random in (1, 9, 40):
+        table = ablate_clusters(hidden, weight, bias, y_true, labels, ranking, 4, n_random=n_random, seed=0)
+        assert (table["p_value"] >= 1 / (1 + n_random)).all() and (table["p_value"] <= 1).all()
+
+
+def test_inputs_are_checked():
+    with pytest.raises(ValueError, match="LAST hidden layer"):
+        ablate_clusters(HIDDEN[:, :3], W_OUT, B_OUT, Y_TRUE, CLUSTERS, RANKING, 1)
+    with pytest.raises(ValueError, match="no point is in"):
+        ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, np.where(CLUSTERS == 1, -1, CLUSTERS), RANKING, 1)
+    with pytest.raises(ValueError, match="k must be"):
+        top_neurons(RANKING, 0)
+    with pytest.raises(ValueError, match="n_random"):
+        ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, RANKING, 1, n_random=0)
+
+
+def test_ablate_recorded_checks_the_layer_and_the_stored_logits():
+    logits = output_logits(HIDDEN, W_OUT, B_OUT)
+    acts = Activations([HIDDEN.astype(np.float32)], logits.astype(np.float32), Y_TRUE, logits.argmax(1), {})
+    weights = {"hidden_1": Layer(np.zeros((4, 3)), np.zeros(4)), "output": Layer(W_OUT, B_OUT)}
+    table = ablate_recorded(acts, weights, CLUSTERS, RANKING, 1, "hidden_1", n_random=5)
+    assert table["acc_cluster_after"].tolist() == pytest.approx([1 / 4, 1 / 3])
+    with pytest.raises(ValueError, match="last hidden layer"):
+        ablate_recorded(acts, weights, CLUSTERS, RANKING, 1, "hidden_0")
+    wrong = Activations(acts.hidden, acts.output + 0.01, Y_TRUE, acts.predictions, {})
+    with pytest.raises(ValueError, match="differ from the stored"):
+        ablate_recorded(wrong, weights, CLUSTERS, RANKING, 1, "hidden_1")
+
+
+def test_summary():
+    table = pd.DataFrame({"p_value": [0.01, 0.01, 0.5, 0.02], "drop": [0.3, 0.0, 0.4, 0.2],
+                          "random_drop_mean": [0.1, 0.05, 0.1, 0.1], "other_drop": [0.0, 0.0, 0.1, 0.1],
+                          "specificity": [0.3, 0.0, 0.3, 0.1]})
+    summary = summarize_ablation(table)
+    assert summary["clusters"] == 4
+    assert summary["hurt_more_than_random"] == 2  # rows 0 and 3: row 1 drops less than random, row 2 has p 0.5
+    assert summary["share_hurt_more_than_random"] == 0.5
+    assert summary["mean_drop"] == pytest.approx(0.225)
