@@ -14,6 +14,7 @@ include: "rules/common.smk"
 include: "rules/train.smk"
 include: "rules/cluster.smk"
 include: "rules/figures.smk"
+include: "rules/analysis.smk"
 
 
 rule all:

@@ -16,6 +16,9 @@ from nntopo.paths import ModelId
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 DATA_DIR_ENV = "NNTOPO_DATA_DIR"
+# Test points of each dataset: every one is clustered (nntopo/data.py; digits keeps 30% of 1,797).
+TEST_POINTS = {"mnist": 10_000, "fashion_mnist": 10_000, "digits": 540}
+IDX_DATASETS = ("mnist", "fashion_mnist")  # read from files under the data directory
 
 
 class ConfigError(ValueError):
@@ -97,9 +100,14 @@ def _check_methods(config: dict) -> None:
         if method not in METHODS:
             raise ConfigError(f"clustering.methods: unknown method {method!r}; choose from: {', '.join(METHODS)}")
         try:
-            make_method(method, 0, clustering.get(method, {}))
+            configured = make_method(method, 0, clustering.get(method, {}))
         except (ValueError, TypeError) as error:
             raise ConfigError(f"clustering.{method}: {error}") from None
+        for dataset in config["datasets"]:  # e.g. more k-means clusters than test points
+            try:
+                configured.check_points(TEST_POINTS[dataset])
+            except ValueError as error:
+                raise ConfigError(f"clustering.{method}: {error} (the {dataset} test set)") from None
     embedding = config["figures"]["embedding"]
     if embedding not in METHODS or not METHODS[embedding].embeds:
         embedders = [name for name, cls in METHODS.items() if cls.embeds]
@@ -120,6 +128,30 @@ def load(path: str | os.PathLike) -> dict:
 def data_dir(config: dict) -> Path:
     """The data directory: NNTOPO_DATA_DIR when set, else the config's ``data_dir``."""
     return Path(os.environ.get(DATA_DIR_ENV) or config["data_dir"])
+
+
+def check_data_dir(config: dict) -> None:
+    """Refuse a data directory that cannot be right, when an MNIST-family dataset needs one.
+
+    A missing directory is refused when NNTOPO_DATA_DIR names it (a pointer to nothing is a typo)
+    or when download is false (nothing would fill it); with download on, the download creates it.
+    Missing or broken files inside an existing directory are the training job's to report.
+    """
+    needing = [name for name in config["datasets"] if name in IDX_DATASETS]
+    if not needing:
+        return
+    path = data_dir(config)
+    key = f"{DATA_DIR_ENV} (environment)" if os.environ.get(DATA_DIR_ENV) else "data_dir"
+    wanted = "a folder holding MNIST/raw/*.gz (or FashionMNIST/raw/*.gz), in torchvision's layout"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{key}: {str(path)!r} is a file, not a directory; give {wanted}")
+    if path.exists():
+        return
+    if key != "data_dir":
+        raise ConfigError(f"{key}: {str(path)!r} does not exist; give {wanted}, or unset it to use data_dir")
+    if not config["download"]:
+        raise ConfigError(f"data_dir: {str(path)!r} does not exist and download is false, so nothing would fill it "
+                          f"(datasets: {', '.join(needing)}); give {wanted}, or set download: true")
 
 
 def widths_of(entry) -> tuple[int, ...]:
@@ -168,6 +200,11 @@ def ranking_slice(config: dict) -> dict:
 
 
 def figures_slice(config: dict, keys) -> dict:
-    """The figure settings ``keys`` (from ``figures``, and ``layer``: the ranked layer) a figure reads."""
-    available = {**config["figures"], "layer": config["clustering"]["layer"]}
+    """The settings ``keys`` a figure reads: from ``figures``, and ``layer`` (ranked) and ``alpha`` (ablation)."""
+    available = {**config["figures"], "layer": config["clustering"]["layer"], "alpha": config["ablation"]["alpha"]}
     return {key: available[key] for key in keys}
+
+
+def ablation_slice(config: dict) -> dict:
+    """What the ablation reads: the ranked layer, k, and the random baseline's settings."""
+    return {"layer": config["clustering"]["layer"], "top_k": config["clustering"]["top_k"], **config["ablation"]}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 # The Snakefile imports the tables below, so the drawing libraries are imported inside the functions.
 
@@ -22,6 +23,7 @@ class Spec:
 MODEL_FIGURES = {
     "activations": Spec(("activations",), ("layer",)),
     "weights": Spec(("weights", "metrics")),
+    "agreement": Spec(("agreement",)),
 }
 METHOD_FIGURES = {
     "heatmap": Spec(("ranking", "clusters"), ("top", "max_clusters")),
@@ -29,36 +31,42 @@ METHOD_FIGURES = {
     "manifold": Spec(("clusters", "embedding"), ("max_clusters",)),
     "neurons": Spec(("ranking", "weights"), ("top", "max_clusters", "layer")),
     "transformed": Spec(("ranking", "weights", "clusters"), ("top", "per_cluster", "max_clusters", "layer")),
+    "ablation": Spec(("ablation",), ("max_clusters", "alpha")),
 }
 GRAPH_FIGURES = {"mapper_graph": Spec(("clusters", "activations"))}  # for methods that make a graph
 MAPPER_PAGE = Spec(("clusters", "activations", "ranking"), ("top",))
 
 
-def _title(attrs: dict, method: str | None = None) -> str:
-    return f"{attrs['dataset']} {attrs['model']}" + (f", {method}" if method else "")
+def draw_model_figure(name: str, model: str, inputs, output, settings: dict) -> None:
+    """A per-model figure; ``model`` ("dataset model id") titles it."""
+    import pandas as pd
 
-
-def draw_model_figure(name: str, inputs, output, settings: dict) -> None:
-    """A per-model figure: ``activations`` (distributions) or ``weights`` (distributions)."""
     from nntopo import layout, plots
 
     if name == "activations":
         acts = layout.read_activations(inputs.activations)
         layer = layout.ranked_layer(settings["layer"], len(acts.hidden))
         fig = plots.activation_distributions(acts.layer(layer), acts.output,
-                                             title=f"{_title(acts.attrs)}: {layer} and output activations")
+                                             title=f"{model}: {layer} and output activations")
     elif name == "weights":
         layers = layout.read_weights(inputs.weights)
         metrics = json.loads(open(inputs.metrics).read())
-        fig = plots.weight_distributions({n: l.weight for n, l in layers.items()},
-                                         title=f"{_title(layout.read_attrs(inputs.weights))}: weights",
+        fig = plots.weight_distributions({n: l.weight for n, l in layers.items()}, title=f"{model}: weights",
                                          near_zero=metrics["near_zero_threshold"])
+    elif name == "agreement":
+        from nntopo.agreement import agreement_matrix
+
+        table = pd.read_csv(inputs.agreement)
+        pairs, purity = table[table.method_a != table.method_b], table[table.method_a == table.method_b]
+        fig = plots.agreement_heatmap(agreement_matrix(pairs, order=list(purity.method_a)),
+                                      purity.set_index("method_a")["purity"],
+                                      title=f"{model}: agreement between clusterings")
     else:
         raise ValueError(f"unknown model figure {name!r}; figures: {', '.join(MODEL_FIGURES)}")
     plots.save(fig, output)
 
 
-def draw_method_figure(name: str, method: str, inputs, output, settings: dict, *, data_dir=None,
+def draw_method_figure(name: str, model: str, method: str, inputs, output, settings: dict, *, data_dir=None,
                        download: bool = False) -> None:
     """A per-(model, method) figure; ``transformed`` reads the test images from ``data_dir``."""
     import pandas as pd
@@ -66,31 +74,30 @@ def draw_method_figure(name: str, method: str, inputs, output, settings: dict, *
     from nntopo import layout, plots
 
     top, most = settings.get("top"), settings.get("max_clusters")
-    if name == "barplot":
+    title = f"{model}, {method}"
+    if name == "ablation":
+        fig = plots.ablation_effects(pd.read_csv(inputs.ablation), title=f"{title}: silencing each cluster's top "
+                                     "neurons", alpha=settings["alpha"], max_clusters=most)
+    elif name == "barplot":
         summary = pd.read_csv(inputs.table)
         n = int((summary.cluster >= 0).sum())
-        fig = plots.cluster_composition(summary, title=f"{method}: {n} clusters, label composition and accuracy",
+        fig = plots.cluster_composition(summary, title=f"{title}: {n} clusters, label composition and accuracy",
                                         max_clusters=most)
-        return plots.save(fig, output)
-    # Every figure but the barplot reads an HDF5 file whose attributes name the dataset and model.
-    title = _title(layout.read_attrs(inputs.weights if name == "neurons" else inputs.clusters), method)
-    clusters = layout.read_clusters(inputs.clusters) if name != "neurons" else None
-    if name == "heatmap":
-        ranking = pd.read_csv(inputs.ranking)
-        fig = plots.ranking_heatmap(ranking, clusters.n_clusters, top=top, title=title, max_clusters=most)
+    elif name == "heatmap":
+        fig = plots.ranking_heatmap(pd.read_csv(inputs.ranking), layout.read_clusters(inputs.clusters).n_clusters,
+                                    top=top, title=title, max_clusters=most)
     elif name == "manifold":
         shown = layout.read_clusters(inputs.embedding)
-        embedding = shown.embedding
-        source = shown.attrs["method"]
-        if embedding is None:
+        if shown.embedding is None:
             raise layout.LayoutError(f"{inputs.embedding}: no embedding to draw the points with")
-        fig = plots.cluster_manifold(embedding, clusters.labels, max_clusters=most,
-                                     title=f"{title} clusters on the {source} embedding")
+        fig = plots.cluster_manifold(shown.embedding, layout.read_clusters(inputs.clusters).labels, max_clusters=most,
+                                     title=f"{title} clusters on the {shown.attrs['method']} embedding")
     elif name in ("neurons", "transformed"):
         ranking = pd.read_csv(inputs.ranking)
         weights = layout.read_weights(inputs.weights)
         hidden = weights[layout.ranked_layer(settings["layer"], len(weights) - 1)].weight
-        image_shape = tuple(layout.read_attrs(inputs.weights)["image_shape"])
+        attrs = layout.read_attrs(inputs.weights)
+        image_shape = tuple(attrs["image_shape"])
         if hidden.shape[1] != image_shape[0] * image_shape[1]:
             raise ValueError(f"{name}: the ranked layer's inputs are not image pixels; use clustering.layer 1")
         if name == "neurons":
@@ -98,17 +105,18 @@ def draw_method_figure(name: str, method: str, inputs, output, settings: dict, *
         else:
             from nntopo import data
 
-            images = data.load(clusters.attrs["dataset"], data_dir, download, train=False).x_test
-            fig = plots.transformed_inputs(images, clusters.labels, ranking, hidden, image_shape,
-                                           seed=int(clusters.attrs["seed"]), top=top,
+            images = data.load(attrs["dataset"], data_dir, download, train=False).x_test
+            fig = plots.transformed_inputs(images, layout.read_clusters(inputs.clusters).labels, ranking, hidden,
+                                           image_shape, seed=int(attrs["seed"]), top=top,
                                            per_cluster=settings["per_cluster"], title=title, max_clusters=most)
     elif name == "mapper_graph":
+        clusters = layout.read_clusters(inputs.clusters)
         if clusters.graph is None:
             raise layout.LayoutError(f"{inputs.clusters}: {method} stored no Mapper graph")
-        acts = layout.read_activations(inputs.activations)
         g = clusters.graph
         fig = plots.mapper_graph(g["node_ptr"], g["node_points"], g["edges"], g["node_cluster"],
-                                 labels_true=acts.labels, title=title, seed=int(clusters.attrs["seed"]))
+                                 labels_true=layout.read_activations(inputs.activations).labels, title=title,
+                                 seed=int(clusters.attrs["seed"]))
     else:
         raise ValueError(f"unknown figure {name!r}; figures: {', '.join({**METHOD_FIGURES, **GRAPH_FIGURES})}")
     plots.save(fig, output)
@@ -128,35 +136,51 @@ def write_mapper_page(method: str, inputs, output, settings: dict) -> list[str]:
     g = clusters.graph
     return write_page(output, g["node_ptr"], g["node_points"], g["edges"], acts.labels, acts.predictions,
                       node_cluster=g["node_cluster"], top_neurons=pd.read_csv(inputs.ranking),
-                      title=f"{_title(clusters.attrs, method)}: Mapper graph", n_top=settings["top"])
+                      title=f"{clusters.attrs['dataset']} {clusters.attrs['model']}, {method}: Mapper graph",
+                      n_top=settings["top"])
 
 
-def summarize(metrics_paths: list[str], cluster_paths: list[str], table_path, figure_path) -> pd.DataFrame:
-    """One row per model: accuracy, weight norm and sparsity, and the cluster count of each method."""
-    import numpy as np
+def summarize(inputs, outputs, settings: dict) -> None:
+    """The grid at a glance, one row per model (``outputs.table`` and ``outputs.figure``): accuracy,
+    weight norm and sparsity, the share of silent hidden activations, and per method the cluster
+    count, the points in no cluster, the ranking's sharpness (the mean share of a cluster's points
+    having each of its top-k neurons) and the share of clusters hurt more by their top-k neurons than
+    by random ones. ``outputs.ablation`` and ``outputs.agreement`` gather the per-model tables.
+    """
     import pandas as pd
 
     from nntopo import layout, plots
+    from nntopo.ablation import summarize_ablation
 
     rows = {}
-    for path in metrics_paths:
+    for path in inputs.metrics:
         metrics = json.loads(open(path).read())
-        rows[metrics["model"]] = {
-            "model": metrics["model"],
-            "test_accuracy": metrics["test_accuracy"],
-            "weight_l2_norm": metrics["weight_l2_norm"],
-            "near_zero_fraction": metrics["near_zero_fraction"],
-            "train_seconds": metrics["train_seconds"],
-        }
-    for path in cluster_paths:
-        clusters = layout.read_clusters(path)
-        row = rows[clusters.attrs["model"]]
-        row[f"n_clusters_{clusters.attrs['method']}"] = clusters.n_clusters
-        row[f"unassigned_{clusters.attrs['method']}"] = int(np.sum(clusters.labels < 0))
+        rows[metrics["model"]] = {key: metrics[key] for key in
+                                  ("model", "test_accuracy", "weight_l2_norm", "near_zero_fraction", "train_seconds")}
+    for path in inputs.activations:
+        acts = layout.read_activations(path)
+        hidden = acts.layer(layout.ranked_layer(settings["layer"], len(acts.hidden)))
+        rows[acts.attrs["model"]]["silent_activations"] = float((hidden <= 0).mean())
+    ablations, agreements = [], []
+    for clusters_path, ranking_path, ablation_path in zip(inputs.clusters, inputs.rankings, inputs.ablations):
+        clusters = layout.read_clusters(clusters_path)
+        model, method = clusters.attrs["model"], clusters.attrs["method"]
+        ranking = pd.read_csv(ranking_path)
+        ablation = summarize_ablation(pd.read_csv(ablation_path), alpha=settings["alpha"])
+        rows[model].update({
+            f"n_clusters_{method}": clusters.n_clusters,
+            f"unassigned_{method}": int((clusters.labels < 0).sum()),
+            f"sharpness_{method}": float(ranking[ranking["rank"] <= settings["top_k"]]["fraction"].mean()),
+            f"ablation_hurt_share_{method}": ablation["share_hurt_more_than_random"],
+        })
+        ablations.append({"model": model, "method": method, **ablation})
+    for path in inputs.agreements:
+        agreements.append(pd.read_csv(path).assign(model=Path(path).parent.name))
     table = pd.DataFrame(list(rows.values()))
-    with layout.atomic(table_path) as tmp:
-        table.to_csv(tmp, index=False)
-    dataset = layout.read_attrs(cluster_paths[0])["dataset"] if cluster_paths else ""
-    plots.save(plots.grid_summary(table[[c for c in table.columns if not c.startswith("unassigned_")]],
-                                  title=f"{dataset}: the grid of models"), figure_path)
-    return table
+    for path, frame in ((outputs.table, table), (outputs.ablation, pd.DataFrame(ablations)),
+                        (outputs.agreement, pd.concat(agreements, ignore_index=True))):
+        with layout.atomic(path) as tmp:
+            frame.to_csv(tmp, index=False)
+    shown = ["model", "test_accuracy", "weight_l2_norm", "near_zero_fraction"] + [
+        c for c in table.columns if c.startswith("n_clusters_")]
+    plots.save(plots.grid_summary(table[shown], title=f"{settings['dataset']}: the grid of models"), outputs.figure)

@@ -21,11 +21,17 @@ CLUSTERS = MODEL_DIR + "/clusters/{method}.h5"
 CLUSTER_TABLE = MODEL_DIR + "/clusters/{method}.csv"
 RANKING = MODEL_DIR + "/rankings/{method}.csv"
 
+ABLATION = MODEL_DIR + "/ablation/{method}.csv"
+AGREEMENT = MODEL_DIR + "/agreement.csv"
+
 MODEL_FIGURE = MODEL_DIR + "/figures/{figure}.png"
 METHOD_FIGURE = MODEL_DIR + "/figures/{method}/{figure}.png"
 MAPPER_PAGE = MODEL_DIR + "/figures/{method}/mapper.html"
 SUMMARY_TABLE = RESULTS + "/{dataset}/summary/summary.csv"
 SUMMARY_FIGURE = RESULTS + "/{dataset}/summary/summary.png"
+SUMMARY_ABLATION = RESULTS + "/{dataset}/summary/ablation.csv"
+SUMMARY_AGREEMENT = RESULTS + "/{dataset}/summary/agreement.csv"
+SEED_STABILITY = RESULTS + "/{dataset}/summary/seed_stability.csv"
 
 # Logs and benchmark records of a job sit beside the results they explain, one file per job.
 LOG = RESULTS + "/logs/{rule}/{dataset}/{model}.log"

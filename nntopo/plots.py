@@ -869,3 +869,71 @@ def mapper_graph(node_ptr: np.ndarray, node_points: np.ndarray, edges: np.ndarra
         axes[1].set_title(f"coloured by majority true label (median node purity {np.median(purity):.0%})",
                           fontsize=10)
     return fig
+
+
+# --- ablation and agreement -------------------------------------------------------------------------
+
+def ablation_effects(table: pd.DataFrame, title: str = "", alpha: float = 0.05,
+                     max_clusters: int = MAX_CLUSTERS) -> Figure:
+    """Per cluster: its accuracy with all neurons, without its top-k neurons, and without k random ones
+    (mean and standard deviation over the draws); the accuracy on all other points under the same
+    silencing; stars mark p < alpha (the top-k hurt more than any but a share alpha of random draws).
+
+    ``table``: nntopo.ablation's columns (cluster, size, acc_cluster_before, acc_cluster_after,
+    acc_other_before, acc_other_after, random_mean, random_std, p_value).
+    """
+    table = table.sort_values("size", ascending=False).head(max_clusters).sort_values("cluster")
+    fig = _figure(max(7.0, 0.75 * len(table) + 3), 6.4)
+    own, other = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.3])
+    if table.empty:
+        _no_data(own, "no clusters")
+        return fig
+    x = np.arange(len(table))
+    colors = cluster_colors(int(table["cluster"].max()) + 1)[table["cluster"].to_numpy()]
+    own.bar(x - 0.27, table["acc_cluster_before"], 0.27, color="0.8", label="all neurons")
+    own.bar(x, table["acc_cluster_after"], 0.27, color=colors, edgecolor="black", linewidth=0.5,
+            label="top-k silenced")
+    own.bar(x + 0.27, table["random_mean"], 0.27, yerr=table["random_std"], color="white", edgecolor="0.3",
+            hatch="///", capsize=2, label="k random silenced (mean ± sd)")
+    for xi, (after, p) in enumerate(zip(table["acc_cluster_after"], table["p_value"])):
+        if p < alpha:
+            own.text(xi, after + 0.02, "*", ha="center", fontsize=13)
+    own.set_ylim(0, 1.1)
+    own.set_ylabel("accuracy on the cluster's points")
+    own.legend(fontsize=8, loc="lower left", ncol=3)
+    hurt = int(((table["p_value"] < alpha) & (table["acc_cluster_after"] < table["random_mean"])).sum())
+    own.set_title(f"{title}\n{hurt} of {len(table)} clusters hurt more by their top-k than by random neurons "
+                  f"(* p < {alpha})", fontsize=10)
+    other.plot(x, table["acc_other_before"], "o-", color="0.6", label="all neurons")
+    other.plot(x, table["acc_other_after"], "s-", color="black", label="cluster's top-k silenced")
+    other.set_ylabel("accuracy,\nother points")
+    other.set_xticks(x, [f"c{c}\nn={n}" for c, n in zip(table["cluster"], table["size"])], fontsize=8)
+    other.set_xlabel("cluster")
+    other.legend(fontsize=8, loc="lower left", ncol=2)
+    return fig
+
+
+def agreement_heatmap(matrix: pd.DataFrame, purity: pd.Series, title: str = "", metric: str = "ARI") -> Figure:
+    """Methods x methods agreement (e.g. ARI on the points both assign), and each method's purity."""
+    fig = _figure(9.5, 4.4)
+    heat, bars = fig.subplots(1, 2, width_ratios=[1.3, 1])
+    names = list(matrix.index)
+    image = heat.imshow(matrix.to_numpy(dtype=float), vmin=0, vmax=1, cmap="viridis")
+    for i in range(len(names)):
+        for j in range(len(names)):
+            value = matrix.iloc[i, j]
+            heat.text(j, i, "–" if pd.isna(value) else f"{value:.2f}", ha="center", va="center",
+                      color="white" if (pd.isna(value) or value < 0.6) else "black", fontsize=9)
+    heat.set_xticks(range(len(names)), names, rotation=30)
+    heat.set_yticks(range(len(names)), names)
+    heat.set_title(f"{metric} between methods (points both assign)", fontsize=10)
+    fig.colorbar(image, ax=heat, shrink=0.8, label=metric)
+    bars.barh(range(len(purity)), purity.to_numpy(), color="0.45")
+    bars.set_yticks(range(len(purity)), list(purity.index))
+    bars.invert_yaxis()
+    bars.set_xlim(0, 1)
+    bars.set_xlabel("purity: share of assigned points\nin their cluster's majority class")
+    for i, value in enumerate(purity.to_numpy()):
+        bars.text(value - 0.02, i, f"{value:.2f}", ha="right", va="center", color="white", fontsize=9)
+    fig.suptitle(title)
+    return fig

@@ -12,6 +12,7 @@ from nntopo.cluster import METHODS
 
 try:
     config.update(nnconfig.validate(config))
+    nnconfig.check_data_dir(config)
 except nnconfig.ConfigError as error:
     sys.exit(f"Config error: {error}. Fix config.yaml (or the --config given); schemas/config.schema.yaml lists every key.")
 
@@ -72,8 +73,14 @@ def all_targets():
         + method_outputs(paths.CLUSTERS, paths.RANKING, paths.CLUSTER_TABLE)
         + method_figure_paths
         + method_outputs(paths.MAPPER_PAGE, methods=graph_methods())
-        + [paths.fill(p, dataset=d) for d in config["datasets"] for p in (paths.SUMMARY_TABLE, paths.SUMMARY_FIGURE)]
+        + [paths.fill(p, dataset=d) for d in config["datasets"] for p in summary_outputs()]
     )
+
+
+def summary_outputs():
+    """The cross-model summaries; seed stability only when the grid has several seeds."""
+    outputs = [paths.SUMMARY_TABLE, paths.SUMMARY_FIGURE, paths.SUMMARY_ABLATION, paths.SUMMARY_AGREEMENT]
+    return outputs + ([paths.SEED_STABILITY] if len(config["seeds"]) > 1 else [])
 
 
 # The files a figure can read, by the names its Spec uses (see nntopo/figures.py).
@@ -84,6 +91,8 @@ INPUT_PATTERNS = {
     "clusters": paths.CLUSTERS,
     "ranking": paths.RANKING,
     "table": paths.CLUSTER_TABLE,
+    "ablation": paths.ABLATION,
+    "agreement": paths.AGREEMENT,
 }
 
 
@@ -113,3 +122,17 @@ def training_settings(wildcards):
         return nnconfig.training_slice(config, wildcards.model)
     except nnconfig.ConfigError as error:
         sys.exit(f"Config error: {error}")
+
+
+# ---- Cluster runs: the job group and the caches (profiles/slurm, README "Running on a cluster") ----
+# Under profiles/slurm, all of a model's jobs after training run as one SLURM job: the rules that
+# name this group, merged whole by the profile's group-components (which spells the same string).
+# Locally, groups change nothing.
+MODEL_GROUP = "model-{dataset}-{model}"
+
+# Each user's jobs on each machine keep their numba, matplotlib and torch caches in a folder of
+# their own, never in the shared .venv or home (nntopo/jobs.py, cache_environment). This file is
+# read again inside every SLURM job, so the folder is that of the machine the job runs on.
+from nntopo.jobs import cache_environment
+
+os.environ.update(cache_environment())

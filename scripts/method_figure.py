@@ -7,6 +7,7 @@ from nntopo.jobs import job
 with job(snakemake.log[0], snakemake.threads):
     draw_method_figure(
         snakemake.wildcards.figure,
+        f"{snakemake.wildcards.dataset} {snakemake.wildcards.model}",
         snakemake.wildcards.method,
         snakemake.input,
         snakemake.output[0],

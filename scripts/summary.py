@@ -1,7 +1,7 @@
-"""Rule summary: accuracy, weight norm and sparsity, and cluster counts across the grid."""
+"""Rule summary: the grid at a glance, and the per-model ablation and agreement tables gathered."""
 
 from nntopo.figures import summarize
 from nntopo.jobs import job
 
 with job(snakemake.log[0], snakemake.threads):
-    summarize(snakemake.input.metrics, snakemake.input.clusters, snakemake.output.table, snakemake.output.figure)
+    summarize(snakemake.input, snakemake.output, snakemake.params.settings)

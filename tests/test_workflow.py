@@ -193,3 +193,62 @@ def test_mapper_page_draws_every_stored_node_offline(finished, chromium, tmp_pat
     dom = render_dom(chromium, finished / paths.MAPPER_PAGE.format(**where), tmp_path)
     nodes, links = drawn(dom)
     assert nodes == len(graph["node_ptr"]) - 1 and links == len(graph["edges"])
+
+
+def test_ablation_number_recomputed_from_weights_and_ranking(finished):
+    import pandas as pd
+
+    where = {"dataset": "digits", "model": "mlp32-none-s0", "method": "kmeans"}
+    table = pd.read_csv(finished / paths.ABLATION.format(**where))
+    assert {"cluster", "neurons", "acc_cluster_before", "acc_cluster_after", "acc_other_before",
+            "acc_other_after", "random_mean", "random_std", "p_value"} <= set(table.columns)
+    weights = layout.read_weights(finished / paths.WEIGHTS.format(**where))
+    acts = layout.read_activations(finished / paths.ACTIVATIONS.format(**where))
+    labels = layout.read_clusters(finished / paths.CLUSTERS.format(**where)).labels
+    ranking = pd.read_csv(finished / paths.RANKING.format(**where))
+    from nntopo.data import load
+
+    x = load("digits").x_test  # recompute from the inputs, not from the stored activations
+    hidden = np.maximum(x @ weights["hidden_1"].weight.T + weights["hidden_1"].bias, 0)
+    for row in table.itertuples():
+        top = ranking[(ranking.cluster == row.cluster) & (ranking["rank"] <= 5)].neuron.to_numpy()
+        assert row.neurons.split() == [str(n) for n in top]
+        silenced = hidden.copy()
+        silenced[:, top] = 0
+        logits = silenced @ weights["output"].weight.T + weights["output"].bias
+        own = labels == row.cluster
+        assert np.mean(logits[own].argmax(1) == acts.labels[own]) == pytest.approx(row.acc_cluster_after)
+        assert np.mean(logits[~own].argmax(1) == acts.labels[~own]) == pytest.approx(row.acc_other_after)
+        assert 0 < row.p_value <= 1
+
+
+def test_agreement_table_and_summaries(finished):
+    import pandas as pd
+
+    where = {"dataset": "digits", "model": "mlp16-l2-s0"}
+    table = pd.read_csv(finished / paths.AGREEMENT.format(**where))
+    methods = TINY["clustering"]["methods"]
+    pairs = table[table.method_a != table.method_b]
+    assert len(pairs) == len(methods) * (len(methods) - 1) // 2 and pairs.ari.between(-1, 1).all()
+    purity = table[table.method_a == table.method_b].set_index("method_a")["purity"]
+    assert sorted(purity.index) == sorted(methods) and (purity > 0.3).all()
+    summary = pd.read_csv(finished / paths.SUMMARY_TABLE.format(dataset="digits"))
+    assert sorted(summary.model) == sorted(MODELS)
+    for method in methods:
+        assert summary[f"sharpness_{method}"].between(0, 1).all()
+        assert summary[f"ablation_hurt_share_{method}"].between(0, 1).all()
+    assert len(pd.read_csv(finished / paths.SUMMARY_ABLATION.format(dataset="digits"))) == len(MODELS) * len(methods)
+
+
+def test_several_seeds_give_seed_stability(tmp_path):
+    import pandas as pd
+
+    config = {**TINY, "widths": [16], "regularizations": ["none"], "seeds": [0, 1],
+              "clustering": {**TINY["clustering"], "methods": ["kmeans"]}}
+    plan = planned_jobs(snakemake(tmp_path, config, "-n"))
+    assert {("train", "mlp16-none-s0", "", ""), ("train", "mlp16-none-s1", "", ""),
+            ("seed_stability", "", "", "")} <= plan
+    snakemake(tmp_path, config, str(paths.SEED_STABILITY.format(dataset="digits")))
+    table = pd.read_csv(tmp_path / paths.SEED_STABILITY.format(dataset="digits"))
+    assert len(table) == 1 and table.method[0] == "kmeans" and 0 < table.ari[0] <= 1
+    assert not any("neuron" in column for column in table.columns), "neurons are not aligned across seeds"
