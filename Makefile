@@ -22,3 +22,10 @@ run: js
 
 test: js
 	$(VENV)/bin/python -m pytest
+
+# The benchmark (benchmarks/README.md): the default study from empty on a scratch copy, a no-op run,
+# one figure, one changed parameter, and the straightforward reference, timed in the same run (~10 min).
+# `make bench BENCH_ARGS=--quick` runs a small study on the embedded digits instead.
+.PHONY: bench
+bench: js
+	$(VENV)/bin/python benchmarks/bench.py $(BENCH_ARGS)

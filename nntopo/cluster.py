@@ -128,6 +128,11 @@ def _at_least(name: str, value, minimum) -> None:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
 
 
+def _above(name: str, value, bound) -> None:
+    if not value > bound:
+        raise ValueError(f"{name} must be more than {bound}, got {value}")
+
+
 def canonical_labels(labels) -> np.ndarray:
     """Renumber clusters 0..C-1 by decreasing size, ties by lowest first point; -1 stays -1."""
     labels = np.asarray(labels, dtype=np.int64)
@@ -145,6 +150,28 @@ def _as_points(X) -> np.ndarray:
     if X.ndim != 2 or len(X) == 0:
         raise ValueError(f"expected a non-empty 2-D array of points, got shape {X.shape}")
     return X
+
+
+def coincide(X) -> bool:
+    """Whether all points are one and the same (e.g. the constant logits of a network whose hidden
+    layer is dead for every input)."""
+    X = _as_points(X)
+    return bool((X == X[0]).all())
+
+
+def cluster_points(method: Method, X) -> Clustering:
+    """``method.fit(X)``; but when all points coincide there is nothing to separate, and no method is
+    asked (t-SNE crashes the process on such input, DBSCAN refuses a zero radius): one cluster holds
+    every point, the embedding is all zeros, and a graph is one node."""
+    if not coincide(X):
+        return method.fit(X)
+    n = len(X)
+    embedding = np.zeros((n, 2), dtype=np.float32) if method.embeds else None
+    graph = None
+    if method.makes_graph:
+        graph = MapperGraph(np.array([0, n], dtype=np.int64), np.arange(n, dtype=np.int64),
+                            np.zeros((0, 2), dtype=np.int64), np.zeros(1, dtype=np.int64))
+    return Clustering(np.zeros(n, dtype=np.int64), embedding, graph)
 
 
 @register("kmeans")
@@ -182,6 +209,8 @@ class HDBSCANMethod(Method):
     def __init__(self, seed: int, *, min_cluster_size: int = 50, min_samples: int | None = None):
         super().__init__(seed)
         _at_least("hdbscan min_cluster_size", min_cluster_size, 2)
+        if min_samples is not None:
+            _at_least("hdbscan min_samples", min_samples, 1)
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
 
@@ -246,6 +275,8 @@ class TSNEMethod(EmbedThenCluster):
         clusterer: dict | None = None,
     ):
         super().__init__(seed, clusterer)
+        _above("tsne perplexity", perplexity, 0)
+        _at_least("tsne max_iter", max_iter, 250)  # scikit-learn's floor
         self.perplexity = perplexity
         self.max_iter = max_iter
 
@@ -269,6 +300,9 @@ class UMAPMethod(EmbedThenCluster):
     ``n_epochs: null`` lets UMAP choose: 500 up to 10,000 points, 200 above (twice the time at N=10k).
     """
 
+    # Metrics that both scikit-learn's neighbour search and UMAP take without further parameters.
+    METRICS = ("euclidean", "manhattan", "chebyshev", "cosine", "correlation", "canberra", "braycurtis")
+
     def __init__(
         self,
         seed: int,
@@ -280,6 +314,13 @@ class UMAPMethod(EmbedThenCluster):
         clusterer: dict | None = None,
     ):
         super().__init__(seed, clusterer)
+        _at_least("umap n_neighbors", n_neighbors, 2)
+        if not 0 <= min_dist <= 1:  # UMAP's spread is 1
+            raise ValueError(f"umap min_dist must lie in [0, 1], got {min_dist}")
+        if n_epochs is not None:
+            _at_least("umap n_epochs", n_epochs, 1)
+        if metric not in self.METRICS:
+            raise ValueError(f"unknown umap metric {metric!r}; choose one of: {', '.join(self.METRICS)}")
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
         self.metric = metric
@@ -374,6 +415,11 @@ class MapperMethod(Method):
             raise ValueError(f"unknown mapper partition {partition!r}; choose one of: {', '.join(self.PARTITIONS)}")
         _at_least("mapper n_cubes", n_cubes, 1)
         _at_least("mapper min_samples", min_samples, 1)
+        if eps is not None:
+            _above("mapper eps", eps, 0)
+        _above("mapper resolution", resolution, 0)
+        if not 0 < giant <= 1:
+            raise ValueError(f"mapper giant must lie in (0, 1], got {giant}")
         if not 0 <= perc_overlap < 1 or not 0 < eps_quantile <= 1:
             raise ValueError("mapper perc_overlap must lie in [0, 1) and eps_quantile in (0, 1]")
         self.lens = lens
@@ -429,7 +475,10 @@ class MapperMethod(Method):
         from sklearn.neighbors import NearestNeighbors
 
         dists, _ = NearestNeighbors(n_neighbors=self.min_samples).fit(X).kneighbors()
-        return float(np.quantile(dists[:, -1], self.eps_quantile))
+        eps = float(np.quantile(dists[:, -1], self.eps_quantile))
+        if eps == 0:  # most points have min_samples exact duplicates: the smallest distance there is
+            eps = float(dists[dists > 0].min()) if (dists > 0).any() else 1.0
+        return eps
 
     def _partition(self, n_nodes, edges, weights, node_points, node_of_entry, n_points) -> np.ndarray:
         """A group number for each node, by the rule in the class docstring."""

@@ -6,6 +6,7 @@ Imported by the Snakefile, so it stays light: no torch, no numpy.
 from __future__ import annotations
 
 import copy
+import math
 import os
 from pathlib import Path
 
@@ -67,6 +68,7 @@ def validate(config: dict | None) -> dict:
     config = copy.deepcopy(config or {})
     if not isinstance(config, dict):
         raise ConfigError(f"the config must be a mapping of keys to values, not {type(config).__name__}")
+    _check_finite(config)
     validator = _Validator(load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
     if errors:
@@ -75,6 +77,18 @@ def validate(config: dict | None) -> dict:
     _check_grid(config)
     _check_methods(config)
     return config
+
+
+def _check_finite(value, key: str = "") -> None:
+    """No NaN or infinity anywhere (YAML's .nan and .inf pass every schema bound)."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_finite(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_finite(item, f"{key}.{i}")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}: {value} is not allowed; give a finite number")
 
 
 def _check_grid(config: dict) -> None:

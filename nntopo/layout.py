@@ -204,9 +204,18 @@ def read_activations(path) -> Activations:
         attrs = {key: _plain(value) for key, value in h5.attrs.items()}
     if not hidden:
         raise LayoutError(f"{path}: no hidden layer datasets (hidden_1, ...)")
+    for name, values in zip(layer_names(n_hidden), (*hidden, output)):
+        bad = int(values.size - np.count_nonzero(np.isfinite(values)))
+        if bad:
+            raise LayoutError(f"{path}: dataset '{name}' holds {bad} NaN or infinite values; the network diverged "
+                              "(retrain it with a lower training.lr)")
     sizes = {a.shape[0] for a in (*hidden, output, labels, predictions)}
     if len(sizes) != 1:
         raise LayoutError(f"{path}: datasets disagree on the number of points ({sorted(sizes)})")
+    for name, values in (("labels", labels), ("predictions", predictions)):
+        if values.size and not (0 <= values.min() and values.max() < output.shape[1]):
+            raise LayoutError(f"{path}: dataset '{name}' holds classes {values.min()}..{values.max()}, "
+                              f"but 'output' has {output.shape[1]} classes")
     return Activations(hidden, output, labels, predictions, attrs)
 
 

@@ -33,6 +33,9 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     trained = train.train(dataset_, settings["widths"], settings["regularization"], settings["training"],
                           settings["seed"], device, log)
     hidden, logits = train.record(trained.model, dataset_.x_test)
+    if not all(np.isfinite(values).all() for values in (*hidden, logits)):  # a last step that diverged
+        raise train.TrainingDiverged(f"the trained network's test activations hold NaN or infinite values; lower "
+                                     f"training.lr (now {settings['training']['lr']})")
     predictions = logits.argmax(1)
     attrs = layout.provenance(dataset, model_id, settings["seed"], settings, image_shape=list(dataset_.image_shape))
 
@@ -64,7 +67,7 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
 
 def cluster_activations(activations_path, clusters_path, settings: dict, log=print) -> None:
     """Cluster one model's test points with one method (``settings``: config.clustering_slice)."""
-    from nntopo.cluster import make_method
+    from nntopo.cluster import cluster_points, coincide, make_method
 
     acts = layout.read_activations(activations_path)
     if settings["space"] == "output":
@@ -75,7 +78,9 @@ def cluster_activations(activations_path, clusters_path, settings: dict, log=pri
     seed = int(acts.attrs["seed"])
     method = make_method(settings["method"], seed, settings["params"])
     start = time.perf_counter()
-    result = method.fit(points)
+    if coincide(points):
+        log(f"WARNING: all {len(points)} points are the same in {space} (a dead network?): one cluster")
+    result = cluster_points(method, points)
     seconds = time.perf_counter() - start
     unassigned = int(np.sum(result.labels < 0))
     log(f"{settings['method']} on {space} ({points.shape[0]} x {points.shape[1]}): {result.n_clusters} clusters, "

@@ -31,7 +31,9 @@ class Trained:
 
 def pick_device(choice: str = "auto") -> torch.device:
     if choice == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("device: cuda was asked for but torch sees no CUDA device; set device: auto or cpu")
+        from nntopo.config import ConfigError  # a user error: the job says so in one line
+
+        raise ConfigError("device: cuda was asked for but torch sees no CUDA device; set device: auto or cpu")
     if choice == "auto":
         choice = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(choice)

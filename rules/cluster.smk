@@ -11,9 +11,12 @@ rule cluster:
         paths.for_rule(paths.METHOD_BENCHMARK, "cluster")
     # One thread: jobs run side by side, and the embeddings stay identical whatever --cores is.
     threads: 1
+    # results/benchmarks/cluster (default study): at most 415 MB RSS (umap; 522 MB when numba compiles it
+    # cold) and 65 s (tsne; 149 s on a machine three times oversubscribed, 25 s of CPU).
+    # Asked: 1000 MB and 5 min, doubled per retry.
     resources:
-        mem_mb=lambda wildcards, attempt: 2000 * attempt,
-        runtime=lambda wildcards, attempt: 15 * attempt,
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
     conda:
         "../envs/nntopo.yaml"
     script:
@@ -32,9 +35,11 @@ rule rank:
     log:
         paths.for_rule(paths.METHOD_LOG, "rank"),
     threads: 1
+    # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
+    # at most 248 MB RSS and 1.4 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
     resources:
-        mem_mb=lambda wildcards, attempt: 1000 * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
+        mem_mb=lambda wildcards, attempt: 500 * attempt,
+        runtime=lambda wildcards, attempt: 1 * attempt,
     conda:
         "../envs/nntopo.yaml"
     script:

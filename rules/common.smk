@@ -4,7 +4,7 @@ import sys
 
 # The package holds the code; make it importable here and in every job's script.
 sys.path.insert(0, workflow.basedir)
-os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")]))
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])))
 
 from nntopo import config as nnconfig
 from nntopo import figures, paths
@@ -124,15 +124,11 @@ def training_settings(wildcards):
         sys.exit(f"Config error: {error}")
 
 
-# ---- Cluster runs: the job group and the caches (profiles/slurm, README "Running on a cluster") ----
-# Under profiles/slurm, all of a model's jobs after training run as one SLURM job: the rules that
-# name this group, merged whole by the profile's group-components (which spells the same string).
-# Locally, groups change nothing.
-MODEL_GROUP = "model-{dataset}-{model}"
-
+# ---- Caches, safe with many jobs at once (README "Running on a cluster") ----
 # Each user's jobs on each machine keep their numba, matplotlib and torch caches in a folder of
-# their own, never in the shared .venv or home (nntopo/jobs.py, cache_environment). This file is
-# read again inside every SLURM job, so the folder is that of the machine the job runs on.
+# their own, never in the shared .venv or home (nntopo/jobs.py, cache_environment). Jobs inherit
+# these variables; this file is read again inside every SLURM job, so the folder is that of the
+# machine the job runs on.
 from nntopo.jobs import cache_environment
 
 os.environ.update(cache_environment())

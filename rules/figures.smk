@@ -15,12 +15,11 @@ rule model_figure:
     wildcard_constraints:
         figure="|".join(figures.MODEL_FIGURES),
     threads: 1
-    # Measured on the default study (a run with `benchmark:` on this rule): at most 172 MB RSS and 2.2 s.
-    # Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
+    # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
+    # at most 187 MB RSS and 2.2 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
     resources:
         mem_mb=lambda wildcards, attempt: 500 * attempt,
         runtime=lambda wildcards, attempt: 1 * attempt,
-    group: MODEL_GROUP
     conda:
         "../envs/nntopo.yaml"
     script:
@@ -44,12 +43,11 @@ rule method_figure:
     wildcard_constraints:
         figure="|".join({**figures.METHOD_FIGURES, **figures.GRAPH_FIGURES}),
     threads: 1
-    # Measured on the default study (a run with `benchmark:` on this rule): at most 230 MB RSS and 4.6 s.
-    # Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
+    # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
+    # at most 237 MB RSS and 4.6 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
     resources:
         mem_mb=lambda wildcards, attempt: 500 * attempt,
         runtime=lambda wildcards, attempt: 1 * attempt,
-    group: MODEL_GROUP
     conda:
         "../envs/nntopo.yaml"
     script:
@@ -71,12 +69,11 @@ rule mapper_page:
     log:
         paths.for_rule(paths.METHOD_LOG, "mapper_page"),
     threads: 1
-    # Measured on the default study (a run with `benchmark:` on this rule): at most 222 MB RSS and 4.3 s.
-    # Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
+    # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
+    # at most 239 MB RSS and 4.3 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
     resources:
         mem_mb=lambda wildcards, attempt: 500 * attempt,
         runtime=lambda wildcards, attempt: 1 * attempt,
-    group: MODEL_GROUP
     conda:
         "../envs/nntopo.yaml"
     script:
@@ -110,9 +107,11 @@ rule summary:
     log:
         paths.for_rule(paths.DATASET_LOG, "summary"),
     threads: 1
+    # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
+    # at most 209 MB RSS and 2.4 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
     resources:
-        mem_mb=lambda wildcards, attempt: 1000 * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
+        mem_mb=lambda wildcards, attempt: 500 * attempt,
+        runtime=lambda wildcards, attempt: 1 * attempt,
     conda:
         "../envs/nntopo.yaml"
     script:

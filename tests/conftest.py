@@ -18,3 +18,14 @@ def real_data_dir():
     if found is None:
         pytest.skip("no real MNIST files here (../shared/data or NNTOPO_DATA_DIR)")
     return found
+
+
+@pytest.fixture(scope="session")
+def reference_run(tmp_path_factory):
+    """One uninterrupted run of the small study of tests/reliability.py at --cores 2; the crash and
+    determinism tests compare their runs with it."""
+    from tests import reliability
+
+    workdir = reliability.prepare(tmp_path_factory.mktemp("reference"))
+    reliability.run(workdir)
+    return workdir

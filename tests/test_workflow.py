@@ -96,19 +96,22 @@ def test_changing_a_umap_parameter_reruns_only_umap_jobs(finished):
     jobs = planned_jobs(snakemake(finished, changed, "-n"))
     for model in MODELS:
         assert {("cluster", model, "umap", ""), ("rank", model, "umap", "")} <= jobs
-    # Besides UMAP's own jobs and figures, only k-means' manifold (drawn on the UMAP embedding) and
-    # the summary (it counts every method's clusters) read what changed.
+    # Besides UMAP's own jobs and figures, only what reads every method's clusters reruns: k-means'
+    # manifold (drawn on the UMAP embedding), each model's agreement table and figure, and the summary.
     others = {job for job in jobs if job[2] != "umap"}
-    assert others == {("summary", "", "", "")} | {("method_figure", m, "kmeans", "manifold") for m in MODELS}
+    assert others == {("summary", "", "", "")} | {
+        job for m in MODELS for job in (("method_figure", m, "kmeans", "manifold"), ("agreement", m, "", ""),
+                                        ("model_figure", m, "", "agreement"))}
 
 
 def test_changing_top_k_reruns_only_rankings(finished):
     changed = {**TINY, "clustering": {**TINY["clustering"], "top_k": 3}}
     jobs = planned_jobs(snakemake(finished, changed, "-n"))
-    assert {job for job in jobs if job[0] != "method_figure"} == {
-        ("rank", model, method, "") for model in MODELS for method in TINY["clustering"]["methods"]
+    methods = TINY["clustering"]["methods"]
+    assert {job for job in jobs if job[0] not in ("method_figure", "summary")} == {
+        (rule, model, method, "") for rule in ("rank", "ablation") for model in MODELS for method in methods
     } | {("mapper_page", model, "mapper", "") for model in MODELS}
-    assert "cluster" not in {job[0] for job in jobs}
+    assert not {job[0] for job in jobs} & {"train", "cluster", "agreement"}
 
 
 def recount(hidden, labels, k):

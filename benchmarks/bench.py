@@ -1,0 +1,468 @@
+"""Benchmark the default study on a scratch copy of the results, against the straightforward reference.
+
+    .venv/bin/python benchmarks/bench.py            # `make bench`: the default study (config.yaml)
+    .venv/bin/python benchmarks/bench.py --quick    # a small study on the embedded digits, to try it out
+
+In a fresh scratch directory (nothing in the repository's results/ is read or written), in order:
+
+1. the full study from empty: `snakemake --cores 2` on the repository's config.yaml, then
+   `snakemake --report results/report.html`; the two times are added up;
+2. a no-op dry run (`snakemake -n`), which must find nothing to do;
+3. one figure deleted, then the plain `snakemake --cores 2` again: it must rebuild that figure alone;
+4. one clustering parameter changed (umap min_dist 0.1 -> 0.2, in a modified copy of the config): the
+   dry run's plan is compared with the jobs downstream of that method's cluster files (what
+   `--forcerun` of those files plans under the old config), then the run is timed;
+5. the reference (benchmarks/reference.py): the same study the straightforward way, timed in the
+   same run, so the speed-up is a ratio measured on the same machine at the same moment.
+
+It prints each phase's wall time, a per-rule table from the rules' `benchmark:` records, the
+training throughput (samples/s, GFLOP/s from the layer sizes) of every model in both studies, the
+machine's one-thread fp32 GEMM rate as the peak, and a table of the targets, each met or not.
+The numbers also go to benchmarks/out/last.json and the printout to benchmarks/out/last.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "benchmarks" / "out"
+sys.path.insert(0, str(ROOT))
+
+TARGETS = {
+    "full_s": 180.0,  # the whole default study from empty, report included
+    "speedup": 2.0,  # reference time / workflow time, same run
+    "noop_s": 3.0,
+    "one_figure_s": 10.0,
+    "train_share": 0.70,  # of the machine's fp32 peak, for the 1024-wide models
+    "peak_rss_mib": 2048.0,
+}
+ISSUE_PEAK_GFLOPS = 140.0  # the issue's "about 140 GFLOP/s is reachable" on the original machine
+
+# The quick study: the embedded digits, two small models, every method at small settings.
+QUICK = {
+    "datasets": ["digits"],
+    "widths": [16],
+    "regularizations": ["none", "l2"],
+    "device": "cpu",
+    "training": {"epochs": 2, "batch_size": 64, "lr": 0.005},
+    "clustering": {
+        "tsne": {"perplexity": 20, "max_iter": 250, "clusterer": {"name": "hdbscan", "min_cluster_size": 20}},
+        "umap": {"n_neighbors": 10, "clusterer": {"name": "hdbscan", "min_cluster_size": 20}},
+        "mapper": {"n_cubes": 5, "min_samples": 5},
+    },
+}
+
+LINES: list[str] = []
+
+
+def say(text: str = "") -> None:
+    """Print a line of the result (and keep it for benchmarks/out/last.txt)."""
+    print(text, flush=True)
+    LINES.append(text)
+
+
+def progress(text: str) -> None:
+    print(f"[bench {datetime.now():%H:%M:%S}] {text}", file=sys.stderr, flush=True)
+
+
+def merge(base: dict, update: dict) -> dict:
+    out = dict(base)
+    for key, value in update.items():
+        out[key] = merge(out.get(key) or {}, value) if isinstance(value, dict) else value
+    return out
+
+
+# --- running Snakemake -------------------------------------------------------------------------------
+
+class Workflow:
+    """Snakemake on the repository's Snakefile, with a scratch working directory."""
+
+    def __init__(self, workdir: Path, configfile: Path, cores: int, env: dict, logs: Path):
+        self.workdir, self.configfile, self.cores, self.env, self.logs = workdir, configfile, cores, env, logs
+
+    def run(self, name: str, *args: str, configfile: Path | None = None) -> tuple[float, str]:
+        command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(self.workdir),
+                   "--configfile", str(configfile or self.configfile), "--cores", str(self.cores), *args]
+        start = time.perf_counter()
+        done = subprocess.run(command, cwd=self.workdir, env=self.env, capture_output=True, text=True)
+        seconds = time.perf_counter() - start
+        output = done.stdout + done.stderr
+        (self.logs / f"{name}.log").write_text(output)
+        if done.returncode != 0:
+            sys.exit(f"bench: `{' '.join(command[2:])}` failed (phase {name}):\n{output[-4000:]}")
+        return seconds, output
+
+
+def jobs_in(output: str) -> list[tuple[str, tuple]]:
+    """(rule, sorted wildcards) of every job Snakemake lists in its output (a dry run's plan or a run's log)."""
+    jobs = []
+    for block in re.split(r"^(?=\s*(?:local)?rule \w+:)", output, flags=re.M):
+        rule = re.match(r"\s*(?:local)?rule (\w+):", block)
+        if not rule or rule[1] == "all":
+            continue
+        wildcards = re.search(r"^\s*wildcards: (.*)$", block, flags=re.M)
+        pairs = tuple(sorted(tuple(p.split("=", 1)) for p in wildcards[1].split(", "))) if wildcards else ()
+        jobs.append((rule[1], pairs))
+    return jobs
+
+
+def describe(jobs) -> str:
+    counts: dict[str, int] = {}
+    for rule, _ in jobs:
+        counts[rule] = counts.get(rule, 0) + 1
+    return ", ".join(f"{rule} x{n}" for rule, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
+
+
+# --- measurements ------------------------------------------------------------------------------------
+
+GEMM = """
+import json, time, torch
+torch.set_num_threads(1)
+def best(products, reps={reps}):
+    flops = sum(2 * a.shape[0] * a.shape[1] * b.shape[1] for a, b in products)
+    for a, b in products[:2]:
+        a @ b
+    top = 0.0
+    for _ in range(reps):
+        t = time.perf_counter()
+        for a, b in products:
+            a @ b
+        top = max(top, flops / (time.perf_counter() - t) / 1e9)
+    return top
+r = torch.randn
+n = 2048
+square = best([(r(n, n), r(n, n))])
+# One training step's matrix products for a layer (batch B, in I, out O): forward X W^T (B x I x O),
+# weight gradient dY^T X (O x B x I) and input gradient dY W (B x O x I): 6 FLOPs per weight per sample.
+steps = []
+for i, o in {layers}:
+    B = {batch}
+    steps += [(r(B, i), r(i, o)), (r(o, B), r(B, i)), (r(B, o), r(o, i))]
+print(json.dumps({{"square": square, "training": best(steps)}}))
+"""
+
+
+def gemm_peak(env: dict, layers: list[tuple[int, int]], batch: int, reps: int = 10) -> dict:
+    """One-thread fp32 GFLOP/s of plain matrix products: a 2048 x 2048 square (the raw ceiling), and the
+    products of one training step of ``layers`` [(in, out), ...] at ``batch`` (what training can reach)."""
+    done = subprocess.run([sys.executable, "-c", GEMM.format(reps=reps, layers=layers, batch=batch)], env=env,
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def rule_table(results: Path) -> dict[str, dict]:
+    """Per rule, from every `benchmark:` record under results/benchmarks: jobs, seconds, max RSS (MiB)."""
+    rules: dict[str, dict] = {}
+    root = results / "benchmarks"
+    for path in sorted(root.rglob("*.tsv")):
+        lines = path.read_text().splitlines()
+        if len(lines) < 2:
+            continue
+        row = dict(zip(lines[0].split("\t"), lines[1].split("\t")))
+        rule = path.relative_to(root).parts[0]
+        entry = rules.setdefault(rule, {"jobs": 0, "total_s": 0.0, "max_s": 0.0, "max_rss_mib": 0.0, "worst": ""})
+        seconds = float(row["s"])
+        entry["jobs"] += 1
+        entry["total_s"] += seconds
+        entry["max_s"] = max(entry["max_s"], seconds)
+        try:
+            rss = float(row.get("max_rss", "nan"))
+        except ValueError:
+            rss = float("nan")
+        if rss == rss and rss > entry["max_rss_mib"]:
+            entry["max_rss_mib"], entry["worst"] = rss, str(path.relative_to(root).with_suffix(""))
+    return dict(sorted(rules.items(), key=lambda kv: -kv[1]["total_s"]))
+
+
+def training_table(results: Path) -> list[dict]:
+    """Per model: samples/s and GFLOP/s, the FLOPs computed from the layer sizes in weights.h5."""
+    import h5py
+
+    rows = []
+    for metrics_path in sorted(results.glob("*/*/metrics.json")):
+        metrics = json.loads(metrics_path.read_text())
+        with h5py.File(metrics_path.parent / "weights.h5", "r") as h5:
+            shapes = [h5[name]["weight"].shape for name in h5]
+        weights = sum(rows_ * cols for rows_, cols in shapes)
+        flops = 6 * weights  # per sample: 2 per weight forward, 4 backward
+        rate = metrics["samples_per_second"]
+        rows.append({
+            "model": metrics["model"],
+            "layers": " ".join(f"{cols}x{rows_}" for rows_, cols in shapes),
+            "widths": metrics["settings"]["widths"],
+            "flops_per_sample": flops,
+            "train_s": metrics["train_seconds"],
+            "samples_per_s": rate,
+            "gflops": flops * rate / 1e9,
+            "test_accuracy": metrics["test_accuracy"],
+        })
+    return rows
+
+
+def children_cpu_s() -> float:
+    """CPU seconds (user + system) of all finished child processes so far, their own children included."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def children_max_rss_mib() -> float:
+    """The largest resident set of any finished child process so far (ru_maxrss is in KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+
+
+# --- the benchmark -----------------------------------------------------------------------------------
+
+def pick_figure(results: Path, dataset: str, models: list[str], cfg: dict) -> Path:
+    """The figure the one-figure phase deletes: the last model's neurons.png of the embedding method."""
+    method = cfg["figures"]["embedding"] if cfg["figures"]["embedding"] in cfg["clustering"]["methods"] \
+        else cfg["clustering"]["methods"][0]
+    folder = results / dataset / models[-1] / "figures" / method
+    preferred = folder / "neurons.png"
+    return preferred if preferred.exists() else sorted(folder.glob("*.png"))[0]
+
+
+def changed_parameter(cfg: dict) -> tuple[dict, str, str]:
+    """A copy of the config with one clustering parameter changed, the method, and a description."""
+    changed = json.loads(json.dumps(cfg))
+    methods = cfg["clustering"]["methods"]
+    if "umap" in methods:
+        old = cfg["clustering"]["umap"].get("min_dist", 0.1)
+        new = 0.2 if old != 0.2 else 0.3
+        changed["clustering"]["umap"]["min_dist"] = new
+        return changed, "umap", f"clustering.umap.min_dist {old} -> {new}"
+    method = methods[0]
+    block = changed["clustering"].setdefault(method, {})
+    key = next((k for k, v in block.items() if isinstance(v, int) and not isinstance(v, bool)), None)
+    if key is None:
+        sys.exit(f"bench: no integer parameter of clustering.{method} to change; add umap to the methods")
+    block[key] += 1
+    return changed, method, f"clustering.{method}.{key} {cfg['clustering'][method][key]} -> {block[key]}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a small study on the embedded digits (a few minutes)")
+    parser.add_argument("--cores", type=int, default=2, help="snakemake --cores, and the reference's workers (2)")
+    parser.add_argument("--configfile", type=Path, default=ROOT / "config.yaml")
+    parser.add_argument("--scratch", type=Path, help="scratch directory (default: a new one under the temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch directory (it is removed otherwise)")
+    parser.add_argument("--no-reference", action="store_true", help="skip the straightforward reference")
+    args = parser.parse_args(argv)
+
+    import yaml
+
+    from nntopo import config as nnconfig
+
+    scratch = (args.scratch or Path(tempfile.mkdtemp(prefix="nntopo-bench-"))).resolve()
+    if args.scratch and scratch.exists() and any(scratch.iterdir()):
+        sys.exit(f"bench: {scratch} is not empty; give an empty or new --scratch directory")
+    work, ref, logs = scratch / "workflow", scratch / "reference", scratch / "logs"
+    for folder in (work, ref, logs):
+        folder.mkdir(parents=True, exist_ok=True)
+
+    data_dir = Path(os.environ.get("NNTOPO_DATA_DIR") or ROOT.parent / "shared" / "data").resolve()
+    env = {**os.environ, "NNTOPO_DATA_DIR": str(data_dir)}
+    raw = yaml.safe_load(args.configfile.read_text()) or {}
+    if args.quick:
+        raw = merge(raw, QUICK)
+    configfile = scratch / "config.yaml"
+    configfile.write_text(yaml.safe_dump(raw, sort_keys=False))
+    os.environ["NNTOPO_DATA_DIR"] = str(data_dir)
+    cfg = nnconfig.load(configfile)
+    models = [str(m) for m in nnconfig.model_ids(cfg)]
+    results = work / "results"
+    wf = Workflow(work, configfile, args.cores, env, logs)
+    record: dict = {"when": datetime.now().isoformat(timespec="seconds"), "quick": args.quick, "cores": args.cores,
+                    "scratch": str(scratch), "config": raw}
+
+    say(f"nntopo benchmark {record['when']}{' (--quick: digits, small settings)' if args.quick else ''}")
+    say(f"  machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start; "
+        f"--cores {args.cores}; scratch {scratch}")
+    say(f"  study: {', '.join(cfg['datasets'])} x {len(models)} models ({', '.join(models)}) x "
+        f"{len(cfg['clustering']['methods'])} methods ({', '.join(cfg['clustering']['methods'])}), "
+        f"{cfg['training']['epochs']} epochs")
+
+    # This machine's peak for the widest model: its training step's matrix products alone, one thread.
+    widest_widths = max((nnconfig.widths_of(w) for w in cfg["widths"]), key=max)
+    features = 8 * 8 if cfg["datasets"][0] == "digits" else 28 * 28
+    sizes = [features, *widest_widths, 10]
+    progress("measuring the one-thread fp32 matrix-product peak")
+    gemm = gemm_peak(env, list(zip(sizes, sizes[1:])), cfg["training"]["batch_size"])
+    peak = gemm["training"]
+    record["gemm_gflops"] = gemm
+
+    # 1. The full study from empty, then the report.
+    progress("phase 1/5: the full study from empty (snakemake --cores %d)" % args.cores)
+    cpu_before = children_cpu_s()
+    run_s, output = wf.run("full")
+    full_jobs = jobs_in(output)
+    progress(f"  {len(full_jobs)} jobs in {run_s:.1f} s; now the report")
+    report_s, _ = wf.run("report", "--report", str(results / "report.html"))
+    full_s = run_s + report_s
+    full_cpu_s = children_cpu_s() - cpu_before
+    rss_any_mib = children_max_rss_mib()
+    rules = rule_table(results)
+    training = training_table(results)
+    figures = len(list(results.rglob("figures/**/*.png"))) + len(list(results.glob("*/summary/*.png")))
+    pages = len(list(results.rglob("figures/**/*.html")))
+
+    # 2. A no-op dry run.
+    progress("phase 2/5: no-op dry run")
+    noop_s, output = wf.run("noop", "-n")
+    noop_ok = "Nothing to be done" in output and not jobs_in(output)
+
+    # 3. One figure deleted and rebuilt by the plain command.
+    figure = pick_figure(results, cfg["datasets"][-1], models, cfg)
+    progress(f"phase 3/5: rebuild {figure.relative_to(work)}")
+    figure.unlink()
+    figure_s, output = wf.run("one_figure")
+    figure_jobs = jobs_in(output)
+    figure_ok = figure.exists() and len(figure_jobs) == 1
+
+    # 4. One clustering parameter changed: plan, compare with the jobs downstream of that method, run.
+    changed, method, change = changed_parameter(raw)
+    changed_file = scratch / "config-changed.yaml"
+    changed_file.write_text(yaml.safe_dump(changed, sort_keys=False))
+    progress(f"phase 4/5: {change}")
+    method_files = [f"results/{d}/{m}/clusters/{method}.h5" for d in cfg["datasets"] for m in models]
+    _, output = wf.run("incremental_expected", "-n", "--forcerun", *method_files)
+    expected = set(jobs_in(output))
+    _, output = wf.run("incremental_plan", "-n", configfile=changed_file)
+    planned = set(jobs_in(output))
+    incremental_s, output = wf.run("incremental", configfile=changed_file)
+    ran = set(jobs_in(output))
+    only_its_jobs = planned == expected and ran == planned and not any(rule == "train" for rule, _ in planned)
+    own = sum(1 for _, wc in planned if ("method", method) in wc)
+
+    # 5. The reference, in the same run.
+    reference = None
+    if not args.no_reference:
+        progress(f"phase 5/5: the straightforward reference ({args.cores} workers); this is the long part")
+        ref_json = scratch / "reference.json"
+        start, cpu_before = time.perf_counter(), children_cpu_s()
+        done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "reference.py"), "run", "--workdir", str(ref),
+                               "--configfile", str(configfile), "--workers", str(args.cores), "--json", str(ref_json)],
+                              env=env, capture_output=True, text=True)
+        reference_s = time.perf_counter() - start
+        reference_cpu_s = children_cpu_s() - cpu_before
+        (logs / "reference.log").write_text(done.stdout + done.stderr)
+        if done.returncode != 0:
+            sys.exit(f"bench: the reference failed:\n{(done.stdout + done.stderr)[-4000:]}")
+        reference = {**json.loads(ref_json.read_text()), "wall_s": reference_s, "cpu_s": reference_cpu_s,
+                     "training": training_table(ref / "results")}
+
+    # --- the printout ---
+    say()
+    say("Phases (wall seconds)")
+    say(f"  full study from empty   {full_s:8.1f} s   ({run_s:.1f} s for {len(full_jobs)} jobs + {report_s:.1f} s report; "
+        f"{figures} PNG figures, {pages} Mapper pages)")
+    say(f"  no-op dry run           {noop_s:8.1f} s   ({'nothing to do' if noop_ok else 'it planned jobs!'})")
+    say(f"  one figure rebuilt      {figure_s:8.1f} s   ({figure.relative_to(results)}; jobs run: {describe(figure_jobs)})")
+    say(f"  one parameter changed   {incremental_s:8.1f} s   ({change}; jobs run: {describe(ran)})")
+    if reference:
+        say(f"  reference study         {reference['wall_s']:8.1f} s   (train+cluster {reference['train_and_cluster_s']:.1f} s, "
+            f"rest {reference['downstream_s']:.1f} s, report {reference['report_s']:.1f} s; {reference['jobs_run']} jobs, "
+            f"{reference['workers']} workers)")
+        say(f"  speed-up                {reference['wall_s'] / full_s:8.2f} x (reference / full study, wall time; "
+            f"CPU time {reference['cpu_s']:.0f} s / {full_cpu_s:.0f} s = {reference['cpu_s'] / full_cpu_s:.2f} x, "
+            f"less sensitive to other load)")
+
+    say()
+    say("Per rule, full study (from the rules' benchmark: records; sorted by total)")
+    say(f"  {'rule':<15} {'jobs':>5} {'total s':>9} {'mean s':>8} {'max s':>8} {'max RSS MiB':>12}  worst job")
+    for rule, e in rules.items():
+        say(f"  {rule:<15} {e['jobs']:>5} {e['total_s']:>9.1f} {e['total_s'] / e['jobs']:>8.1f} {e['max_s']:>8.1f} "
+            f"{e['max_rss_mib']:>12.0f}  {e['worst']}")
+    unrecorded = sorted({rule for rule, _ in full_jobs} - set(rules))
+    if unrecorded:
+        say(f"  (no benchmark: record for {', '.join(unrecorded)}; their jobs are only in the largest-process figure below)")
+    say(f"  largest process of the full study (any job, or Snakemake itself): {rss_any_mib:.0f} MiB")
+
+    say()
+    say("Training throughput (FLOPs from the layer sizes: 6 per weight per sample)")
+    say(f"  peak = {peak:.0f} GFLOP/s: one thread, fp32, the matrix products of one training step of "
+        f"{'x'.join(map(str, sizes))} at batch {cfg['training']['batch_size']}, measured now "
+        f"(a 2048 x 2048 product: {gemm['square']:.0f}; the issue's figure: {ISSUE_PEAK_GFLOPS:.0f})")
+    say(f"  {'study':<10} {'model':<18} {'layers (in x out)':<22} {'train s':>8} {'samples/s':>10} {'GFLOP/s':>8} "
+        f"{'% peak':>7} {'% 140':>6} {'test acc':>9}")
+    studies = [("workflow", training)] + ([("reference", reference["training"])] if reference else [])
+    for study, rows in studies:
+        for r in rows:
+            say(f"  {study:<10} {r['model']:<18} {r['layers']:<22} {r['train_s']:>8.1f} {r['samples_per_s']:>10.0f} "
+                f"{r['gflops']:>8.1f} {r['gflops'] / peak:>7.0%} {r['gflops'] / ISSUE_PEAK_GFLOPS:>6.0%} "
+                f"{r['test_accuracy']:>9.4f}")
+
+    # --- the targets ---
+    widest = max(max(r["widths"]) for r in training)
+    wide = [r for r in training if max(r["widths"]) == widest]
+    slowest_wide = min(wide, key=lambda r: r["gflops"])
+    worst_rule = max(rules.items(), key=lambda kv: kv[1]["max_rss_mib"]) if rules else ("-", {"max_rss_mib": 0.0, "worst": ""})
+    peak_rss = max(worst_rule[1]["max_rss_mib"], rss_any_mib if unrecorded else 0.0)
+    rows = [
+        ("full study from empty (report included)", f"<= {TARGETS['full_s']:.0f} s", f"{full_s:.1f} s",
+         full_s <= TARGETS["full_s"]),
+        ("speed-up over the straightforward reference", f">= {TARGETS['speedup']:.0f}x",
+         f"{reference['wall_s'] / full_s:.2f}x ({reference['wall_s']:.0f} s / {full_s:.0f} s)" if reference else "not run",
+         reference['wall_s'] / full_s >= TARGETS["speedup"] if reference else None),
+        ("no-op dry run", f"<= {TARGETS['noop_s']:.0f} s", f"{noop_s:.1f} s" + ("" if noop_ok else " (planned jobs!)"),
+         noop_s <= TARGETS["noop_s"] and noop_ok),
+        ("one figure rebuilt", f"<= {TARGETS['one_figure_s']:.0f} s",
+         f"{figure_s:.1f} s, {len(figure_jobs)} job(s)", figure_s <= TARGETS["one_figure_s"] and figure_ok),
+        ("one parameter change reruns only its jobs", f"{method} jobs + dependents",
+         f"{len(planned)} jobs planned ({own} {method}), {len(ran)} run; expected {len(expected)}"
+         + ("" if only_its_jobs else f"; extra {describe(planned - expected)}; missing {describe(expected - planned)}"),
+         only_its_jobs),
+        (f"training, {widest}-wide ({slowest_wide['model']}, the slower)", f">= {TARGETS['train_share']:.0%} of peak",
+         f"{slowest_wide['gflops']:.0f} GFLOP/s = {slowest_wide['gflops'] / peak:.0%} of {peak:.0f} "
+         f"({slowest_wide['gflops'] / ISSUE_PEAK_GFLOPS:.0%} of {ISSUE_PEAK_GFLOPS:.0f})",
+         slowest_wide["gflops"] >= TARGETS["train_share"] * peak),
+        ("peak memory of any job", f"<= {TARGETS['peak_rss_mib'] / 1024:.0f} GiB",
+         f"{peak_rss:.0f} MiB ({worst_rule[0]}: {worst_rule[1]['worst']})" if not unrecorded or peak_rss == worst_rule[1]["max_rss_mib"]
+         else f"{peak_rss:.0f} MiB (largest process, some rules unrecorded)", peak_rss <= TARGETS["peak_rss_mib"]),
+    ]
+    say()
+    say("Targets")
+    say(f"  {'target':<46} {'wanted':<22} {'measured':<58} result")
+    for name, wanted, measured, met in rows:
+        verdict = "not run" if met is None else ("met" if met else "NOT MET")
+        say(f"  {name:<46} {wanted:<22} {measured:<58} {verdict}")
+    if args.quick:
+        say("  (--quick: a small study; the targets are for the default study, `make bench`)")
+    say(f"  load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())} "
+        f"(a busy machine slows every number above)")
+
+    record.update({
+        "phases": {"full_s": full_s, "full_cpu_s": full_cpu_s, "full_run_s": run_s, "report_s": report_s, "noop_s": noop_s,
+                   "one_figure_s": figure_s, "incremental_s": incremental_s},
+        "jobs": {"full": len(full_jobs), "one_figure": len(figure_jobs), "incremental_planned": len(planned),
+                 "incremental_expected": len(expected), "incremental_run": len(ran)},
+        "figure": str(figure.relative_to(work)), "change": change, "rules": rules, "training": training,
+        "largest_process_mib": rss_any_mib, "reference": reference,
+        "targets": [{"target": n, "wanted": w, "measured": m, "met": ok} for n, w, m, ok in rows],
+        "load_average_end": os.getloadavg(),
+    })
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "last.json").write_text(json.dumps(record, indent=2) + "\n")
+    (OUT / "last.txt").write_text("\n".join(LINES) + "\n")
+    progress(f"written {OUT / 'last.txt'} and last.json")
+    if args.keep:
+        progress(f"scratch kept: {scratch}")
+    else:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,299 @@
+"""The default study done the straightforward way: the baseline benchmarks/bench.py compares with.
+
+    python benchmarks/reference.py run --workdir DIR --configfile CONFIG [--workers 2] [--json OUT]
+
+What "straightforward" means here, job by job; every job is its own fresh `python` process, and
+at most ``--workers`` (default 2, like the workflow's --cores 2) run at once, a job starting as soon
+as the job it reads from is done:
+
+- train (one process per model): a torch ``DataLoader(TensorDataset(...), shuffle=True)`` feeds the
+  batches, with the config's epochs, batch size, learning rate (Adam, cosine decay per step) and
+  regularization, so the arithmetic is the same as the workflow's.
+- cluster (one process per model and method), on the same points as the workflow (the config's
+  ``clustering.space``):
+  ``kmeans``: scikit-learn KMeans with the config's n_clusters and n_init;
+  ``tsne``: scikit-learn ``TSNE(random_state=seed)`` with its defaults (max_iter 1000, perplexity 30);
+  ``umap``: ``umap.UMAP(random_state=seed)`` with its defaults: its own pynndescent neighbour search
+  and numba functions compiled in every process, and n_epochs chosen by UMAP;
+  ``mapper`` (and any other method): the repository's own method (KeplerMapper, already plain).
+  The 2-D embeddings are then clustered with the config's ``clusterer``, as in the workflow.
+- everything after that (ranking, ablation, agreement, figures, Mapper pages, summary) and the
+  report: the workflow's own jobs, run by Snakemake on these files, each job a fresh process
+  as Snakemake's ``script:`` jobs are. So this part of the baseline is whatever the workflow does
+  for those stages (if the workflow ever batches them, the baseline does too, and the speed-up
+  shown understates the difference, never overstates it).
+
+Each process uses one thread (torch, BLAS, OpenMP), as each workflow job does, so that two workers
+fill the two cores without oversubscription: the comparison is about the work done, not about
+thread settings. The numba on-disk cache is left as it is.
+
+The job subcommands (``train``, ``cluster``) are what ``run`` starts; they can be called by hand.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                     "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS")}
+
+
+def load_config(path) -> dict:
+    from nntopo import config as nnconfig
+
+    return nnconfig.load(path)
+
+
+# --- the jobs ----------------------------------------------------------------------------------------
+
+def train_job(cfg: dict, dataset: str, model_id: str) -> None:
+    """Train one model with a DataLoader and write the same four files the workflow's train rule writes."""
+    import numpy as np
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from nntopo import config as nnconfig
+    from nntopo import data, layout, paths
+    from nntopo import model as nnmodel
+    from nntopo import train as nntrain
+
+    torch.set_num_threads(1)
+    settings = nnconfig.training_slice(cfg, model_id)
+    training, regularization, seed = settings["training"], settings["regularization"], settings["seed"]
+    ds = data.load(dataset, nnconfig.data_dir(cfg), cfg["download"])
+
+    torch.manual_seed(seed)
+    net = nnmodel.build(ds.n_features, ds.n_classes, settings["widths"], regularization)
+    loader = DataLoader(TensorDataset(torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train)),
+                        batch_size=training["batch_size"], shuffle=True)
+    steps = training["epochs"] * len(loader)
+    optimizer = torch.optim.Adam(net.parameters(), lr=training["lr"])
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
+    loss_fn = nn.CrossEntropyLoss()
+    x_test, y_test = torch.from_numpy(ds.x_test), torch.from_numpy(ds.y_test)
+
+    history, train_seconds = [], 0.0
+    for epoch in range(1, training["epochs"] + 1):
+        start = time.perf_counter()
+        net.train()
+        total = 0.0
+        for x, y in loader:
+            loss = loss_fn(net(x), y)
+            extra = nnmodel.penalty(net, regularization)
+            objective = loss if extra is None else loss + extra
+            optimizer.zero_grad()
+            objective.backward()
+            optimizer.step()
+            schedule.step()
+            total += loss.item() * len(y)
+        seconds = time.perf_counter() - start
+        train_seconds += seconds
+        history.append({"epoch": epoch, "loss": total / len(ds.x_train),
+                        "test_accuracy": nntrain.accuracy(net, x_test, y_test), "seconds": seconds})
+        print(f"epoch {epoch}: loss {history[-1]['loss']:.4f} test_acc {history[-1]['test_accuracy']:.4f} "
+              f"({seconds:.1f} s)", flush=True)
+
+    hidden, logits = nntrain.record(net, ds.x_test)
+    predictions = logits.argmax(1)
+    attrs = layout.provenance(dataset, model_id, seed, settings, image_shape=list(ds.image_shape))
+    samples = len(ds.x_train) * training["epochs"]
+    metrics = {
+        "dataset": dataset, "model": model_id, "seed": seed, "settings": settings, "device": "cpu",
+        "epochs": history,
+        "test_accuracy": float(np.mean(predictions == ds.y_test)),
+        **nntrain.weight_stats(net),
+        "train_seconds": train_seconds,
+        "samples_per_second": samples / train_seconds,
+        "gflops_per_second": nntrain.flops_per_sample(net) * samples / train_seconds / 1e9,
+        "threads": 1,
+        "versions": layout.versions(),
+        "reference": "DataLoader-fed training (benchmarks/reference.py)",
+    }
+    where = {"dataset": dataset, "model": model_id}
+    for pattern in (paths.MODEL_STATE, paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS):
+        Path(paths.fill(pattern, **where)).parent.mkdir(parents=True, exist_ok=True)
+    torch.save(net.state_dict(), paths.fill(paths.MODEL_STATE, **where))
+    layout.write_weights(paths.fill(paths.WEIGHTS, **where), nntrain.layers(net), attrs)
+    layout.write_activations(paths.fill(paths.ACTIVATIONS, **where), hidden, logits, ds.y_test, predictions, attrs)
+    Path(paths.fill(paths.METRICS, **where)).write_text(json.dumps(metrics, indent=2) + "\n")
+    print(f"test accuracy {metrics['test_accuracy']:.4f}, {metrics['samples_per_second']:.0f} samples/s, "
+          f"{metrics['gflops_per_second']:.1f} GFLOP/s", flush=True)
+
+
+def cluster_job(cfg: dict, dataset: str, model_id: str, method: str) -> None:
+    """Cluster one model's test points with library defaults; write the file the workflow's cluster rule writes."""
+    import numpy as np
+
+    from nntopo import config as nnconfig
+    from nntopo import layout, paths
+    from nntopo.cluster import canonical_labels, make_method
+
+    settings = nnconfig.clustering_slice(cfg, method)
+    params = settings["params"]
+    where = {"dataset": dataset, "model": model_id, "method": method}
+    acts = layout.read_activations(paths.fill(paths.ACTIVATIONS, **where))
+    if settings["space"] == "output":
+        space, points = layout.OUTPUT_LAYER, acts.output
+    else:
+        space = layout.ranked_layer(settings["layer"], len(acts.hidden))
+        points = acts.layer(space)
+    points = np.asarray(points, dtype=np.float64)
+    seed = int(acts.attrs["seed"])
+
+    def clusterer(embedding):
+        spec = dict(params.get("clusterer") or {"name": "hdbscan", "min_cluster_size": 50})
+        return make_method(spec.pop("name"), seed, spec).fit(embedding).labels
+
+    start = time.perf_counter()
+    embedding = graph = None
+    if method == "kmeans":
+        from sklearn.cluster import KMeans
+
+        km = KMeans(params.get("n_clusters", 10), n_init=params.get("n_init", 10), random_state=seed)
+        labels = canonical_labels(km.fit_predict(points))
+    elif method == "tsne":
+        from sklearn.manifold import TSNE
+
+        embedding = TSNE(random_state=seed).fit_transform(points)
+        labels = clusterer(embedding)
+    elif method == "umap":
+        import umap
+
+        embedding = umap.UMAP(random_state=seed).fit_transform(points)
+        labels = clusterer(embedding)
+    else:
+        result = make_method(method, seed, params).fit(points)
+        labels, embedding = result.labels, result.embedding
+        if result.graph is not None:
+            graph = {name: getattr(result.graph, name) for name in layout.MAPPER_ARRAYS}
+    seconds = time.perf_counter() - start
+    print(f"{method}: {int(labels.max(initial=-1)) + 1} clusters in {seconds:.1f} s", flush=True)
+
+    attrs = layout.provenance(acts.attrs["dataset"], acts.attrs["model"], seed, settings, method=method, space=space,
+                              parameters=json.dumps(params, sort_keys=True), seconds=seconds,
+                              reference="library defaults (benchmarks/reference.py)")
+    out = paths.fill(paths.CLUSTERS, **where)
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    layout.write_clusters(out, labels, embedding, graph, attrs)
+
+
+# --- the study ---------------------------------------------------------------------------------------
+
+def snakemake_command(workdir: Path, configfile: Path, cores: int) -> list[str]:
+    return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+            "--configfile", str(configfile), "--cores", str(cores)]
+
+
+def run_study(workdir: Path, configfile: Path, workers: int = 2) -> dict:
+    """The whole reference study in ``workdir``; returns its timings (seconds) and job counts."""
+    from nntopo import config as nnconfig
+
+    cfg = load_config(configfile)
+    workdir.mkdir(parents=True, exist_ok=True)
+    logs = workdir / "reference-logs"
+    logs.mkdir(exist_ok=True)
+    env = {**os.environ, **ONE_THREAD, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    # The methods whose cluster files the workflow reads: the configured ones, and figures.embedding's.
+    methods = list(dict.fromkeys([*cfg["clustering"]["methods"], cfg["figures"]["embedding"]]))
+    models = [(dataset, str(model)) for dataset in cfg["datasets"] for model in nnconfig.model_ids(cfg)]
+
+    def start(pool, name, *job):
+        command = [sys.executable, str(Path(__file__).resolve()), *job, "--workdir", str(workdir),
+                   "--configfile", str(configfile)]
+
+        def call():
+            began = time.perf_counter()
+            with open(logs / f"{name}.log", "w") as log:
+                code = subprocess.run(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+            return name, code, time.perf_counter() - began
+
+        return pool.submit(call)
+
+    timings: dict = {"jobs": {}}
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        running = {start(pool, f"train-{d}-{m}", "train", d, m): (d, m) for d, m in models}
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                finished = running.pop(future)
+                name, code, seconds = future.result()
+                timings["jobs"][name] = seconds
+                if code != 0:
+                    tail = (logs / f"{name}.log").read_text()[-3000:]
+                    raise SystemExit(f"reference job {name} failed (exit {code}):\n{tail}")
+                if name.startswith("train-"):  # its clustering jobs can start now
+                    d, m = finished
+                    for method in methods:
+                        running[start(pool, f"cluster-{d}-{m}-{method}", "cluster", d, m, method)] = (d, m, method)
+    timings["train_and_cluster_s"] = time.perf_counter() - began
+
+    # The rest of the study: the workflow's own jobs for the stages after clustering, then the report.
+    snake = snakemake_command(workdir, configfile, workers)
+    for key, extra in (("downstream_s", []), ("report_s", ["--report", str(workdir / "results" / "report.html")])):
+        t0 = time.perf_counter()
+        done = subprocess.run(snake + extra, cwd=workdir, env=env, capture_output=True, text=True)
+        timings[key] = time.perf_counter() - t0
+        (logs / f"snakemake-{key[:-2]}.log").write_text(done.stdout + done.stderr)
+        if done.returncode != 0:
+            raise SystemExit(f"reference: snakemake ({key[:-2]}) failed:\n{(done.stdout + done.stderr)[-3000:]}")
+        if key == "downstream_s":
+            ran = [rule for rule in _rules_run(done.stdout + done.stderr) if rule != "all"]
+            timings["downstream_jobs"] = len(ran)
+            if {"train", "cluster"} & set(ran):
+                raise SystemExit("reference: Snakemake redid training or clustering; the baseline would not be "
+                                 f"what it claims (see {logs}/snakemake-downstream.log)")
+    timings["total_s"] = time.perf_counter() - began
+    timings["workers"] = workers
+    timings["jobs_run"] = len(timings["jobs"]) + timings["downstream_jobs"]
+    return timings
+
+
+def _rules_run(output: str) -> list[str]:
+    import re
+
+    return re.findall(r"^\s*(?:local)?rule (\w+):", output, flags=re.M)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, extra in (("run", []), ("train", ["dataset", "model"]), ("cluster", ["dataset", "model", "method"])):
+        p = sub.add_parser(name)
+        for arg in extra:
+            p.add_argument(arg)
+        p.add_argument("--workdir", type=Path, required=True)
+        p.add_argument("--configfile", type=Path, required=True)
+        if name == "run":
+            p.add_argument("--workers", type=int, default=2)
+            p.add_argument("--json", type=Path, help="write the timings here")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        timings = run_study(args.workdir.resolve(), args.configfile.resolve(), args.workers)
+        text = json.dumps(timings, indent=2)
+        if args.json:
+            args.json.write_text(text + "\n")
+        print(text)
+        return
+    os.chdir(args.workdir)
+    cfg = load_config(args.configfile)
+    if args.command == "train":
+        train_job(cfg, args.dataset, args.model)
+    else:
+        cluster_job(cfg, args.dataset, args.model, args.method)
+
+
+if __name__ == "__main__":
+    main()

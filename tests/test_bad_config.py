@@ -1,0 +1,224 @@
+"""Malformed configs stop `snakemake -n` before any job, with one line naming the key and what is allowed.
+
+Every case goes through a real `snakemake -n` subprocess in its own empty working directory (the
+cases run two at a time in a module fixture; each test then checks its own case): the exit code is
+not 0, exactly one line starts with "Config error:", it names the key and the allowed values, no
+Python traceback reaches the user, no job is planned and no results folder is created.
+"""
+
+import copy
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+# A valid base (digits: no data files needed); each case changes it.
+BASE = {
+    "datasets": ["digits"],
+    "widths": [16],
+    "regularizations": ["none"],
+    "training": {"epochs": 1, "batch_size": 64, "lr": 0.005},
+    "device": "cpu",
+    "clustering": {"methods": ["kmeans", "umap"], "top_k": 5},
+}
+
+
+def merged(base: dict, change: dict) -> dict:
+    out = copy.deepcopy(base)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+NOWHERE = "no/such/folder"
+# id: (change to BASE, environment, substrings the message must hold: the key, then what is allowed)
+CASES = {
+    # unknown keys
+    "unknown-top-key": ({"epochs": 3}, {}, ["unknown key 'epochs'", "allowed keys:", "training"]),
+    "unknown-training-key": ({"training": {"epoch": 3}}, {}, ["unknown key 'epoch' in training", "epochs"]),
+    "unknown-preset-key": ({"regularization": {"l2": {"strenght": 1e-4}}}, {},
+                           ["unknown key 'strenght' in regularization.l2", "strength"]),
+    "unknown-figures-key": ({"figures": {"colour": "red"}}, {}, ["unknown key 'colour' in figures", "top"]),
+    "unknown-method-parameter": ({"clustering": {"kmeans": {"k": 5}}}, {},
+                                 ["clustering.kmeans", "no parameter 'k'", "n_clusters, n_init"]),
+    # wrong types
+    "lr-is-a-word": ({"training": {"lr": "fast"}}, {}, ["training.lr", "number"]),
+    "epochs-not-integer": ({"training": {"epochs": 2.5}}, {}, ["training.epochs", "integer"]),
+    "datasets-not-a-list": ({"datasets": "digits"}, {}, ["datasets", "array"]),
+    "download-not-boolean": ({"download": "yes"}, {}, ["download", "boolean"]),
+    "method-parameter-type": ({"clustering": {"umap": {"n_neighbors": "many"}}}, {},
+                              ["clustering.umap", "n_neighbors", "int"]),
+    # widths
+    "zero-width": ({"widths": [0]}, {}, ["widths.0", "minimum of 1"]),
+    "negative-width-in-stack": ({"widths": [[16, -4]]}, {}, ["widths.0.1", "minimum of 1"]),
+    "width-is-a-word": ({"widths": ["wide"]}, {}, ["widths.0", "positive integer"]),
+    "duplicate-widths": ({"widths": [16, 16]}, {}, ["widths", "non-unique"]),
+    # empty grids
+    "no-widths": ({"widths": []}, {}, ["widths", "non-empty"]),
+    "no-seeds": ({"seeds": []}, {}, ["seeds", "non-empty"]),
+    "no-datasets": ({"datasets": []}, {}, ["datasets", "non-empty"]),
+    "no-methods": ({"clustering": {"methods": []}}, {}, ["clustering.methods", "non-empty"]),
+    # unknown names
+    "unknown-dataset": ({"datasets": ["mnsit"]}, {}, ["datasets.0", "choose one of: mnist, fashion_mnist, digits"]),
+    "unknown-regularization": ({"regularizations": ["l3"]}, {}, ["regularizations.0", "none, l2, l1, dropout"]),
+    "unknown-method": ({"clustering": {"methods": ["kmeans", "dbscan"]}}, {},
+                       ["clustering.methods", "'dbscan'", "kmeans", "mapper"]),
+    "unknown-clusterer": ({"clustering": {"umap": {"clusterer": {"name": "dbscan"}}}}, {},
+                          ["clustering.umap", "'dbscan'", "hdbscan"]),
+    "unknown-mapper-lens": ({"clustering": {"methods": ["mapper"], "mapper": {"lens": "tsne"}}}, {},
+                            ["clustering.mapper", "lens 'tsne'", "pca, norm_max"]),
+    "unknown-umap-metric": ({"clustering": {"umap": {"metric": "euclidian"}}}, {},
+                            ["clustering.umap", "metric 'euclidian'", "euclidean"]),
+    "unknown-device": ({"device": "tpu"}, {}, ["device", "choose one of: auto, cpu, cuda"]),
+    "unknown-space": ({"clustering": {"space": "input"}}, {}, ["clustering.space", "output, hidden"]),
+    "embedding-without-one": ({"figures": {"embedding": "kmeans"}}, {}, ["figures.embedding", "tsne, umap, mapper"]),
+    # values out of range
+    "zero-epochs": ({"training": {"epochs": 0}}, {}, ["training.epochs", "minimum of 1"]),
+    "negative-seed": ({"seeds": [-1]}, {}, ["seeds.0", "minimum of 0"]),
+    "seed-too-large": ({"seeds": [2**33]}, {}, ["seeds.0", "maximum of 4294967295"]),
+    "zero-l2-strength": ({"regularizations": ["l2"], "regularization": {"l2": {"strength": 0}}}, {},
+                         ["regularization.l2.strength", "0"]),
+    "dropout-one": ({"regularization": {"dropout": {"p": 1.0}}}, {}, ["regularization.dropout.p", "1"]),
+    "nan-learning-rate": ({"training": {"lr": float("nan")}}, {}, ["training.lr", "nan", "finite number"]),
+    "infinite-strength": ({"regularization": {"l1": {"strength": float("inf")}}}, {},
+                          ["regularization.l1.strength", "inf", "finite number"]),
+    "tsne-short-run": ({"clustering": {"methods": ["tsne"], "tsne": {"max_iter": 100}}}, {},
+                       ["clustering.tsne", "max_iter", "at least 250"]),
+    # impossible cluster counts
+    "zero-clusters": ({"clustering": {"kmeans": {"n_clusters": 0}}}, {}, ["clustering.kmeans", "n_clusters", "at least 1"]),
+    "more-clusters-than-points": ({"clustering": {"kmeans": {"n_clusters": 1000}}}, {},
+                                  ["clustering.kmeans", "n_clusters is 1000", "at most 540"]),
+    "hdbscan-larger-than-data": ({"clustering": {"umap": {"clusterer": {"name": "hdbscan", "min_cluster_size": 600}}}},
+                                 {}, ["clustering.umap", "min_cluster_size is 600", "at most 540"]),
+    "hdbscan-size-one": ({"clustering": {"umap": {"clusterer": {"name": "hdbscan", "min_cluster_size": 1}}}}, {},
+                         ["clustering.umap", "min_cluster_size", "at least 2"]),
+    # what the ranking needs of the architecture
+    "top-k-above-width": ({"clustering": {"top_k": 17}}, {}, ["clustering.top_k", "17", "at most 16"]),
+    "layer-too-deep": ({"clustering": {"layer": 2}}, {}, ["clustering.layer", "last or a number up to 1"]),
+    # the data directory
+    "missing-data-dir-no-download": ({"datasets": ["mnist"], "download": False, "data_dir": NOWHERE}, {},
+                                     ["data_dir", NOWHERE, "does not exist", "download: true"]),
+    "env-data-dir-missing": ({"datasets": ["fashion_mnist"]}, {"NNTOPO_DATA_DIR": NOWHERE},
+                             ["NNTOPO_DATA_DIR", NOWHERE, "does not exist"]),
+    "data-dir-is-a-file": ({"datasets": ["mnist"], "data_dir": "config.yaml"}, {},
+                           ["data_dir", "is a file, not a directory"]),
+}
+
+
+def dry_run(workdir, config, env_extra=None, text=None):
+    workdir.mkdir(parents=True, exist_ok=True)
+    configfile = workdir / "config.yaml"
+    configfile.write_text(text if text is not None else yaml.safe_dump(config))
+    env = {k: v for k, v in os.environ.items() if k != "NNTOPO_DATA_DIR"}
+    env.update(env_extra or {})
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+         "--configfile", str(configfile), "--cores", "1", "-n"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory):
+    """Every case's dry run, two at a time; {case: (workdir, CompletedProcess)}."""
+    root = tmp_path_factory.mktemp("bad_config")
+
+    def one(case):
+        change, env, _ = CASES[case]
+        workdir = root / case
+        return case, (workdir, dry_run(workdir, merged(BASE, change), env))
+
+    with ThreadPoolExecutor(2) as pool:
+        return dict(pool.map(one, CASES))
+
+
+def test_the_base_config_is_accepted(tmp_path):
+    run = dry_run(tmp_path, BASE)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "rule train" in run.stdout + run.stderr
+
+
+def test_a_missing_data_dir_is_accepted_when_the_download_will_create_it(tmp_path):
+    run = dry_run(tmp_path, merged(BASE, {"datasets": ["mnist"], "download": True, "data_dir": NOWHERE}))
+    assert run.returncode == 0, run.stderr[-2000:]
+
+
+def test_there_are_at_least_twenty_cases():
+    assert len(CASES) >= 20
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_config_is_refused_before_any_job(refused, case):
+    workdir, run = refused[case]
+    output = run.stdout + run.stderr
+    assert run.returncode != 0, f"{case} was accepted:\n{output[-2000:]}"
+    assert "Traceback" not in output and "Exception" not in output, output[-3000:]
+    errors = [line for line in output.splitlines() if line.startswith("Config error:")]
+    assert len(errors) == 1, output[-3000:]
+    for part in CASES[case][2]:
+        assert part in errors[0], f"{part!r} not in: {errors[0]}"
+    # Stopped while loading: no job planned, nothing run, nothing written.
+    assert "Job stats" not in output and "rule train" not in output
+    assert not (workdir / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("widths: [16\n", "not valid JSON or YAML"),
+        ("- 16\n- 32\n", "keys at top level"),
+    ],
+)
+def test_a_file_that_is_not_a_config_is_refused_plainly(tmp_path, text, message):
+    run = dry_run(tmp_path, None, text=text)
+    output = run.stdout + run.stderr
+    assert run.returncode != 0 and message in output and "Traceback" not in output
+    assert not (tmp_path / "results").exists()
+
+
+def test_a_cuda_device_that_is_not_there_is_one_clear_line():
+    """Whether CUDA is there is known only where the job runs (a login node may have none): the
+    training job stops with a user error, which it reports in one line."""
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    from nntopo.config import ConfigError
+    from nntopo.jobs import user_errors
+    from nntopo.train import pick_device
+
+    with pytest.raises(ConfigError, match="device: cuda was asked for.*set device: auto or cpu") as error:
+        pick_device("cuda")
+    assert isinstance(error.value, user_errors())
+
+
+@pytest.mark.workflow
+def test_a_corrupt_data_file_stops_the_run_naming_the_file(tmp_path):
+    """Bad data is found when the training job reads it: one line naming the file, no traceback."""
+    from nntopo.data import IDX_FILES
+    from tests.test_data import fake_mnist
+
+    folder = fake_mnist(tmp_path / "data")
+    images = folder / IDX_FILES["test_images"]
+    images.write_bytes(images.read_bytes()[:-40])  # truncated
+    config = merged(BASE, {"datasets": ["mnist"], "download": False})
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    env = {**os.environ, "NNTOPO_DATA_DIR": str(tmp_path / "data")}
+    run = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+         "--configfile", str(workdir / "config.yaml"), "--cores", "1", "results/mnist/mlp16-none-s0/activations.h5"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert f"ERROR: {images}: corrupt or truncated gzip file" in output
+    assert "Traceback" not in output
