@@ -41,6 +41,9 @@ METHOD_FIGURE_LOG = RESULTS + "/logs/{rule}/{dataset}/{model}/{method}/{figure}.
 DATASET_LOG = RESULTS + "/logs/{rule}/{dataset}.log"
 BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}.tsv"
 METHOD_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{method}.tsv"
+MODEL_FIGURE_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{figure}.tsv"
+METHOD_FIGURE_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{method}/{figure}.tsv"
+DATASET_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}.tsv"
 
 
 

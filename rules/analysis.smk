@@ -14,6 +14,8 @@ rule ablation:
         settings=nnconfig.ablation_slice(config),
     log:
         paths.for_rule(paths.METHOD_LOG, "ablation"),
+    benchmark:
+        paths.for_rule(paths.METHOD_BENCHMARK, "ablation")
     threads: 1
     # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
     # at most 296 MB RSS and 2.2 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
@@ -37,6 +39,8 @@ rule agreement:
         paths.AGREEMENT,
     log:
         paths.for_rule(paths.LOG, "agreement"),
+    benchmark:
+        paths.for_rule(paths.BENCHMARK, "agreement")
     threads: 1
     # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
     # at most 209 MB RSS and 2.2 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
@@ -58,6 +62,8 @@ rule seed_stability:
         paths.SEED_STABILITY,
     log:
         paths.for_rule(paths.DATASET_LOG, "seed_stability"),
+    benchmark:
+        paths.for_rule(paths.DATASET_BENCHMARK, "seed_stability")
     threads: 1
     # Not in the default study (one seed). Digits with two seeds (/usr/bin/time): 169 MB RSS and 3.2 s;
     # MNIST has 18x the test points. Asked: 1000 MB and 5 min, doubled per retry.

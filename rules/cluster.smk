@@ -34,6 +34,8 @@ rule rank:
         settings=lambda wildcards: nnconfig.ranking_slice(config),
     log:
         paths.for_rule(paths.METHOD_LOG, "rank"),
+    benchmark:
+        paths.for_rule(paths.METHOD_BENCHMARK, "rank")
     threads: 1
     # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
     # at most 248 MB RSS and 1.4 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.

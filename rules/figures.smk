@@ -12,6 +12,8 @@ rule model_figure:
         settings=lambda wildcards: figure_settings(figures.MODEL_FIGURES, wildcards),
     log:
         paths.for_rule(paths.MODEL_FIGURE_LOG, "model_figure"),
+    benchmark:
+        paths.for_rule(paths.MODEL_FIGURE_BENCHMARK, "model_figure")
     wildcard_constraints:
         figure="|".join(figures.MODEL_FIGURES),
     threads: 1
@@ -40,6 +42,8 @@ rule method_figure:
         settings=lambda wildcards: figure_settings(method_figures(wildcards.method), wildcards),
     log:
         paths.for_rule(paths.METHOD_FIGURE_LOG, "method_figure"),
+    benchmark:
+        paths.for_rule(paths.METHOD_FIGURE_BENCHMARK, "method_figure")
     wildcard_constraints:
         figure="|".join({**figures.METHOD_FIGURES, **figures.GRAPH_FIGURES}),
     threads: 1
@@ -68,6 +72,8 @@ rule mapper_page:
         settings=nnconfig.figures_slice(config, figures.MAPPER_PAGE.settings),
     log:
         paths.for_rule(paths.METHOD_LOG, "mapper_page"),
+    benchmark:
+        paths.for_rule(paths.METHOD_BENCHMARK, "mapper_page")
     threads: 1
     # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
     # at most 239 MB RSS and 4.3 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
@@ -106,6 +112,8 @@ rule summary:
         },
     log:
         paths.for_rule(paths.DATASET_LOG, "summary"),
+    benchmark:
+        paths.for_rule(paths.DATASET_BENCHMARK, "summary")
     threads: 1
     # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
     # at most 209 MB RSS and 2.4 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
