@@ -40,7 +40,7 @@ SMALL = {
 MODELS = ["mlp16-none-s0", "mlp16-l2-s0"]
 # Rules that stay separate SLURM jobs; every other job belongs to its model's group.
 ALONE = {"train", "summary", "seed_stability", "all"}
-SLURM_TIME_LIMIT = 600  # seconds; the run takes about 1.5 min on two cores
+SLURM_TIME_LIMIT = 600  # seconds; the run takes about 2 min on two cores, beside the local run
 
 
 def snakemake_command(workdir: Path, config: dict, *args: str) -> list[str]:
