@@ -373,7 +373,8 @@ def main(argv=None) -> int:
     say(f"  one parameter changed   {incremental_s:8.1f} s   ({change}; jobs run: {describe(ran)})")
     if reference:
         say(f"  reference study         {reference['wall_s']:8.1f} s   (train+cluster {reference['train_and_cluster_s']:.1f} s, "
-            f"rest {reference['downstream_s']:.1f} s, report {reference['report_s']:.1f} s; {reference['jobs_run']} jobs, "
+            f"rest {reference['downstream_s']:.1f} s, {reference['figure_jobs']} figures {reference['figures_s']:.1f} s, "
+            f"report {reference['report_s']:.1f} s; {reference['jobs_run']} jobs, "
             f"{reference['workers']} workers)")
         say(f"  speed-up                {reference['wall_s'] / full_s:8.2f} x (reference / full study, wall time; "
             f"CPU time {reference['cpu_s']:.0f} s / {full_cpu_s:.0f} s = {reference['cpu_s'] / full_cpu_s:.2f} x, "

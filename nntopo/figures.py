@@ -1,8 +1,8 @@
 """The figures stage: which figures exist, which recorded files each one reads, and how each is drawn.
 
 ``plots`` draws from arrays; this module reads the workflow's files, calls the right plot and saves
-it. The Snakemake rules take each figure's inputs from ``NEEDS``, so a figure asks for exactly the
-files it reads and `snakemake <figure path>` builds only those.
+it. The Snakemake rules draw one table's figures per job and take their inputs from the Specs' ``needs``,
+so `snakemake <figure path>` builds only the files that figure's batch reads.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+
+from nntopo import paths
 
 # The Snakefile imports the tables below, so the drawing libraries are imported inside the functions.
 
@@ -35,6 +37,45 @@ METHOD_FIGURES = {
 }
 GRAPH_FIGURES = {"mapper_graph": Spec(("clusters", "activations"))}  # for methods that make a graph
 MAPPER_PAGE = Spec(("clusters", "activations", "ranking"), ("top",))
+
+# The files a figure can read, by the names its Spec uses; "embedding" is the clusters file of the
+# method whose 2-D embedding shows the points (embedding_method).
+INPUT_PATTERNS = {
+    "activations": paths.ACTIVATIONS,
+    "weights": paths.WEIGHTS,
+    "metrics": paths.METRICS,
+    "clusters": paths.CLUSTERS,
+    "ranking": paths.RANKING,
+    "table": paths.CLUSTER_TABLE,
+    "ablation": paths.ABLATION,
+    "agreement": paths.AGREEMENT,
+    "embedding": paths.CLUSTERS,
+}
+
+
+def figures_of(method: str) -> dict[str, Spec]:
+    """The figures drawn for a clustering method: the common ones, and the graph's if it makes one."""
+    from nntopo.cluster import METHODS
+
+    graph = METHODS[method].makes_graph if method in METHODS else False
+    return {**METHOD_FIGURES, **(GRAPH_FIGURES if graph else {})}
+
+
+def embedding_method(config: dict, method: str) -> str:
+    """Whose 2-D embedding shows a method's clusters: its own, else figures.embedding's."""
+    from nntopo.cluster import METHODS
+
+    return method if METHODS[method].embeds else config["figures"]["embedding"]
+
+
+def figure_inputs(table: dict[str, Spec], config: dict, dataset: str, model: str, method: str | None = None) -> dict:
+    """The files the figures of ``table`` read, for one model (and method), by their Spec names."""
+    where = {"dataset": dataset, "model": model, **({"method": method} if method else {})}
+    inputs = {}
+    for need in sorted({need for spec in table.values() for need in spec.needs}):
+        shown = {"method": embedding_method(config, method)} if need == "embedding" else {}
+        inputs[need] = paths.fill(INPUT_PATTERNS[need], **{**where, **shown})
+    return inputs
 
 
 def draw_model_figure(name: str, model: str, inputs, output, settings: dict) -> None:
@@ -120,6 +161,19 @@ def draw_method_figure(name: str, model: str, method: str, inputs, output, setti
     else:
         raise ValueError(f"unknown figure {name!r}; figures: {', '.join({**METHOD_FIGURES, **GRAPH_FIGURES})}")
     plots.save(fig, output)
+
+
+def draw_figures(outputs: dict, inputs, settings: dict, dataset: str, model: str, method: str | None = None, *,
+                 data_dir=None, download: bool = False) -> None:
+    """Draw each figure of ``outputs`` (name -> path) with its own ``settings[name]``: a model's figures,
+    or with ``method`` a (model, method) pair's."""
+    title = f"{dataset} {model}"
+    for name, output in outputs.items():
+        if method is None:
+            draw_model_figure(name, title, inputs, output, settings[name])
+        else:
+            draw_method_figure(name, title, method, inputs, output, settings[name], data_dir=data_dir,
+                               download=download)
 
 
 def write_mapper_page(method: str, inputs, output, settings: dict) -> list[str]:

@@ -36,15 +36,10 @@ SEED_STABILITY = RESULTS + "/{dataset}/summary/seed_stability.csv"
 # Logs and benchmark records of a job sit beside the results they explain, one file per job.
 LOG = RESULTS + "/logs/{rule}/{dataset}/{model}.log"
 METHOD_LOG = RESULTS + "/logs/{rule}/{dataset}/{model}/{method}.log"
-MODEL_FIGURE_LOG = RESULTS + "/logs/{rule}/{dataset}/{model}/{figure}.log"
-METHOD_FIGURE_LOG = RESULTS + "/logs/{rule}/{dataset}/{model}/{method}/{figure}.log"
 DATASET_LOG = RESULTS + "/logs/{rule}/{dataset}.log"
 BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}.tsv"
 METHOD_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{method}.tsv"
-MODEL_FIGURE_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{figure}.tsv"
-METHOD_FIGURE_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{method}/{figure}.tsv"
 DATASET_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}.tsv"
-
 
 
 def fill(pattern: str, **wildcards) -> str:

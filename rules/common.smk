@@ -50,12 +50,6 @@ def method_outputs(*patterns, dataset=None, methods=None):
     ]
 
 
-def method_figures(method):
-    """The figures drawn for a clustering method: the common ones, and the graph's if it makes one."""
-    graph = METHODS[method].makes_graph if method in METHODS else False
-    return {**figures.METHOD_FIGURES, **(figures.GRAPH_FIGURES if graph else {})}
-
-
 def graph_methods():
     return [m for m in config["clustering"]["methods"] if METHODS[m].makes_graph]
 
@@ -66,7 +60,7 @@ def all_targets():
         paths.fill(path, figure=figure)
         for method in config["clustering"]["methods"]
         for path in method_outputs(paths.METHOD_FIGURE, methods=[method])
-        for figure in method_figures(method)
+        for figure in figures.figures_of(method)
     ]
     return (
         model_outputs(paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS, *model_figures)
@@ -83,38 +77,22 @@ def summary_outputs():
     return outputs + ([paths.SEED_STABILITY] if len(config["seeds"]) > 1 else [])
 
 
-# The files a figure can read, by the names its Spec uses (see nntopo/figures.py).
-INPUT_PATTERNS = {
-    "activations": paths.ACTIVATIONS,
-    "weights": paths.WEIGHTS,
-    "metrics": paths.METRICS,
-    "clusters": paths.CLUSTERS,
-    "ranking": paths.RANKING,
-    "table": paths.CLUSTER_TABLE,
-    "ablation": paths.ABLATION,
-    "agreement": paths.AGREEMENT,
-}
-
-
-def embedding_method(method):
-    """Whose 2-D embedding shows a method's clusters: its own, else figures.embedding's."""
-    return method if METHODS[method].embeds else config["figures"]["embedding"]
-
-
 def figure_inputs(table, wildcards):
-    """The files the figure named by ``wildcards.figure`` reads, for its model (and method)."""
-    where = {name: getattr(wildcards, name) for name in ("dataset", "model", "method") if hasattr(wildcards, name)}
-    inputs = {}
-    for need in table[wildcards.figure].needs:
-        if need == "embedding":
-            inputs[need] = paths.fill(paths.CLUSTERS, **{**where, "method": embedding_method(wildcards.method)})
-        else:
-            inputs[need] = paths.fill(INPUT_PATTERNS[need], **where)
-    return inputs
+    return figures.figure_inputs(table, config, wildcards.dataset, wildcards.model, getattr(wildcards, "method", None))
 
 
-def figure_settings(table, wildcards):
-    return nnconfig.figures_slice(config, table[wildcards.figure].settings)
+def figure_settings(table):
+    """Each figure's config slice: a change reruns the job that draws it."""
+    return {name: nnconfig.figures_slice(config, spec.settings) for name, spec in table.items()}
+
+
+def figure_outputs(table, pattern, subcategory):
+    """The figures of ``table`` as a rule's named outputs, each in the report with its own caption."""
+    return {
+        name: report(paths.fill(pattern, figure=name), caption=f"../report/figures/{name}.rst",
+                     category="{dataset} {model}", subcategory=subcategory)
+        for name in table
+    }
 
 
 def training_settings(wildcards):

@@ -1,66 +1,60 @@
-rule model_figure:
+# Figures are drawn in batches: all of a model's (model_figures), all of a (model, method) pair's
+# (method_figures), and the graph's for methods that make one (graph_figures). A job's start-up costs
+# ~1 s and drawing a figure ~0.3 s, so one job per figure spent most of the study's figure time
+# starting Python. Naming one figure's path still builds exactly one job; each figure's settings are
+# its own params entry, so a config change reruns only the batches that hold an affected figure.
+rule model_figures:
     input:
         unpack(lambda wildcards: figure_inputs(figures.MODEL_FIGURES, wildcards)),
     output:
-        report(
-            paths.MODEL_FIGURE,
-            caption="../report/model_figure.rst",
-            category="{dataset} {model}",
-            subcategory="model",
-        ),
+        **figure_outputs(figures.MODEL_FIGURES, paths.MODEL_FIGURE, "model"),
     params:
-        settings=lambda wildcards: figure_settings(figures.MODEL_FIGURES, wildcards),
+        settings=figure_settings(figures.MODEL_FIGURES),
     log:
-        paths.for_rule(paths.MODEL_FIGURE_LOG, "model_figure"),
+        paths.for_rule(paths.LOG, "model_figures"),
     benchmark:
-        paths.for_rule(paths.MODEL_FIGURE_BENCHMARK, "model_figure")
-    wildcard_constraints:
-        figure="|".join(figures.MODEL_FIGURES),
+        paths.for_rule(paths.BENCHMARK, "model_figures")
     threads: 1
-    # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
-    # at most 187 MB RSS and 2.2 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
+    # Measured on the default study (`benchmark:` records): at most 190 MB RSS and 3 s. Asked: 500 MB
+    # and 2 min (SLURM's unit is the minute), doubled per retry.
     resources:
         mem_mb=lambda wildcards, attempt: 500 * attempt,
-        runtime=lambda wildcards, attempt: 1 * attempt,
+        runtime=lambda wildcards, attempt: 2 * attempt,
     conda:
         "../envs/nntopo.yaml"
     script:
-        "../scripts/model_figure.py"
+        "../scripts/figures.py"
 
 
-rule method_figure:
+use rule model_figures as method_figures with:
     input:
-        unpack(lambda wildcards: figure_inputs(method_figures(wildcards.method), wildcards)),
+        unpack(lambda wildcards: figure_inputs(figures.METHOD_FIGURES, wildcards)),
     output:
-        report(
-            paths.METHOD_FIGURE,
-            caption="../report/method_figure.rst",
-            category="{dataset} {model}",
-            subcategory="{method}",
-        ),
+        **figure_outputs(figures.METHOD_FIGURES, paths.METHOD_FIGURE, "{method}"),
     params:
-        settings=lambda wildcards: figure_settings(method_figures(wildcards.method), wildcards),
+        settings=figure_settings(figures.METHOD_FIGURES),
     log:
-        paths.for_rule(paths.METHOD_FIGURE_LOG, "method_figure"),
+        paths.for_rule(paths.METHOD_LOG, "method_figures"),
     benchmark:
-        paths.for_rule(paths.METHOD_FIGURE_BENCHMARK, "method_figure")
-    wildcard_constraints:
-        figure="|".join({**figures.METHOD_FIGURES, **figures.GRAPH_FIGURES}),
-    threads: 1
-    # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
-    # at most 237 MB RSS and 4.6 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
-    resources:
-        mem_mb=lambda wildcards, attempt: 500 * attempt,
-        runtime=lambda wildcards, attempt: 1 * attempt,
-    conda:
-        "../envs/nntopo.yaml"
-    script:
-        "../scripts/method_figure.py"
+        paths.for_rule(paths.METHOD_BENCHMARK, "method_figures")
+
+
+use rule method_figures as graph_figures with:
+    input:
+        unpack(lambda wildcards: figure_inputs(figures.GRAPH_FIGURES, wildcards)),
+    output:
+        **figure_outputs(figures.GRAPH_FIGURES, paths.METHOD_FIGURE, "{method}"),
+    params:
+        settings=figure_settings(figures.GRAPH_FIGURES),
+    log:
+        paths.for_rule(paths.METHOD_LOG, "graph_figures"),
+    benchmark:
+        paths.for_rule(paths.METHOD_BENCHMARK, "graph_figures")
 
 
 rule mapper_page:
     input:
-        **{name: INPUT_PATTERNS[name] for name in figures.MAPPER_PAGE.needs},
+        **figures.figure_inputs({"page": figures.MAPPER_PAGE}, config, "{dataset}", "{model}", "{method}"),
     output:
         report(
             paths.MAPPER_PAGE,

@@ -36,14 +36,14 @@ SCHEDULE = [
     ("train", 1.5),
     ("train", 3.0),  # training, or writing its four files
     ("cluster", 0.5),
-    ("model_figure", 0.5),
+    ("model_figures", 0.5),
     ("cluster", 1.5),
     ("rank", 0.5),
-    ("method_figure", 0.5),  # also: a second run beside this live one is refused
-    ("method_figure", 1.5),
+    ("method_figures", 0.5),  # also: a second run beside this live one is refused
+    ("method_figures", 1.5),
     ("rank", 1.0),
     ("mapper_page", 0.5),
-    ("method_figure", 1.0),
+    ("method_figures", 1.0),
 ]
 PATIENCE = 20
 JOB_START = re.compile(r"^(?:local)?rule (\w+):")
@@ -127,7 +127,7 @@ def crashed(tmp_path_factory):
         if started is None:  # the run finished before this moment: nothing left to kill
             run.finish()
             break
-        if beside is None and rule == "method_figure":
+        if beside is None and rule == "method_figures":
             beside = refused_beside(workdir)
             locks_kept = any((workdir / ".snakemake" / "locks").glob("*.lock"))
         time.sleep(delay)

@@ -97,18 +97,19 @@ def test_changing_a_umap_parameter_reruns_only_umap_jobs(finished):
     for model in MODELS:
         assert {("cluster", model, "umap", ""), ("rank", model, "umap", "")} <= jobs
     # Besides UMAP's own jobs and figures, only what reads every method's clusters reruns: k-means'
-    # manifold (drawn on the UMAP embedding), each model's agreement table and figure, and the summary.
+    # figures (its manifold is drawn on the UMAP embedding), each model's agreement table and figures,
+    # and the summary.
     others = {job for job in jobs if job[2] != "umap"}
     assert others == {("summary", "", "", "")} | {
-        job for m in MODELS for job in (("method_figure", m, "kmeans", "manifold"), ("agreement", m, "", ""),
-                                        ("model_figure", m, "", "agreement"))}
+        job for m in MODELS for job in (("method_figures", m, "kmeans", ""), ("agreement", m, "", ""),
+                                        ("model_figures", m, "", ""))}
 
 
 def test_changing_top_k_reruns_only_rankings(finished):
     changed = {**TINY, "clustering": {**TINY["clustering"], "top_k": 3}}
     jobs = planned_jobs(snakemake(finished, changed, "-n"))
     methods = TINY["clustering"]["methods"]
-    assert {job for job in jobs if job[0] not in ("method_figure", "summary")} == {
+    assert {job for job in jobs if job[0] not in ("method_figures", "summary")} == {
         (rule, model, method, "") for rule in ("rank", "ablation") for model in MODELS for method in methods
     } | {("mapper_page", model, "mapper", "") for model in MODELS}
     assert not {job[0] for job in jobs} & {"train", "cluster", "agreement"}
@@ -177,7 +178,7 @@ def test_every_figure_exists_and_one_figure_is_one_job(finished):
     target = finished / paths.METHOD_FIGURE.format(method="tsne", figure="neurons", **where)
     target.unlink()
     jobs = planned_jobs(snakemake(finished, TINY, "-n", str(target.relative_to(finished))))
-    assert jobs == {("method_figure", "mlp32-none-s0", "tsne", "neurons")}
+    assert jobs == {("method_figures", "mlp32-none-s0", "tsne", "")}
     snakemake(finished, TINY, str(target.relative_to(finished)))
     assert target.is_file()
 
