@@ -86,6 +86,27 @@ def test_regularization_shrinks_or_sparsifies_weights(digits):
     assert stats["l1"]["near_zero_fraction"] > stats["none"]["near_zero_fraction"] + 0.1
 
 
+@pytest.mark.parametrize("name", ["l2", "l1"])
+def test_the_penalty_gradient_is_that_of_the_penalty_in_the_loss(name):
+    from nntopo.model import MLP, add_penalty_gradient
+
+    torch.manual_seed(0)
+    net, x, y = MLP(8, (6, 5), 3), torch.randn(20, 8), torch.randint(0, 3, (20,))
+    strength, weights = 0.1, net.weight_matrices()
+    term = sum(w.pow(2).sum() if name == "l2" else w.abs().sum() for w in weights)
+    (torch.nn.functional.cross_entropy(net(x), y) + strength * term).backward()
+    in_loss = [p.grad.clone() for p in net.parameters()]
+    net.zero_grad()
+    torch.nn.functional.cross_entropy(net(x), y).backward()
+    add_penalty_gradient(net, {"name": name, "strength": strength})
+    for expected, p in zip(in_loss, net.parameters()):
+        torch.testing.assert_close(p.grad, expected)
+    biases = [layer.bias.grad for layer in net.layers.values()]
+    net.zero_grad()
+    torch.nn.functional.cross_entropy(net(x), y).backward()
+    assert all(torch.equal(b, layer.bias.grad) for b, layer in zip(biases, net.layers.values())), "biases are free"
+
+
 def test_nan_loss_stops_with_a_clear_error(digits):
     with pytest.raises(TrainingDiverged, match="loss is (nan|inf).*lower training.lr"):
         train(digits, [16], {"name": "none"}, {**TINY, "lr": 1e30}, 0, "cpu", log=lambda _: None)
