@@ -329,7 +329,13 @@ class UMAPMethod(EmbedThenCluster):
     def embed(self, X: np.ndarray) -> np.ndarray:
         from sklearn.neighbors import NearestNeighbors
         import umap
+        from umap import layouts, umap_
 
+        # UMAP leaves these numba functions uncached, so every fresh process compiled them again
+        # (5 s of a 9 s job). Cached in NUMBA_CACHE_DIR (nntopo/jobs.py) like the rest of its code.
+        for function in (umap_.smooth_knn_dist, umap_.compute_membership_strengths,
+                         layouts._nb_optimize_layout_euclidean_single_epoch):
+            function.enable_caching()
         k = self.n_neighbors
         # Querying with X itself makes each point its own first neighbour, as UMAP expects.
         dists, indices = NearestNeighbors(n_neighbors=k, metric=self.metric).fit(X).kneighbors(X)
