@@ -11,6 +11,7 @@ rule cluster:
         paths.for_rule(paths.METHOD_BENCHMARK, "cluster")
     # One thread: jobs run side by side, and the embeddings stay identical whatever --cores is.
     threads: 1
+    priority: 1  # after training, before the seconds-long jobs (see rule train)
     # results/benchmarks/cluster (default study): at most 415 MB RSS (umap; 522 MB when numba compiles it
     # cold) and 65 s (tsne; 149 s on a machine three times oversubscribed, 25 s of CPU).
     # Asked: 1000 MB and 5 min, doubled per retry.
