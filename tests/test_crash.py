@@ -3,8 +3,10 @@
 One working directory goes through a chain of runs of the small study (tests/reliability.py): each
 run is started with the README's plain command, and killed (SIGKILL to its whole process group:
 Snakemake and every job) a set time after a job of a chosen rule starts, so the kills land in
-training, clustering, ranking, figures, the Mapper page and the summaries. After every kill no file
-may look complete but be cut short. Then the plain command runs to the end, and every output must be
+training, clustering, ranking, figures, the Mapper page and the summaries. A moment whose rule has no job left to run
+(the study is small: a few kills finish a stage) starts the command with ``--forcerun`` of that rule,
+so that every moment lands where it is meant to. After every kill no file may look complete but be
+cut short. Then the plain command runs to the end, and every output must be
 bit-identical to an uninterrupted run's (conftest's ``reference_run``).
 
 What makes this hold: every output is written under a temporary name and renamed (nntopo.layout.atomic);
@@ -52,9 +54,9 @@ JOB_START = re.compile(r"^(?:local)?rule (\w+):")
 class Run:
     """The plain command started in its own process group; job starts are read from its output."""
 
-    def __init__(self, workdir):
+    def __init__(self, workdir, *args: str):
         self.process = subprocess.Popen(
-            reliability.snakemake_command(workdir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            reliability.snakemake_command(workdir, *args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env=reliability.environment(), start_new_session=True,
         )
         self.output: list[str] = []
@@ -112,6 +114,13 @@ def stage(output: str) -> str:
     return "other"
 
 
+def pending_rules(workdir) -> set[str]:
+    """The rules with a job left to run, from the dry run's job stats."""
+    dry = reliability.run(workdir, "-n", "--quiet", "rules").stdout
+    stats = dry.split("Job stats:")[1].split("\n\n")[0] if "Job stats:" in dry else ""
+    return set(re.findall(r"^(\w+)\s+\d+$", stats, re.M)) - {"total"}
+
+
 def refused_beside(workdir) -> subprocess.CompletedProcess:
     """A second run started while one is alive in ``workdir``."""
     return reliability.run(workdir, cores=1, check=False)
@@ -122,7 +131,7 @@ def crashed(tmp_path_factory):
     workdir = reliability.prepare(tmp_path_factory.mktemp("crash"))
     moments, lying, beside = [], [], None
     for number, (rule, delay) in enumerate(SCHEDULE, 1):
-        run = Run(workdir)
+        run = Run(workdir) if rule in pending_rules(workdir) else Run(workdir, "--forcerun", rule)
         started = run.wait_for_start(rule, PATIENCE)
         if started is None:  # the run finished before this moment: nothing left to kill
             run.finish()
