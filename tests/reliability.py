@@ -73,15 +73,16 @@ def _sha(*parts: bytes) -> str:
     return digest.hexdigest()
 
 
-def _is_timing(name: str) -> bool:
+def is_timing(name: str) -> bool:
+    """Keys that record how long something took, which no two runs share."""
     return "second" in name  # train_seconds, samples_per_second, gflops_per_second, seconds
 
 
-def _without_timings(value):
+def without_timings(value):
     if isinstance(value, dict):
-        return {k: _without_timings(v) for k, v in value.items() if not _is_timing(k)}
+        return {k: without_timings(v) for k, v in value.items() if not is_timing(k)}
     if isinstance(value, list):
-        return [_without_timings(v) for v in value]
+        return [without_timings(v) for v in value]
     return value
 
 
@@ -122,12 +123,12 @@ def fingerprint(workdir: Path) -> dict[str, str]:
         if path.suffix == ".h5":
             found.update({f"{name}::{key}": digest for key, digest in h5_fingerprint(path).items()})
         elif path.suffix == ".json":
-            found[name] = _sha(json.dumps(_without_timings(json.loads(path.read_text())), sort_keys=True).encode())
-        elif path.suffix == ".csv" and _is_timing(path.read_text().partition("\n")[0]):
+            found[name] = _sha(json.dumps(without_timings(json.loads(path.read_text())), sort_keys=True).encode())
+        elif path.suffix == ".csv" and is_timing(path.read_text().partition("\n")[0]):
             import pandas as pd
 
             table = pd.read_csv(path)
-            found[name] = _sha(table.drop(columns=[c for c in table.columns if _is_timing(c)]).to_csv().encode())
+            found[name] = _sha(table.drop(columns=[c for c in table.columns if is_timing(c)]).to_csv().encode())
         else:
             found[name] = _sha(path.read_bytes())
     return found

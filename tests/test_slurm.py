@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
+from tests import reliability
 from tests.conftest import ROOT
 
 PROFILE = ROOT / "profiles" / "slurm"
@@ -172,19 +173,6 @@ def outputs(results: Path) -> list[str]:
     )
 
 
-def timing(key: str) -> bool:
-    """Keys that record how long something took, which no two runs share."""
-    return "seconds" in key or "per_second" in key
-
-
-def without_timings(value):
-    if isinstance(value, dict):
-        return {key: without_timings(item) for key, item in value.items() if not timing(key)}
-    if isinstance(value, list):
-        return [without_timings(item) for item in value]
-    return value
-
-
 def assert_same_hdf5(first: Path, second: Path):
     import h5py
 
@@ -196,8 +184,8 @@ def assert_same_hdf5(first: Path, second: Path):
         assert names == other, first
         for name in [""] + names:
             node_a, node_b = (a[name], b[name]) if name else (a, b)
-            attrs = {key for key in node_a.attrs if not timing(key)}
-            assert attrs == {key for key in node_b.attrs if not timing(key)}, (first, name)
+            attrs = {key for key in node_a.attrs if not reliability.is_timing(key)}
+            assert attrs == {key for key in node_b.attrs if not reliability.is_timing(key)}, (first, name)
             for key in attrs:
                 assert np.array_equal(node_a.attrs[key], node_b.attrs[key]), (first, name, key)
             if isinstance(node_a, h5py.Dataset):
@@ -208,12 +196,12 @@ def assert_same_output(first: Path, second: Path):
     if first.suffix == ".h5":
         assert_same_hdf5(first, second)
     elif first.suffix == ".json":
-        assert without_timings(json.loads(first.read_text())) == without_timings(json.loads(second.read_text())), first
+        assert reliability.without_timings(json.loads(first.read_text())) == reliability.without_timings(json.loads(second.read_text())), first
     elif first.suffix == ".csv":
         import pandas as pd
 
         a, b = pd.read_csv(first), pd.read_csv(second)
-        keep = [column for column in a.columns if not timing(column)]
+        keep = [column for column in a.columns if not reliability.is_timing(column)]
         pd.testing.assert_frame_equal(a[keep], b[keep], check_exact=True, obj=str(first))
     else:  # model.pt, figures, Mapper pages: byte for byte
         assert first.read_bytes() == second.read_bytes(), first

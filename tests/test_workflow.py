@@ -10,23 +10,21 @@ import pytest
 import yaml
 
 from nntopo import layout, paths
+from tests import reliability
 from tests.conftest import ROOT
 from tests.test_mapper_page import chromium  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.workflow
 
+# The reliability study on two widths and both regularizations; UMAP's clusterer is k-means here, so
+# that the workflow runs both clusterers of embeddings (the reliability study's is HDBSCAN).
 TINY = {
-    "datasets": ["digits"],
+    **reliability.STUDY,
     "widths": [16, 32],
     "regularizations": ["none", "l2"],
-    "training": {"epochs": 5, "batch_size": 64, "lr": 0.005},
-    "device": "cpu",
     "clustering": {
-        "methods": ["kmeans", "tsne", "umap", "mapper"],
-        "kmeans": {"n_clusters": 10},
-        "tsne": {"perplexity": 20, "max_iter": 250, "clusterer": {"name": "kmeans", "n_clusters": 10}},
+        **reliability.STUDY["clustering"],
         "umap": {"n_neighbors": 10, "clusterer": {"name": "kmeans", "n_clusters": 10}},
-        "mapper": {"n_cubes": 5, "min_samples": 5},
     },
 }
 MODELS = ["mlp16-none-s0", "mlp16-l2-s0", "mlp32-none-s0", "mlp32-l2-s0"]
