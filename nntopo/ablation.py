@@ -1,14 +1,15 @@
 """Silence a cluster's top-ranked hidden neurons and measure what it costs, against random neurons.
 
-The ranked layer must be the LAST hidden layer. Then silencing (zeroing) hidden neurons S changes
-only the output layer's input, and the ablated logits follow from the recorded activations ``h``
-(N x H, after ReLU) and the output layer (``weight`` C x H, ``bias`` C) alone:
+The ablated logits follow from the recorded activations ``h`` of the ranked layer (N x H, after
+ReLU) and the layers after it; the test inputs are not needed. For the last hidden layer only the
+output layer (``weight`` C x H, ``bias`` C) follows:
 
     logits_S = (h * mask_S) @ weight.T + bias = logits - h[:, S] @ weight[:, S].T
 
 where ``mask_S`` is 1 everywhere but 0 on the columns S. The right-hand side touches only the |S|
-silenced columns, which is what makes many random draws cheap. (Silencing a deeper-than-last
-hidden layer would change every later layer and needs the test inputs, which are not stored.)
+silenced columns, which is what makes many random draws cheap. For an earlier hidden layer the
+hidden layers in between (``downstream``: their (weight, bias), each followed by ReLU, as in
+``model.MLP``) are recomputed from ``h * mask_S`` for every neuron set: exact, and slower.
 All arithmetic is in float64.
 
 Definitions (one row per cluster c >= 0 of ``cluster_labels``; points labelled -1 are in no cluster):
@@ -49,33 +50,43 @@ COLUMNS = [
 ]
 
 
-def _check(hidden, weight, bias) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check(hidden, weight, bias, downstream=()) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """``hidden`` and the layers after it, (weight, bias) each ending with the output layer's, in
+    float64; they must chain."""
     hidden = np.asarray(hidden, dtype=np.float64)
-    weight = np.asarray(weight, dtype=np.float64)
-    bias = np.asarray(bias, dtype=np.float64)
-    if hidden.ndim != 2 or weight.ndim != 2 or bias.ndim != 1:
-        raise ValueError(f"expected hidden (N, H), weight (C, H), bias (C,); got {hidden.shape}, {weight.shape}, {bias.shape}")
-    if weight.shape[1] != hidden.shape[1] or weight.shape[0] != bias.shape[0]:
-        raise ValueError(
-            f"the output layer ({weight.shape[0]} x {weight.shape[1]}, bias {bias.shape[0]}) does not take "
-            f"{hidden.shape[1]} hidden neurons; ablation needs the LAST hidden layer's activations"
-        )
-    return hidden, weight, bias
+    layers = [(np.asarray(w, dtype=np.float64), np.asarray(b, dtype=np.float64))
+              for w, b in [*downstream, (weight, bias)]]
+    if hidden.ndim != 2:
+        raise ValueError(f"expected hidden activations (N, H); got shape {hidden.shape}")
+    width = hidden.shape[1]
+    for i, (w, b) in enumerate(layers):
+        name = "the output layer" if i == len(layers) - 1 else f"later hidden layer {i + 1}"
+        if w.ndim != 2 or b.ndim != 1 or w.shape[1] != width or w.shape[0] != b.shape[0]:
+            raise ValueError(f"{name} (weight {w.shape}, bias {b.shape}) does not take {width} neurons; "
+                             f"the layers after the ranked one must chain")
+        width = w.shape[0]
+    return hidden, layers
 
 
-def output_logits(hidden, weight, bias) -> np.ndarray:
-    """(N, C) float64 logits ``hidden @ weight.T + bias`` of the output layer, nothing silenced."""
-    hidden, weight, bias = _check(hidden, weight, bias)
+def _logits(hidden: np.ndarray, layers) -> np.ndarray:
+    for weight, bias in layers[:-1]:
+        hidden = np.maximum(hidden @ weight.T + bias, 0.0)
+    weight, bias = layers[-1]
     return hidden @ weight.T + bias
 
 
-def logits_without(hidden, weight, bias, silenced) -> np.ndarray:
+def output_logits(hidden, weight, bias, downstream=()) -> np.ndarray:
+    """(N, C) float64 logits from ``hidden`` through ``downstream`` and the output layer, nothing silenced."""
+    return _logits(*_check(hidden, weight, bias, downstream))
+
+
+def logits_without(hidden, weight, bias, silenced, downstream=()) -> np.ndarray:
     """(N, C) float64 logits with the hidden neurons ``silenced`` (indices) set to zero."""
-    hidden, weight, bias = _check(hidden, weight, bias)
+    hidden, layers = _check(hidden, weight, bias, downstream)
     silenced = _indices(silenced, hidden.shape[1])
     mask = np.ones(hidden.shape[1])
     mask[silenced] = 0.0
-    return (hidden * mask) @ weight.T + bias
+    return _logits(hidden * mask, layers)
 
 
 def _indices(silenced, n_neurons: int) -> np.ndarray:
@@ -85,9 +96,10 @@ def _indices(silenced, n_neurons: int) -> np.ndarray:
     return silenced
 
 
-def logit_error(hidden, weight, bias, stored) -> float:
+def logit_error(hidden, weight, bias, stored, downstream=()) -> float:
     """Largest absolute difference between the recomputed and the ``stored`` logits."""
-    return float(np.max(np.abs(output_logits(hidden, weight, bias) - np.asarray(stored, dtype=np.float64)), initial=0.0))
+    recomputed = output_logits(hidden, weight, bias, downstream)
+    return float(np.max(np.abs(recomputed - np.asarray(stored, dtype=np.float64)), initial=0.0))
 
 
 def random_draws(n_neurons: int, size: int, n_random: int, seed: int) -> np.ndarray:
@@ -111,12 +123,14 @@ def top_neurons(ranking: pd.DataFrame, k: int) -> dict[int, np.ndarray]:
 
 
 class _Ablator:
-    """The full logits once; ablated predictions' correctness for any neuron set, touching |S| columns."""
+    """Ablated predictions' correctness for any neuron set. With only the output layer after the
+    ranked one: the full logits once, then |S| columns per set; else a forward pass per set."""
 
-    def __init__(self, hidden, weight, bias, y_true):
-        hidden, self.weight, bias = _check(hidden, weight, bias)
+    def __init__(self, hidden, weight, bias, y_true, downstream=()):
+        hidden, self.layers = _check(hidden, weight, bias, downstream)
+        self.hidden = hidden
         self.hidden_t = np.ascontiguousarray(hidden.T)  # (H, N): a neuron's activations are one row
-        self.logits = hidden @ self.weight.T + bias
+        self.logits = _logits(hidden, self.layers)
         self.y_true = np.asarray(y_true, dtype=np.int64)
         if self.y_true.shape != (len(hidden),):
             raise ValueError(f"{self.y_true.shape[0] if self.y_true.ndim else 'no'} true labels for {len(hidden)} points")
@@ -124,22 +138,29 @@ class _Ablator:
     def correct(self, silenced=()) -> np.ndarray:
         silenced = _indices(silenced, len(self.hidden_t))
         logits = self.logits
-        if silenced.size:
-            logits = logits - self.hidden_t[silenced].T @ self.weight[:, silenced].T
+        if silenced.size and len(self.layers) == 1:
+            weight = self.layers[0][0]
+            logits = logits - self.hidden_t[silenced].T @ weight[:, silenced].T
+        elif silenced.size:
+            hidden = self.hidden.copy()
+            hidden[:, silenced] = 0.0
+            logits = _logits(hidden, self.layers)
         return logits.argmax(axis=1) == self.y_true
 
 
 def ablate_clusters(hidden, weight, bias, y_true, cluster_labels, ranking: pd.DataFrame, k: int,
-                    n_random: int = 100, seed: int = 0) -> pd.DataFrame:
+                    n_random: int = 100, seed: int = 0, downstream=()) -> pd.DataFrame:
     """One row per cluster (>= 0, ascending) with the columns ``COLUMNS`` (see the module docstring).
 
-    ``hidden``: (N, H) last-hidden-layer activations; ``weight`` (C, H), ``bias`` (C,): the output
-    layer; ``y_true``: (N,) true classes; ``cluster_labels``: (N,) cluster per point, -1 = none;
-    ``ranking``: the table of ``ranking.rank_neurons`` for these clusters; ``k``: neurons silenced.
+    ``hidden``: (N, H) activations of the ranked hidden layer; ``weight`` (C, H'), ``bias`` (C,): the
+    output layer; ``downstream``: (weight, bias) of the hidden layers between them (none when the
+    ranked layer is the last); ``y_true``: (N,) true classes; ``cluster_labels``: (N,) cluster per
+    point, -1 = none; ``ranking``: the table of ``ranking.rank_neurons`` for these clusters; ``k``:
+    neurons silenced.
     """
     if n_random < 1:
         raise ValueError(f"n_random must be at least 1, got {n_random}")
-    ablator = _Ablator(hidden, weight, bias, y_true)
+    ablator = _Ablator(hidden, weight, bias, y_true, downstream)
     n_neurons = len(ablator.hidden_t)
     labels = np.asarray(cluster_labels, dtype=np.int64)
     if labels.shape != ablator.y_true.shape:
@@ -215,22 +236,20 @@ def ablate_clusters(hidden, weight, bias, y_true, cluster_labels, ranking: pd.Da
 def ablate_recorded(activations, weights: dict, cluster_labels, ranking: pd.DataFrame, k: int, layer: str,
                     n_random: int = 100, seed: int = 0, atol: float = 1e-4) -> pd.DataFrame:
     """``ablate_clusters`` on a model's recorded files, read already (``layout.Activations`` and
-    ``layout.read_weights``' dict). ``layer`` is the ranked layer's name and must be the last hidden
-    one. Checks first that the recomputed logits match the stored ones within ``atol``."""
-    from nntopo.layout import OUTPUT_LAYER, hidden_name
+    ``layout.read_weights``' dict). ``layer`` is the ranked hidden layer's name; the layers after it
+    come from ``weights``. Checks first that the recomputed logits match the stored ones within ``atol``."""
+    from nntopo.layout import OUTPUT_LAYER, layer_names
 
-    last = hidden_name(len(activations.hidden))
-    if layer != last:
-        raise ValueError(f"ablation recomputes the logits from the last hidden layer ({last}); "
-                         f"silencing {layer} would need the test inputs")
+    hidden = activations.layer(layer)  # KeyError naming the layers for a layer the model lacks
+    names = layer_names(len(activations.hidden))
+    downstream = [(weights[name].weight, weights[name].bias) for name in names[names.index(layer) + 1:-1]]
     output = weights[OUTPUT_LAYER]
-    hidden = activations.layer(layer)
-    error = logit_error(hidden, output.weight, output.bias, activations.output)
+    error = logit_error(hidden, output.weight, output.bias, activations.output, downstream)
     if not error <= atol:
-        raise ValueError(f"the logits recomputed from {layer} and the output layer differ from the stored "
+        raise ValueError(f"the logits recomputed from {layer} and the layers after it differ from the stored "
                          f"ones by up to {error:.3g} (> {atol}): weights and activations of different models?")
     return ablate_clusters(hidden, output.weight, output.bias, activations.labels, cluster_labels, ranking, k,
-                           n_random=n_random, seed=seed)
+                           n_random=n_random, seed=seed, downstream=downstream)
 
 
 def summarize_ablation(table: pd.DataFrame, alpha: float = 0.05) -> dict:

@@ -168,8 +168,10 @@ def test_p_value_bounds():
 
 
 def test_inputs_are_checked():
-    with pytest.raises(ValueError, match="LAST hidden layer"):
+    with pytest.raises(ValueError, match="does not take 3 neurons"):
         ablate_clusters(HIDDEN[:, :3], W_OUT, B_OUT, Y_TRUE, CLUSTERS, RANKING, 1)
+    with pytest.raises(ValueError, match="later hidden layer 1 .* does not take 4 neurons"):
+        ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, RANKING, 1, downstream=[(np.eye(3), np.zeros(3))])
     with pytest.raises(ValueError, match="no point is in"):
         ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, np.where(CLUSTERS == 1, -1, CLUSTERS), RANKING, 1)
     with pytest.raises(ValueError, match="k must be"):
@@ -184,11 +186,43 @@ def test_ablate_recorded_checks_the_layer_and_the_stored_logits():
     weights = {"hidden_1": Layer(np.zeros((4, 3)), np.zeros(4)), "output": Layer(W_OUT, B_OUT)}
     table = ablate_recorded(acts, weights, CLUSTERS, RANKING, 1, "hidden_1", n_random=5)
     assert table["acc_cluster_after"].tolist() == pytest.approx([1 / 4, 1 / 3])
-    with pytest.raises(ValueError, match="last hidden layer"):
+    with pytest.raises(KeyError, match="no layer 'hidden_0'"):
         ablate_recorded(acts, weights, CLUSTERS, RANKING, 1, "hidden_0")
     wrong = Activations(acts.hidden, acts.output + 0.01, Y_TRUE, acts.predictions, {})
     with pytest.raises(ValueError, match="differ from the stored"):
         ablate_recorded(wrong, weights, CLUSTERS, RANKING, 1, "hidden_1")
+
+
+def test_an_earlier_layer_is_silenced_through_the_layers_after_it():
+    """Two hidden layers: the first (the hand-made HIDDEN) feeds a second that copies it through a
+    ReLU, except neuron 3, whose copy also loses neuron 2 (max(h3 - h2, 0)): silencing neuron 2 of
+    the first layer can bring neuron 3 of the second back, which no shortcut through the output
+    layer alone would give."""
+    w2 = np.eye(4)
+    w2[3, 2] = -1.0
+    b2 = np.zeros(4)
+    second = np.maximum(HIDDEN @ w2.T + b2, 0)
+    logits = second @ W_OUT.T + B_OUT
+    acts = Activations([HIDDEN.astype(np.float32), second.astype(np.float32)], logits.astype(np.float32), Y_TRUE,
+                       logits.argmax(1), {})
+    weights = {"hidden_1": Layer(np.zeros((4, 3)), np.zeros(4)), "hidden_2": Layer(w2, b2), "output": Layer(W_OUT, B_OUT)}
+    table = ablate_recorded(acts, weights, CLUSTERS, RANKING, 1, "hidden_1", n_random=5)
+    # Cluster 0 silences neuron 0: p0 (0, 1), p1 (0, 2) wrong; p2 (4, 0) right; p3: (3, 4) before,
+    # (0, 4) after, wrong both times. Cluster 1 silences neuron 1: p4 (1, 0), p5 (2, 0) wrong, p6 (0, 1) right.
+    assert table["acc_cluster_before"].tolist() == pytest.approx([3 / 4, 1])
+    assert table["acc_cluster_after"].tolist() == pytest.approx([1 / 4, 1 / 3])
+    # A second layer's silencing equals a full forward pass with the first layer's neurons zeroed.
+    for silenced in ([0], [2], [1, 3], []):
+        masked = HIDDEN.copy()
+        masked[:, silenced] = 0
+        expected = np.maximum(masked @ w2.T + b2, 0) @ W_OUT.T + B_OUT
+        assert np.allclose(logits_without(HIDDEN, W_OUT, B_OUT, silenced, downstream=[(w2, b2)]), expected)
+    # The random baseline's draws go through the second layer as well: the same as a plain loop.
+    draws = random_draws(4, 1, 5, 0)
+    for c, own in ((0, CLUSTERS == 0), (1, CLUSTERS == 1)):
+        accs = [(logits_without(HIDDEN, W_OUT, B_OUT, d, downstream=[(w2, b2)]).argmax(1) == Y_TRUE)[own].mean()
+                for d in draws]
+        assert table["random_mean"][c] == pytest.approx(np.mean(accs))
 
 
 def test_summary():
