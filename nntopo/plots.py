@@ -889,17 +889,29 @@ def ablation_effects(table: pd.DataFrame, title: str = "", alpha: float = 0.05,
         return fig
     x = np.arange(len(table))
     colors = cluster_colors(int(table["cluster"].max()) + 1)[table["cluster"].to_numpy()]
-    own.bar(x - 0.27, table["acc_cluster_before"], 0.27, color="0.8", label="all neurons")
-    own.bar(x, table["acc_cluster_after"], 0.27, color=colors, edgecolor="black", linewidth=0.5,
-            label="top-k silenced")
-    own.bar(x + 0.27, table["random_mean"], 0.27, yerr=table["random_std"], color="white", edgecolor="0.3",
-            hatch="///", capsize=2, label="k random silenced (mean ± sd)")
+    # Points, not bars: the axis zooms to the accuracies, so drops of a tenth of a point (wide models)
+    # show, which bars drawn from zero would hide.
+    own.errorbar(x + 0.2, table["random_mean"], yerr=table["random_std"], fmt="none", ecolor="0.3", capsize=3,
+                 zorder=2)
+    own.scatter(x + 0.2, table["random_mean"], marker="D", s=30, facecolor="white", edgecolor="0.3", zorder=3,
+                label="k random silenced (mean ± sd)")
+    own.scatter(x - 0.2, table["acc_cluster_before"], marker="o", s=40, color="0.6", zorder=3, label="all neurons")
+    own.scatter(x, table["acc_cluster_after"], marker="s", s=55, color=colors, edgecolor="black", linewidth=0.6,
+                zorder=4, label="top-k silenced")
+    for xi, before, after in zip(x, table["acc_cluster_before"], table["acc_cluster_after"]):
+        own.plot([xi - 0.2, xi], [before, after], color="0.5", linewidth=0.8, zorder=1)
+    values = pd.concat([table["acc_cluster_before"], table["acc_cluster_after"],
+                        table["random_mean"] - table["random_std"], table["random_mean"] + table["random_std"]])
+    values = values[np.isfinite(values)]
+    low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+    pad = max(0.1 * (high - low), 0.002)
+    own.set_ylim(max(low - pad, 0.0), min(high + 2 * pad, 1.0 + 2 * pad))
     for xi, (after, p) in enumerate(zip(table["acc_cluster_after"], table["p_value"])):
         if p < alpha:
-            own.text(xi, after + 0.02, "*", ha="center", fontsize=13)
-    own.set_ylim(0, 1.1)
+            own.annotate("*", (xi, after), xytext=(0, 6), textcoords="offset points", ha="center", fontsize=13)
     own.set_ylabel("accuracy on the cluster's points")
-    own.legend(fontsize=8, loc="lower left", ncol=3)
+    # Legends beside the panels: inside they would cover points at either end of the zoomed axis.
+    own.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     hurt = int(((table["p_value"] < alpha) & (table["acc_cluster_after"] < table["random_mean"])).sum())
     own.set_title(f"{title}\n{hurt} of {len(table)} clusters hurt more by their top-k than by random neurons "
                   f"(* p < {alpha})", fontsize=10)
@@ -908,7 +920,7 @@ def ablation_effects(table: pd.DataFrame, title: str = "", alpha: float = 0.05,
     other.set_ylabel("accuracy,\nother points")
     other.set_xticks(x, [f"c{c}\nn={n}" for c, n in zip(table["cluster"], table["size"])], fontsize=8)
     other.set_xlabel("cluster")
-    other.legend(fontsize=8, loc="lower left", ncol=2)
+    other.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
