@@ -277,32 +277,32 @@ def run_study(workdir: Path, configfile: Path, workers: int = 2) -> dict:
 
     # The rest of the study: the workflow's own jobs for the stages after clustering but the figures,
     # then one process per figure, then the report.
-    snake = snakemake_command(workdir, configfile, workers)
-    figures_ = [(d, m, "-", name) for d, m in models for name in figures.MODEL_FIGURES] + [
-        (d, m, method, name) for d, m in models for method in cfg["clustering"]["methods"]
-        for name in figures.figures_of(method)]
-    steps = (("downstream_s", ["--omit-from", *FIGURE_RULES]), ("figures_s", None),
-             ("report_s", ["--report", str(workdir / "results" / "report.html")]))
-    for key, extra in steps:
+    def snakemake_step(key: str, *extra: str) -> str:
+        """One Snakemake run on the reference's files, timed as ``key``; returns its output."""
         t0 = time.perf_counter()
-        if extra is None:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                finish({start(pool, "figure-" + "-".join(job), "figure", *job): job for job in figures_})
-            timings[key] = time.perf_counter() - t0
-            continue
-        done = subprocess.run(snake + extra, cwd=workdir, env=env, capture_output=True, text=True)
+        done = subprocess.run(snakemake_command(workdir, configfile, workers) + list(extra), cwd=workdir, env=env,
+                              capture_output=True, text=True)
         timings[key] = time.perf_counter() - t0
         (logs / f"snakemake-{key[:-2]}.log").write_text(done.stdout + done.stderr)
         if done.returncode != 0:
             raise SystemExit(f"reference: snakemake ({key[:-2]}) failed:\n{(done.stdout + done.stderr)[-3000:]}")
-        if key == "downstream_s":
-            ran = [rule for rule in _rules_run(done.stdout + done.stderr) if rule != "all"]
-            timings["downstream_jobs"] = len(ran)
-            if {"train", "cluster"} & set(ran):
-                raise SystemExit("reference: Snakemake redid training or clustering; the baseline would not be "
-                                 f"what it claims (see {logs}/snakemake-downstream.log)")
+        return done.stdout + done.stderr
+
+    ran = [rule for rule in _rules_run(snakemake_step("downstream_s", "--omit-from", *FIGURE_RULES)) if rule != "all"]
+    timings["downstream_jobs"] = len(ran)
+    if {"train", "cluster"} & set(ran):
+        raise SystemExit("reference: Snakemake redid training or clustering; the baseline would not be "
+                         f"what it claims (see {logs}/snakemake-downstream.log)")
+    figure_jobs = [(d, m, "-", name) for d, m in models for name in figures.MODEL_FIGURES] + [
+        (d, m, method, name) for d, m in models for method in cfg["clustering"]["methods"]
+        for name in figures.figures_of(method)]
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        finish({start(pool, "figure-" + "-".join(job), "figure", *job): job for job in figure_jobs})
+    timings["figures_s"] = time.perf_counter() - t0
+    snakemake_step("report_s", "--report", str(workdir / "results" / "report.html"))
     timings["total_s"] = time.perf_counter() - began
-    timings["figure_jobs"] = len(figures_)
+    timings["figure_jobs"] = len(figure_jobs)
     timings["workers"] = workers
     timings["jobs_run"] = len(timings["jobs"]) + timings["downstream_jobs"]
     return timings

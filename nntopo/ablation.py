@@ -128,7 +128,6 @@ class _Ablator:
 
     def __init__(self, hidden, weight, bias, y_true, downstream=()):
         hidden, self.layers = _check(hidden, weight, bias, downstream)
-        self.hidden = hidden
         self.hidden_t = np.ascontiguousarray(hidden.T)  # (H, N): a neuron's activations are one row
         self.logits = _logits(hidden, self.layers)
         self.y_true = np.asarray(y_true, dtype=np.int64)
@@ -142,9 +141,9 @@ class _Ablator:
             weight = self.layers[0][0]
             logits = logits - self.hidden_t[silenced].T @ weight[:, silenced].T
         elif silenced.size:
-            hidden = self.hidden.copy()
-            hidden[:, silenced] = 0.0
-            logits = _logits(hidden, self.layers)
+            masked = self.hidden_t.copy()
+            masked[silenced] = 0.0
+            logits = _logits(masked.T, self.layers)
         return logits.argmax(axis=1) == self.y_true
 
 

@@ -50,9 +50,10 @@ def add_penalty_gradient(model: MLP, regularization: dict) -> None:
     (18% of a 1024-wide training step). Biases are left free, as is usual: penalising them shifts
     activations without simplifying anything.
     """
-    name, strength = regularization["name"], regularization.get("strength")
-    for w in model.weight_matrices() if name in ("l1", "l2") else ():
-        if name == "l2":
-            w.grad.add_(w.detach(), alpha=2 * strength)
-        else:
-            w.grad.add_(w.detach().sign(), alpha=strength)
+    name = regularization["name"]
+    if name == "l2":
+        for w in model.weight_matrices():
+            w.grad.add_(w.detach(), alpha=2 * regularization["strength"])
+    elif name == "l1":
+        for w in model.weight_matrices():
+            w.grad.add_(w.detach().sign(), alpha=regularization["strength"])

@@ -36,9 +36,6 @@ STUDY = {
     },
 }
 
-# What a file written by the workflow may differ in between two equal runs: timings.
-TIMING_ATTRS = {"seconds"}
-
 
 def snakemake_command(workdir: Path, *args: str, cores: int = 2) -> list[str]:
     """The plain command of the README (the workflow profile applies by itself), on ``workdir``."""
@@ -99,7 +96,7 @@ def h5_fingerprint(path: Path) -> dict[str, str]:
 
         h5.visititems(visit)
         attrs = {k: (v.tolist() if isinstance(v, np.ndarray) else v) for k, v in h5.attrs.items()
-                 if k not in TIMING_ATTRS}
+                 if not is_timing(k)}
         found["@attrs"] = _sha(json.dumps(attrs, sort_keys=True, default=str).encode())
     return found
 
