@@ -211,6 +211,19 @@ def training_table(results: Path) -> list[dict]:
     return rows
 
 
+# The SLURM executor plugin runs `scontrol show config` whenever Snakemake loads its plugins: with
+# SLURM's client installed but no controller answering, that waits ~9 s on every Snakemake start.
+SLOW_STARTUP = ("\n  (slow: is a SLURM client installed whose controller does not answer? The SLURM executor plugin "
+                "runs `scontrol show config` at every Snakemake start; start the controller, or run where `sinfo` is not on PATH)")
+
+
+def snakemake_startup(env: dict) -> float:
+    """Seconds to import Snakemake's scheduler, which loads every installed executor plugin."""
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import snakemake.scheduling.job_scheduler"], env=env, check=True)
+    return time.perf_counter() - began
+
+
 def children_cpu_s() -> float:
     """CPU seconds (user + system) of all finished child processes so far, their own children included."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -290,6 +303,10 @@ def main(argv=None) -> int:
     say(f"nntopo benchmark {record['when']}{' (--quick: digits, small settings)' if args.quick else ''}")
     say(f"  machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start; "
         f"--cores {args.cores}; scratch {scratch}")
+    startup = snakemake_startup(env)
+    say(f"  Snakemake's own start-up (importing it, no workflow): {startup:.1f} s, paid by every phase below"
+        + (SLOW_STARTUP if startup > 3 else ""))
+    record["snakemake_startup_s"] = startup
     say(f"  study: {', '.join(cfg['datasets'])} x {len(models)} models ({', '.join(models)}) x "
         f"{len(cfg['clustering']['methods'])} methods ({', '.join(cfg['clustering']['methods'])}), "
         f"{cfg['training']['epochs']} epochs")
