@@ -127,7 +127,7 @@ def _load_idx(name: str, data_dir: str | Path, download: bool, train: bool) -> D
     def images(key):
         if key not in arrays:  # a split that was not asked for
             return np.zeros((0, MNIST_SHAPE[0] * MNIST_SHAPE[1]), dtype=np.float32)
-        return (arrays[key].reshape(len(arrays[key]), -1) / np.float32(255)).astype(np.float32)
+        return (arrays[key].reshape(len(arrays[key]), -1) / np.float32(255)).astype(np.float32, copy=False)
 
     return Dataset(
         name,
