@@ -15,7 +15,8 @@ In a fresh scratch directory (nothing in the repository's results/ is read or wr
 5. the reference (benchmarks/reference.py): the same study the straightforward way, timed in the
    same run, so the speed-up is a ratio measured on the same machine at the same moment.
 
-It prints each phase's wall time, a per-rule table from the rules' `benchmark:` records, the
+It prints each phase's wall time, the job-seconds of each stage beside the reference's (where the
+speed-up comes from), a per-rule table from the rules' `benchmark:` records, the
 training throughput (samples/s, GFLOP/s from the layer sizes) of every model in both studies, the
 machine's one-thread fp32 GEMM rate as the peak, and a table of the targets, each met or not.
 The numbers also go to benchmarks/out/last.json and the printout to benchmarks/out/last.txt.
@@ -39,6 +40,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "benchmarks" / "out"
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.reference import FIGURE_RULES  # noqa: E402  (needs ROOT on the path)
 
 TARGETS = {
     "full_s": 180.0,  # the whole default study from empty, report included
@@ -162,28 +165,57 @@ def gemm_peak(env: dict, layers: list[tuple[int, int]], batch: int, reps: int = 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def rule_table(results: Path) -> dict[str, dict]:
-    """Per rule, from every `benchmark:` record under results/benchmarks: jobs, seconds, max RSS (MiB)."""
-    rules: dict[str, dict] = {}
+def benchmark_records(results: Path):
+    """Every `benchmark:` record under results/benchmarks: (job as rule/wildcards..., seconds, max RSS MiB)."""
     root = results / "benchmarks"
     for path in sorted(root.rglob("*.tsv")):
         lines = path.read_text().splitlines()
         if len(lines) < 2:
             continue
         row = dict(zip(lines[0].split("\t"), lines[1].split("\t")))
-        rule = path.relative_to(root).parts[0]
-        entry = rules.setdefault(rule, {"jobs": 0, "total_s": 0.0, "max_s": 0.0, "max_rss_mib": 0.0, "worst": ""})
-        seconds = float(row["s"])
-        entry["jobs"] += 1
-        entry["total_s"] += seconds
-        entry["max_s"] = max(entry["max_s"], seconds)
         try:
             rss = float(row.get("max_rss", "nan"))
         except ValueError:
             rss = float("nan")
+        yield path.relative_to(root).with_suffix(""), float(row["s"]), rss
+
+
+def rule_table(results: Path) -> dict[str, dict]:
+    """Per rule, from the `benchmark:` records: jobs, seconds, max RSS (MiB), the heaviest job."""
+    rules: dict[str, dict] = {}
+    for job, seconds, rss in benchmark_records(results):
+        entry = rules.setdefault(job.parts[0], {"jobs": 0, "total_s": 0.0, "max_s": 0.0, "max_rss_mib": 0.0, "worst": ""})
+        entry["jobs"] += 1
+        entry["total_s"] += seconds
+        entry["max_s"] = max(entry["max_s"], seconds)
         if rss == rss and rss > entry["max_rss_mib"]:
-            entry["max_rss_mib"], entry["worst"] = rss, str(path.relative_to(root).with_suffix(""))
+            entry["max_rss_mib"], entry["worst"] = rss, str(job)
     return dict(sorted(rules.items(), key=lambda kv: -kv[1]["total_s"]))
+
+
+def stage_of(rule: str, job: str) -> str:
+    """The stage a job belongs to, named alike for both studies: train, "cluster <method>", figures,
+    or "after clustering" (ranking, ablation, agreement, Mapper pages, summary: the same jobs in both)."""
+    if rule == "cluster":
+        return f"cluster {job.replace('/', '-').rsplit('-', 1)[-1]}"  # the method ends the job's name
+    if rule == "train":
+        return "train"
+    if rule in ("figure", *FIGURE_RULES):  # the reference's one-figure jobs, the workflow's batches
+        return "figures"
+    return "after clustering"
+
+
+def stage_seconds(results: Path, reference: dict | None = None) -> dict[str, float]:
+    """Job-seconds per stage: from the `benchmark:` records under ``results``, and for the reference
+    also its own jobs' times (``reference["jobs"]``, named "<rule>-<dataset>-<model>[-<method>...]")."""
+    stages: dict[str, float] = {}
+    jobs = [(str(job.parts[0]), str(job), s) for job, s, _ in benchmark_records(results)]
+    if reference:
+        jobs += [(name.split("-", 1)[0], name, s) for name, s in reference["jobs"].items()]
+    for rule, job, seconds in jobs:
+        stage = stage_of(rule, job)
+        stages[stage] = stages.get(stage, 0.0) + seconds
+    return stages
 
 
 def training_table(results: Path) -> list[dict]:
@@ -397,6 +429,19 @@ def main(argv=None) -> int:
             f"CPU time {reference['cpu_s']:.0f} s / {full_cpu_s:.0f} s = {reference['cpu_s'] / full_cpu_s:.2f} x, "
             f"less sensitive to other load)")
 
+    stages = stage_seconds(results)
+    if reference:
+        reference["stages"] = stage_seconds(ref / "results", reference)
+        say()
+        say("Where the speed-up comes from: job-seconds per stage (each job's wall time, summed; both run 2 at a time)")
+        say(f"  {'stage':<18} {'workflow':>9} {'reference':>10} {'ratio':>7}")
+        ref_stages = reference["stages"]
+        order = sorted(set(stages) | set(ref_stages), key=lambda k: (k == "after clustering", -ref_stages.get(k, 0)))
+        totals = {"all": (sum(stages.values()), sum(ref_stages.values()))}
+        totals["all but t-SNE"] = tuple(t - d.get("cluster tsne", 0.0) for t, d in zip(totals["all"], (stages, ref_stages)))
+        for name, (mine, theirs) in [*((k, (stages.get(k, 0.0), ref_stages.get(k, 0.0))) for k in order), *totals.items()]:
+            say(f"  {name:<18} {mine:>9.1f} {theirs:>10.1f} {theirs / mine if mine else float('nan'):>6.2f}x")
+
     say()
     say("Per rule, full study (from the rules' benchmark: records; sorted by total)")
     say(f"  {'rule':<15} {'jobs':>5} {'total s':>9} {'mean s':>8} {'max s':>8} {'max RSS MiB':>12}  worst job")
@@ -466,7 +511,8 @@ def main(argv=None) -> int:
                    "one_figure_s": figure_s, "incremental_s": incremental_s},
         "jobs": {"full": len(full_jobs), "one_figure": len(figure_jobs), "incremental_planned": len(planned),
                  "incremental_expected": len(expected), "incremental_run": len(ran)},
-        "figure": str(figure.relative_to(work)), "change": change, "rules": rules, "training": training,
+        "figure": str(figure.relative_to(work)), "change": change, "rules": rules, "stages": stages,
+        "training": training,
         "largest_process_mib": rss_any_mib, "reference": reference,
         "targets": [{"target": n, "wanted": w, "measured": m, "met": ok} for n, w, m, ok in rows],
         "load_average_end": os.getloadavg(),
