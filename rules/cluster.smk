@@ -13,8 +13,9 @@ rule cluster:
     threads: 1
     priority: 1  # after training, before the seconds-long jobs (see rule train)
     # results/benchmarks/cluster (default study): at most 415 MB RSS (umap; 522 MB when numba compiles it
-    # cold) and 65 s (tsne; 149 s on a machine three times oversubscribed, 25 s of CPU).
-    # Asked: 1000 MB and 5 min, doubled per retry.
+    # cold) and 15 s (tsne; 4 s more when numba compiles its kernel cold). Asked: 1000 MB and 5 min,
+    # doubled per retry: room for a machine several times oversubscribed (t-SNE took 149 s of wall
+    # for 25 s of CPU on one, with scikit-learn's slower kernel).
     resources:
         mem_mb=lambda wildcards, attempt: 1000 * attempt,
         runtime=lambda wildcards, attempt: 5 * attempt,
