@@ -7,8 +7,8 @@ of a t-SNE iteration is the repulsive force on every point. This script takes a 
 embedding (a clusters file the workflow wrote), computes the exact forces (all N^2 pairs), and times
 each approximation on one thread and measures its error against them: scikit-learn's Barnes-Hut
 (what the reference runs) at several `angle`s, the same approximation from nntopo.tsne (what the
-workflow runs), and openTSNE's FFT interpolation (FIt-SNE) at several grids. The error of a point is |F_approx - F_exact| / |F_exact|; the median and
-the 99th percentile over all points are printed.
+workflow runs), and openTSNE's FFT interpolation (FIt-SNE) at several grids. The error of a point
+is |F_approx - F_exact| / |F_exact|; the median and the 99th percentile over all points are printed.
 
 What it showed on the default study (README, Benchmark): nntopo.tsne has sklearn's error at a
 third of its time; at that accuracy the FFT method is slower still on these embeddings (they spread
