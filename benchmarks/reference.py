@@ -17,7 +17,7 @@ as the job it reads from is done:
   and numba functions compiled in every process, and n_epochs chosen by UMAP;
   ``mapper`` (and any other method): the repository's own method (KeplerMapper, already plain).
   The 2-D embeddings are then clustered with the config's ``clusterer``, as in the workflow.
-- figures (one process per figure): the workflow's drawing code (nntopo.figures), one figure each,
+- figures (one process per figure): the workflow's drawing code (nntopo.workflow.figures), one figure each,
   where the workflow draws a batch of them per job.
 - everything else after clustering (ranking, ablation, agreement, Mapper pages, summary) and the
   report: the workflow's own jobs, run by Snakemake on these files, each job a fresh process
@@ -62,7 +62,7 @@ def load_config(path) -> dict:
 
 def penalty(net, regularization: dict):
     """The regularization as a term of the loss, the straightforward way (the workflow adds its
-    gradient directly: nntopo.model.add_penalty_gradient)."""
+    gradient directly: nntopo.network.model.add_penalty_gradient)."""
     weights = net.weight_matrices()
     if regularization["name"] == "l2":
         return regularization["strength"] * sum(w.pow(2).sum() for w in weights)
@@ -80,8 +80,8 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
 
     from nntopo import config as nnconfig
     from nntopo import data, layout, paths
-    from nntopo import model as nnmodel
-    from nntopo import train as nntrain
+    from nntopo.network import model as nnmodel
+    from nntopo.network import train as nntrain
 
     torch.set_num_threads(1)
     settings = nnconfig.training_slice(cfg, model_id)
@@ -151,7 +151,7 @@ def cluster_job(cfg: dict, dataset: str, model_id: str, method: str) -> None:
 
     from nntopo import config as nnconfig
     from nntopo import layout, paths
-    from nntopo.cluster import canonical_labels, make_method
+    from nntopo.clustering.methods import canonical_labels, make_method
 
     settings = nnconfig.clustering_slice(cfg, method)
     params = settings["params"]
@@ -209,7 +209,8 @@ def figure_job(cfg: dict, dataset: str, model_id: str, method: str, name: str) -
     from types import SimpleNamespace
 
     from nntopo import config as nnconfig
-    from nntopo import figures, paths
+    from nntopo import paths
+    from nntopo.workflow import figures
 
     method = None if method == "-" else method
     table = figures.MODEL_FIGURES if method is None else figures.figures_of(method)
@@ -229,7 +230,7 @@ def snakemake_command(workdir: Path, configfile: Path, cores: int) -> list[str]:
 def run_study(workdir: Path, configfile: Path, workers: int = 2) -> dict:
     """The whole reference study in ``workdir``; returns its timings (seconds) and job counts."""
     from nntopo import config as nnconfig
-    from nntopo import figures
+    from nntopo.workflow import figures
 
     cfg = load_config(configfile)
     workdir.mkdir(parents=True, exist_ok=True)

@@ -6,11 +6,11 @@ t-SNE is the study's largest cost (the four t-SNE jobs are ~40% of its job-secon
 of a t-SNE iteration is the repulsive force on every point. This script takes a finished t-SNE
 embedding (a clusters file the workflow wrote), computes the exact forces (all N^2 pairs), and times
 each approximation on one thread and measures its error against them: scikit-learn's Barnes-Hut
-(what the reference runs) at several `angle`s, the same approximation from nntopo.tsne (what the
+(what the reference runs) at several `angle`s, the same approximation from nntopo.clustering.tsne (what the
 workflow runs), and openTSNE's FFT interpolation (FIt-SNE) at several grids. The error of a point
 is |F_approx - F_exact| / |F_exact|; the median and the 99th percentile over all points are printed.
 
-What it showed on the default study (README, Benchmark): nntopo.tsne has sklearn's error at a
+What it showed on the default study (README, Benchmark): nntopo.clustering.tsne has sklearn's error at a
 third of its time; at that accuracy the FFT method is slower still on these embeddings (they spread
 over ~130 units, and its grid grows with the spread); its faster grids, and larger angles, buy
 speed with several times the error.
@@ -55,10 +55,10 @@ def barnes_hut(Y: np.ndarray, angle: float) -> np.ndarray:
 
 
 def nntopo_barnes_hut(Y: np.ndarray, angle: float) -> np.ndarray:
-    """The same forces from nntopo.tsne's kernel (what the workflow runs), one thread."""
+    """The same forces from nntopo.clustering.tsne's kernel (what the workflow runs), one thread."""
     import scipy.sparse as sp
 
-    from nntopo import tsne
+    from nntopo.clustering import tsne
 
     empty = sp.csr_matrix((len(Y), len(Y)), dtype=np.float32)
     _, grad = tsne.kl_divergence_bh(Y.astype(np.float32).ravel(), empty, 1, len(Y), 2, angle=angle)
@@ -106,7 +106,7 @@ def main(argv=None) -> None:
             print(f"  {'approximation':<44} {'median error':>12} {'p99 error':>10} {'ms per call':>12}")
             rows = [(f"Barnes-Hut, angle {a}" + (" (default)" if a == 0.5 else ""), lambda a=a: barnes_hut(Y, a))
                     for a in ANGLES]
-            rows.insert(1, ("the same in nntopo.tsne (the workflow's)", lambda: nntopo_barnes_hut(Y, 0.5)))
+            rows.insert(1, ("the same in nntopo.clustering.tsne (the workflow's)", lambda: nntopo_barnes_hut(Y, 0.5)))
             rows += [(f"FFT, {p} points per cell of side {i}" + (" (default)" if (p, i) == GRIDS[0] else ""),
                       lambda p=p, i=i: fft(Y, p, i)) for p, i in GRIDS]
             for name, approximate in rows:

@@ -107,7 +107,7 @@ def _check_grid(config: dict) -> None:
 
 def _check_methods(config: dict) -> None:
     """Every listed method exists and takes its parameter block (a typo stops the dry run, not a job)."""
-    from nntopo.cluster import METHODS, make_method
+    from nntopo.clustering.methods import METHODS, make_method
 
     clustering = config["clustering"]
     for method in clustering["methods"]:

@@ -7,8 +7,9 @@ sys.path.insert(0, workflow.basedir)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])))
 
 from nntopo import config as nnconfig
-from nntopo import figures, paths
-from nntopo.cluster import METHODS
+from nntopo import paths
+from nntopo.workflow import figures
+from nntopo.clustering.methods import METHODS
 
 try:
     config.update(nnconfig.validate(config))
@@ -17,9 +18,9 @@ except nnconfig.ConfigError as error:
     sys.exit(f"Config error: {error}. Fix config.yaml (or the --config given); schemas/config.schema.yaml lists every key.")
 
 # A run killed with SIGKILL leaves Snakemake's lock behind; clear it when no other run is alive here,
-# so that the plain command resumes (nntopo/recovery.py). Remote jobs re-read this file: not them.
+# so that the plain command resumes (nntopo/workflow/recovery.py). Remote jobs re-read this file: not them.
 if getattr(workflow, "is_main_process", True):
-    from nntopo.recovery import clear_stale_locks
+    from nntopo.workflow.recovery import clear_stale_locks
 
     if clear_stale_locks():
         print("nntopo: removed the lock a killed run left in .snakemake/locks; resuming", file=sys.stderr)
@@ -104,9 +105,9 @@ def training_settings(wildcards):
 
 # ---- Caches, safe with many jobs at once (README "Running on a cluster") ----
 # Each user's jobs on each machine keep their numba, matplotlib and torch caches in a folder of
-# their own, never in the shared .venv or home (nntopo/jobs.py, cache_environment). Jobs inherit
+# their own, never in the shared .venv or home (nntopo/workflow/jobs.py, cache_environment). Jobs inherit
 # these variables; this file is read again inside every SLURM job, so the folder is that of the
 # machine the job runs on.
-from nntopo.jobs import cache_environment
+from nntopo.workflow.jobs import cache_environment
 
 os.environ.update(cache_environment())

@@ -1,7 +1,7 @@
 """Rule ablation: silence each cluster's top neurons, and random ones, and measure the accuracy."""
 
-from nntopo.jobs import job
-from nntopo.stages import ablate
+from nntopo.workflow.jobs import job
+from nntopo.analysis.stage import ablate
 
 with job(snakemake.log[0], snakemake.threads) as log:
     ablate(snakemake.input.activations, snakemake.input.weights, snakemake.input.clusters, snakemake.input.ranking,

@@ -1,8 +1,8 @@
 """Rules model_figures, method_figures and graph_figures: every figure the rule outputs, in one process."""
 
 from nntopo import config
-from nntopo.figures import draw_figures
-from nntopo.jobs import job
+from nntopo.workflow.figures import draw_figures
+from nntopo.workflow.jobs import job
 
 with job(snakemake.log[0], snakemake.threads):
     draw_figures(

@@ -1,7 +1,7 @@
 """Rule rank: count each cluster's most activated hidden neurons and describe each cluster."""
 
-from nntopo.jobs import job
-from nntopo.stages import rank_clusters
+from nntopo.workflow.jobs import job
+from nntopo.analysis.stage import rank_clusters
 
 with job(snakemake.log[0], snakemake.threads) as log:
     rank_clusters(snakemake.input.activations, snakemake.input.clusters, snakemake.output.ranking,

@@ -1,8 +1,8 @@
 """Rule train: train one model of the grid and record its weights and test-set activations."""
 
 from nntopo import config
-from nntopo.jobs import job
-from nntopo.stages import train_and_record
+from nntopo.workflow.jobs import job
+from nntopo.network.stage import train_and_record
 
 with job(snakemake.log[0], snakemake.threads) as log:
     train_and_record(

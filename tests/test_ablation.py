@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nntopo.ablation import (
+from nntopo.analysis.ablation import (
     COLUMNS,
     ablate_clusters,
     ablate_recorded,

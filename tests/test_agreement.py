@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nntopo.agreement import (
+from nntopo.analysis.agreement import (
     agreement,
     agreement_matrix,
     composition_stability,

@@ -191,8 +191,8 @@ def test_a_cuda_device_that_is_not_there_is_one_clear_line():
     if torch.cuda.is_available():
         pytest.skip("this machine has CUDA")
     from nntopo.config import ConfigError
-    from nntopo.jobs import user_errors
-    from nntopo.train import pick_device
+    from nntopo.workflow.jobs import user_errors
+    from nntopo.network.train import pick_device
 
     with pytest.raises(ConfigError, match="device: cuda was asked for.*set device: auto or cpu") as error:
         pick_device("cuda")

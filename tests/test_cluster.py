@@ -4,7 +4,7 @@ from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
-from nntopo.cluster import METHODS, Clustering, canonical_labels, make_method
+from nntopo.clustering.methods import METHODS, Clustering, canonical_labels, make_method
 
 # Small settings that keep each fit well under a second (UMAP's first call compiles numba code).
 PARAMS = {

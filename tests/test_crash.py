@@ -12,7 +12,7 @@ bit-identical to an uninterrupted run's (conftest's ``reference_run``).
 What makes this hold: every output is written under a temporary name and renamed (nntopo.layout.atomic);
 Snakemake marks the outputs of running jobs incomplete and the workflow profile's rerun-incomplete
 redoes them; the lock a killed run leaves is cleared by the next run when no run is alive
-(nntopo/recovery.py).
+(nntopo/workflow/recovery.py).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ import pytest
 from threadpoolctl import threadpool_limits
 
 from nntopo import config, layout, paths
-from nntopo.cluster import make_method
+from nntopo.clustering.methods import make_method
 from tests import reliability
 
 pytestmark = pytest.mark.workflow

@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nntopo import mapper_page
-from nntopo.mapper_page import WARNING_ID, embed_js, js_dirs, required_js, write_mapper_page
+from nntopo.clustering import mapper_page
+from nntopo.clustering.mapper_page import WARNING_ID, embed_js, js_dirs, required_js, write_mapper_page
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = bool(os.environ.get("CI"))

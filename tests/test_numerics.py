@@ -9,7 +9,7 @@
 - Points that all coincide (a network dead for every input has constant logits): every method
   returns one cluster holding every point instead of crashing (t-SNE would kill its process).
 
-The stages run here exactly as in the workflow's jobs (nntopo.stages, nntopo.figures), on a small
+The stages run here exactly as in the workflow's jobs (the stage modules, nntopo.workflow.figures), on a small
 network trained on the embedded digits whose recorded activations each case then edits.
 """
 
@@ -25,9 +25,13 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from nntopo import config, figures, layout, stages
-from nntopo.cluster import METHODS, cluster_points, coincide, make_method
-from nntopo.ranking import rank_neurons
+from nntopo import config, layout
+from nntopo.analysis import stage as analysis
+from nntopo.clustering import stage as clustering
+from nntopo.network import stage as network
+from nntopo.workflow import figures
+from nntopo.clustering.methods import METHODS, cluster_points, coincide, make_method
+from nntopo.analysis.ranking import rank_neurons
 from tests import reliability
 from tests.conftest import ROOT
 
@@ -41,7 +45,7 @@ def trained(tmp_path_factory):
     settings = config.training_slice(config.validate({"training": {"epochs": 3, "batch_size": 64}}), MODEL)
     outputs = SimpleNamespace(**{name: folder / file for name, file in [
         ("state", "model.pt"), ("weights", "weights.h5"), ("activations", "activations.h5"), ("metrics", "metrics.json")]})
-    stages.train_and_record("digits", MODEL, settings, outputs, data_dir=folder, device="cpu", log=lambda _: None)
+    network.train_and_record("digits", MODEL, settings, outputs, data_dir=folder, device="cpu", log=lambda _: None)
     return folder
 
 
@@ -72,9 +76,9 @@ def run_stages(folder, trained, graph=False):
              "metrics": trained / "metrics.json", "clusters": folder / "clusters.h5",
              "embedding": folder / "clusters.h5", "ranking": folder / "ranking.csv", "table": folder / "table.csv",
              "ablation": folder / "ablation.csv"}
-    stages.rank_clusters(paths["activations"], paths["clusters"], paths["ranking"], paths["table"],
+    analysis.rank_clusters(paths["activations"], paths["clusters"], paths["ranking"], paths["table"],
                          config.ranking_slice(SETTINGS), log=lambda _: None)
-    stages.ablate(paths["activations"], paths["weights"], paths["clusters"], paths["ranking"], paths["ablation"],
+    analysis.ablate(paths["activations"], paths["weights"], paths["clusters"], paths["ranking"], paths["ablation"],
                   config.ablation_slice(SETTINGS), log=lambda _: None)
     drawn = {**figures.METHOD_FIGURES, **(figures.GRAPH_FIGURES if graph else {})}
     for name, spec in drawn.items():
@@ -215,7 +219,7 @@ def test_a_whole_dead_network_runs_through_the_stages(tmp_path, trained):
     acts = write_case(tmp_path, trained, np.zeros(540, dtype=np.int64), hidden=np.zeros((540, 16), np.float32))
     assert coincide(acts.output)
     for method in ("tsne", "mapper"):
-        stages.cluster_activations(tmp_path / "activations.h5", tmp_path / "clusters.h5",
+        clustering.cluster_activations(tmp_path / "activations.h5", tmp_path / "clusters.h5",
                                    config.clustering_slice(config.validate({"clustering": PARAMS}), method),
                                    log=lambda _: None)
         assert layout.read_clusters(tmp_path / "clusters.h5").n_clusters == 1
@@ -225,7 +229,7 @@ def test_a_whole_dead_network_runs_through_the_stages(tmp_path, trained):
 
 def test_tsne_on_coinciding_points_does_not_kill_its_process():
     """scikit-learn's t-SNE ends its process with a segfault on such points; it is not asked."""
-    code = ("import numpy as np; from nntopo.cluster import cluster_points, make_method; "
+    code = ("import numpy as np; from nntopo.clustering.methods import cluster_points, make_method; "
             "r = cluster_points(make_method('tsne', 0, {'perplexity': 5, 'max_iter': 250}), np.ones((50, 4))); "
             "print(r.n_clusters)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)

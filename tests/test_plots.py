@@ -6,7 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nntopo import plots
+from nntopo.analysis import plots as analysis_plots
+from nntopo.clustering import plots as clustering_plots
+from nntopo.network import plots as network_plots
+from nntopo import plotting
 from nntopo.layout import Layer
 
 
@@ -70,10 +73,10 @@ def png_size(path) -> tuple[int, int]:
 
 def saved(fig, tmp_path, name):
     width_in, height_in = fig.get_size_inches()
-    path = plots.save(fig, tmp_path / "figs" / f"{name}.png")
+    path = plotting.save(fig, tmp_path / "figs" / f"{name}.png")
     assert path.exists() and path.stat().st_size > 1000
     width, height = png_size(path)
-    assert abs(width - width_in * plots.DPI) <= 2 and abs(height - height_in * plots.DPI) <= 2
+    assert abs(width - width_in * plotting.DPI) <= 2 and abs(height - height_in * plotting.DPI) <= 2
     assert 300 <= width <= 8000 and 200 <= height <= 8000, (width, height)
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".")], "temporary file left behind"
     return path
@@ -96,18 +99,18 @@ def case(request):
 
 def test_cluster_colors_deterministic_and_distinct():
     for n in range(1, 11):
-        colors = plots.cluster_colors(n)
+        colors = plotting.cluster_colors(n)
         assert colors.shape == (n, 4)
-        assert np.array_equal(colors, plots.cluster_colors(n))
+        assert np.array_equal(colors, plotting.cluster_colors(n))
         assert len({tuple(np.round(c, 4)) for c in colors}) == n
     # the same cluster keeps its colour when a model has more clusters (up to the qualitative palette's end)
-    assert np.array_equal(plots.cluster_colors(18)[:10], plots.cluster_colors(10))
-    many = plots.cluster_colors(40)
+    assert np.array_equal(plotting.cluster_colors(18)[:10], plotting.cluster_colors(10))
+    many = plotting.cluster_colors(40)
     assert many.shape == (40, 4) and len({tuple(np.round(c, 4)) for c in many}) == 40
-    assert plots.cluster_colors(0).shape == (0, 4)
+    assert plotting.cluster_colors(0).shape == (0, 4)
     # no cluster looks like "no cluster"
-    grey = np.asarray(plots.NOISE_COLOR)
-    assert np.min(np.abs(plots.cluster_colors(18) - grey).sum(axis=1)) > 0.1
+    grey = np.asarray(plotting.NOISE_COLOR)
+    assert np.min(np.abs(plotting.cluster_colors(18) - grey).sum(axis=1)) > 0.1
 
 
 # --- arithmetic ----------------------------------------------------------------------------------------
@@ -119,39 +122,39 @@ def test_combined_weights_and_through_on_hand_made_numbers():
     rows = pd.DataFrame({"cluster": [3, 3, 3], "neuron": [2, 0, 1], "count": [8, 6, 2],
                          "fraction": [0.8, 0.6, 0.2], "rank": [1, 2, 3]})
     # top 2: neuron 2 (0.8) and neuron 0 (0.6)
-    np.testing.assert_allclose(plots.combined_weights(rows, weights, top=2), [0.6, 0.0, 0.8, 0.4])
-    np.testing.assert_allclose(plots.combined_weights(rows, weights, top=5), [0.6, 0.2, 0.8, 0.4])
+    np.testing.assert_allclose(analysis_plots.combined_weights(rows, weights, top=2), [0.6, 0.0, 0.8, 0.4])
+    np.testing.assert_allclose(analysis_plots.combined_weights(rows, weights, top=5), [0.6, 0.2, 0.8, 0.4])
     # rows in any order: rank decides
-    np.testing.assert_allclose(plots.combined_weights(rows.iloc[::-1], weights, top=1), [0.0, 0.0, 0.8, -0.8])
-    np.testing.assert_allclose(plots.combined_weights(rows.iloc[:0], weights, top=5), np.zeros(4))
+    np.testing.assert_allclose(analysis_plots.combined_weights(rows.iloc[::-1], weights, top=1), [0.0, 0.0, 0.8, -0.8])
+    np.testing.assert_allclose(analysis_plots.combined_weights(rows.iloc[:0], weights, top=5), np.zeros(4))
 
     image = np.array([[0.5, 1.0], [0.0, 2.0]])
-    combined = plots.combined_weights(rows, weights, top=2)
-    seen = plots.through(image, combined)
+    combined = analysis_plots.combined_weights(rows, weights, top=2)
+    seen = analysis_plots.through(image, combined)
     assert seen.shape == (2, 2)
     np.testing.assert_allclose(seen, [[0.3, 0.0], [0.0, 0.8]])
     # its sum is the fraction-weighted sum of the neurons' pre-activations (no bias)
     assert seen.sum() == pytest.approx(0.8 * weights[2] @ image.ravel() + 0.6 * weights[0] @ image.ravel())
-    np.testing.assert_allclose(plots.through(image.ravel(), combined.reshape(2, 2)), seen.ravel())
+    np.testing.assert_allclose(analysis_plots.through(image.ravel(), combined.reshape(2, 2)), seen.ravel())
     with pytest.raises(ValueError, match="pixels"):
-        plots.through(image, np.ones(3))
+        analysis_plots.through(image, np.ones(3))
 
 
 def test_top_neurons_sizes_and_caps():
     ranking = pd.DataFrame({"cluster": [0, 0, 1, 1, 2], "neuron": [4, 7, 7, 1, 3], "count": [3, 1, 5, 5, 1],
                             "fraction": [0.75, 0.25, 1.0, 1.0, 1.0], "rank": [1, 2, 1, 2, 1]})
-    neurons, fractions = plots.top_neurons(ranking, 1, top=5)
+    neurons, fractions = analysis_plots.top_neurons(ranking, 1, top=5)
     assert neurons.tolist() == [7, 1] and fractions.tolist() == [1.0, 1.0]
-    assert plots.cluster_sizes(ranking).to_dict() == {0: 4, 1: 5, 2: 1}
-    shown, note = plots.largest_clusters(plots.cluster_sizes(ranking), limit=2)
+    assert analysis_plots.cluster_sizes(ranking).to_dict() == {0: 4, 1: 5, 2: 1}
+    shown, note = plotting.largest_clusters(analysis_plots.cluster_sizes(ranking), limit=2)
     assert shown == [0, 1] and "2 largest of 3" in note
-    assert plots.largest_clusters(plots.cluster_sizes(ranking), limit=3) == ([0, 1, 2], "")
+    assert plotting.largest_clusters(analysis_plots.cluster_sizes(ranking), limit=3) == ([0, 1, 2], "")
 
 
 def test_sample_points_reproducible_and_within_clusters():
     labels = np.array([0, 1, 0, 0, -1, 1, 0, 2])
-    a = plots.sample_points(labels, [0, 1, 2], per_cluster=2, seed=7)
-    b = plots.sample_points(labels, [0, 1, 2], per_cluster=2, seed=7)
+    a = analysis_plots.sample_points(labels, [0, 1, 2], per_cluster=2, seed=7)
+    b = analysis_plots.sample_points(labels, [0, 1, 2], per_cluster=2, seed=7)
     assert {c: v.tolist() for c, v in a.items()} == {c: v.tolist() for c, v in b.items()}
     for c, points in a.items():
         assert len(points) == min(2, np.sum(labels == c)) and np.all(labels[points] == c)
@@ -161,7 +164,7 @@ def test_node_majority():
     node_ptr = np.array([0, 3, 5, 5])
     node_points = np.array([0, 1, 2, 2, 3])
     labels = np.array([4, 4, 1, 1])
-    majority, purity = plots.node_majority(node_ptr, node_points, labels)
+    majority, purity = clustering_plots.node_majority(node_ptr, node_points, labels)
     assert majority[:2].tolist() == [4, 1]
     np.testing.assert_allclose(purity[:2], [2 / 3, 1.0])
 
@@ -171,9 +174,9 @@ def test_node_majority():
 def test_distributions(tmp_path):
     data = make_case()
     data["hidden"][:, 3] = 0  # a neuron that never fires
-    saved(plots.activation_distributions(data["hidden"], data["output"], "test model"), tmp_path, "activations")
+    saved(network_plots.activation_distributions(data["hidden"], data["output"], "test model"), tmp_path, "activations")
     layers = {"hidden_1": Layer(data["weights"], np.zeros(24)), "output": np.zeros((10, 24))}
-    saved(plots.weight_distributions(layers, "test model"), tmp_path, "weights")
+    saved(network_plots.weight_distributions(layers, "test model"), tmp_path, "weights")
 
 
 def test_grid_summary(tmp_path):
@@ -183,10 +186,10 @@ def test_grid_summary(tmp_path):
         "weight_l2_norm": [42.8, 19.3, 77.3, 20.6, 1.0],
         "near_zero_fraction": [0.009, 0.27, 0.013, 0.45, 0.0],
     })
-    saved(plots.grid_summary(table, "mnist"), tmp_path, "grid")
+    saved(analysis_plots.grid_summary(table, "mnist"), tmp_path, "grid")
     table["n_clusters_kmeans"] = 10
     table["n_clusters_hdbscan"] = [3, 40, np.nan, 7, 1]
-    saved(plots.grid_summary(table.iloc[:4]), tmp_path, "grid_clusters")
+    saved(analysis_plots.grid_summary(table.iloc[:4]), tmp_path, "grid_clusters")
 
 
 def test_cluster_figures(case, tmp_path):
@@ -194,12 +197,12 @@ def test_cluster_figures(case, tmp_path):
     labels, n_clusters = data["labels"], data["n_clusters"]
     ranking = ranking_table(data["hidden"], labels)
     summary = summary_table(labels, data["y"], data["pred"], with_noise=name == "digits_8x8")
-    saved(plots.ranking_heatmap(ranking, n_clusters, top=5, title=name), tmp_path, f"heatmap_{name}")
-    saved(plots.cluster_composition(summary, name), tmp_path, f"composition_{name}")
-    saved(plots.cluster_manifold(data["embedding"], labels, name), tmp_path, f"manifold_{name}")
-    saved(plots.neuron_weight_images(ranking, data["weights"], data["shape"], top=5, title=name), tmp_path,
+    saved(analysis_plots.ranking_heatmap(ranking, n_clusters, top=5, title=name), tmp_path, f"heatmap_{name}")
+    saved(clustering_plots.cluster_composition(summary, name), tmp_path, f"composition_{name}")
+    saved(clustering_plots.cluster_manifold(data["embedding"], labels, name), tmp_path, f"manifold_{name}")
+    saved(analysis_plots.neuron_weight_images(ranking, data["weights"], data["shape"], top=5, title=name), tmp_path,
           f"neurons_{name}")
-    saved(plots.transformed_inputs(data["images"], labels, ranking, data["weights"], data["shape"], seed=0, top=5,
+    saved(analysis_plots.transformed_inputs(data["images"], labels, ranking, data["weights"], data["shape"], seed=0, top=5,
                                    per_cluster=3, title=name), tmp_path, f"transformed_{name}")
 
 
@@ -208,14 +211,14 @@ def test_many_clusters_are_capped():
     labels = data["labels"]
     ranking = ranking_table(data["hidden"], labels)
     figures = [
-        plots.ranking_heatmap(ranking, 26),
-        plots.cluster_composition(summary_table(labels, data["y"], data["pred"])),
-        plots.neuron_weight_images(ranking, data["weights"], data["shape"], top=5),
-        plots.transformed_inputs(data["images"], labels, ranking, data["weights"], data["shape"], seed=0),
+        analysis_plots.ranking_heatmap(ranking, 26),
+        clustering_plots.cluster_composition(summary_table(labels, data["y"], data["pred"])),
+        analysis_plots.neuron_weight_images(ranking, data["weights"], data["shape"], top=5),
+        analysis_plots.transformed_inputs(data["images"], labels, ranking, data["weights"], data["shape"], seed=0),
     ]
     for fig in figures:
         assert "20 largest of 26" in fig.get_suptitle()
-    fig = plots.cluster_manifold(data["embedding"], data["labels"])
+    fig = clustering_plots.cluster_manifold(data["embedding"], data["labels"])
     assert "20 largest of 26" in fig.get_suptitle()
     assert sum(ax.get_visible() and ax.axison for ax in fig.axes) == 21  # all clusters + 20 highlighted
 
@@ -224,24 +227,24 @@ def test_transformed_inputs_show_the_computed_sums():
     data = make_case(shape=(8, 8), n_clusters=3)
     labels = data["labels"]
     ranking = ranking_table(data["hidden"], labels)
-    fig = plots.transformed_inputs(data["images"], labels, ranking, data["weights"], (8, 8), seed=3, top=5,
+    fig = analysis_plots.transformed_inputs(data["images"], labels, ranking, data["weights"], (8, 8), seed=3, top=5,
                                    per_cluster=2)
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-    samples = plots.sample_points(labels, [0, 1, 2], 2, seed=3)
+    samples = analysis_plots.sample_points(labels, [0, 1, 2], 2, seed=3)
     for c, points in samples.items():
-        own = plots.combined_weights(ranking[ranking["cluster"] == c], data["weights"], 5)
-        nxt = plots.combined_weights(ranking[ranking["cluster"] == (c + 1) % 3], data["weights"], 5)
+        own = analysis_plots.combined_weights(ranking[ranking["cluster"] == c], data["weights"], 5)
+        nxt = analysis_plots.combined_weights(ranking[ranking["cluster"] == (c + 1) % 3], data["weights"], 5)
         for p in points:
             assert f"input #{p}" in texts
-            assert f"× own (c{c})\nΣ={plots.through(data['images'][p], own).sum():+.2f}" in texts
-            assert f"× next (c{(c + 1) % 3})\nΣ={plots.through(data['images'][p], nxt).sum():+.2f}" in texts
+            assert f"× own (c{c})\nΣ={analysis_plots.through(data['images'][p], own).sum():+.2f}" in texts
+            assert f"× next (c{(c + 1) % 3})\nΣ={analysis_plots.through(data['images'][p], nxt).sum():+.2f}" in texts
 
 
 def test_wrong_image_shape_is_refused():
     data = make_case(shape=(8, 8))
     ranking = ranking_table(data["hidden"], data["labels"])
     with pytest.raises(ValueError, match="28x28"):
-        plots.neuron_weight_images(ranking, data["weights"], (28, 28))
+        analysis_plots.neuron_weight_images(ranking, data["weights"], (28, 28))
 
 
 def test_mapper_graph(tmp_path):
@@ -252,8 +255,8 @@ def test_mapper_graph(tmp_path):
     edges = np.array([(i, i + 1) for i in range(23)] + [(0, 5), (3, 9)])
     node_cluster = np.repeat([0, 1, 2, -1, 3], 5)
     labels_true = rng.integers(0, 10, 200)
-    saved(plots.mapper_graph(node_ptr, node_points, edges, node_cluster, labels_true, "test"), tmp_path, "mapper")
-    saved(plots.mapper_graph(node_ptr, node_points, np.zeros((0, 2), int), np.zeros(25, int), None), tmp_path,
+    saved(clustering_plots.mapper_graph(node_ptr, node_points, edges, node_cluster, labels_true, "test"), tmp_path, "mapper")
+    saved(clustering_plots.mapper_graph(node_ptr, node_points, np.zeros((0, 2), int), np.zeros(25, int), None), tmp_path,
           "mapper_single")
-    saved(plots.mapper_graph(np.zeros(1, int), np.zeros(0, int), np.zeros((0, 2), int), np.zeros(0, int),
+    saved(clustering_plots.mapper_graph(np.zeros(1, int), np.zeros(0, int), np.zeros((0, 2), int), np.zeros(0, int),
                              labels_true), tmp_path, "mapper_empty")

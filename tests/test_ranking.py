@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nntopo.ranking import cluster_summary, rank_neurons, top_k_neurons
+from nntopo.analysis.ranking import cluster_summary, rank_neurons, top_k_neurons
 
 # Six points, four neurons. With k = 2 the top-k, worked out by hand:
 HIDDEN = np.array(

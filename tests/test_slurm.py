@@ -94,7 +94,7 @@ def test_caches_are_private_to_the_user_and_the_machine(tmp_path):
     import socket
     import stat
 
-    from nntopo.jobs import cache_environment
+    from nntopo.workflow.jobs import cache_environment
 
     env = cache_environment({"NNTOPO_CACHE_DIR": str(tmp_path)})
     assert set(env) == {"NUMBA_CACHE_DIR", "MPLCONFIGDIR", "TORCH_HOME", "CUDA_CACHE_PATH"}

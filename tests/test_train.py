@@ -7,8 +7,8 @@ import torch
 
 from nntopo import config, data, layout
 from nntopo.layout import LayoutError
-from nntopo.stages import train_and_record
-from nntopo.train import TrainingDiverged, train, weight_stats
+from nntopo.network.stage import train_and_record
+from nntopo.network.train import TrainingDiverged, train, weight_stats
 
 TINY = {"epochs": 3, "batch_size": 64, "lr": 0.005}
 
@@ -88,7 +88,7 @@ def test_regularization_shrinks_or_sparsifies_weights(digits):
 
 @pytest.mark.parametrize("name", ["l2", "l1"])
 def test_the_penalty_gradient_is_that_of_the_penalty_in_the_loss(name):
-    from nntopo.model import MLP, add_penalty_gradient
+    from nntopo.network.model import MLP, add_penalty_gradient
 
     torch.manual_seed(0)
     net, x, y = MLP(8, (6, 5), 3), torch.randn(20, 8), torch.randint(0, 3, (20,))

@@ -1,4 +1,4 @@
-"""nntopo.tsne computes scikit-learn's Barnes-Hut t-SNE gradient, and so its t-SNE."""
+"""nntopo.clustering.tsne computes scikit-learn's Barnes-Hut t-SNE gradient, and so its t-SNE."""
 
 import numpy as np
 import pytest
@@ -9,8 +9,8 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import threadpool_limits
 
 from benchmarks.tsne_forces import exact_forces, nntopo_barnes_hut
-from nntopo import tsne
-from nntopo.cluster import make_method
+from nntopo.clustering import tsne
+from nntopo.clustering.methods import make_method
 
 
 def embedding(n=1500, seed=0):

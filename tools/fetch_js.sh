@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetch the JavaScript libraries that KeplerMapper's HTML template loads from CDNs, so that
-# nntopo/mapper_page.py can inline them and the Mapper pages draw without network access.
+# nntopo/clustering/mapper_page.py can inline them and the Mapper pages draw without network access.
 #
 #   tools/fetch_js.sh DEST_DIR        (the Makefile uses DEST_DIR = .venv/share/nntopo/js)
 #

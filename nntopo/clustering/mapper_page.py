@@ -1,7 +1,7 @@
 """Interactive, self-contained KeplerMapper pages of a Mapper graph of the test activations.
 
 ``write_mapper_page`` turns a Mapper graph in CSR form (``node_ptr``, ``node_points``, ``edges``, as
-in ``nntopo.cluster.MapperGraph``) into KeplerMapper's HTML page. Nodes are coloured, through the
+in ``nntopo.clustering.methods.MapperGraph``) into KeplerMapper's HTML page. Nodes are coloured, through the
 page's "Color Function" menu, by their majority true label or by their accuracy (share of their
 points predicted right); hovering a node lists its size, label composition, accuracy, its
 cluster's top neurons and its points (test index:true label, wrong ones in red as
@@ -32,7 +32,7 @@ JS_DIR_ENV = "NNTOPO_JS_DIR"
 FETCH_COMMAND = "bash tools/fetch_js.sh .venv/share/nntopo/js"
 WARNING_ID = "nntopo-js-warning"
 
-_ROOT = Path(__file__).resolve().parent.parent
+_ROOT = Path(__file__).resolve().parents[2]
 
 # External scripts of KeplerMapper's template -> (npm package, version, file name in the JS dir).
 # tools/fetch_js.sh fetches exactly these names (D3 as the release's minified build).
@@ -75,7 +75,7 @@ def required_js() -> list[tuple[str, str, str, str]]:
     for url in _SCRIPT_SRC.findall(template.read_text(encoding="utf-8")):
         library = library_for(url)
         if library is None:
-            raise RuntimeError(f"{template}: unknown external script {url}; teach nntopo/mapper_page.py about it")
+            raise RuntimeError(f"{template}: unknown external script {url}; teach nntopo/clustering/mapper_page.py about it")
         out.append((*library, url))
     return out
 

@@ -55,7 +55,7 @@ INPUT_PATTERNS = {
 
 def figures_of(method: str) -> dict[str, Spec]:
     """The figures drawn for a clustering method: the common ones, and the graph's if it makes one."""
-    from nntopo.cluster import METHODS
+    from nntopo.clustering.methods import METHODS
 
     graph = METHODS[method].makes_graph if method in METHODS else False
     return {**METHOD_FIGURES, **(GRAPH_FIGURES if graph else {})}
@@ -63,7 +63,7 @@ def figures_of(method: str) -> dict[str, Spec]:
 
 def embedding_method(config: dict, method: str) -> str:
     """Whose 2-D embedding shows a method's clusters: its own, else figures.embedding's."""
-    from nntopo.cluster import METHODS
+    from nntopo.clustering.methods import METHODS
 
     return method if METHODS[method].embeds else config["figures"]["embedding"]
 
@@ -82,29 +82,33 @@ def draw_model_figure(name: str, model: str, inputs, output, settings: dict) -> 
     """A per-model figure; ``model`` ("dataset model id") titles it."""
     import pandas as pd
 
-    from nntopo import layout, plots
+    from nntopo import layout
+    from nntopo.analysis import plots as analysis_plots
+    from nntopo.clustering import plots as clustering_plots
+    from nntopo.network import plots as network_plots
+    from nntopo import plotting
 
     if name == "activations":
         acts = layout.read_activations(inputs.activations)
         layer = layout.ranked_layer(settings["layer"], len(acts.hidden))
-        fig = plots.activation_distributions(acts.layer(layer), acts.output,
+        fig = network_plots.activation_distributions(acts.layer(layer), acts.output,
                                              title=f"{model}: {layer} and output activations")
     elif name == "weights":
         layers = layout.read_weights(inputs.weights)
         metrics = json.loads(open(inputs.metrics).read())
-        fig = plots.weight_distributions({n: l.weight for n, l in layers.items()}, title=f"{model}: weights",
+        fig = network_plots.weight_distributions({n: l.weight for n, l in layers.items()}, title=f"{model}: weights",
                                          near_zero=metrics["near_zero_threshold"])
     elif name == "agreement":
-        from nntopo.agreement import agreement_matrix
+        from nntopo.analysis.agreement import agreement_matrix
 
         table = pd.read_csv(inputs.agreement)
         pairs, purity = table[table.method_a != table.method_b], table[table.method_a == table.method_b]
-        fig = plots.agreement_heatmap(agreement_matrix(pairs, order=list(purity.method_a)),
+        fig = analysis_plots.agreement_heatmap(agreement_matrix(pairs, order=list(purity.method_a)),
                                       purity.set_index("method_a")["purity"],
                                       title=f"{model}: agreement between clusterings")
     else:
         raise ValueError(f"unknown model figure {name!r}; figures: {', '.join(MODEL_FIGURES)}")
-    plots.save(fig, output)
+    plotting.save(fig, output)
 
 
 def draw_method_figure(name: str, model: str, method: str, inputs, output, settings: dict, *, data_dir=None,
@@ -112,26 +116,30 @@ def draw_method_figure(name: str, model: str, method: str, inputs, output, setti
     """A per-(model, method) figure; ``transformed`` reads the test images from ``data_dir``."""
     import pandas as pd
 
-    from nntopo import layout, plots
+    from nntopo import layout
+    from nntopo.analysis import plots as analysis_plots
+    from nntopo.clustering import plots as clustering_plots
+    from nntopo.network import plots as network_plots
+    from nntopo import plotting
 
     top, most = settings.get("top"), settings.get("max_clusters")
     title = f"{model}, {method}"
     if name == "ablation":
-        fig = plots.ablation_effects(pd.read_csv(inputs.ablation), title=f"{title}: silencing each cluster's top "
+        fig = analysis_plots.ablation_effects(pd.read_csv(inputs.ablation), title=f"{title}: silencing each cluster's top "
                                      "neurons", alpha=settings["alpha"], max_clusters=most)
     elif name == "barplot":
         summary = pd.read_csv(inputs.table)
         n = int((summary.cluster >= 0).sum())
-        fig = plots.cluster_composition(summary, title=f"{title}: {n} clusters, label composition and accuracy",
+        fig = clustering_plots.cluster_composition(summary, title=f"{title}: {n} clusters, label composition and accuracy",
                                         max_clusters=most)
     elif name == "heatmap":
-        fig = plots.ranking_heatmap(pd.read_csv(inputs.ranking), layout.read_clusters(inputs.clusters).n_clusters,
+        fig = analysis_plots.ranking_heatmap(pd.read_csv(inputs.ranking), layout.read_clusters(inputs.clusters).n_clusters,
                                     top=top, title=title, max_clusters=most)
     elif name == "manifold":
         shown = layout.read_clusters(inputs.embedding)
         if shown.embedding is None:
             raise layout.LayoutError(f"{inputs.embedding}: no embedding to draw the points with")
-        fig = plots.cluster_manifold(shown.embedding, layout.read_clusters(inputs.clusters).labels, max_clusters=most,
+        fig = clustering_plots.cluster_manifold(shown.embedding, layout.read_clusters(inputs.clusters).labels, max_clusters=most,
                                      title=f"{title} clusters on the {shown.attrs['method']} embedding")
     elif name in ("neurons", "transformed"):
         ranking = pd.read_csv(inputs.ranking)
@@ -142,12 +150,12 @@ def draw_method_figure(name: str, model: str, method: str, inputs, output, setti
         if hidden.shape[1] != image_shape[0] * image_shape[1]:
             raise ValueError(f"{name}: the ranked layer's inputs are not image pixels; use clustering.layer 1")
         if name == "neurons":
-            fig = plots.neuron_weight_images(ranking, hidden, image_shape, top=top, title=title, max_clusters=most)
+            fig = analysis_plots.neuron_weight_images(ranking, hidden, image_shape, top=top, title=title, max_clusters=most)
         else:
             from nntopo import data
 
             images = data.load(attrs["dataset"], data_dir, download, train=False).x_test
-            fig = plots.transformed_inputs(images, layout.read_clusters(inputs.clusters).labels, ranking, hidden,
+            fig = analysis_plots.transformed_inputs(images, layout.read_clusters(inputs.clusters).labels, ranking, hidden,
                                            image_shape, seed=int(attrs["seed"]), top=top,
                                            per_cluster=settings["per_cluster"], title=title, max_clusters=most)
     elif name == "mapper_graph":
@@ -155,12 +163,12 @@ def draw_method_figure(name: str, model: str, method: str, inputs, output, setti
         if clusters.graph is None:
             raise layout.LayoutError(f"{inputs.clusters}: {method} stored no Mapper graph")
         g = clusters.graph
-        fig = plots.mapper_graph(g["node_ptr"], g["node_points"], g["edges"], g["node_cluster"],
+        fig = clustering_plots.mapper_graph(g["node_ptr"], g["node_points"], g["edges"], g["node_cluster"],
                                  labels_true=layout.read_activations(inputs.activations).labels, title=title,
                                  seed=int(clusters.attrs["seed"]))
     else:
         raise ValueError(f"unknown figure {name!r}; figures: {', '.join({**METHOD_FIGURES, **GRAPH_FIGURES})}")
-    plots.save(fig, output)
+    plotting.save(fig, output)
 
 
 def draw_figures(outputs: dict, inputs, settings: dict, dataset: str, model: str, method: str | None = None, *,
@@ -181,7 +189,7 @@ def write_mapper_page(method: str, inputs, output, settings: dict) -> list[str]:
     import pandas as pd
 
     from nntopo import layout
-    from nntopo.mapper_page import write_mapper_page as write_page
+    from nntopo.clustering.mapper_page import write_mapper_page as write_page
 
     clusters = layout.read_clusters(inputs.clusters)
     if clusters.graph is None:
@@ -203,8 +211,12 @@ def summarize(inputs, outputs, settings: dict) -> None:
     """
     import pandas as pd
 
-    from nntopo import layout, plots
-    from nntopo.ablation import summarize_ablation
+    from nntopo import layout
+    from nntopo.analysis import plots as analysis_plots
+    from nntopo.clustering import plots as clustering_plots
+    from nntopo.network import plots as network_plots
+    from nntopo import plotting
+    from nntopo.analysis.ablation import summarize_ablation
 
     rows = {}
     for path in inputs.metrics:
@@ -237,4 +249,4 @@ def summarize(inputs, outputs, settings: dict) -> None:
             frame.to_csv(tmp, index=False)
     shown = ["model", "test_accuracy", "weight_l2_norm", "near_zero_fraction"] + [
         c for c in table.columns if c.startswith("n_clusters_")]
-    plots.save(plots.grid_summary(table[shown], title=f"{settings['dataset']}: the grid of models"), outputs.figure)
+    plotting.save(analysis_plots.grid_summary(table[shown], title=f"{settings['dataset']}: the grid of models"), outputs.figure)

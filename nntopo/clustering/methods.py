@@ -262,7 +262,7 @@ class EmbedThenCluster(Method):
 class TSNEMethod(EmbedThenCluster):
     """Barnes-Hut t-SNE to 2-D (PCA init), then ``clusterer``.
 
-    scikit-learn's TSNE with its gradient computed by nntopo.tsne: the same approximation, 3x
+    scikit-learn's TSNE with its gradient computed by nntopo.clustering.tsne: the same approximation, 3x
     faster on one thread. Not openTSNE: on the study's embeddings (10 tight groups ~130 units
     apart) its FFT forces are as accurate as Barnes-Hut's only at twice the cost per iteration
     (benchmarks/tsne_forces.py). ``max_iter`` drives the run time.
@@ -283,7 +283,7 @@ class TSNEMethod(EmbedThenCluster):
         self.max_iter = max_iter
 
     def embed(self, X: np.ndarray) -> np.ndarray:
-        from nntopo import tsne
+        from nntopo.clustering import tsne
 
         return tsne.embed(X, perplexity=self.perplexity, max_iter=self.max_iter, seed=self.seed)
 
@@ -333,7 +333,7 @@ class UMAPMethod(EmbedThenCluster):
         from umap import layouts, umap_
 
         # UMAP leaves these numba functions uncached, so every fresh process compiled them again
-        # (5 s of a 9 s job). Cached in NUMBA_CACHE_DIR (nntopo/jobs.py) like the rest of its code.
+        # (5 s of a 9 s job). Cached in NUMBA_CACHE_DIR (nntopo/workflow/jobs.py) like the rest of its code.
         for function in (umap_.smooth_knn_dist, umap_.compute_membership_strengths,
                          layouts._nb_optimize_layout_euclidean_single_epoch):
             function.enable_caching()

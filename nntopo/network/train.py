@@ -12,7 +12,7 @@ from torch import nn
 
 from nntopo.data import Dataset
 from nntopo.layout import Layer
-from nntopo.model import MLP, add_penalty_gradient, build
+from nntopo.network.model import MLP, add_penalty_gradient, build
 
 NEAR_ZERO = 1e-3  # |w| below this counts as a near-zero weight in the sparsity figure
 

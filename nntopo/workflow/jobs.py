@@ -63,8 +63,8 @@ def user_errors() -> tuple[type[Exception], ...]:
     from nntopo.layout import LayoutError
 
     errors = [ConfigError, DataError, LayoutError]
-    if "nntopo.train" in sys.modules:  # only jobs that train can diverge; keep torch out of the rest
-        errors.append(sys.modules["nntopo.train"].TrainingDiverged)
+    if "nntopo.network.train" in sys.modules:  # only jobs that train can diverge; keep torch out of the rest
+        errors.append(sys.modules["nntopo.network.train"].TrainingDiverged)
     return tuple(errors)
 
 

@@ -1,0 +1,223 @@
+"""Figures of a clustering: the clusters on an embedding, their composition, the Mapper graph."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from nntopo.plotting import (
+    BACKGROUND_COLOR,
+    class_colors,
+    cluster_colors,
+    label_colors,
+    largest_clusters,
+    MAX_CLUSTERS,
+    new_figure,
+    no_data,
+    NOISE_COLOR,
+    panel_grid,
+)
+
+
+def cluster_composition(summary: pd.DataFrame, title: str = "", max_clusters: int = MAX_CLUSTERS) -> Figure:
+    """Per cluster: its size (top, cluster colours), the true-label make-up of its points as a 100%
+    stacked bar (bottom, one colour per class, digits written in segments of >= 6%), and the model's
+    accuracy on its points (black diamond, same 0..1 axis). A row with cluster -1 is drawn last, in grey.
+    """
+    summary = summary.sort_values("cluster", key=lambda c: np.where(c < 0, np.iinfo(np.int64).max, c)).reset_index(drop=True)
+    class_cols = sorted((c for c in summary.columns if str(c).startswith("count_")),
+                        key=lambda c: int(str(c).split("_")[1]))
+    inside = summary[summary["cluster"] >= 0]
+    n_clusters = int(inside["cluster"].max()) + 1 if len(inside) else 0
+    shown, note = largest_clusters(inside.set_index("cluster")["size"], max_clusters)
+    rows = summary[summary["cluster"].isin(shown) | (summary["cluster"] < 0)].reset_index(drop=True)
+    n = len(rows)
+    fig = new_figure(float(np.clip(3.5 + 0.55 * n, 7, 20)), 6.8)
+    ax_size, ax = fig.subplots(2, 1, sharex=True, height_ratios=[1, 2.6])
+    fig.suptitle(f"{title + ': ' if title else ''}cluster sizes and true-label composition{note}", fontsize=12)
+    if n == 0:
+        no_data(ax)
+        return fig
+    x = np.arange(n)
+    clusters = rows["cluster"].to_numpy(np.int64)
+    palette = np.vstack([cluster_colors(n_clusters), np.asarray(NOISE_COLOR)[None]])
+    bar_colors = palette[np.where(clusters >= 0, clusters, n_clusters)]
+    sizes = rows["size"].to_numpy(np.float64)
+    bars = ax_size.bar(x, sizes, color=bar_colors, edgecolor="0.3", linewidth=0.4)
+    ax_size.bar_label(bars, labels=[f"{int(s):,}" for s in sizes], fontsize=8, padding=1)
+    if sizes.max() > 30 * max(sizes.min(), 1):
+        ax_size.set_yscale("log")
+        ax_size.set_ylim(0.7, sizes.max() * 4)
+        ax_size.set_ylabel("points (log)")
+    else:
+        ax_size.set_ylim(0, sizes.max() * 1.25)
+        ax_size.set_ylabel("points")
+    ax_size.set_title("cluster size", fontsize=10, loc="left")
+
+    counts = rows[class_cols].to_numpy(np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    colors = class_colors(len(class_cols))
+    bottom = np.zeros(n)
+    for k, col in enumerate(class_cols):
+        ax.bar(x, shares[:, k], 0.8, bottom=bottom, color=colors[k], edgecolor="white", linewidth=0.4,
+               label=str(col).split("_")[1])
+        bottom += shares[:, k]
+    big = np.argwhere(shares >= 0.06)
+    centres = np.cumsum(shares, axis=1) - shares / 2
+    for i, k in big:
+        ax.text(i, centres[i, k], str(class_cols[k]).split("_")[1], ha="center", va="center", fontsize=9,
+                color="0.15")
+    ax.scatter(x, rows["accuracy"].to_numpy(np.float64), marker="D", s=28, c="black", zorder=4,
+               label="accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0))
+    ax.set_ylabel("share of the cluster's points")
+    ax.set_xticks(x, [str(c) if c >= 0 else "none\n(-1)" for c in clusters], fontsize=9)
+    ax.set_xlabel("cluster" + (" (none: points in no cluster)" if (clusters < 0).any() else ""))
+    handles = [Patch(facecolor=colors[k], edgecolor="0.6", label=str(c).split("_")[1]) for k, c in enumerate(class_cols)]
+    handles.append(Line2D([], [], marker="D", color="black", linestyle="none", label="model accuracy\non the cluster"))
+    ax.legend(handles=handles, title="true label", loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8,
+              title_fontsize=9, frameon=False)
+    ax.set_xlim(-0.6, n - 0.4)
+    return fig
+
+
+def cluster_manifold(embedding: np.ndarray, labels: np.ndarray, title: str = "",
+                     max_clusters: int = MAX_CLUSTERS, max_cols: int = 6) -> Figure:
+    """The 2-D embedding: a first panel with every cluster in its colour (no cluster: grey), then one
+    panel per cluster (the largest ``max_clusters``) with it highlighted over the other points in grey.
+    """
+    embedding = np.asarray(embedding, dtype=np.float64)
+    labels = np.asarray(labels, dtype=np.int64)
+    n_points = len(labels)
+    n_clusters = int(labels.max(initial=-1)) + 1
+    sizes = pd.Series(np.bincount(labels[labels >= 0], minlength=n_clusters))
+    shown, note = largest_clusters(sizes[sizes > 0], max_clusters)
+    n_rows, n_cols = panel_grid(len(shown) + 1, max_cols)
+    fig = new_figure(2.6 * n_cols + 0.3, 2.6 * n_rows + 0.6)
+    axes = np.atleast_1d(fig.subplots(n_rows, n_cols, sharex=True, sharey=True)).ravel()
+    point_size = float(np.clip(6000 / max(n_points, 1), 0.5, 12))
+    colors = label_colors(labels, n_clusters)
+    order = np.random.default_rng(0).permutation(n_points)  # no cluster always drawn over another
+    noise = labels < 0
+    order = np.concatenate([order[noise[order]], order[~noise[order]]])
+    x, y = embedding[:, 0], embedding[:, 1]
+    ax = axes[0]
+    ax.scatter(x[order], y[order], s=point_size, c=colors[order], linewidths=0, rasterized=True)
+    n_noise = int(noise.sum())
+    ax.set_title(f"all {n_clusters} cluster{'s' if n_clusters != 1 else ''}" + (f"\n(grey: {n_noise:,} in no cluster)" if n_noise else ""),
+                 fontsize=9)
+    palette = cluster_colors(n_clusters)
+    for ax, c in zip(axes[1:], shown):
+        member = labels == c
+        ax.scatter(x[~member], y[~member], s=point_size * 0.6, c=[BACKGROUND_COLOR], linewidths=0, rasterized=True)
+        ax.scatter(x[member], y[member], s=point_size * 1.3, c=[palette[c]], linewidths=0, rasterized=True)
+        ax.set_title(f"cluster {c} (n={int(member.sum()):,})", fontsize=9)
+        for spine in ax.spines.values():
+            spine.set_edgecolor(palette[c])
+            spine.set_linewidth(2)
+    for ax in axes[len(shown) + 1:]:
+        ax.set_axis_off()
+    for ax in axes:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_aspect("equal", adjustable="box")
+    fig.suptitle(f"{title + ': ' if title else ''}clusters in the 2-D embedding{note}", fontsize=12)
+    return fig
+
+
+def graph_layout(n_nodes: int, edges: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Node positions (n_nodes, 2) from networkx's spring layout, seeded (same graph, same picture)."""
+    import networkx as nx
+
+    graph = nx.Graph()
+    graph.add_nodes_from(range(n_nodes))
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    graph.add_edges_from(edges.tolist())
+    if n_nodes == 0:
+        return np.zeros((0, 2))
+    pos = nx.spring_layout(graph, seed=seed, k=1.5 / math.sqrt(n_nodes), iterations=60)
+    return np.array([pos[i] for i in range(n_nodes)], dtype=np.float64)
+
+
+def node_majority(node_ptr: np.ndarray, node_points: np.ndarray, labels_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each node's most common true label (ties: lowest) and its share of the node's points."""
+    node_ptr = np.asarray(node_ptr, dtype=np.int64)
+    n_nodes = len(node_ptr) - 1
+    labels_true = np.asarray(labels_true, dtype=np.int64)
+    n_classes = int(labels_true.max(initial=0)) + 1
+    node_of = np.repeat(np.arange(n_nodes), np.diff(node_ptr))
+    counts = np.bincount(node_of * n_classes + labels_true[np.asarray(node_points, dtype=np.int64)],
+                         minlength=n_nodes * n_classes).reshape(n_nodes, n_classes)
+    totals = np.maximum(counts.sum(axis=1), 1)
+    return counts.argmax(axis=1), counts.max(axis=1) / totals
+
+
+def mapper_graph(node_ptr: np.ndarray, node_points: np.ndarray, edges: np.ndarray, node_cluster: np.ndarray,
+                 labels_true: np.ndarray | None = None, title: str = "", seed: int = 0) -> Figure:
+    """The Mapper graph, spring layout (seeded): node area proportional to its number of points,
+    edges between nodes sharing points. Left: nodes coloured by cluster (grey: in no cluster); right
+    (when ``labels_true`` is given): by the majority true label of their points.
+    """
+    node_ptr = np.asarray(node_ptr, dtype=np.int64)
+    node_cluster = np.asarray(node_cluster, dtype=np.int64)
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    n_nodes = len(node_ptr) - 1
+    counts = np.diff(node_ptr)
+    n_clusters = int(node_cluster.max(initial=-1)) + 1
+    two = labels_true is not None
+    fig = new_figure(13 if two else 7.5, 6.4)
+    axes = np.atleast_1d(fig.subplots(1, 2 if two else 1))
+    fig.suptitle(f"{title + ': ' if title else ''}Mapper graph, {n_nodes} nodes, {len(edges)} edges "
+                 f"(node area ∝ points in the node)", fontsize=12)
+    if n_nodes == 0:
+        for ax in axes:
+            no_data(ax, "empty graph")
+        return fig
+    pos = graph_layout(n_nodes, edges, seed)
+    s_max = float(np.clip(20000 / n_nodes, 60, 600))
+    areas = 6 + s_max * counts / max(counts.max(), 1)
+    order = np.argsort(-counts, kind="stable")  # big nodes below small ones
+    segments = pos[edges] if len(edges) else np.zeros((0, 2, 2))
+
+    def draw(ax, colors):
+        ax.add_collection(LineCollection(segments, colors="0.55", linewidths=0.6, alpha=0.7, zorder=1))
+        ax.scatter(pos[order, 0], pos[order, 1], s=areas[order], c=colors[order], edgecolors="0.25",
+                   linewidths=0.4, zorder=2)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_aspect("equal", adjustable="datalim")
+        ax.margins(0.05)
+
+    node_colors = label_colors(node_cluster, n_clusters)
+    draw(axes[0], node_colors)
+    present = sorted(set(node_cluster.tolist()))
+    handles = [Line2D([], [], marker="o", linestyle="none", markerfacecolor=cluster_colors(n_clusters)[c],
+                      markeredgecolor="0.25", label=str(c)) for c in present if c >= 0][:MAX_CLUSTERS]
+    if -1 in present:
+        handles.append(Line2D([], [], marker="o", linestyle="none", markerfacecolor=NOISE_COLOR,
+                              markeredgecolor="0.25", label="none"))
+    more = len([c for c in present if c >= 0]) - MAX_CLUSTERS
+    axes[0].legend(handles=handles, title="cluster" + (f" (+{more} more)" if more > 0 else ""), fontsize=8,
+                   title_fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False,
+                   ncols=2 if len(handles) > 12 else 1)
+    axes[0].set_title(f"coloured by cluster ({n_clusters} clusters)", fontsize=10)
+    if two:
+        majority, purity = node_majority(node_ptr, node_points, labels_true)
+        n_classes = int(np.max(labels_true)) + 1
+        palette = class_colors(n_classes)
+        draw(axes[1], palette[majority])
+        handles = [Line2D([], [], marker="o", linestyle="none", markerfacecolor=palette[k], markeredgecolor="0.25",
+                          label=str(k)) for k in range(n_classes)]
+        fig.legend(handles=handles, title="true label", fontsize=8, title_fontsize=9, loc="outside right upper",
+                   frameon=False)
+        axes[1].set_title(f"coloured by majority true label (median node purity {np.median(purity):.0%})",
+                          fontsize=10)
+    return fig

@@ -1,0 +1,40 @@
+"""The clustering stage: cluster one layer's test points with one method and write the clusters file."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+
+from nntopo import layout
+
+
+def cluster_activations(activations_path, clusters_path, settings: dict, log=print) -> None:
+    """Cluster one model's test points with one method (``settings``: config.clustering_slice)."""
+    from nntopo.clustering.methods import cluster_points, coincide, make_method
+
+    acts = layout.read_activations(activations_path)
+    if settings["space"] == "output":
+        space, points = layout.OUTPUT_LAYER, acts.output
+    else:
+        space = layout.ranked_layer(settings["layer"], len(acts.hidden))
+        points = acts.layer(space)
+    seed = int(acts.attrs["seed"])
+    method = make_method(settings["method"], seed, settings["params"])
+    start = time.perf_counter()
+    if coincide(points):
+        log(f"WARNING: all {len(points)} points are the same in {space} (a dead network?): one cluster")
+    result = cluster_points(method, points)
+    seconds = time.perf_counter() - start
+    unassigned = int(np.sum(result.labels < 0))
+    log(f"{settings['method']} on {space} ({points.shape[0]} x {points.shape[1]}): {result.n_clusters} clusters, "
+        f"{unassigned} points in none, {seconds:.1f} s")
+    graph = None
+    if result.graph is not None:
+        graph = {name: getattr(result.graph, name) for name in layout.MAPPER_ARRAYS}
+        log(f"mapper graph: {result.graph.n_nodes} nodes, {len(result.graph.edges)} edges")
+    attrs = layout.provenance(acts.attrs["dataset"], acts.attrs["model"], seed, settings,
+                              method=settings["method"], space=space,
+                              parameters=json.dumps(settings["params"], sort_keys=True), seconds=seconds)
+    layout.write_clusters(clusters_path, result.labels, result.embedding, graph, attrs)

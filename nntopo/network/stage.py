@@ -1,0 +1,63 @@
+"""The training stage: train one model of the grid and record its weights and test-set activations.
+
+The algorithm (nntopo.network.train) does no file I/O; this module reads and writes the files.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from nntopo import layout
+
+
+def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, data_dir, download: bool = True,
+                     device: str = "auto", threads: int = 1, log=print) -> dict:
+    """Train the model ``settings`` (its config slice) describe, then write its files.
+
+    ``outputs`` has the paths ``state``, ``weights``, ``activations`` and ``metrics``.
+    Returns the metrics written.
+    """
+    import torch
+
+    from nntopo import data
+    from nntopo.network import train
+
+    torch.set_num_threads(threads)
+    dataset_ = data.load(dataset, data_dir, download)
+    log(f"{model_id} on {dataset}: {len(dataset_.x_train)} training, {len(dataset_.x_test)} test images "
+        f"of {dataset_.image_shape[0]}x{dataset_.image_shape[1]}")
+    trained = train.train(dataset_, settings["widths"], settings["regularization"], settings["training"],
+                          settings["seed"], device, log)
+    hidden, logits = train.record(trained.model, dataset_.x_test)
+    if not all(np.isfinite(values).all() for values in (*hidden, logits)):  # a last step that diverged
+        raise train.TrainingDiverged(f"the trained network's test activations hold NaN or infinite values; lower "
+                                     f"training.lr (now {settings['training']['lr']})")
+    predictions = logits.argmax(1)
+    attrs = layout.provenance(dataset, model_id, settings["seed"], settings, image_shape=list(dataset_.image_shape))
+
+    samples = len(dataset_.x_train) * settings["training"]["epochs"]
+    metrics = {
+        **{key: attrs[key] for key in ("dataset", "model", "seed")},
+        "settings": settings,
+        "device": trained.device,
+        "epochs": trained.history,
+        "test_accuracy": float(np.mean(predictions == dataset_.y_test)),
+        **train.weight_stats(trained.model),
+        "train_seconds": trained.seconds,
+        "samples_per_second": samples / trained.seconds,
+        "gflops_per_second": train.flops_per_sample(trained.model) * samples / trained.seconds / 1e9,
+        "threads": threads,
+        "versions": layout.versions(),
+    }
+    log(f"test accuracy {metrics['test_accuracy']:.4f}, weight L2 norm {metrics['weight_l2_norm']:.2f}, "
+        f"near-zero weights {metrics['near_zero_fraction']:.1%}, {metrics['gflops_per_second']:.0f} GFLOP/s")
+
+    with layout.atomic(outputs.state) as tmp:
+        torch.save(trained.model.state_dict(), tmp)
+    layout.write_weights(outputs.weights, train.layers(trained.model), attrs)
+    layout.write_activations(outputs.activations, hidden, logits, dataset_.y_test, predictions, attrs)
+    with layout.atomic(outputs.metrics) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    return metrics

@@ -1,0 +1,213 @@
+"""The house style of every figure: colours, saving, empty panels, grids and image tiles.
+
+Each stage draws its own figures (``network/plots.py``, ``clustering/plots.py``, ``analysis/plots.py``):
+plain arrays and tables in, a matplotlib Figure out; ``save`` writes it.
+
+Every function builds its figure with the object API (``matplotlib.figure.Figure``), never through
+pyplot's global state, so figures can be drawn in parallel worker processes with the Agg renderer.
+The functions read no files: stages read the HDF5 and CSV outputs and pass the arrays in.
+
+Conventions shared by all figures:
+
+- a cluster has one colour everywhere, ``cluster_colors(n)[c]``; points and nodes in no cluster
+  (label -1) are drawn in ``NOISE_COLOR`` (light grey), and the figure says so;
+- true classes (digits) use ``class_colors``, a palette chosen not to be confused with the clusters';
+- figures with a panel or a row per cluster show at most ``MAX_CLUSTERS`` clusters, the largest,
+  and say so in their title;
+- weight images are ``weight.reshape(image_shape)`` (row-major, as the images were flattened),
+  drawn with a diverging colour map centred at 0 (red positive, blue negative).
+
+Inputs named here:
+
+- ranking: DataFrame ``cluster, neuron, count, fraction, rank``, one row per (cluster, neuron) with a
+  nonzero count: how many of the cluster's points have the neuron among their top-k activated
+  hidden neurons; fraction = count / cluster size; rank 1 = the most frequent.
+- summary: DataFrame, one row per cluster, ``cluster, size, accuracy, majority_label,
+  majority_share, count_0 .. count_{C-1}`` (points of each true class).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib import colormaps
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+
+DPI = 120
+
+
+MAX_CLUSTERS = 20  # per-cluster grids show at most this many clusters (the largest)
+
+
+NEAR_ZERO = 1e-3  # |w| below this is a near-zero weight, as in nntopo.train.NEAR_ZERO
+
+
+NOISE_COLOR = (0.72, 0.72, 0.72, 1.0)  # points or nodes in no cluster (label -1)
+
+
+BACKGROUND_COLOR = (0.86, 0.86, 0.86, 1.0)  # the other points behind a highlighted cluster
+
+
+WEIGHT_CMAP = "RdBu_r"  # diverging, centred at 0: red excites, blue inhibits
+
+
+INPUT_CMAP = "gray_r"  # MNIST-style: ink dark on white
+
+
+_TAB20_ORDER = [0, 2, 4, 6, 8, 10, 12, 16, 18, 1, 3, 5, 7, 9, 11, 13, 17, 19]
+
+
+_GOLDEN = (math.sqrt(5) - 1) / 2
+
+
+def cluster_colors(n_clusters: int) -> np.ndarray:
+    """RGBA colour of clusters 0..n_clusters-1, shape (n, 4); the same n always gives the same colours.
+
+    Up to 18 clusters: tab20 without its greys (tab10's colours first). Beyond: the turbo colour map,
+    sampled in golden-ratio steps so that clusters with neighbouring numbers get distant hues.
+    """
+    n = int(n_clusters)
+    if n <= 0:
+        return np.zeros((0, 4))
+    if n <= len(_TAB20_ORDER):
+        tab20 = colormaps["tab20"].colors
+        return np.array([to_rgba(tab20[i]) for i in _TAB20_ORDER[:n]])
+    positions = 0.04 + 0.92 * ((np.arange(n) * _GOLDEN) % 1.0)
+    return colormaps["turbo"](positions)
+
+
+def class_colors(n_classes: int) -> np.ndarray:
+    """RGBA colour of true classes 0..n_classes-1 (pastel Set3, so never mistaken for a cluster colour)."""
+    n = int(n_classes)
+    if n <= 0:
+        return np.zeros((0, 4))
+    if n <= 12:
+        return np.array([to_rgba(c) for c in colormaps["Set3"].colors[:n]])
+    return colormaps["twilight"](np.arange(n) / n)
+
+
+def label_colors(labels: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Per-point RGBA from cluster labels, NOISE_COLOR for -1 (vectorised)."""
+    palette = np.vstack([cluster_colors(n_clusters), np.asarray(NOISE_COLOR)[None]])
+    return palette[np.where(labels >= 0, labels, n_clusters)]
+
+
+def save(fig: Figure, path, dpi: int = DPI) -> Path:
+    """Write ``fig`` as a PNG to ``path`` atomically (temporary sibling, then os.replace)."""
+    from nntopo.layout import atomic
+
+    path = Path(path)
+    # Not registered with pyplot, the figure is freed with its last reference; clearing it first
+    # cost more time than drawing some figures.
+    with atomic(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=dpi, facecolor="white")
+    return path
+
+
+def new_figure(width: float, height: float, constrained: bool = True) -> Figure:
+    return Figure(figsize=(width, height), layout="constrained" if constrained else None)
+
+
+def no_data(ax, message: str = "no data") -> None:
+    ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, fontsize=10, color="0.4")
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def largest_clusters(sizes: pd.Series, limit: int = MAX_CLUSTERS) -> tuple[list[int], str]:
+    """The ``limit`` largest clusters (sorted by number) and a note for the title when some are left out."""
+    sizes = sizes[sizes.index >= 0]
+    if len(sizes) <= limit:
+        return sorted(int(c) for c in sizes.index), ""
+    kept = sizes.sort_values(ascending=False, kind="stable").index[:limit]
+    return sorted(int(c) for c in kept), f" ({limit} largest of {len(sizes)} clusters shown)"
+
+
+def check_image_shape(n_features: int, image_shape) -> tuple[int, int]:
+    h, w = (int(s) for s in image_shape)
+    if h * w != n_features:
+        raise ValueError(f"image_shape {h}x{w} has {h * w} pixels but the weights have {n_features} inputs")
+    return h, w
+
+
+def darker(color, factor: float = 0.75):
+    r, g, b, a = to_rgba(color)
+    return (r * factor, g * factor, b * factor, a)
+
+
+def natural_sort_key(text: str):
+    import re
+
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
+
+
+def panel_grid(n_panels: int, max_cols: int) -> tuple[int, int]:
+    cols = min(n_panels, max_cols)
+    return math.ceil(n_panels / cols), cols
+
+
+class TileRows:
+    """A figure of rows of image tiles, laid out in inches: each row is one Axes whose data units are
+    image pixels (x to the right, y down), so tiles are placed by ``extent`` and stay square-pixelled.
+    """
+
+    def __init__(self, n_rows: int, row_width_px: float, image_shape: tuple[int, int], tile_in: float,
+                 left_in: float, right_in: float, head_in: float, title_in: float, bottom_in: float = 0.15):
+        self.h, self.w = image_shape
+        self.scale = tile_in / self.w  # inches per pixel
+        self.left_in, self.title_in = left_in, title_in
+        self.row_in = self.h * self.scale + title_in
+        self.width = left_in + row_width_px * self.scale + right_in
+        self.height = head_in + n_rows * self.row_in + bottom_in
+        self.head_in, self.row_width_px = head_in, row_width_px
+        self.fig = new_figure(self.width, self.height, constrained=False)
+
+    def row(self, r: int):
+        """The Axes of row r, spanning the row's tiles (titles sit above it, outside)."""
+        bottom = self.height - self.head_in - (r + 1) * self.row_in
+        ax = self.fig.add_axes((self.left_in / self.width, bottom / self.height,
+                                self.row_width_px * self.scale / self.width, self.h * self.scale / self.height))
+        ax.set_xlim(0, self.row_width_px)
+        ax.set_ylim(self.h, 0)
+        ax.set_axis_off()
+        return ax
+
+    def colorbar(self, ax, mappable, x_px: float, width_px: float):
+        """A colour bar at data x ``x_px`` of row ``ax``, as tall as the tiles."""
+        box = ax.get_position()
+        cax = self.fig.add_axes((box.x0 + x_px * self.scale / self.width, box.y0,
+                                 width_px * self.scale / self.width, box.height))
+        bar = self.fig.colorbar(mappable, cax=cax)
+        bar.ax.tick_params(labelsize=7, length=2, pad=1)
+        bar.locator = matplotlib.ticker.MaxNLocator(3, symmetric=True)
+        bar.update_ticks()
+        return bar
+
+    def tile(self, ax, image, x_px: float, cmap, vmin, vmax, title: str = "", frame=None, fontsize: float = 7.5,
+             frame_width: float = 0.6):
+        im = ax.imshow(image.reshape(self.h, self.w), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest",
+                       extent=(x_px, x_px + self.w, self.h, 0), aspect="auto")
+        ax.add_patch(Rectangle((x_px, 0), self.w, self.h, fill=False, edgecolor=frame if frame is not None else "0.35",
+                               linewidth=frame_width, clip_on=False))
+        if title:
+            ax.text(x_px + self.w / 2, -0.03 * self.h, title, ha="center", va="bottom", fontsize=fontsize,
+                    clip_on=False)
+        return im
+
+    def row_label(self, ax, cluster: int, size, colors: np.ndarray) -> None:
+        """The cluster's name, size and colour at the left of its row."""
+        text = f"cluster {cluster}" + (f"\nn={int(size):,}" if size is not None and np.isfinite(size) else "")
+        ax.text(-0.12 * self.w, self.h / 2, text, ha="right", va="center", fontsize=8.5, clip_on=False,
+                bbox=dict(boxstyle="round,pad=0.3", facecolor=colors[cluster], alpha=0.45, edgecolor="none"))
+
+
+def symmetric_scale(*arrays) -> float:
+    peak = max((float(np.abs(a).max()) for a in arrays if np.size(a)), default=0.0)
+    return peak if peak > 0 else 1.0
