@@ -89,7 +89,7 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
     ds = data.load(dataset, nnconfig.data_dir(cfg), cfg["download"])
 
     torch.manual_seed(seed)
-    net = nnmodel.build(ds.n_features, ds.n_classes, settings["widths"], regularization)
+    net = nnmodel.build(ds.n_features, ds.n_classes, settings["widths"], regularization, settings["activation"])
     loader = DataLoader(TensorDataset(torch.from_numpy(ds.x_train), torch.from_numpy(ds.y_train)),
                         batch_size=training["batch_size"], shuffle=True)
     steps = training["epochs"] * len(loader)

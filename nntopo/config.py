@@ -92,17 +92,18 @@ def _check_finite(value, key: str = "") -> None:
 
 
 def _check_grid(config: dict) -> None:
-    """What the schema cannot say: the ranked layer and top_k must fit every architecture."""
-    clustering = config["clustering"]
+    """What the schema cannot say: the analysed layers and top_k must fit every architecture."""
+    chosen = config["analysis"]["layers"]
+    top_k = config["clustering"]["top_k"]
     for entry in config["widths"]:
         widths = widths_of(entry)
-        layer = len(widths) if clustering["layer"] == "last" else clustering["layer"]
-        if layer > len(widths):
-            raise ConfigError(f"clustering.layer: {layer} is deeper than the {len(widths)} hidden layer(s) of "
-                              f"widths {list(widths)}; use last or a number up to {len(widths)}")
-        if clustering["top_k"] > widths[layer - 1]:
-            raise ConfigError(f"clustering.top_k: {clustering['top_k']} is more than the {widths[layer - 1]} neurons "
-                              f"of hidden layer {layer} of widths {list(widths)}; use at most {widths[layer - 1]}")
+        if isinstance(chosen, list) and max(chosen) > len(widths):
+            raise ConfigError(f"analysis.layers: hidden layer {max(chosen)} is deeper than the {len(widths)} hidden "
+                              f"layer(s) of widths {list(widths)}; use all, last, or numbers up to {len(widths)}")
+        for number in hidden_layers(widths, chosen):
+            if top_k > widths[number - 1]:
+                raise ConfigError(f"clustering.top_k: {top_k} is more than the {widths[number - 1]} neurons of "
+                                  f"hidden layer {number} of widths {list(widths)}; use at most {widths[number - 1]}")
 
 
 def _check_methods(config: dict) -> None:
@@ -173,13 +174,39 @@ def widths_of(entry) -> tuple[int, ...]:
 
 
 def model_ids(config: dict) -> list[ModelId]:
-    """Every model of the grid: widths x regularizations x seeds, in config order."""
+    """Every model of the grid: widths x activations x regularizations x seeds, in config order."""
     return [
-        ModelId(widths_of(widths), reg, seed)
+        ModelId(widths_of(widths), reg, seed, activation)
         for widths in config["widths"]
+        for activation in config["activations"]
         for reg in config["regularizations"]
         for seed in config["seeds"]
     ]
+
+
+def hidden_layers(widths, chosen) -> list[int]:
+    """The numbers (from 1) of the hidden layers ``analysis.layers`` chooses in an architecture."""
+    if chosen == "all":
+        return list(range(1, len(widths) + 1))
+    if chosen == "last":
+        return [len(widths)]
+    return sorted(chosen)
+
+
+def layers_of(config: dict, model: str | ModelId) -> list[str]:
+    """The analysed layers of ``model``, in depth order: the chosen hidden layers, then the output."""
+    from nntopo.layout import OUTPUT_LAYER, hidden_name
+
+    model = ModelId.parse(model) if isinstance(model, str) else model
+    return [hidden_name(i) for i in hidden_layers(model.widths, config["analysis"]["layers"])] + [OUTPUT_LAYER]
+
+
+def ranked_layers(config: dict, model: str | ModelId, layer: str) -> list[str]:
+    """Whose neurons are ranked for the clusters of ``layer``: its own for a hidden layer; for the
+    output (the study's clustering), every analysed hidden layer's."""
+    from nntopo.layout import OUTPUT_LAYER
+
+    return layers_of(config, model)[:-1] if layer == OUTPUT_LAYER else [layer]
 
 
 def training_slice(config: dict, model: str | ModelId) -> dict:
@@ -190,6 +217,7 @@ def training_slice(config: dict, model: str | ModelId) -> dict:
         raise ConfigError(f"model {model}: no regularization preset {model.regularization!r}; presets: {presets}")
     return {
         "widths": list(model.widths),
+        "activation": {"name": model.activation, **config["activation"].get(model.activation, {})},
         "regularization": {"name": model.regularization, **config["regularization"][model.regularization]},
         "seed": model.seed,
         "training": config["training"],
@@ -197,28 +225,24 @@ def training_slice(config: dict, model: str | ModelId) -> dict:
 
 
 def clustering_slice(config: dict, method: str) -> dict:
-    """What clustering with ``method`` reads: its parameter block and the space it clusters."""
+    """What clustering with ``method`` reads: its parameter block."""
     clustering = config["clustering"]
     if method not in clustering:
         raise ConfigError(f"clustering method {method!r} has no parameter block clustering.{method}")
-    settings = {"method": method, "space": clustering["space"], "params": clustering[method]}
-    if clustering["space"] == "hidden":
-        settings["layer"] = clustering["layer"]
-    return settings
+    return {"method": method, "params": clustering[method]}
 
 
-def ranking_slice(config: dict) -> dict:
-    """What ranking neurons reads: the layer whose neurons are ranked and k."""
-    return {"layer": config["clustering"]["layer"], "top_k": config["clustering"]["top_k"]}
-
+def ranking_slice(config: dict, model: str, layer: str) -> dict:
+    """What ranking neurons reads: the layers whose neurons are ranked and k."""
+    return {"layers": ranked_layers(config, model, layer), "top_k": config["clustering"]["top_k"]}
 
 
 def figures_slice(config: dict, keys) -> dict:
-    """The settings ``keys`` a figure reads: from ``figures``, and ``layer`` (ranked) and ``alpha`` (ablation)."""
-    available = {**config["figures"], "layer": config["clustering"]["layer"], "alpha": config["ablation"]["alpha"]}
+    """The settings ``keys`` a figure reads: from ``figures``, and ``alpha`` (ablation)."""
+    available = {**config["figures"], "alpha": config["ablation"]["alpha"]}
     return {key: available[key] for key in keys}
 
 
-def ablation_slice(config: dict) -> dict:
-    """What the ablation reads: the ranked layer, k, and the random baseline's settings."""
-    return {"layer": config["clustering"]["layer"], "top_k": config["clustering"]["top_k"], **config["ablation"]}
+def ablation_slice(config: dict, model: str, layer: str) -> dict:
+    """What the ablation reads: the layers whose top neurons are silenced, k, and the random baseline."""
+    return {"layers": ranked_layers(config, model, layer), "top_k": config["clustering"]["top_k"], **config["ablation"]}

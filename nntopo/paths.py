@@ -11,34 +11,52 @@ from dataclasses import dataclass
 
 RESULTS = "results"
 MODEL_DIR = RESULTS + "/{dataset}/{model}"
+# Everything computed on one analysed layer (hidden_1 .. hidden_L, or output) lives in its folder.
+LAYER_DIR = MODEL_DIR + "/{layer}"
 
 MODEL_STATE = MODEL_DIR + "/model.pt"
 WEIGHTS = MODEL_DIR + "/weights.h5"
 ACTIVATIONS = MODEL_DIR + "/activations.h5"
 METRICS = MODEL_DIR + "/metrics.json"
 
-CLUSTERS = MODEL_DIR + "/clusters/{method}.h5"
-CLUSTER_TABLE = MODEL_DIR + "/clusters/{method}.csv"
-RANKING = MODEL_DIR + "/rankings/{method}.csv"
+CLUSTERS = LAYER_DIR + "/clusters/{method}.h5"
+CLUSTER_TABLE = LAYER_DIR + "/clusters/{method}.csv"
+MAPPER_GRAPH_FILE = LAYER_DIR + "/clusters/{method}.graphml"
+RANKING = LAYER_DIR + "/rankings/{method}.csv"
+ABLATION = LAYER_DIR + "/ablation/{method}.csv"
+AGREEMENT = LAYER_DIR + "/agreement.csv"
 
-ABLATION = MODEL_DIR + "/ablation/{method}.csv"
-AGREEMENT = MODEL_DIR + "/agreement.csv"
+# How the layers of one model relate: per method, each layer's partition against the next and the
+# output's (FLOW) and the cluster-to-cluster counts between consecutive layers (CONTINGENCY);
+# per model, the linear probe of every layer (PROBE).
+FLOW = MODEL_DIR + "/flow/{method}.csv"
+CONTINGENCY = MODEL_DIR + "/flow/{method}_contingency.csv"
+PROBE = MODEL_DIR + "/probe.csv"
 
 MODEL_FIGURE = MODEL_DIR + "/figures/{figure}.png"
-METHOD_FIGURE = MODEL_DIR + "/figures/{method}/{figure}.png"
-MAPPER_PAGE = MODEL_DIR + "/figures/{method}/mapper.html"
+FLOW_FIGURE = MODEL_DIR + "/figures/{method}/{figure}.png"
+LAYERS_PAGE = MODEL_DIR + "/figures/{method}/layers.html"
+LAYER_FIGURE = LAYER_DIR + "/figures/{figure}.png"
+METHOD_FIGURE = LAYER_DIR + "/figures/{method}/{figure}.png"
+MAPPER_PAGE = LAYER_DIR + "/figures/{method}/mapper.html"
 SUMMARY_TABLE = RESULTS + "/{dataset}/summary/summary.csv"
 SUMMARY_FIGURE = RESULTS + "/{dataset}/summary/summary.png"
 SUMMARY_ABLATION = RESULTS + "/{dataset}/summary/ablation.csv"
 SUMMARY_AGREEMENT = RESULTS + "/{dataset}/summary/agreement.csv"
+SUMMARY_LAYERS = RESULTS + "/{dataset}/summary/layers.csv"
+SUMMARY_DEPTH_FIGURE = RESULTS + "/{dataset}/summary/depth_{method}.png"
 SEED_STABILITY = RESULTS + "/{dataset}/summary/seed_stability.csv"
 
 # Logs and benchmark records of a job sit beside the results they explain, one file per job.
 LOG = RESULTS + "/logs/{rule}/{dataset}/{model}.log"
 METHOD_LOG = RESULTS + "/logs/{rule}/{dataset}/{model}/{method}.log"
+LAYER_LOG = RESULTS + "/logs/{rule}/{dataset}/{model}/{layer}.log"
+LAYER_METHOD_LOG = RESULTS + "/logs/{rule}/{dataset}/{model}/{layer}/{method}.log"
 DATASET_LOG = RESULTS + "/logs/{rule}/{dataset}.log"
 BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}.tsv"
 METHOD_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{method}.tsv"
+LAYER_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{layer}.tsv"
+LAYER_METHOD_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{layer}/{method}.tsv"
 DATASET_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}.tsv"
 
 
@@ -54,10 +72,17 @@ def for_rule(pattern: str, rule: str) -> str:
     return fill(pattern, rule=rule)
 
 
-# A model id names the architecture, the regularization preset and the training seed:
-# mlp{widths joined by x}-{regularization}-s{seed}, e.g. mlp1024-l2-s0, mlp512x256-none-s0.
-MODEL_ID_REGEX = r"mlp[0-9]+(?:x[0-9]+)*-[a-z][a-z0-9_]*-s[0-9]+"
-_MODEL_ID = re.compile(r"mlp(?P<widths>[0-9]+(?:x[0-9]+)*)-(?P<reg>[a-z][a-z0-9_]*)-s(?P<seed>[0-9]+)")
+# A model id names the architecture, the activation function (relu, the default, is left out), the
+# regularization preset and the training seed: mlp{widths joined by x}[-{activation}]-{regularization}-s{seed},
+# e.g. mlp1024-l2-s0, mlp128x128x128x128-none-s0, mlp100-tanh-l2-s0.
+ACTIVATIONS_NAMED = ("tanh", "leaky_relu")  # the activation functions an id names; relu is implicit
+DEFAULT_ACTIVATION = "relu"
+_ACTIVATION = "|".join(ACTIVATIONS_NAMED)
+MODEL_ID_REGEX = rf"mlp[0-9]+(?:x[0-9]+)*(?:-(?:{_ACTIVATION}))?-[a-z][a-z0-9]*-s[0-9]+"
+_MODEL_ID = re.compile(rf"mlp(?P<widths>[0-9]+(?:x[0-9]+)*)(?:-(?P<act>{_ACTIVATION}))?-(?P<reg>[a-z][a-z0-9]*)"
+                       r"-s(?P<seed>[0-9]+)")
+# The layers an analysis can look at: the hidden layers, counted from 1, and the output logits.
+LAYER_REGEX = r"hidden_[1-9][0-9]*|output"
 
 
 @dataclass(frozen=True)
@@ -65,14 +90,21 @@ class ModelId:
     widths: tuple[int, ...]
     regularization: str
     seed: int
+    activation: str = DEFAULT_ACTIVATION
 
     def __str__(self) -> str:
-        return f"mlp{'x'.join(map(str, self.widths))}-{self.regularization}-s{self.seed}"
+        act = "" if self.activation == DEFAULT_ACTIVATION else f"-{self.activation}"
+        return f"mlp{'x'.join(map(str, self.widths))}{act}-{self.regularization}-s{self.seed}"
+
+    @property
+    def architecture(self) -> str:
+        """The id without its seed: what models trained with different seeds share."""
+        return str(self).rsplit("-s", 1)[0]
 
     @classmethod
     def parse(cls, text: str) -> "ModelId":
         match = _MODEL_ID.fullmatch(text)
         if match is None:
-            raise ValueError(f"{text!r} is not a model id of the form mlp{{widths}}-{{reg}}-s{{seed}}")
+            raise ValueError(f"{text!r} is not a model id of the form mlp{{widths}}[-{{activation}}]-{{reg}}-s{{seed}}")
         widths = tuple(int(w) for w in match["widths"].split("x"))
-        return cls(widths, match["reg"], int(match["seed"]))
+        return cls(widths, match["reg"], int(match["seed"]), match["act"] or DEFAULT_ACTIVATION)

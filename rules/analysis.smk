@@ -1,61 +1,91 @@
-# Do the rankings mean something? Ablation of each cluster's top neurons, agreement between
-# methods, and (with several seeds) stability across training seeds.
+# What the clusters mean, one job per layer for all methods: each method's neuron rankings and
+# cluster table, the ablation of each cluster's top neurons, and the agreement between methods.
+# Then how the partitions change from layer to layer (flow, per model), a linear probe of every
+# layer, and (with several seeds) stability across training seeds. These stages take seconds a
+# method; one job per method spent most of its time starting Python.
 
 
-rule ablation:
+def per_method(pattern):
+    """A rule's named outputs or inputs: ``pattern`` for every clustering method, as name__method."""
+    return {f"{name}__{method}": paths.fill(path, method=method) for name, path in pattern.items()
+            for method in config["clustering"]["methods"]}
+
+
+rule analyse_layer:
     input:
         activations=paths.ACTIVATIONS,
         weights=paths.WEIGHTS,
-        clusters=paths.CLUSTERS,
-        ranking=paths.RANKING,
+        **per_method({"clusters": paths.CLUSTERS}),
     output:
-        paths.ABLATION,
+        agreement=paths.AGREEMENT,
+        **per_method({"ranking": paths.RANKING, "table": paths.CLUSTER_TABLE, "ablation": paths.ABLATION}),
     params:
-        settings=nnconfig.ablation_slice(config),
+        methods=config["clustering"]["methods"],
+        ranking=lambda wildcards: nnconfig.ranking_slice(config, wildcards.model, wildcards.layer),
+        ablation=lambda wildcards: nnconfig.ablation_slice(config, wildcards.model, wildcards.layer),
     log:
-        paths.for_rule(paths.METHOD_LOG, "ablation"),
+        paths.for_rule(paths.LAYER_LOG, "analyse_layer"),
     benchmark:
-        paths.for_rule(paths.METHOD_BENCHMARK, "ablation")
+        paths.for_rule(paths.LAYER_BENCHMARK, "analyse_layer")
     threads: 1
-    # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
-    # at most 296 MB RSS and 2.2 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
     resources:
-        mem_mb=lambda wildcards, attempt: 500 * attempt,
-        runtime=lambda wildcards, attempt: 1 * attempt,
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
     conda:
         "../envs/nntopo.yaml"
     script:
-        "../scripts/ablation.py"
+        "../scripts/analyse_layer.py"
 
 
-rule agreement:
+rule flow:
     input:
         activations=paths.ACTIVATIONS,
-        clusters=lambda wildcards: [
-            paths.fill(paths.CLUSTERS, dataset=wildcards.dataset, model=wildcards.model, method=method)
-            for method in config["clustering"]["methods"]
-        ],
+        clusters=lambda wildcards: method_outputs([paths.CLUSTERS], lambda p: [
+            paths.fill(p, **wildcards, layer=layer) for layer in analysed_layers(wildcards.model)]),
     output:
-        paths.AGREEMENT,
+        **per_method({"flow": paths.FLOW, "contingency": paths.CONTINGENCY}),
+    params:
+        methods=config["clustering"]["methods"],
+        layers=lambda wildcards: analysed_layers(wildcards.model),
     log:
-        paths.for_rule(paths.LOG, "agreement"),
+        paths.for_rule(paths.LOG, "flow"),
     benchmark:
-        paths.for_rule(paths.BENCHMARK, "agreement")
+        paths.for_rule(paths.BENCHMARK, "flow")
     threads: 1
-    # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
-    # at most 209 MB RSS and 2.2 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
     resources:
         mem_mb=lambda wildcards, attempt: 500 * attempt,
         runtime=lambda wildcards, attempt: 1 * attempt,
     conda:
         "../envs/nntopo.yaml"
     script:
-        "../scripts/agreement.py"
+        "../scripts/flow.py"
+
+
+rule probe:
+    input:
+        activations=paths.ACTIVATIONS,
+    output:
+        paths.PROBE,
+    params:
+        layers=lambda wildcards: analysed_layers(wildcards.model),
+        seed=config["analysis"]["probe_seed"],
+    log:
+        paths.for_rule(paths.LOG, "probe"),
+    benchmark:
+        paths.for_rule(paths.BENCHMARK, "probe")
+    threads: 1
+    resources:
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
+    conda:
+        "../envs/nntopo.yaml"
+    script:
+        "../scripts/probe.py"
 
 
 rule seed_stability:
     input:
-        clusters=lambda wildcards: method_outputs(paths.CLUSTERS, dataset=wildcards.dataset),
+        clusters=lambda wildcards: method_outputs([paths.CLUSTERS], lambda p: layer_outputs(p, dataset=wildcards.dataset)),
         # The true labels of the test points, the same in every model's file.
         activations=lambda wildcards: model_outputs(paths.ACTIVATIONS, dataset=wildcards.dataset)[0],
     output:

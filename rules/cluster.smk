@@ -6,9 +6,9 @@ rule cluster:
     params:
         settings=lambda wildcards: nnconfig.clustering_slice(config, wildcards.method),
     log:
-        paths.for_rule(paths.METHOD_LOG, "cluster"),
+        paths.for_rule(paths.LAYER_METHOD_LOG, "cluster"),
     benchmark:
-        paths.for_rule(paths.METHOD_BENCHMARK, "cluster")
+        paths.for_rule(paths.LAYER_METHOD_BENCHMARK, "cluster")
     # One thread: jobs run side by side, and the embeddings stay identical whatever --cores is.
     threads: 1
     priority: 1  # after training, before the seconds-long jobs (see rule train)
@@ -23,28 +23,3 @@ rule cluster:
         "../envs/nntopo.yaml"
     script:
         "../scripts/cluster.py"
-
-
-rule rank:
-    input:
-        activations=paths.ACTIVATIONS,
-        clusters=paths.CLUSTERS,
-    output:
-        ranking=paths.RANKING,
-        table=paths.CLUSTER_TABLE,
-    params:
-        settings=lambda wildcards: nnconfig.ranking_slice(config),
-    log:
-        paths.for_rule(paths.METHOD_LOG, "rank"),
-    benchmark:
-        paths.for_rule(paths.METHOD_BENCHMARK, "rank")
-    threads: 1
-    # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
-    # at most 248 MB RSS and 1.4 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
-    resources:
-        mem_mb=lambda wildcards, attempt: 500 * attempt,
-        runtime=lambda wildcards, attempt: 1 * attempt,
-    conda:
-        "../envs/nntopo.yaml"
-    script:
-        "../scripts/rank.py"

@@ -9,7 +9,6 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.
 from nntopo import config as nnconfig
 from nntopo import paths
 from nntopo.workflow import figures
-from nntopo.clustering.methods import METHODS
 
 try:
     config.update(nnconfig.validate(config))
@@ -29,7 +28,12 @@ if getattr(workflow, "is_main_process", True):
 wildcard_constraints:
     dataset="[a-z_]+",
     model=paths.MODEL_ID_REGEX,
-    method="[a-z][a-z0-9_]*",
+    layer=paths.LAYER_REGEX,
+    method="|".join(config["clustering"]["methods"]),
+
+
+def models():
+    return nnconfig.model_ids(config)
 
 
 def model_outputs(*patterns, dataset=None):
@@ -38,48 +42,76 @@ def model_outputs(*patterns, dataset=None):
         paths.fill(pattern, dataset=name, model=model)
         for pattern in patterns
         for name in ([dataset] if dataset else config["datasets"])
-        for model in nnconfig.model_ids(config)
+        for model in models()
     ]
 
 
-def method_outputs(*patterns, dataset=None, methods=None):
-    """Each pattern filled for every model and clustering method (or those in ``methods``)."""
+def layer_outputs(*patterns, dataset=None, layers=None):
+    """Each pattern filled for every model and every one of its analysed layers (or ``layers(model)``)."""
     return [
-        paths.fill(path, method=method)
-        for path in model_outputs(*patterns, dataset=dataset)
-        for method in (methods or config["clustering"]["methods"])
+        paths.fill(pattern, dataset=name, model=model, layer=layer)
+        for pattern in patterns
+        for name in ([dataset] if dataset else config["datasets"])
+        for model in models()
+        for layer in (layers or analysed_layers)(model)
     ]
+
+
+def method_outputs(patterns, outputs, methods=None):
+    """Each of ``outputs`` (filled patterns) for every clustering method (or those in ``methods``)."""
+    return [paths.fill(path, method=method) for path in outputs(*patterns) for method in (methods or config["clustering"]["methods"])]
+
+
+def analysed_layers(model):
+    return nnconfig.layers_of(config, model)
+
+
+def output_layer(model):
+    return [analysed_layers(model)[-1]]
 
 
 def graph_methods():
-    return [m for m in config["clustering"]["methods"] if METHODS[m].makes_graph]
+    return [m for m in config["clustering"]["methods"] if figures.makes_graph(m)]
 
 
 def all_targets():
-    model_figures = [paths.fill(paths.MODEL_FIGURE, figure=f) for f in figures.MODEL_FIGURES]
-    method_figure_paths = [
-        paths.fill(path, figure=figure)
-        for method in config["clustering"]["methods"]
-        for path in method_outputs(paths.METHOD_FIGURE, methods=[method])
-        for figure in figures.figures_of(method)
+    per_model = [paths.PROBE, *figures.batch_outputs([figures.MODEL_FIGURES, figures.FLOW_FIGURES,
+                                                      figures.FLOW_GRAPH_FIGURES], config).values()]
+    per_model += method_outputs([paths.FLOW, paths.CONTINGENCY], lambda *p: list(p))
+    per_layer = [paths.AGREEMENT, *method_outputs([paths.CLUSTERS, paths.RANKING, paths.CLUSTER_TABLE, paths.ABLATION],
+                                                  lambda *p: list(p))]
+    per_layer += figures.batch_outputs([figures.LAYER_FIGURES, figures.METHOD_FIGURES, figures.GRAPH_FIGURES],
+                                       config).values()
+    images = [
+        paths.fill(path, dataset=dataset, model=model, layer=layer)
+        for path in figures.batch_outputs([figures.IMAGE_FIGURES], config).values()
+        for dataset in config["datasets"]
+        for model in models()
+        for layer in analysed_layers(model)
+        if figures.shows_pixels(config, str(model), layer)
     ]
     return (
-        model_outputs(paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS, *model_figures)
-        + method_outputs(paths.CLUSTERS, paths.RANKING, paths.CLUSTER_TABLE)
-        + method_figure_paths
-        + method_outputs(paths.MAPPER_PAGE, methods=graph_methods())
+        model_outputs(paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS, *per_model)
+        + layer_outputs(*per_layer)
+        + images
         + [paths.fill(p, dataset=d) for d in config["datasets"] for p in summary_outputs()]
     )
 
 
 def summary_outputs():
     """The cross-model summaries; seed stability only when the grid has several seeds."""
-    outputs = [paths.SUMMARY_TABLE, paths.SUMMARY_FIGURE, paths.SUMMARY_ABLATION, paths.SUMMARY_AGREEMENT]
+    outputs = [paths.SUMMARY_TABLE, paths.SUMMARY_FIGURE, paths.SUMMARY_ABLATION, paths.SUMMARY_AGREEMENT,
+               paths.SUMMARY_LAYERS, *depth_figures()]
     return outputs + ([paths.SEED_STABILITY] if len(config["seeds"]) > 1 else [])
 
 
+def depth_figures():
+    return [paths.fill(paths.SUMMARY_DEPTH_FIGURE, method=method) for method in config["clustering"]["methods"]]
+
+
 def figure_inputs(table, wildcards):
-    return figures.figure_inputs(table, config, wildcards.dataset, wildcards.model, getattr(wildcards, "method", None))
+    return figures.figure_inputs(table, config, wildcards.dataset, wildcards.model, getattr(wildcards, "layer", None),
+                                 getattr(wildcards, "method", None))
 
 
 def figure_settings(table):
@@ -87,11 +119,11 @@ def figure_settings(table):
     return {name: nnconfig.figures_slice(config, spec.settings) for name, spec in table.items()}
 
 
-def figure_outputs(table, pattern, subcategory):
+def figure_outputs(table, pattern, category, subcategory):
     """The figures of ``table`` as a rule's named outputs, each in the report with its own caption."""
     return {
         name: report(paths.fill(pattern, figure=name), caption=f"../report/figures/{name}.rst",
-                     category="{dataset} {model}", subcategory=subcategory)
+                     category=category, subcategory=subcategory)
         for name in table
     }
 

@@ -1,93 +1,91 @@
-# Figures are drawn in batches: all of a model's (model_figures), all of a (model, method) pair's
-# (method_figures), and the graph's for methods that make one (graph_figures). A job's start-up costs
-# ~1 s and drawing a figure ~0.3 s, so one job per figure spent most of the study's figure time
-# starting Python. Naming one figure's path still builds exactly one job; each figure's settings are
-# its own params entry, so a config change reruns only the batches that hold an affected figure.
+# Figures and pages are written in batches: a model's (its own figures, and per method the figures
+# and the page across its layers), a layer's (per method its clusters' figures, its Mapper page and
+# graph file), and the weight images where the ranked layer sees the pixels. A job's start-up costs
+# ~1 s and a figure ~0.3 s, so one job per figure (or per method) spent most of the figure time
+# starting Python. Naming one figure's path still builds one job; each output's settings are its own
+# params entry, so a config change reruns only the batches that hold an affected output.
+
+
+def batch_rule_outputs(tables, subcategory, alone):
+    """A batch's outputs as a rule's named outputs, each in the report with its caption, under the
+    model's category; per-method outputs in ``subcategory`` (method filled in), the others in ``alone``."""
+    return {
+        name: report(path, caption=f"../report/figures/{name.split('__')[0]}.rst", category="{dataset} {model}",
+                     subcategory=subcategory.format(method=name.partition("__")[2]) if "__" in name else alone)
+        if path.endswith((".png", ".html")) else path
+        for name, path in figures.batch_outputs(tables, config).items()
+    }
+
+
+def batch_rule_inputs(tables):
+    return lambda wildcards: figures.batch_inputs(tables, config, wildcards.dataset, wildcards.model,
+                                                  getattr(wildcards, "layer", None))
+
+
+MODEL_BATCH = [figures.MODEL_FIGURES, figures.FLOW_FIGURES, figures.FLOW_GRAPH_FIGURES]
+LAYER_BATCH = [figures.LAYER_FIGURES, figures.METHOD_FIGURES, figures.GRAPH_FIGURES]
+IMAGE_BATCH = [figures.IMAGE_FIGURES]
+
+
 rule model_figures:
     input:
-        unpack(lambda wildcards: figure_inputs(figures.MODEL_FIGURES, wildcards)),
+        unpack(batch_rule_inputs(MODEL_BATCH)),
     output:
-        **figure_outputs(figures.MODEL_FIGURES, paths.MODEL_FIGURE, "model"),
+        **batch_rule_outputs(MODEL_BATCH, "{method} across layers", "model"),
     params:
-        settings=figure_settings(figures.MODEL_FIGURES),
+        settings=figures.batch_settings(MODEL_BATCH, config),
     log:
         paths.for_rule(paths.LOG, "model_figures"),
     benchmark:
         paths.for_rule(paths.BENCHMARK, "model_figures")
     threads: 1
-    # Measured on the default study (`benchmark:` records), for all three rules: at most 258 MB RSS
-    # and 3.6 s (method_figures). Asked: 500 MB and 2 min (SLURM's unit is the minute), doubled per retry.
+    # Measured on the default study (`benchmark:` records), for all these rules: TODO.
+    # Asked: 1000 MB and 5 min (SLURM's unit is the minute), doubled per retry.
     resources:
-        mem_mb=lambda wildcards, attempt: 500 * attempt,
-        runtime=lambda wildcards, attempt: 2 * attempt,
+        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        runtime=lambda wildcards, attempt: 5 * attempt,
     conda:
         "../envs/nntopo.yaml"
     script:
         "../scripts/figures.py"
 
 
-use rule model_figures as method_figures with:
+use rule model_figures as layer_figures with:
     input:
-        unpack(lambda wildcards: figure_inputs(figures.METHOD_FIGURES, wildcards)),
+        unpack(batch_rule_inputs(LAYER_BATCH)),
     output:
-        **figure_outputs(figures.METHOD_FIGURES, paths.METHOD_FIGURE, "{method}"),
+        **batch_rule_outputs(LAYER_BATCH, "{{layer}} {method}", "{layer}"),
     params:
-        settings=figure_settings(figures.METHOD_FIGURES),
+        settings=figures.batch_settings(LAYER_BATCH, config),
     log:
-        paths.for_rule(paths.METHOD_LOG, "method_figures"),
+        paths.for_rule(paths.LAYER_LOG, "layer_figures"),
     benchmark:
-        paths.for_rule(paths.METHOD_BENCHMARK, "method_figures")
+        paths.for_rule(paths.LAYER_BENCHMARK, "layer_figures")
 
 
-use rule method_figures as graph_figures with:
+use rule layer_figures as image_figures with:
     input:
-        unpack(lambda wildcards: figure_inputs(figures.GRAPH_FIGURES, wildcards)),
+        unpack(batch_rule_inputs(IMAGE_BATCH)),
     output:
-        **figure_outputs(figures.GRAPH_FIGURES, paths.METHOD_FIGURE, "{method}"),
+        **batch_rule_outputs(IMAGE_BATCH, "{{layer}} {method}", "{layer}"),
     params:
-        settings=figure_settings(figures.GRAPH_FIGURES),
+        settings=figures.batch_settings(IMAGE_BATCH, config),
     log:
-        paths.for_rule(paths.METHOD_LOG, "graph_figures"),
+        paths.for_rule(paths.LAYER_LOG, "image_figures"),
     benchmark:
-        paths.for_rule(paths.METHOD_BENCHMARK, "graph_figures")
-
-
-rule mapper_page:
-    input:
-        **figures.figure_inputs({"page": figures.MAPPER_PAGE}, config, "{dataset}", "{model}", "{method}"),
-    output:
-        report(
-            paths.MAPPER_PAGE,
-            caption="../report/mapper_page.rst",
-            category="{dataset} {model}",
-            subcategory="{method}",
-        ),
-    params:
-        settings=nnconfig.figures_slice(config, figures.MAPPER_PAGE.settings),
-    log:
-        paths.for_rule(paths.METHOD_LOG, "mapper_page"),
-    benchmark:
-        paths.for_rule(paths.METHOD_BENCHMARK, "mapper_page")
-    threads: 1
-    # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
-    # at most 239 MB RSS and 4.3 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
-    resources:
-        mem_mb=lambda wildcards, attempt: 500 * attempt,
-        runtime=lambda wildcards, attempt: 1 * attempt,
-    conda:
-        "../envs/nntopo.yaml"
-    script:
-        "../scripts/mapper_page.py"
+        paths.for_rule(paths.LAYER_BENCHMARK, "image_figures")
 
 
 rule summary:
     input:
         metrics=lambda wildcards: model_outputs(paths.METRICS, dataset=wildcards.dataset),
         activations=lambda wildcards: model_outputs(paths.ACTIVATIONS, dataset=wildcards.dataset),
-        agreements=lambda wildcards: model_outputs(paths.AGREEMENT, dataset=wildcards.dataset),
-        clusters=lambda wildcards: method_outputs(paths.CLUSTERS, dataset=wildcards.dataset),
-        rankings=lambda wildcards: method_outputs(paths.RANKING, dataset=wildcards.dataset),
-        ablations=lambda wildcards: method_outputs(paths.ABLATION, dataset=wildcards.dataset),
+        probes=lambda wildcards: model_outputs(paths.PROBE, dataset=wildcards.dataset),
+        flows=lambda wildcards: method_outputs([paths.FLOW], lambda *p: model_outputs(*p, dataset=wildcards.dataset)),
+        agreements=lambda wildcards: layer_outputs(paths.AGREEMENT, dataset=wildcards.dataset),
+        clusters=lambda wildcards: method_outputs([paths.CLUSTERS], lambda *p: layer_outputs(*p, dataset=wildcards.dataset)),
+        rankings=lambda wildcards: method_outputs([paths.RANKING], lambda *p: layer_outputs(*p, dataset=wildcards.dataset)),
+        ablations=lambda wildcards: method_outputs([paths.ABLATION], lambda *p: layer_outputs(*p, dataset=wildcards.dataset)),
     output:
         table=paths.SUMMARY_TABLE,
         figure=report(
@@ -97,10 +95,12 @@ rule summary:
         ),
         ablation=paths.SUMMARY_ABLATION,
         agreement=paths.SUMMARY_AGREEMENT,
+        layers=paths.SUMMARY_LAYERS,
+        depth=[report(path, caption="../report/depth.rst", category="{dataset} summary") for path in depth_figures()],
     params:
         settings=lambda wildcards: {
             "dataset": wildcards.dataset,
-            "layer": config["clustering"]["layer"],
+            "methods": config["clustering"]["methods"],
             "top_k": config["clustering"]["top_k"],
             "alpha": config["ablation"]["alpha"],
         },

@@ -234,3 +234,44 @@ def test_summary():
     assert summary["hurt_more_than_random"] == 2  # rows 0 and 3: row 1 drops less than random, row 2 has p 0.5
     assert summary["share_hurt_more_than_random"] == 0.5
     assert summary["mean_drop"] == pytest.approx(0.225)
+
+
+def test_benjamini_hochberg_counts_fewer_when_many_clusters_are_tested():
+    # p-values 0.01, 0.02, 0.03, 0.04, 0.5: raw, four are below 0.05; BH adjusts p_(i) to
+    # min over j >= i of p_(j) * n / j: 0.05, 0.05, 0.05, 0.05, 0.5, so none is below 0.05.
+    table = pd.DataFrame({"p_value": [0.01, 0.02, 0.03, 0.04, 0.5], "drop": [0.3] * 5,
+                          "random_drop_mean": [0.1] * 5, "other_drop": [0.0] * 5, "specificity": [0.3] * 5})
+    summary = summarize_ablation(table)
+    assert summary["hurt_more_than_random"] == 4 and summary["hurt_more_than_random_bh"] == 0
+    table["p_value"] = [0.001, 0.002, 0.003, 0.004, 0.5]  # adjusted: 0.005 each for the first four
+    assert summarize_ablation(table)["hurt_more_than_random_bh"] == 4
+
+
+@pytest.mark.parametrize("activation", [{"name": "relu"}, {"name": "tanh"}, {"name": "leaky_relu", "slope": 0.2}])
+def test_replay_through_later_layers_equals_torch_with_the_neurons_zeroed(activation):
+    """The contract of ablation: replaying a network from a hidden layer's recorded activations, with
+    some of its neurons zeroed, gives the logits of torch's own forward pass with those neurons zeroed
+    by a hook, for every activation function."""
+    import torch
+
+    from nntopo.network.model import MLP
+
+    torch.manual_seed(0)
+    net = MLP(12, (9, 7, 5), n_classes=3, activation=activation).eval()
+    x = torch.randn(50, 12)
+    with torch.no_grad():
+        hidden, logits = net.forward_all(x)
+    weights = {name: (layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy())
+               for name, layer in net.layers.items()}
+    downstream = [weights["hidden_2"], weights["hidden_3"]]
+    first = hidden[0].double().numpy()
+    assert np.allclose(output_logits(first, *weights["output"], downstream, activation), logits.numpy(), atol=1e-5)
+    silenced = [1, 4, 8]
+    hook = net.activation.register_forward_hook(
+        lambda module, inputs, out: out.index_fill(1, torch.tensor(silenced), 0.0) if out.shape[1] == 9 else out)
+    with torch.no_grad():
+        zeroed = net(x).numpy()
+    hook.remove()
+    replayed = logits_without(first, *weights["output"], silenced, downstream, activation)
+    assert np.allclose(replayed, zeroed, atol=1e-5)
+    assert not np.allclose(replayed, logits.numpy(), atol=1e-3)  # the silencing changed something

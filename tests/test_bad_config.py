@@ -78,7 +78,9 @@ CASES = {
     "unknown-umap-metric": ({"clustering": {"umap": {"metric": "euclidian"}}}, {},
                             ["clustering.umap", "metric 'euclidian'", "euclidean"]),
     "unknown-device": ({"device": "tpu"}, {}, ["device", "choose one of: auto, cpu, cuda"]),
-    "unknown-space": ({"clustering": {"space": "input"}}, {}, ["clustering.space", "output, hidden"]),
+    "unknown-activation": ({"activations": ["relu", "gelu"]}, {}, ["activations.1", "relu, tanh, leaky_relu"]),
+    "unknown-layer-choice": ({"analysis": {"layers": "first"}}, {}, ["analysis.layers", "'first'"]),
+    "old-clustering-layer-key": ({"clustering": {"space": "hidden"}}, {}, ["clustering.space", "type 'object'"]),
     "embedding-without-one": ({"figures": {"embedding": "kmeans"}}, {}, ["figures.embedding", "tsne, umap, mapper"]),
     # values out of range
     "zero-epochs": ({"training": {"epochs": 0}}, {}, ["training.epochs", "minimum of 1"]),
@@ -102,7 +104,9 @@ CASES = {
                          ["clustering.umap", "min_cluster_size", "at least 2"]),
     # what the ranking needs of the architecture
     "top-k-above-width": ({"clustering": {"top_k": 17}}, {}, ["clustering.top_k", "17", "at most 16"]),
-    "layer-too-deep": ({"clustering": {"layer": 2}}, {}, ["clustering.layer", "last or a number up to 1"]),
+    "layer-too-deep": ({"analysis": {"layers": [1, 2]}}, {}, ["analysis.layers", "hidden layer 2", "numbers up to 1"]),
+    "zero-leaky-slope": ({"activation": {"leaky_relu": {"slope": 0}}}, {}, ["activation.leaky_relu.slope", "0"]),
+    "negative-leaky-slope": ({"activation": {"leaky_relu": {"slope": -0.1}}}, {}, ["activation.leaky_relu.slope", "-0.1"]),
     # the data directory
     "missing-data-dir-no-download": ({"datasets": ["mnist"], "download": False, "data_dir": NOWHERE}, {},
                                      ["data_dir", NOWHERE, "does not exist", "download: true"]),

@@ -1,8 +1,9 @@
 """The Mapper pages: self-contained (D3 inlined), visibly warning without the JS, drawn offline.
 
 The JS files come from `tools/fetch_js.sh .venv/share/nntopo/js` (run by `make`). The browser tests
-run headless Chromium on a file:// URL with every network request made to fail, and count the graph
-nodes KeplerMapper's script draws (`<g class="node">` elements in `<svg id="svg">`).
+run headless Chromium on a file:// URL with every network request made to fail, and read the graph
+the page's script draws (`<circle class="node">` and `<line class="link">` in `<svg id="svg">`,
+each node with its place on screen in data-sx/data-sy/data-sr).
 
 Without the JS files or without Chromium these tests skip, unless CI is set, where they fail.
 """
@@ -79,10 +80,6 @@ def write_random_page(path, js_dir=None, **kwargs):
     )
 
 
-def page_const(page: str, name: str):
-    return json.loads(re.search(rf"const {name} = (.*?);\n", page).group(1))
-
-
 # --- the page's content ------------------------------------------------------------------------
 
 
@@ -93,7 +90,6 @@ def test_page_is_self_contained_when_js_present(tmp_path, real_js_dir):
     assert not re.search(r"<script[^>]*\bsrc=", page, re.I), "a script is still loaded by URL"
     assert not re.search(r"""<link[^>]*href=["']https?:""", page, re.I), "an external stylesheet/icon is left"
     assert "https://d3js.org v6.1.1" in page  # D3's own header: the code is inlined
-    assert "a.saveAs=" in page  # FileSaver's code too
     assert WARNING_ID not in page
     # Nothing inside an inline script can close it early.
     for body in re.findall(r"<script>(.*?)</script>", page, re.S):
@@ -105,7 +101,7 @@ def test_page_warns_visibly_without_js(tmp_path):
     empty.mkdir()
     path = tmp_path / "graph.html"
     missing = write_random_page(path, js_dir=empty)
-    assert missing == ["d3-6.1.1.min.js", "file-saver-2.0.2.min.js"]
+    assert missing == ["d3-6.1.1.min.js"]
     page = path.read_text(encoding="utf-8")
     body_start = re.search(r"<body[^>]*>\s*", page).end()
     assert page[body_start:].startswith(f'<div id="{WARNING_ID}"'), "the warning is the first thing in the body"
@@ -137,49 +133,64 @@ def test_inlined_code_cannot_close_its_script(tmp_path):
     assert "sourceMappingURL" not in body
 
 
+RANKING = {  # as ranking.rank_neurons writes it
+    "cluster": [1, 1, 1, 0],
+    "neuron": [7, 3, 9, 4],
+    "count": [9, 5, 2, 1],
+    "fraction": [0.9, 0.5, 0.2, 0.1],
+    "rank": [1, 2, 3, 1],
+}
+
+
 def test_node_colours_and_details(tmp_path):
-    members, node_ptr, node_points, edges, labels, predictions, node_cluster = random_graph()
-    path = tmp_path / "graph.html"
     import pandas as pd
 
-    ranking = pd.DataFrame(  # as ranking.rank_neurons writes it
-        {
-            "cluster": [1, 1, 1, 0],
-            "neuron": [7, 3, 9, 4],
-            "count": [9, 5, 2, 1],
-            "fraction": [0.9, 0.5, 0.2, 0.1],
-            "rank": [1, 2, 3, 1],
-        }
-    )
+    from nntopo.plotting import class_colors
+
+    members, node_ptr, node_points, edges, labels, predictions, node_cluster = random_graph()
+    path = tmp_path / "graph.html"
     write_mapper_page(
         path, node_ptr, node_points, edges, labels, predictions,
-        node_cluster=node_cluster, top_neurons=ranking, n_top=2, js_dir=tmp_path,
+        node_cluster=node_cluster, top_neurons=pd.DataFrame(RANKING), n_top=2, js_dir=tmp_path,
     )
-    graph = page_const(path.read_text(encoding="utf-8"), "graph")
-    assert [n["name"] for n in graph["nodes"]] == [str(i) for i in range(len(members))]
-    assert len(graph["links"]) == len(edges)
-    for i, (node, m) in enumerate(zip(graph["nodes"], members)):
-        majority = np.argmax(np.bincount(labels[m], minlength=10))
-        accuracy = np.mean(labels[m] == predictions[m])
-        label_colour, accuracy_colour = node["color"][0]
-        assert label_colour == pytest.approx(majority / 9)
-        assert accuracy_colour == pytest.approx(accuracy)
-        tips = node["tooltip"]["custom_tooltips"]
-        assert len(tips) == len(m) + 1  # the node's header, then one entry per point
-        header = tips[0]
-        assert f"{len(m)} points" in header and f"majority label {majority}" in header
-        assert f"accuracy {accuracy:.1%}" in header
-        if node_cluster[i] == 1:
-            assert "cluster 1 top neurons: 7 (90%), 3 (50%)" in header
-        elif node_cluster[i] < 0:
-            assert "cluster: none" in header
-        wrong = [p for p in m if labels[p] != predictions[p]]
-        assert sum("&rarr;" in t for t in tips[1:]) == len(wrong)
-        # One bar per class in the label histogram: labels k sit at k/9 on the colour scale.
-        histogram = node["tooltip"]["histogram"][0]
-        assert [b["perc"] for b in histogram] == pytest.approx(
-            list(np.round(np.bincount(labels[m], minlength=10) / len(m) * 100, 1))
-        )
+    data = mapper_page.page_const(path.read_text(encoding="utf-8"))
+    (layer,) = data["layers"]
+    assert layer["ptr"] == node_ptr.tolist() and layer["points"] == node_points.tolist()
+    assert sorted(map(tuple, layer["edges"])) == sorted(map(tuple, edges.tolist()))
+    assert data["labels"] == labels.tolist() and data["preds"] == predictions.tolist()
+    for i, m in enumerate(members):
+        assert layer["values"]["label"][i] == np.argmax(np.bincount(labels[m], minlength=10))
+        assert layer["values"]["accuracy"][i] == pytest.approx(np.mean(labels[m] == predictions[m]), abs=1e-4)
+    assert layer["values"]["cluster"] == node_cluster.tolist()
+    assert layer["neurons"] == {"0": ["4 (10%)"], "1": ["7 (90%)", "3 (50%)"]}
+    keys = [c["key"] for c in data["colourings"]]
+    assert keys == ["label", "accuracy", "cluster", "selection"]
+    label_colours = [item["colour"] for item in data["colourings"][0]["items"]]
+    from matplotlib.colors import to_hex
+
+    assert label_colours == [to_hex(c) for c in class_colors(10)]  # the static figures' palette
+    assert data["colourings"][2]["none"]["label"] == "none"
+
+
+def test_page_uses_the_stable_layout(tmp_path):
+    from nntopo.clustering.graph import graph_layout, unit_positions
+
+    _, node_ptr, node_points, edges, labels, predictions, _ = random_graph(seed=3)
+    first, second = tmp_path / "a.html", tmp_path / "b.html"
+    for path in (first, second):
+        write_mapper_page(path, node_ptr, node_points, edges, labels, predictions, js_dir=tmp_path)
+    assert first.read_bytes() == second.read_bytes()  # same inputs, same page
+    layer = mapper_page.page_const(first.read_text())["layers"][0]
+    expected = unit_positions(graph_layout(len(node_ptr) - 1, edges)) * (1, -1)
+    assert np.column_stack([layer["x"], layer["y"]]) == pytest.approx(expected, abs=1e-3)
+    # Positions given: used as they are (up to scale), y flipped for the screen.
+    given = np.random.default_rng(0).normal(size=(len(node_ptr) - 1, 2)) * 50
+    write_mapper_page(first, node_ptr, node_points, edges, labels, predictions, js_dir=tmp_path, positions=given)
+    layer = mapper_page.page_const(first.read_text())["layers"][0]
+    drawn_at = np.column_stack([layer["x"], layer["y"]]) * (1, -1)
+    scale = np.ptp(drawn_at, axis=0) / np.ptp(given, axis=0)
+    assert scale == pytest.approx(scale[0] * np.ones(2), rel=1e-3)
+    assert (drawn_at - drawn_at.mean(0)) / scale[0] == pytest.approx(given - given.mean(0), abs=0.05)
 
 
 def test_atomic_write_and_inputs(tmp_path):
@@ -198,18 +209,20 @@ def test_atomic_write_and_inputs(tmp_path):
     assert not (tmp_path / "x.html").exists()
 
 
-def test_fetch_script_pins_what_the_template_loads():
-    """tools/fetch_js.sh fetches exactly the package@version and file name each template script maps to."""
+def test_fetch_script_pins_what_the_pages_load():
+    """tools/fetch_js.sh fetches the package@version and file name each script of the pages maps to."""
     script = (ROOT / "tools" / "fetch_js.sh").read_text()
     pins = re.findall(r'^\s*"(\S+) (\S+) (\S+) (\S+) (sha512-\S+) ([0-9a-f]{64})"$', script, re.M)
-    assert sorted((p[0], p[1], p[3]) for p in pins) == sorted((pkg, ver, name) for pkg, ver, name, _ in required_js())
+    needed = {(pkg, ver, name) for pkg, ver, name, _ in required_js()}
+    assert needed and needed <= {(p[0], p[1], p[3]) for p in pins}
 
 
 # --- in a real browser, offline ------------------------------------------------------------------
 
 
-def render_dom(chromium: str, page: Path, tmp_path: Path) -> str:
-    """The DOM after KeplerMapper's script ran, with every network request made to fail."""
+def render_dom(chromium: str, page: Path, tmp_path: Path, fragment: str = "", size=(1200, 900)) -> str:
+    """The DOM after the page's script ran (``fragment``: the URL's #state), every network request
+    made to fail."""
     profile = tmp_path / "chromium-profile"
     command = [
         chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -217,31 +230,92 @@ def render_dom(chromium: str, page: Path, tmp_path: Path) -> str:
         "--no-first-run", "--disable-quic", f"--user-data-dir={profile}",
         # No network at all: names do not resolve and every request goes to a dead proxy.
         "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
-        "--window-size=1200,900", "--virtual-time-budget=5000", "--dump-dom", page.resolve().as_uri(),
+        f"--window-size={size[0]},{size[1]}", "--virtual-time-budget=5000", "--dump-dom",
+        page.resolve().as_uri() + (f"#{fragment}" if fragment else ""),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=180)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stdout
 
 
-def drawn(dom: str) -> tuple[int, int]:
-    """(graph nodes, links) drawn in the page's <svg id="svg">: <g class="node"> and <line class="link">."""
+def _svg(dom: str) -> str:
     svg = re.search(r'<svg id="svg".*?</svg>', dom, re.S)
     assert svg, "no <svg id='svg'> in the page"
-    svg = svg.group(0)
-    nodes = len(re.findall(r'<g class="node[ "][^>]*>\s*<path[^>]*class="circle', svg))
-    return nodes, len(re.findall(r'<line class="link"', svg))
+    return svg.group(0)
 
 
-def test_browser_draws_every_node_offline(tmp_path, chromium, real_js_dir):
-    members, _, _, edges, _, _, _ = random_graph(seed=1, n_nodes=30)
+def drawn_nodes(dom: str, layer: str | None = None) -> list[dict[str, str]]:
+    """The attributes of each node drawn in <svg id="svg"> (of one layer, by name, if given)."""
+    tags = re.findall(r'<circle class="node[ "][^>]*>', _svg(dom))
+    nodes = [dict(re.findall(r'([\w-]+)="([^"]*)"', tag)) for tag in tags]
+    return [n for n in nodes if layer is None or n["data-layer"] == layer]
+
+
+def drawn(dom: str) -> tuple[int, int]:
+    """(graph nodes, links) drawn in the page's <svg id="svg">: <circle class="node"> and <line class="link">."""
+    return len(drawn_nodes(dom)), len(re.findall(r'<line class="link"', _svg(dom)))
+
+
+def assert_in_view(dom: str, layer: str | None = None) -> None:
+    """Every node of the shown layer lies, whole, inside the graph's box on screen."""
+    left, top, width, height = map(float, re.search(r'<svg id="svg"[^>]*data-box="([^"]+)"', dom).group(1).split())
+    assert width > 300 and height > 300, "the graph's box is too small to read"
+    nodes = drawn_nodes(dom, layer)
+    assert nodes
+    for node in nodes:
+        x, y, r = float(node["data-sx"]), float(node["data-sy"]), float(node["data-sr"])
+        assert r >= 2, f"node {node['data-node']} is drawn {r} px wide"
+        assert left - 0.5 <= x - r and x + r <= left + width + 0.5, f"node {node['data-node']} is off screen"
+        assert top - 0.5 <= y - r and y + r <= top + height + 0.5, f"node {node['data-node']} is off screen"
+
+
+def test_browser_draws_every_node_offline_in_view(tmp_path, chromium, real_js_dir):
+    from matplotlib.colors import to_hex
+
+    from nntopo.plotting import class_colors
+
+    members, _, _, edges, labels, _, _ = random_graph(seed=1, n_nodes=30)
     path = tmp_path / "graph.html"
     assert write_random_page(path, js_dir=real_js_dir, seed=1, n_nodes=30) == []
-    dom = render_dom(chromium, path, tmp_path)
-    assert drawn(dom) == (len(members), len(edges))
-    assert 'id="select-color-function"' in dom
+    for size in [(1200, 900), (700, 1000)]:  # wide and tall windows: the layout is fitted to both
+        dom = render_dom(chromium, path, tmp_path, size=size)
+        assert drawn(dom) == (len(members), len(edges))
+        assert_in_view(dom)
+    assert 'id="colour"' in dom and "majority true label" in dom
+    palette = [to_hex(c) for c in class_colors(10)]
+    fills = {int(n["data-node"]): n["fill"] for n in drawn_nodes(dom)}
+    assert fills == {i: palette[np.argmax(np.bincount(labels[m], minlength=10))] for i, m in enumerate(members)}
+    legend = re.search(r'<div id="legend">.*?</div>', dom, re.S).group(0)
+    assert "Colour: majority true label" in legend
+    assert len(re.findall(r'class="swatch"', legend)) == len(set(fills.values()))
 
 
+def test_browser_node_details(tmp_path, chromium, real_js_dir):
+    import pandas as pd
+
+    members, node_ptr, node_points, edges, labels, predictions, node_cluster = random_graph(seed=2)
+    path = tmp_path / "graph.html"
+    names = [f"<c{k}>" for k in range(10)]  # markup in names stays text
+    write_mapper_page(path, node_ptr, node_points, edges, labels, predictions, node_cluster=node_cluster,
+                      top_neurons=pd.DataFrame(RANKING), n_top=2, class_names=names, js_dir=real_js_dir)
+    node = next(i for i, c in enumerate(node_cluster) if c == 1)
+    m = members[node]
+    dom = render_dom(chromium, path, tmp_path, fragment=f"tip={node}&colour=accuracy")
+    tip = re.search(r'<div id="tip"[^>]*>(.*?)</div>\s*<script', dom, re.S).group(1)
+    assert "display: block" in re.search(r'<div id="tip"[^>]*>', dom).group(0)
+    wrong = [p for p in m if labels[p] != predictions[p]]
+    majority = np.argmax(np.bincount(labels[m], minlength=10))
+    found = re.search(r"(\d+) points, majority label &lt;c(\d)&gt;, accuracy ([\d.]+)% \((\d+) wrong\)", tip)
+    assert found, tip[:500]
+    assert (int(found[1]), int(found[2]), int(found[4])) == (len(m), majority, len(wrong))
+    assert float(found[3]) == pytest.approx(100 * (1 - len(wrong) / len(m)), abs=0.051)
+    assert "cluster 1 top neurons: 7 (90%), 3 (50%)" in tip
+    assert "true labels: " in tip
+    marked = re.findall(r'<span class="p wrong">(\d+):', tip)
+    assert [int(p) for p in marked] == wrong  # wrong ones first, all marked
+    shown = re.findall(r'<span class="p(?: wrong)?">(\d+):', tip)
+    assert sorted(int(p) for p in shown) == sorted(m.tolist())
+    assert "Colour: accuracy" in dom
 def test_browser_shows_warning_without_js(tmp_path, chromium):
     """The negative control: without the JS the page draws nothing offline, and says so."""
     empty = tmp_path / "js"

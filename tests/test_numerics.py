@@ -77,21 +77,16 @@ def run_stages(folder, trained, graph=False):
              "embedding": folder / "clusters.h5", "ranking": folder / "ranking.csv", "table": folder / "table.csv",
              "ablation": folder / "ablation.csv"}
     analysis.rank_clusters(paths["activations"], paths["clusters"], paths["ranking"], paths["table"],
-                         config.ranking_slice(SETTINGS), log=lambda _: None)
+                           config.ranking_slice(SETTINGS, MODEL, "output"), log=lambda _: None)
     analysis.ablate(paths["activations"], paths["weights"], paths["clusters"], paths["ranking"], paths["ablation"],
-                  config.ablation_slice(SETTINGS), log=lambda _: None)
-    drawn = {**figures.METHOD_FIGURES, **(figures.GRAPH_FIGURES if graph else {})}
-    for name, spec in drawn.items():
-        inputs = SimpleNamespace(**{need: str(paths[need]) for need in spec.needs})
-        figures.draw_method_figure(name, f"digits {MODEL}", "kmeans", inputs, folder / f"{name}.png",
-                                   config.figures_slice(SETTINGS, spec.settings), data_dir=folder)
-    spec = figures.MODEL_FIGURES["activations"]
-    figures.draw_model_figure("activations", f"digits {MODEL}", SimpleNamespace(activations=str(paths["activations"])),
-                              folder / "activations.png", config.figures_slice(SETTINGS, spec.settings))
+                    config.ablation_slice(SETTINGS, MODEL, "output"), log=lambda _: None)
+    drawn = {**figures.METHOD_FIGURES, **figures.IMAGE_FIGURES, **figures.MODEL_FIGURES}
+    written = {"mapper_page": "mapper.html", "graph_file": "mapper.graphml", "mapper_graph": "mapper_graph.png"}
+    for name, spec in {**drawn, **(figures.GRAPH_FIGURES if graph else {})}.items():
+        figures.draw_figure(name, {need: str(paths[need]) for need in spec.needs}, folder / written.get(name, f"{name}.png"),
+                            config.figures_slice(SETTINGS, spec.settings), "digits", MODEL, "output", "kmeans",
+                            data_dir=folder)
     if graph:
-        inputs = SimpleNamespace(**{need: str(paths[need]) for need in figures.MAPPER_PAGE.needs})
-        figures.write_mapper_page("mapper", inputs, folder / "mapper.html",
-                                  config.figures_slice(SETTINGS, figures.MAPPER_PAGE.settings))
         assert (folder / "mapper.html").read_text().rstrip().endswith("</html>")
     for name in [*drawn, "activations"]:
         with Image.open(folder / f"{name}.png") as image:
@@ -219,9 +214,9 @@ def test_a_whole_dead_network_runs_through_the_stages(tmp_path, trained):
     acts = write_case(tmp_path, trained, np.zeros(540, dtype=np.int64), hidden=np.zeros((540, 16), np.float32))
     assert coincide(acts.output)
     for method in ("tsne", "mapper"):
-        clustering.cluster_activations(tmp_path / "activations.h5", tmp_path / "clusters.h5",
-                                   config.clustering_slice(config.validate({"clustering": PARAMS}), method),
-                                   log=lambda _: None)
+        clustering.cluster_activations(tmp_path / "activations.h5", tmp_path / "clusters.h5", "output",
+                                       config.clustering_slice(config.validate({"clustering": PARAMS}), method),
+                                       log=lambda _: None)
         assert layout.read_clusters(tmp_path / "clusters.h5").n_clusters == 1
         ranking, table = run_stages(tmp_path, trained, graph=method == "mapper")
         assert len(ranking) == 0 and table["size"].tolist() == [len(acts.labels)]

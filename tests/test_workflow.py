@@ -20,14 +20,18 @@ pytestmark = pytest.mark.workflow
 # that the workflow runs both clusterers of embeddings (the reliability study's is HDBSCAN).
 TINY = {
     **reliability.STUDY,
-    "widths": [16, 32],
+    "widths": [16, [32, 16]],
     "regularizations": ["none", "l2"],
     "clustering": {
         **reliability.STUDY["clustering"],
         "umap": {"n_neighbors": 10, "clusterer": {"name": "kmeans", "n_clusters": 10}},
     },
 }
-MODELS = ["mlp16-none-s0", "mlp16-l2-s0", "mlp32-none-s0", "mlp32-l2-s0"]
+MODELS = ["mlp16-none-s0", "mlp16-l2-s0", "mlp32x16-none-s0", "mlp32x16-l2-s0"]
+DEEP = "mlp32x16-none-s0"
+LAYERS = {model: ["hidden_1", "output"] if model.startswith("mlp16-") else ["hidden_1", "hidden_2", "output"]
+          for model in MODELS}
+METHODS = TINY["clustering"]["methods"]
 
 
 def snakemake(workdir, config, *args):
@@ -47,13 +51,23 @@ def planned_models(output: str) -> set[str]:
 
 
 def planned_jobs(output: str) -> set[tuple[str, str, str, str]]:
-    """(rule, model, method, figure) of every job a dry run lists ("" where a rule has no such wildcard)."""
+    """(rule, model, layer, method) of every job a dry run lists ("" where a rule has no such wildcard)."""
     jobs = re.findall(r"^rule (\w+):.*?wildcards: ([^\n]*)", output, flags=re.S | re.M)
     found = set()
     for rule, wildcards in jobs:
         values = dict(pair.split("=") for pair in wildcards.split(", "))
-        found.add((rule, *(values.get(key, "") for key in ("model", "method", "figure"))))
+        found.add((rule, *(values.get(key, "") for key in ("model", "layer", "method"))))
     return found
+
+
+def where(model, layer=None, method=None, **more):
+    return {"dataset": "digits", "model": model, **({"layer": layer} if layer else {}),
+            **({"method": method} if method else {}), **more}
+
+
+def every_layer(*methods):
+    """(model, layer, method) for every model of TINY, every analysed layer and each of ``methods``."""
+    return [(model, layer, method) for model in MODELS for layer in LAYERS[model] for method in methods]
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +81,8 @@ def test_the_grid_is_trained_and_recorded(finished):
     for model in MODELS:
         where = {"dataset": "digits", "model": model}
         acts = layout.read_activations(finished / paths.ACTIVATIONS.format(**where))
-        assert acts.hidden[0].shape[1] == int(model[3:5]) and acts.output.shape[1] == 10
+        widths = paths.ModelId.parse(model).widths
+        assert [h.shape[1] for h in acts.hidden] == list(widths) and acts.output.shape[1] == 10
         assert layout.read_attrs(finished / paths.WEIGHTS.format(**where))["model"] == model
         for pattern in (paths.MODEL_STATE, paths.METRICS):
             assert (finished / pattern.format(**where)).is_file()
@@ -81,7 +96,7 @@ def test_nothing_to_do_after_a_complete_run(finished):
 
 def test_changing_l2_strength_reruns_only_l2_models(finished):
     changed = {**TINY, "regularization": {"l2": {"strength": 0.01}}}
-    assert planned_models(snakemake(finished, changed, "-n")) == {"mlp16-l2-s0", "mlp32-l2-s0"}
+    assert planned_models(snakemake(finished, changed, "-n")) == {"mlp16-l2-s0", "mlp32x16-l2-s0"}
 
 
 def test_changing_epochs_reruns_every_model(finished):
@@ -92,25 +107,27 @@ def test_changing_epochs_reruns_every_model(finished):
 def test_changing_a_umap_parameter_reruns_only_umap_jobs(finished):
     changed = {**TINY, "clustering": {**TINY["clustering"], "umap": {**TINY["clustering"]["umap"], "min_dist": 0.3}}}
     jobs = planned_jobs(snakemake(finished, changed, "-n"))
-    for model in MODELS:
-        assert {("cluster", model, "umap", ""), ("rank", model, "umap", "")} <= jobs
-    # Besides UMAP's own jobs and figures, only what reads every method's clusters reruns: k-means'
-    # figures (its manifold is drawn on the UMAP embedding), each model's agreement table and figures,
-    # and the summary.
-    others = {job for job in jobs if job[2] != "umap"}
-    assert others == {("summary", "", "", "")} | {
-        job for m in MODELS for job in (("method_figures", m, "kmeans", ""), ("agreement", m, "", ""),
-                                        ("model_figures", m, "", ""))}
+    # UMAP's clusterings of every layer, then what reads them: each layer's analysis and figures (all
+    # methods' at once; k-means' manifold is drawn on the UMAP embedding), the weight images where the
+    # ranked layer is the first, each model's flow and figures across layers, and the summary.
+    expected = {("cluster", m, layer, "umap") for m, layer, _ in every_layer("umap")}
+    expected |= {(rule, m, layer, "") for m, layer, _ in every_layer("") for rule in ("analyse_layer", "layer_figures")}
+    expected |= {("image_figures", m, layer, "") for m, layer, _ in every_layer("")
+                 if layer == "hidden_1" or (layer == "output" and m.startswith("mlp16-"))}
+    expected |= {(rule, m, "", "") for m in MODELS for rule in ("flow", "model_figures")} | {("summary", "", "", "")}
+    assert jobs == expected
 
 
 def test_changing_top_k_reruns_only_rankings(finished):
     changed = {**TINY, "clustering": {**TINY["clustering"], "top_k": 3}}
-    jobs = planned_jobs(snakemake(finished, changed, "-n"))
-    methods = TINY["clustering"]["methods"]
-    assert {job for job in jobs if job[0] not in ("method_figures", "summary")} == {
-        (rule, model, method, "") for rule in ("rank", "ablation") for model in MODELS for method in methods
-    } | {("mapper_page", model, "mapper", "") for model in MODELS}
-    assert not {job[0] for job in jobs} & {"train", "cluster", "agreement"}
+    rules = {job[0] for job in planned_jobs(snakemake(finished, changed, "-n"))}
+    assert rules == {"analyse_layer", "layer_figures", "image_figures", "summary"}
+
+
+def test_choosing_the_last_layer_drops_the_others(finished):
+    changed = {**TINY, "analysis": {"layers": "last"}}
+    jobs = planned_jobs(snakemake(finished, changed, "-n", "--forceall"))
+    assert {layer for rule, model, layer, _ in jobs if rule == "cluster" and model == DEEP} == {"hidden_2", "output"}
 
 
 def recount(hidden, labels, k):
@@ -125,26 +142,32 @@ def recount(hidden, labels, k):
     return counts
 
 
-@pytest.mark.parametrize("method", TINY["clustering"]["methods"])
-def test_clusters_partition_the_points_and_rankings_recount(finished, method):
+@pytest.mark.parametrize("model, layer, method", every_layer(*METHODS))
+def test_clusters_partition_the_points_and_rankings_recount(finished, model, layer, method):
+    """Every ranking of every model, layer and method, recounted from the HDF5 files."""
     import pandas as pd
 
-    where = {"dataset": "digits", "model": "mlp16-l2-s0", "method": method}
-    acts = layout.read_activations(finished / paths.ACTIVATIONS.format(**where))
-    clusters = layout.read_clusters(finished / paths.CLUSTERS.format(**where))
+    here = where(model, layer, method)
+    acts = layout.read_activations(finished / paths.ACTIVATIONS.format(**here))
+    clusters = layout.read_clusters(finished / paths.CLUSTERS.format(**here))
     labels = clusters.labels
     assert len(labels) == len(acts.labels) and labels.min() >= -1
     assert set(labels[labels >= 0]) == set(range(clusters.n_clusters)) and clusters.n_clusters >= 2
-    assert clusters.attrs["method"] == method and clusters.attrs["space"] == "output"
+    assert clusters.attrs["method"] == method and clusters.attrs["space"] == layer
     assert json.loads(clusters.attrs["parameters"]) == TINY["clustering"][method]
 
-    ranking = pd.read_csv(finished / paths.RANKING.format(**where))
-    expected = recount(acts.hidden[0], labels, k=5)
-    assert {(r.cluster, r.neuron): r.count for r in ranking.itertuples()} == expected
+    ranking = pd.read_csv(finished / paths.RANKING.format(**here))
+    ranked = LAYERS[model][:-1] if layer == "output" else [layer]
+    assert list(dict.fromkeys(ranking["layer"])) == ranked
+    assert (ranking["space"] == layer).all() and (ranking["method"] == method).all() and (ranking["model"] == model).all()
     sizes = np.bincount(labels[labels >= 0])
-    np.testing.assert_allclose(ranking["fraction"], ranking["count"] / sizes[ranking["cluster"]])
+    for name in ranked:
+        rows = ranking[ranking["layer"] == name]
+        expected = recount(acts.layer(name), labels, k=5)
+        assert {(r.cluster, r.neuron): r.count for r in rows.itertuples()} == expected
+        np.testing.assert_allclose(rows["fraction"], rows["count"] / sizes[rows["cluster"]])
 
-    table = pd.read_csv(finished / paths.CLUSTER_TABLE.format(**where))
+    table = pd.read_csv(finished / paths.CLUSTER_TABLE.format(**here))
     assert table.loc[table.cluster >= 0, "size"].tolist() == sizes.tolist()
     if method in ("tsne", "umap", "mapper"):
         assert clusters.embedding.shape == (len(labels), 2)
@@ -164,19 +187,32 @@ def test_rerun_gives_identical_activations(finished, tmp_path):
 
 
 def test_every_figure_exists_and_one_figure_is_one_job(finished):
-    where = {"dataset": "digits", "model": "mlp32-none-s0"}
-    for figure in ("activations", "weights"):
-        assert (finished / paths.MODEL_FIGURE.format(figure=figure, **where)).stat().st_size > 10_000
-    for method in TINY["clustering"]["methods"]:
-        figures_ = ["heatmap", "barplot", "manifold", "neurons", "transformed"] + (["mapper_graph"] if method == "mapper" else [])
-        for figure in figures_:
-            assert (finished / paths.METHOD_FIGURE.format(method=method, figure=figure, **where)).stat().st_size > 10_000
+    from nntopo.workflow import figures
+
+    png = lambda path: (finished / path).stat().st_size > 10_000  # noqa: E731
+    for model in MODELS:
+        for figure in ("activations", "weights"):
+            assert png(paths.MODEL_FIGURE.format(figure=figure, **where(model)))
+        for method in METHODS:
+            assert png(paths.FLOW_FIGURE.format(figure="sankey", **where(model, method=method)))
+        assert png(paths.FLOW_FIGURE.format(figure="mapper_layers", **where(model, method="mapper")))
+        for layer in LAYERS[model]:
+            assert png(paths.LAYER_FIGURE.format(figure="agreement", **where(model, layer)))
+            for method in METHODS:
+                drawn = [*figures.METHOD_FIGURES, *(["mapper_graph"] if method == "mapper" else [])]
+                # Weight images only where the ranked layer's inputs are the pixels: never a deeper layer's.
+                pixels = layer == "hidden_1" or (layer == "output" and len(LAYERS[model]) == 2)
+                for figure in drawn + ["neurons", "transformed"]:
+                    path = finished / paths.METHOD_FIGURE.format(figure=figure, **where(model, layer, method))
+                    assert path.is_file() == (figure in drawn or pixels), path
+    for method in METHODS:
+        assert (finished / paths.SUMMARY_DEPTH_FIGURE.format(dataset="digits", method=method)).is_file()
     assert (finished / paths.SUMMARY_FIGURE.format(dataset="digits")).is_file()
 
-    target = finished / paths.METHOD_FIGURE.format(method="tsne", figure="neurons", **where)
+    target = finished / paths.METHOD_FIGURE.format(figure="neurons", **where(DEEP, "hidden_1", "tsne"))
     target.unlink()
     jobs = planned_jobs(snakemake(finished, TINY, "-n", str(target.relative_to(finished))))
-    assert jobs == {("method_figures", "mlp32-none-s0", "tsne", "")}
+    assert jobs == {("image_figures", DEEP, "hidden_1", "")}
     snakemake(finished, TINY, str(target.relative_to(finished)))
     assert target.is_file()
 
@@ -184,62 +220,133 @@ def test_every_figure_exists_and_one_figure_is_one_job(finished):
 def test_report_builds_with_every_figure(finished):
     snakemake(finished, TINY, "--report", "results/report.html")
     page = (finished / "results" / "report.html").read_text()
-    assert "mapper_graph.png" in page and "transformed.png" in page and "summary.png" in page
+    for name in ("mapper_graph.png", "transformed.png", "summary.png", "sankey.png", "mapper_layers.png",
+                 "depth_umap.png", "layers.html"):
+        assert name in page, name
 
 
-def test_mapper_page_draws_every_stored_node_offline(finished, chromium, tmp_path):
+def test_mapper_pages_draw_every_stored_node_offline(finished, chromium, tmp_path):
     from tests.test_mapper_page import drawn, render_dom
 
-    where = {"dataset": "digits", "model": "mlp16-none-s0", "method": "mapper"}
-    graph = layout.read_clusters(finished / paths.CLUSTERS.format(**where)).graph
-    dom = render_dom(chromium, finished / paths.MAPPER_PAGE.format(**where), tmp_path)
-    nodes, links = drawn(dom)
-    assert nodes == len(graph["node_ptr"]) - 1 and links == len(graph["edges"])
+    for layer in LAYERS[DEEP]:
+        here = where(DEEP, layer, "mapper")
+        graph = layout.read_clusters(finished / paths.CLUSTERS.format(**here)).graph
+        dom = render_dom(chromium, finished / paths.MAPPER_PAGE.format(**here), tmp_path)
+        nodes, links = drawn(dom)
+        assert nodes == len(graph["node_ptr"]) - 1 and links == len(graph["edges"])
 
 
-def test_ablation_number_recomputed_from_weights_and_ranking(finished):
+def test_graph_files_open_in_networkx(finished):
+    import networkx as nx
+
+    for layer in LAYERS[DEEP]:
+        here = where(DEEP, layer, "mapper")
+        graph = layout.read_clusters(finished / paths.CLUSTERS.format(**here)).graph
+        read = nx.read_graphml(finished / paths.MAPPER_GRAPH_FILE.format(**here))
+        assert read.number_of_nodes() == len(graph["node_ptr"]) - 1
+        assert read.number_of_edges() == len(graph["edges"])
+
+
+def layer_forward(weights, x, silenced_layer=None, silenced=()):
+    """Every layer's activations from the inputs, the plain way, ReLU between the layers, with the
+    neurons ``silenced`` of ``silenced_layer`` set to zero; returns the logits."""
+    names = list(weights)
+    for name in names[:-1]:
+        x = np.maximum(x @ weights[name].weight.T + weights[name].bias, 0)
+        if name == silenced_layer:
+            x = x.copy()
+            x[:, list(silenced)] = 0
+    return x @ weights[names[-1]].weight.T + weights[names[-1]].bias
+
+
+@pytest.mark.parametrize("model, layer", [("mlp32x16-none-s0", "hidden_1"), ("mlp32x16-none-s0", "output"),
+                                          ("mlp16-none-s0", "output")])
+def test_ablation_numbers_recomputed_from_the_inputs(finished, model, layer):
     import pandas as pd
 
-    where = {"dataset": "digits", "model": "mlp32-none-s0", "method": "kmeans"}
-    table = pd.read_csv(finished / paths.ABLATION.format(**where))
-    assert {"cluster", "neurons", "acc_cluster_before", "acc_cluster_after", "acc_other_before",
-            "acc_other_after", "random_mean", "random_std", "p_value"} <= set(table.columns)
-    weights = layout.read_weights(finished / paths.WEIGHTS.format(**where))
-    acts = layout.read_activations(finished / paths.ACTIVATIONS.format(**where))
-    labels = layout.read_clusters(finished / paths.CLUSTERS.format(**where)).labels
-    ranking = pd.read_csv(finished / paths.RANKING.format(**where))
     from nntopo.data import load
 
+    here = where(model, layer, "kmeans")
+    table = pd.read_csv(finished / paths.ABLATION.format(**here))
+    assert {"cluster", "neurons", "acc_cluster_before", "acc_cluster_after", "acc_other_before",
+            "acc_other_after", "random_mean", "random_std", "p_value"} <= set(table.columns)
+    weights = layout.read_weights(finished / paths.WEIGHTS.format(**here))
+    acts = layout.read_activations(finished / paths.ACTIVATIONS.format(**here))
+    labels = layout.read_clusters(finished / paths.CLUSTERS.format(**here)).labels
+    ranking = pd.read_csv(finished / paths.RANKING.format(**here))
+    assert list(dict.fromkeys(table["layer"])) == list(dict.fromkeys(ranking["layer"]))
     x = load("digits").x_test  # recompute from the inputs, not from the stored activations
-    hidden = np.maximum(x @ weights["hidden_1"].weight.T + weights["hidden_1"].bias, 0)
     for row in table.itertuples():
-        top = ranking[(ranking.cluster == row.cluster) & (ranking["rank"] <= 5)].neuron.to_numpy()
-        assert row.neurons.split() == [str(n) for n in top]
-        silenced = hidden.copy()
-        silenced[:, top] = 0
-        logits = silenced @ weights["output"].weight.T + weights["output"].bias
+        top = ranking[(ranking.layer == row.layer) & (ranking.cluster == row.cluster) & (ranking["rank"] <= 5)]
+        assert row.neurons.split() == [str(n) for n in top.neuron]
+        logits = layer_forward(weights, x, row.layer, top.neuron.to_numpy())
         own = labels == row.cluster
         assert np.mean(logits[own].argmax(1) == acts.labels[own]) == pytest.approx(row.acc_cluster_after)
         assert np.mean(logits[~own].argmax(1) == acts.labels[~own]) == pytest.approx(row.acc_other_after)
         assert 0 < row.p_value <= 1
 
 
+def test_probe_recomputed_independently_for_one_layer(finished):
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from nntopo.analysis.flow import PROBE_C, PROBE_MAX_ITER, PROBE_TOL
+
+    table = pd.read_csv(finished / paths.PROBE.format(**where(DEEP))).set_index("layer")
+    assert list(table.index) == LAYERS[DEEP]
+    acts = layout.read_activations(finished / paths.ACTIVATIONS.format(**where(DEEP)))
+    fit = np.zeros(len(acts.labels), dtype=bool)
+    fit[np.random.default_rng(TINY.get("analysis", {}).get("probe_seed", 0)).permutation(len(fit))[:len(fit) // 2]] = True
+    x = acts.layer("hidden_2")
+    scaler = StandardScaler().fit(x[fit])
+    scaler.scale_[scaler.scale_ == 0] = 1.0
+    probe = LogisticRegression(C=PROBE_C, max_iter=PROBE_MAX_ITER, tol=PROBE_TOL).fit(scaler.transform(x[fit]),
+                                                                                     acts.labels[fit])
+    accuracy = np.mean(probe.predict(scaler.transform(x[~fit])) == acts.labels[~fit])
+    assert table.loc["hidden_2", "probe_accuracy"] == pytest.approx(accuracy, abs=1e-9)
+
+
+def test_flow_between_layers(finished):
+    import pandas as pd
+    from sklearn.metrics import adjusted_rand_score
+
+    flow = pd.read_csv(finished / paths.FLOW.format(**where(DEEP, method="kmeans")))
+    assert list(flow["layer"]) == LAYERS[DEEP] and flow.set_index("layer").loc["output", "ari_output"] == 1.0
+    labels = {layer: layout.read_clusters(finished / paths.CLUSTERS.format(**where(DEEP, layer, "kmeans"))).labels
+              for layer in LAYERS[DEEP]}
+    # k-means assigns every point, so the ARI is scikit-learn's on all of them.
+    assert flow.set_index("layer").loc["hidden_1", "ari_next"] == pytest.approx(
+        adjusted_rand_score(labels["hidden_1"], labels["hidden_2"]))
+    counts = pd.read_csv(finished / paths.CONTINGENCY.format(**where(DEEP, method="kmeans")))
+    first = counts[counts.layer_a == "hidden_1"]
+    assert first["count"].sum() == len(labels["hidden_1"])
+    assert first.groupby("cluster_a")["count"].sum().tolist() == np.bincount(labels["hidden_1"]).tolist()
+    layers = pd.read_csv(finished / paths.SUMMARY_LAYERS.format(dataset="digits"))
+    assert len(layers) == sum(len(LAYERS[m]) for m in MODELS) * len(METHODS)
+    assert layers["probe_accuracy"].notna().all()
+
+
 def test_agreement_table_and_summaries(finished):
     import pandas as pd
 
-    where = {"dataset": "digits", "model": "mlp16-l2-s0"}
-    table = pd.read_csv(finished / paths.AGREEMENT.format(**where))
-    methods = TINY["clustering"]["methods"]
-    pairs = table[table.method_a != table.method_b]
-    assert len(pairs) == len(methods) * (len(methods) - 1) // 2 and pairs.ari.between(-1, 1).all()
-    purity = table[table.method_a == table.method_b].set_index("method_a")["purity"]
-    assert sorted(purity.index) == sorted(methods) and (purity > 0.3).all()
+    for layer in LAYERS[DEEP]:
+        table = pd.read_csv(finished / paths.AGREEMENT.format(**where(DEEP, layer)))
+        assert (table["space"] == layer).all()
+        pairs = table[table.method_a != table.method_b]
+        assert len(pairs) == len(METHODS) * (len(METHODS) - 1) // 2 and pairs.ari.between(-1, 1).all()
+        purity = table[table.method_a == table.method_b].set_index("method_a")["purity"]
+        assert sorted(purity.index) == sorted(METHODS) and (purity > 0.3).all()
     summary = pd.read_csv(finished / paths.SUMMARY_TABLE.format(dataset="digits"))
     assert sorted(summary.model) == sorted(MODELS)
-    for method in methods:
+    for method in METHODS:
         assert summary[f"sharpness_{method}"].between(0, 1).all()
         assert summary[f"ablation_hurt_share_{method}"].between(0, 1).all()
-    assert len(pd.read_csv(finished / paths.SUMMARY_ABLATION.format(dataset="digits"))) == len(MODELS) * len(methods)
+    ablation = pd.read_csv(finished / paths.SUMMARY_ABLATION.format(dataset="digits"))
+    # One row per model, clustered layer, method and ranked layer: hidden layers rank their own
+    # neurons, the output every hidden layer's.
+    assert len(ablation) == sum(2 * (len(LAYERS[m]) - 1) for m in MODELS) * len(METHODS)
+    assert (ablation["hurt_more_than_random_bh"] <= ablation["hurt_more_than_random"]).all()
 
 
 def test_several_seeds_give_seed_stability(tmp_path):
@@ -252,5 +359,6 @@ def test_several_seeds_give_seed_stability(tmp_path):
             ("seed_stability", "", "", "")} <= plan
     snakemake(tmp_path, config, str(paths.SEED_STABILITY.format(dataset="digits")))
     table = pd.read_csv(tmp_path / paths.SEED_STABILITY.format(dataset="digits"))
-    assert len(table) == 1 and table.method[0] == "kmeans" and 0 < table.ari[0] <= 1
+    assert sorted(table.space) == ["hidden_1", "output"] and (table.method == "kmeans").all()
+    assert table.ari.between(0, 1, inclusive="right").all()
     assert not any("neuron" in column for column in table.columns), "neurons are not aligned across seeds"

@@ -1,15 +1,15 @@
 """Silence a cluster's top-ranked hidden neurons and measure what it costs, against random neurons.
 
 The ablated logits follow from the recorded activations ``h`` of the ranked layer (N x H, after
-ReLU) and the layers after it; the test inputs are not needed. For the last hidden layer only the
+the activation function) and the layers after it; the test inputs are not needed. For the last hidden layer only the
 output layer (``weight`` C x H, ``bias`` C) follows:
 
     logits_S = (h * mask_S) @ weight.T + bias = logits - h[:, S] @ weight[:, S].T
 
 where ``mask_S`` is 1 everywhere but 0 on the columns S. The right-hand side touches only the |S|
 silenced columns, which is what makes many random draws cheap. For an earlier hidden layer the
-hidden layers in between (``downstream``: their (weight, bias), each followed by ReLU, as in
-``model.MLP``) are recomputed from ``h * mask_S`` for every neuron set: exact, and slower.
+hidden layers in between (``downstream``: their (weight, bias), each followed by the network's
+activation function, ``nntopo.network.activation``, as in ``model.MLP``) are recomputed from ``h * mask_S`` for every neuron set: exact, and slower.
 All arithmetic is in float64.
 
 Definitions (one row per cluster c >= 0 of ``cluster_labels``; points labelled -1 are in no cluster):
@@ -42,6 +42,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nntopo.network.activation import apply
+
+RELU = {"name": "relu"}
+
 COLUMNS = [
     "cluster", "size", "n_silenced", "neurons",
     "acc_cluster_before", "acc_cluster_after", "drop",
@@ -68,25 +72,25 @@ def _check(hidden, weight, bias, downstream=()) -> tuple[np.ndarray, list[tuple[
     return hidden, layers
 
 
-def _logits(hidden: np.ndarray, layers) -> np.ndarray:
+def _logits(hidden: np.ndarray, layers, activation: dict | None = None) -> np.ndarray:
     for weight, bias in layers[:-1]:
-        hidden = np.maximum(hidden @ weight.T + bias, 0.0)
+        hidden = apply(activation or RELU, hidden @ weight.T + bias)
     weight, bias = layers[-1]
     return hidden @ weight.T + bias
 
 
-def output_logits(hidden, weight, bias, downstream=()) -> np.ndarray:
+def output_logits(hidden, weight, bias, downstream=(), activation: dict | None = None) -> np.ndarray:
     """(N, C) float64 logits from ``hidden`` through ``downstream`` and the output layer, nothing silenced."""
-    return _logits(*_check(hidden, weight, bias, downstream))
+    return _logits(*_check(hidden, weight, bias, downstream), activation)
 
 
-def logits_without(hidden, weight, bias, silenced, downstream=()) -> np.ndarray:
+def logits_without(hidden, weight, bias, silenced, downstream=(), activation: dict | None = None) -> np.ndarray:
     """(N, C) float64 logits with the hidden neurons ``silenced`` (indices) set to zero."""
     hidden, layers = _check(hidden, weight, bias, downstream)
     silenced = _indices(silenced, hidden.shape[1])
     mask = np.ones(hidden.shape[1])
     mask[silenced] = 0.0
-    return _logits(hidden * mask, layers)
+    return _logits(hidden * mask, layers, activation)
 
 
 def _indices(silenced, n_neurons: int) -> np.ndarray:
@@ -96,9 +100,9 @@ def _indices(silenced, n_neurons: int) -> np.ndarray:
     return silenced
 
 
-def logit_error(hidden, weight, bias, stored, downstream=()) -> float:
+def logit_error(hidden, weight, bias, stored, downstream=(), activation: dict | None = None) -> float:
     """Largest absolute difference between the recomputed and the ``stored`` logits."""
-    recomputed = output_logits(hidden, weight, bias, downstream)
+    recomputed = output_logits(hidden, weight, bias, downstream, activation)
     return float(np.max(np.abs(recomputed - np.asarray(stored, dtype=np.float64)), initial=0.0))
 
 
@@ -126,10 +130,11 @@ class _Ablator:
     """Ablated predictions' correctness for any neuron set. With only the output layer after the
     ranked one: the full logits once, then |S| columns per set; else a forward pass per set."""
 
-    def __init__(self, hidden, weight, bias, y_true, downstream=()):
+    def __init__(self, hidden, weight, bias, y_true, downstream=(), activation: dict | None = None):
         hidden, self.layers = _check(hidden, weight, bias, downstream)
+        self.activation = activation
         self.hidden_t = np.ascontiguousarray(hidden.T)  # (H, N): a neuron's activations are one row
-        self.logits = _logits(hidden, self.layers)
+        self.logits = _logits(hidden, self.layers, activation)
         self.y_true = np.asarray(y_true, dtype=np.int64)
         if self.y_true.shape != (len(hidden),):
             raise ValueError(f"{self.y_true.shape[0] if self.y_true.ndim else 'no'} true labels for {len(hidden)} points")
@@ -143,23 +148,23 @@ class _Ablator:
         elif silenced.size:
             masked = self.hidden_t.copy()
             masked[silenced] = 0.0
-            logits = _logits(masked.T, self.layers)
+            logits = _logits(masked.T, self.layers, self.activation)
         return logits.argmax(axis=1) == self.y_true
 
 
 def ablate_clusters(hidden, weight, bias, y_true, cluster_labels, ranking: pd.DataFrame, k: int,
-                    n_random: int = 100, seed: int = 0, downstream=()) -> pd.DataFrame:
+                    n_random: int = 100, seed: int = 0, downstream=(), activation: dict | None = None) -> pd.DataFrame:
     """One row per cluster (>= 0, ascending) with the columns ``COLUMNS`` (see the module docstring).
 
     ``hidden``: (N, H) activations of the ranked hidden layer; ``weight`` (C, H'), ``bias`` (C,): the
     output layer; ``downstream``: (weight, bias) of the hidden layers between them (none when the
     ranked layer is the last); ``y_true``: (N,) true classes; ``cluster_labels``: (N,) cluster per
     point, -1 = none; ``ranking``: the table of ``ranking.rank_neurons`` for these clusters; ``k``:
-    neurons silenced.
+    neurons silenced; ``activation``: the hidden layers' activation function (default relu).
     """
     if n_random < 1:
         raise ValueError(f"n_random must be at least 1, got {n_random}")
-    ablator = _Ablator(hidden, weight, bias, y_true, downstream)
+    ablator = _Ablator(hidden, weight, bias, y_true, downstream, activation)
     n_neurons = len(ablator.hidden_t)
     labels = np.asarray(cluster_labels, dtype=np.int64)
     if labels.shape != ablator.y_true.shape:
@@ -233,36 +238,51 @@ def ablate_clusters(hidden, weight, bias, y_true, cluster_labels, ranking: pd.Da
 
 
 def ablate_recorded(activations, weights: dict, cluster_labels, ranking: pd.DataFrame, k: int, layer: str,
-                    n_random: int = 100, seed: int = 0, atol: float = 1e-4) -> pd.DataFrame:
+                    n_random: int = 100, seed: int = 0, rtol: float = 1e-4) -> pd.DataFrame:
     """``ablate_clusters`` on a model's recorded files, read already (``layout.Activations`` and
     ``layout.read_weights``' dict). ``layer`` is the ranked hidden layer's name; the layers after it
-    come from ``weights``. Checks first that the recomputed logits match the stored ones within ``atol``."""
+    come from ``weights``, the activation function from the files' training settings. Checks first
+    that the recomputed logits match the stored float32 ones within ``rtol`` of the largest logit
+    (relative: deep and wide layers sum more rounding than a fixed tolerance allows)."""
+    import json
+
     from nntopo.layout import OUTPUT_LAYER, layer_names
+    from nntopo.network.activation import of_settings
+
+    activation = of_settings(json.loads(activations.attrs.get("config", "{}")))
 
     hidden = activations.layer(layer)  # KeyError naming the layers for a layer the model lacks
     names = layer_names(len(activations.hidden))
     downstream = [(weights[name].weight, weights[name].bias) for name in names[names.index(layer) + 1:-1]]
     output = weights[OUTPUT_LAYER]
-    error = logit_error(hidden, output.weight, output.bias, activations.output, downstream)
-    if not error <= atol:
+    error = logit_error(hidden, output.weight, output.bias, activations.output, downstream, activation)
+    tolerance = rtol * max(1.0, float(np.abs(activations.output).max(initial=0.0)))
+    if not error <= tolerance:
         raise ValueError(f"the logits recomputed from {layer} and the layers after it differ from the stored "
-                         f"ones by up to {error:.3g} (> {atol}): weights and activations of different models?")
+                         f"ones by up to {error:.3g} (> {tolerance:.3g}): weights and activations of different models?")
     return ablate_clusters(hidden, output.weight, output.bias, activations.labels, cluster_labels, ranking, k,
-                           n_random=n_random, seed=seed, downstream=downstream)
+                           n_random=n_random, seed=seed, downstream=downstream, activation=activation)
 
 
 def summarize_ablation(table: pd.DataFrame, alpha: float = 0.05) -> dict:
     """One line for a model and method: how many clusters' top-k neurons hurt them more than random.
 
     ``hurt_more_than_random`` counts clusters with p_value < alpha and drop > random_drop_mean
-    (note that p_value >= 1 / (1 + n_random), so alpha = 0.05 needs n_random >= 20). Means are over
+    (note that p_value >= 1 / (1 + n_random), so alpha = 0.05 needs n_random >= 20);
+    ``hurt_more_than_random_bh`` the same with Benjamini-Hochberg adjusted p-values, which keep the
+    expected share of false discoveries at alpha however many clusters are tested. Means are over
     the clusters, unweighted.
     """
-    hurt = (table["p_value"] < alpha) & (table["drop"] > table["random_drop_mean"])
+    from scipy.stats import false_discovery_control
+
+    larger = table["drop"] > table["random_drop_mean"]
+    hurt = (table["p_value"] < alpha) & larger
+    adjusted = false_discovery_control(table["p_value"].to_numpy()) if len(table) else np.empty(0)
     n = len(table)
     return {
         "clusters": n,
         "hurt_more_than_random": int(hurt.sum()),
+        "hurt_more_than_random_bh": int(((adjusted < alpha) & larger).sum()),
         "share_hurt_more_than_random": float(hurt.mean()) if n else float("nan"),
         "mean_drop": float(table["drop"].mean()),
         "mean_random_drop": float(table["random_drop_mean"].mean()),

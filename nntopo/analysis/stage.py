@@ -7,41 +7,78 @@ from __future__ import annotations
 from nntopo import layout
 
 
-def rank_clusters(activations_path, clusters_path, ranking_path, table_path, settings: dict, log=print) -> None:
-    """Rank each cluster's most activated hidden neurons, and describe each cluster's labels."""
-    from nntopo.analysis.ranking import cluster_summary, rank_neurons
-
+def _clusters_of(activations_path, clusters_path):
+    """The activations and the clusters of one model, checked to describe the same test points."""
     acts = layout.read_activations(activations_path)
     clusters = layout.read_clusters(clusters_path)
     if len(clusters.labels) != len(acts.labels):
         raise layout.LayoutError(f"{clusters_path}: {len(clusters.labels)} labels for {len(acts.labels)} test points "
                                  f"in {activations_path}; rerun its clustering")
-    layer = layout.ranked_layer(settings["layer"], len(acts.hidden))
-    ranking = rank_neurons(acts.layer(layer), clusters.labels, settings["top_k"])
+    return acts, clusters
+
+
+def _described(table, clusters, layer: str):
+    """``table`` with the columns that say what it describes first: dataset, model, the clustered
+    layer (``space``), the method and the layer whose neurons it is about."""
+    where = {"dataset": clusters.attrs["dataset"], "model": clusters.attrs["model"], "space": clusters.attrs["space"],
+             "method": clusters.attrs["method"], "layer": layer}
+    return table.assign(**where)[[*where, *table.columns]]
+
+
+def rank_clusters(activations_path, clusters_path, ranking_path, table_path, settings: dict, log=print) -> None:
+    """Rank each cluster's most active neurons in each of ``settings["layers"]``, and describe each cluster."""
+    import pandas as pd
+
+    from nntopo.analysis.ranking import cluster_summary, rank_neurons
+
+    acts, clusters = _clusters_of(activations_path, clusters_path)
+    rankings = []
+    for layer in settings["layers"]:
+        ranking = rank_neurons(acts.layer(layer), clusters.labels, settings["top_k"])
+        log(f"ranked {layer} neurons (top {settings['top_k']}) for {clusters.n_clusters} clusters of "
+            f"{clusters.attrs['space']}: {len(ranking)} (cluster, neuron) rows")
+        rankings.append(_described(ranking, clusters, layer))
     summary = cluster_summary(clusters.labels, acts.labels, acts.predictions, n_classes=acts.output.shape[1])
-    log(f"ranked {layer} neurons (top {settings['top_k']}) for {clusters.n_clusters} clusters: "
-        f"{len(ranking)} (cluster, neuron) rows")
-    for path, table in ((ranking_path, ranking), (table_path, summary)):
+    summary = _described(summary, clusters, clusters.attrs["space"]).drop(columns="layer")
+    for path, table in ((ranking_path, pd.concat(rankings, ignore_index=True)), (table_path, summary)):
         with layout.atomic(path) as tmp:
             table.to_csv(tmp, index=False)
 
 
 def ablate(activations_path, weights_path, clusters_path, ranking_path, output_path, settings: dict, log=print) -> None:
-    """Silence each cluster's top-k neurons and compare with random neurons (``settings``: config.ablation_slice)."""
+    """Silence each cluster's top-k neurons in each ranked layer and compare with random neurons of
+    that layer (``settings``: config.ablation_slice)."""
     import pandas as pd
 
     from nntopo.analysis.ablation import ablate_recorded, summarize_ablation
 
-    acts = layout.read_activations(activations_path)
-    clusters = layout.read_clusters(clusters_path)
-    table = ablate_recorded(acts, layout.read_weights(weights_path), clusters.labels, pd.read_csv(ranking_path),
-                            k=settings["top_k"], layer=layout.ranked_layer(settings["layer"], len(acts.hidden)),
-                            n_random=settings["n_random"], seed=int(acts.attrs["seed"]))
-    summary = summarize_ablation(table, alpha=settings["alpha"])
-    log(f"{summary['hurt_more_than_random']} of {summary['clusters']} clusters lose more accuracy without their "
-        f"top {settings['top_k']} neurons than without random ones (p < {settings['alpha']})")
+    acts, clusters = _clusters_of(activations_path, clusters_path)
+    weights = layout.read_weights(weights_path)
+    rankings = pd.read_csv(ranking_path)
+    tables = []
+    for layer in settings["layers"]:
+        table = ablate_recorded(acts, weights, clusters.labels, rankings[rankings["layer"] == layer],
+                                k=settings["top_k"], layer=layer, n_random=settings["n_random"],
+                                seed=int(acts.attrs["seed"]))
+        summary = summarize_ablation(table, alpha=settings["alpha"])
+        log(f"{layer}: {summary['hurt_more_than_random']} of {summary['clusters']} clusters lose more accuracy "
+            f"without their top {settings['top_k']} neurons than without random ones (p < {settings['alpha']}; "
+            f"{summary['hurt_more_than_random_bh']} after Benjamini-Hochberg)")
+        tables.append(_described(table, clusters, layer))
     with layout.atomic(output_path) as tmp:
-        table.to_csv(tmp, index=False)
+        pd.concat(tables, ignore_index=True).to_csv(tmp, index=False)
+
+
+def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict, log=print) -> None:
+    """Every analysis of one layer's clusters, method by method (``inputs.clusters__{method}``, outputs
+    ``ranking__``, ``table__`` and ``ablation__{method}``), then the agreement between the methods."""
+    for method in methods:
+        clusters = inputs[f"clusters__{method}"]
+        rank_clusters(inputs.activations, clusters, outputs[f"ranking__{method}"], outputs[f"table__{method}"],
+                      ranking, log=log)
+        ablate(inputs.activations, inputs.weights, clusters, outputs[f"ranking__{method}"],
+               outputs[f"ablation__{method}"], ablation, log=log)
+    agree(inputs.activations, [inputs[f"clusters__{method}"] for method in methods], outputs.agreement, log=log)
 
 
 def agree(activations_path, cluster_paths: list, output_path, log=print) -> None:
@@ -60,6 +97,8 @@ def agree(activations_path, cluster_paths: list, output_path, log=print) -> None
     # One tidy table: a row per pair of methods, then a row per method (method_a == method_b) with its purity.
     purity = purity.rename(columns={"method": "method_a"}).assign(method_b=lambda t: t["method_a"])
     table = pd.concat([pairs, purity], ignore_index=True)
+    table = table.assign(dataset=acts.attrs["dataset"], model=acts.attrs["model"], space=clusters.attrs["space"])
+    table = table[["dataset", "model", "space", *pairs.columns.union(purity.columns, sort=False)]]
     log(pairs.to_string(index=False))
     with layout.atomic(output_path) as tmp:
         table.to_csv(tmp, index=False)
@@ -81,17 +120,57 @@ def seed_stability(cluster_paths: list, activations_path, output_path, log=print
     for path in cluster_paths:
         clusters = layout.read_clusters(path)
         model = ModelId.parse(clusters.attrs["model"])
-        key = (clusters.attrs["dataset"], "x".join(map(str, model.widths)), model.regularization, clusters.attrs["method"])
+        key = (clusters.attrs["dataset"], model.architecture, clusters.attrs["space"], clusters.attrs["method"])
         groups.setdefault(key, {})[model.seed] = clusters.labels
     y_true = layout.read_activations(activations_path).labels  # the test set's labels, the same for every model
     rows = []
-    for (dataset, widths, reg, method), by_seed in groups.items():
+    for (dataset, architecture, space, method), by_seed in groups.items():
         if len(by_seed) < 2:
             continue
         pairs = pairwise_seeds(by_seed).merge(composition_stability(by_seed, y_true), on=["seed_a", "seed_b"])
-        rows.append(pairs.assign(dataset=dataset, widths=widths, regularization=reg, method=method))
+        rows.append(pairs.assign(dataset=dataset, architecture=architecture, space=space, method=method))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["dataset", "widths", "regularization", "method", "seed_a", "seed_b", "ari", "nmi"])
+        columns=["dataset", "architecture", "space", "method", "seed_a", "seed_b", "ari", "nmi"])
     log(f"seed stability: {len(table)} pairs of seeds compared")
+    with layout.atomic(output_path) as tmp:
+        table.to_csv(tmp, index=False)
+
+
+def layer_flow(activations_path, cluster_paths: list, flow_path, contingency_path, log=print) -> None:
+    """How one method's partitions relate from layer to layer (``cluster_paths`` in depth order,
+    the output's last): each layer's purity and agreement with the next layer and with the output
+    (``flow_path``), and the cluster-to-cluster counts between consecutive layers (``contingency_path``)."""
+    import pandas as pd
+
+    from nntopo.analysis import flow
+
+    acts = layout.read_activations(activations_path)
+    labelings = {}
+    for path in cluster_paths:
+        clusters = layout.read_clusters(path)
+        labelings[clusters.attrs["space"]] = clusters.labels
+    where = {"dataset": acts.attrs["dataset"], "model": acts.attrs["model"], "method": clusters.attrs["method"]}
+    table = flow.layer_flow(labelings, acts.labels)
+    names = list(labelings)
+    counts = pd.concat([flow.contingency(labelings[a], labelings[b]).assign(layer_a=a, layer_b=b)
+                        for a, b in zip(names, names[1:])], ignore_index=True) if len(names) > 1 else pd.DataFrame(
+        columns=["layer_a", "layer_b", "cluster_a", "cluster_b", "count"])
+    log(table.to_string(index=False))
+    for path, frame in ((flow_path, table), (contingency_path, counts)):
+        frame = frame.assign(**where)
+        with layout.atomic(path) as tmp:
+            frame[[*where, *(c for c in frame.columns if c not in where)]].to_csv(tmp, index=False)
+
+
+def probe_layers(activations_path, output_path, layers: list, seed: int, log=print) -> None:
+    """A linear probe of each of ``layers``: a logistic regression fitted on a fixed half of the test
+    points' activations and scored on the other half (the same halves for every layer and model)."""
+    from nntopo.analysis import flow
+
+    acts = layout.read_activations(activations_path)
+    fit_mask = flow.probe_halves(len(acts.labels), seed)
+    table = flow.linear_probe({layer: acts.layer(layer) for layer in layers}, acts.labels, fit_mask, seed=seed)
+    table = table.assign(dataset=acts.attrs["dataset"], model=acts.attrs["model"], probe_seed=seed)
+    log(table.to_string(index=False))
     with layout.atomic(output_path) as tmp:
         table.to_csv(tmp, index=False)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import matplotlib.ticker
 import numpy as np
 import pandas as pd
@@ -11,6 +9,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from nntopo.clustering.graph import graph_layout
 from nntopo.plotting import (
     BACKGROUND_COLOR,
     class_colors,
@@ -133,20 +132,6 @@ def cluster_manifold(embedding: np.ndarray, labels: np.ndarray, title: str = "",
     return fig
 
 
-def graph_layout(n_nodes: int, edges: np.ndarray, seed: int = 0) -> np.ndarray:
-    """Node positions (n_nodes, 2) from networkx's spring layout, seeded (same graph, same picture)."""
-    import networkx as nx
-
-    graph = nx.Graph()
-    graph.add_nodes_from(range(n_nodes))
-    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    graph.add_edges_from(edges.tolist())
-    if n_nodes == 0:
-        return np.zeros((0, 2))
-    pos = nx.spring_layout(graph, seed=seed, k=1.5 / math.sqrt(n_nodes), iterations=60)
-    return np.array([pos[i] for i in range(n_nodes)], dtype=np.float64)
-
-
 def node_majority(node_ptr: np.ndarray, node_points: np.ndarray, labels_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Each node's most common true label (ties: lowest) and its share of the node's points."""
     node_ptr = np.asarray(node_ptr, dtype=np.int64)
@@ -160,11 +145,39 @@ def node_majority(node_ptr: np.ndarray, node_points: np.ndarray, labels_true: np
     return counts.argmax(axis=1), counts.max(axis=1) / totals
 
 
+def _draw_graph(ax, pos: np.ndarray, edges: np.ndarray, counts: np.ndarray, colors: np.ndarray,
+                s_max: float, biggest: int = 0) -> None:
+    """One Mapper graph on ``ax``: grey edges, nodes of area ∝ points (big ones below small ones); a
+    node of ``biggest`` points (default: this graph's largest) gets area ``s_max``."""
+    order = np.argsort(-counts, kind="stable")
+    areas = 6 + s_max * counts / max(biggest or counts.max(), 1)
+    segments = pos[edges] if len(edges) else np.zeros((0, 2, 2))
+    ax.add_collection(LineCollection(segments, colors="0.55", linewidths=0.6, alpha=0.7, zorder=1))
+    ax.scatter(pos[order, 0], pos[order, 1], s=areas[order], c=colors[order], edgecolors="0.25",
+               linewidths=0.4, zorder=2)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.margins(0.05)
+
+
+def _label_legend(fig: Figure, n_classes: int) -> np.ndarray:
+    """The true-label palette, with its one legend at the figure's right."""
+    palette = class_colors(n_classes)
+    handles = [Line2D([], [], marker="o", linestyle="none", markerfacecolor=palette[k], markeredgecolor="0.25",
+                      label=str(k)) for k in range(n_classes)]
+    fig.legend(handles=handles, title="majority\ntrue label", fontsize=8, title_fontsize=9,
+               loc="outside right upper", frameon=False)
+    return palette
+
+
 def mapper_graph(node_ptr: np.ndarray, node_points: np.ndarray, edges: np.ndarray, node_cluster: np.ndarray,
-                 labels_true: np.ndarray | None = None, title: str = "", seed: int = 0) -> Figure:
-    """The Mapper graph, spring layout (seeded): node area proportional to its number of points,
-    edges between nodes sharing points. Left: nodes coloured by cluster (grey: in no cluster); right
-    (when ``labels_true`` is given): by the majority true label of their points.
+                 labels_true: np.ndarray | None = None, title: str = "", seed: int = 0,
+                 positions: np.ndarray | None = None) -> Figure:
+    """The Mapper graph in its ``graph.graph_layout`` (as the pages draw it; or ``positions``): node area
+    proportional to its number of points, edges between nodes sharing points. Left: nodes coloured
+    by cluster (grey: in no cluster); right (when ``labels_true`` is given): by the majority true
+    label of their points.
     """
     node_ptr = np.asarray(node_ptr, dtype=np.int64)
     node_cluster = np.asarray(node_cluster, dtype=np.int64)
@@ -181,23 +194,9 @@ def mapper_graph(node_ptr: np.ndarray, node_points: np.ndarray, edges: np.ndarra
         for ax in axes:
             no_data(ax, "empty graph")
         return fig
-    pos = graph_layout(n_nodes, edges, seed)
+    pos = graph_layout(n_nodes, edges, seed) if positions is None else np.asarray(positions, dtype=np.float64)
     s_max = float(np.clip(20000 / n_nodes, 60, 600))
-    areas = 6 + s_max * counts / max(counts.max(), 1)
-    order = np.argsort(-counts, kind="stable")  # big nodes below small ones
-    segments = pos[edges] if len(edges) else np.zeros((0, 2, 2))
-
-    def draw(ax, colors):
-        ax.add_collection(LineCollection(segments, colors="0.55", linewidths=0.6, alpha=0.7, zorder=1))
-        ax.scatter(pos[order, 0], pos[order, 1], s=areas[order], c=colors[order], edgecolors="0.25",
-                   linewidths=0.4, zorder=2)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        ax.set_aspect("equal", adjustable="datalim")
-        ax.margins(0.05)
-
-    node_colors = label_colors(node_cluster, n_clusters)
-    draw(axes[0], node_colors)
+    _draw_graph(axes[0], pos, edges, counts, label_colors(node_cluster, n_clusters), s_max)
     present = sorted(set(node_cluster.tolist()))
     handles = [Line2D([], [], marker="o", linestyle="none", markerfacecolor=cluster_colors(n_clusters)[c],
                       markeredgecolor="0.25", label=str(c)) for c in present if c >= 0][:MAX_CLUSTERS]
@@ -211,13 +210,42 @@ def mapper_graph(node_ptr: np.ndarray, node_points: np.ndarray, edges: np.ndarra
     axes[0].set_title(f"coloured by cluster ({n_clusters} clusters)", fontsize=10)
     if two:
         majority, purity = node_majority(node_ptr, node_points, labels_true)
-        n_classes = int(np.max(labels_true)) + 1
-        palette = class_colors(n_classes)
-        draw(axes[1], palette[majority])
-        handles = [Line2D([], [], marker="o", linestyle="none", markerfacecolor=palette[k], markeredgecolor="0.25",
-                          label=str(k)) for k in range(n_classes)]
-        fig.legend(handles=handles, title="true label", fontsize=8, title_fontsize=9, loc="outside right upper",
-                   frameon=False)
+        palette = _label_legend(fig, int(np.max(labels_true)) + 1)
+        _draw_graph(axes[1], pos, edges, counts, palette[majority], s_max)
         axes[1].set_title(f"coloured by majority true label (median node purity {np.median(purity):.0%})",
                           fontsize=10)
+    return fig
+
+
+def mapper_graphs_by_layer(graphs, labels_true: np.ndarray, title: str = "", seed: int = 0,
+                           max_cols: int = 4) -> Figure:
+    """The Mapper graphs of several layers side by side, one panel per layer in the given order
+    (``graphs``: (layer name, node_ptr, node_points, edges, node_cluster) each), in their
+    ``graph.graph_layout``: nodes coloured by the majority true label of their points (one legend
+    for all), node area ∝ points (the same scale in every panel, so sizes compare across layers).
+    """
+    labels_true = np.asarray(labels_true, dtype=np.int64)
+    n_rows, n_cols = panel_grid(max(len(graphs), 1), max_cols)
+    fig = new_figure(4.6 * n_cols + 1.2, 3.1 * n_rows + 0.6)  # the layouts are packed 1.6:1
+    axes = np.atleast_1d(fig.subplots(n_rows, n_cols)).ravel()
+    fig.suptitle(f"{title + ': ' if title else ''}Mapper graph of each layer, nodes coloured by majority true "
+                 "label (node area ∝ points in the node)", fontsize=12)
+    palette = _label_legend(fig, int(labels_true.max(initial=0)) + 1)
+    ptrs = [np.asarray(g[1], dtype=np.int64) for g in graphs]
+    biggest = max([int(np.diff(p).max(initial=0)) for p in ptrs], default=1)
+    most_nodes = max([len(p) - 1 for p in ptrs], default=1)
+    s_max = float(np.clip(10000 / max(most_nodes, 1), 20, 300))
+    for ax, (name, node_ptr, node_points, edges, _), node_ptr in zip(axes, graphs, ptrs):
+        n_nodes = len(node_ptr) - 1
+        edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+        ax.set_title(f"{name}: {n_nodes} nodes, {len(edges)} edges", fontsize=10)
+        if n_nodes == 0:
+            no_data(ax, "empty graph")
+            continue
+        counts = np.diff(node_ptr)
+        majority, _ = node_majority(node_ptr, node_points, labels_true)
+        pos = graph_layout(n_nodes, edges, seed)
+        _draw_graph(ax, pos, edges, counts, palette[majority], s_max, biggest)
+    for ax in axes[len(graphs):]:
+        ax.set_axis_off()
     return fig

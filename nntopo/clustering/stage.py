@@ -10,16 +10,13 @@ import numpy as np
 from nntopo import layout
 
 
-def cluster_activations(activations_path, clusters_path, settings: dict, log=print) -> None:
-    """Cluster one model's test points with one method (``settings``: config.clustering_slice)."""
+def cluster_activations(activations_path, clusters_path, layer: str, settings: dict, log=print) -> None:
+    """Cluster one model's test points in ``layer``'s activation space with one method
+    (``settings``: config.clustering_slice)."""
     from nntopo.clustering.methods import cluster_points, coincide, make_method
 
     acts = layout.read_activations(activations_path)
-    if settings["space"] == "output":
-        space, points = layout.OUTPUT_LAYER, acts.output
-    else:
-        space = layout.ranked_layer(settings["layer"], len(acts.hidden))
-        points = acts.layer(space)
+    space, points = layer, acts.layer(layer)
     seed = int(acts.attrs["seed"])
     method = make_method(settings["method"], seed, settings["params"])
     start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""A fully connected ReLU network and the regularization presets it is trained with."""
+"""A fully connected network (ReLU, tanh or leaky ReLU) and the regularization presets it is trained with."""
 
 from __future__ import annotations
 
@@ -8,11 +8,25 @@ from torch import nn
 from nntopo.layout import OUTPUT_LAYER, hidden_name
 
 
-class MLP(nn.Module):
-    """Input -> hidden_1 .. hidden_L (Linear + ReLU, optional dropout) -> output logits."""
+def activation_module(spec: dict) -> nn.Module:
+    """The torch module of an activation spec (nntopo.network.activation defines the same in numpy)."""
+    name = spec["name"]
+    if name == "relu":
+        return nn.ReLU()
+    if name == "tanh":
+        return nn.Tanh()
+    if name == "leaky_relu":
+        return nn.LeakyReLU(spec["slope"])
+    raise ValueError(f"unknown activation {name!r}")
 
-    def __init__(self, n_inputs: int, widths: tuple[int, ...], n_classes: int = 10, dropout: float = 0.0):
+
+class MLP(nn.Module):
+    """Input -> hidden_1 .. hidden_L (Linear + activation, optional dropout) -> output logits."""
+
+    def __init__(self, n_inputs: int, widths: tuple[int, ...], n_classes: int = 10, dropout: float = 0.0,
+                 activation: dict | None = None):
         super().__init__()
+        self.activation = activation_module(activation or {"name": "relu"})
         sizes = [n_inputs, *widths]
         self.layers = nn.ModuleDict({hidden_name(i + 1): nn.Linear(a, b) for i, (a, b) in enumerate(zip(sizes, sizes[1:]))})
         self.layers[OUTPUT_LAYER] = nn.Linear(sizes[-1], n_classes)
@@ -22,10 +36,10 @@ class MLP(nn.Module):
         return [layer for name, layer in self.layers.items() if name != OUTPUT_LAYER]
 
     def forward_all(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
-        """The activations of every hidden layer (after ReLU, before dropout) and the logits."""
+        """The activations of every hidden layer (after the activation, before dropout) and the logits."""
         hidden = []
         for layer in self.hidden_layers():
-            x = torch.relu(layer(x))
+            x = self.activation(layer(x))
             hidden.append(x)
             x = self.dropout(x)
         return hidden, self.layers[OUTPUT_LAYER](x)
@@ -37,9 +51,9 @@ class MLP(nn.Module):
         return [layer.weight for layer in self.layers.values()]
 
 
-def build(n_inputs: int, n_classes: int, widths, regularization: dict) -> MLP:
+def build(n_inputs: int, n_classes: int, widths, regularization: dict, activation: dict | None = None) -> MLP:
     dropout = regularization.get("p", 0.0) if regularization["name"] == "dropout" else 0.0
-    return MLP(n_inputs, tuple(widths), n_classes, dropout)
+    return MLP(n_inputs, tuple(widths), n_classes, dropout, activation)
 
 
 def add_penalty_gradient(model: MLP, regularization: dict) -> None:

@@ -29,7 +29,7 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     log(f"{model_id} on {dataset}: {len(dataset_.x_train)} training, {len(dataset_.x_test)} test images "
         f"of {dataset_.image_shape[0]}x{dataset_.image_shape[1]}")
     trained = train.train(dataset_, settings["widths"], settings["regularization"], settings["training"],
-                          settings["seed"], device, log)
+                          settings["seed"], device, log, activation=settings.get("activation"))
     hidden, logits = train.record(trained.model, dataset_.x_test)
     if not all(np.isfinite(values).all() for values in (*hidden, logits)):  # a last step that diverged
         raise train.TrainingDiverged(f"the trained network's test activations hold NaN or infinite values; lower "

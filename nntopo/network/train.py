@@ -45,7 +45,7 @@ def flops_per_sample(model: MLP) -> int:
 
 
 def train(data: Dataset, widths, regularization: dict, training: dict, seed: int,
-          device: str = "auto", log=print) -> Trained:
+          device: str = "auto", log=print, activation: dict | None = None) -> Trained:
     """Adam with a cosine-decayed learning rate; deterministic on CPU for a given seed."""
     device = pick_device(device)
     torch.manual_seed(seed)
@@ -59,7 +59,7 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
     torch.set_flush_denormal(True)
     shuffle = torch.Generator().manual_seed(seed)
 
-    model = build(data.n_features, data.n_classes, widths, regularization).to(device)
+    model = build(data.n_features, data.n_classes, widths, regularization, activation).to(device)
     x_train, y_train = torch.from_numpy(data.x_train).to(device), torch.from_numpy(data.y_train).to(device)
     x_test, y_test = torch.from_numpy(data.x_test).to(device), torch.from_numpy(data.y_test).to(device)
 
@@ -116,7 +116,7 @@ def accuracy(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
 
 @torch.no_grad()
 def record(model: MLP, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Hidden activations (after ReLU) and output logits for inputs ``x``, in eval mode."""
+    """Hidden activations (after the activation function) and output logits for inputs ``x``, in eval mode."""
     model.eval()
     device = next(model.parameters()).device
     hidden, logits = model.forward_all(torch.from_numpy(x).to(device))

@@ -1,15 +1,20 @@
 """The figures stage: which figures exist, which recorded files each one reads, and how each is drawn.
 
-``plots`` draws from arrays; this module reads the workflow's files, calls the right plot and saves
-it. The Snakemake rules draw one table's figures per job and take their inputs from the Specs' ``needs``,
+Each stage's ``plots`` module draws from arrays; this module reads the workflow's files, calls the
+right plot and saves it. A figure is a ``Spec``: the files it reads (``needs``, named as the rules'
+inputs), the config keys it reads (its rerun trigger) and the function that draws it. Figures come
+in tables by level: a model's, a layer's, a (layer, method)'s, and a method's across layers. The
+Snakemake rules draw one table's figures per job and take their inputs from the Specs' ``needs``,
 so `snakemake <figure path>` builds only the files that figure's batch reads.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
 
 from nntopo import paths
 
@@ -20,45 +25,359 @@ from nntopo import paths
 class Spec:
     needs: tuple[str, ...]  # the files it reads, named as the rules' inputs
     settings: tuple[str, ...] = ()  # the keys of config.figures_slice it reads (its rerun trigger)
+    write: Callable | None = field(default=None, compare=False)  # write(job, output) -> scripts not inlined
 
 
+@dataclass
+class Job:
+    """What a figure's drawing function is given: its inputs, settings and where it stands."""
+
+    inputs: object
+    settings: dict
+    title: str  # "dataset model"
+    layer: str | None = None
+    method: str | None = None
+    data_dir: object = None
+    download: bool = False
+
+
+# --- what each figure shows ----------------------------------------------------------------------
+
+def _activations(job: Job):
+    from nntopo import layout
+    from nntopo.network import plots
+
+    acts = layout.read_activations(job.inputs.activations)
+    last = layout.hidden_name(len(acts.hidden))
+    return plots.activation_distributions(acts.layer(last), acts.output, title=f"{job.title}: {last} and output activations")
+
+
+def _weights(job: Job):
+    from nntopo import layout
+    from nntopo.network import plots
+
+    layers = layout.read_weights(job.inputs.weights)
+    metrics = json.loads(Path(job.inputs.metrics).read_text())
+    return plots.weight_distributions({n: l.weight for n, l in layers.items()}, title=f"{job.title}: weights",
+                                      near_zero=metrics["near_zero_threshold"])
+
+
+def _agreement(job: Job):
+    import pandas as pd
+
+    from nntopo.analysis import plots
+    from nntopo.analysis.agreement import agreement_matrix
+
+    table = pd.read_csv(job.inputs.agreement)
+    pairs, purity = table[table.method_a != table.method_b], table[table.method_a == table.method_b]
+    return plots.agreement_heatmap(agreement_matrix(pairs, order=list(purity.method_a)),
+                                   purity.set_index("method_a")["purity"],
+                                   title=f"{job.title}, {job.layer}: agreement between clusterings")
+
+
+def shown_layer(ranking, layer: str) -> str:
+    """The ranked layer a (layer, method) figure shows: the clustered layer's own neurons, or for the
+    output's clusters the deepest ranked hidden layer (the ranking CSV lists them in depth order)."""
+    ranked = list(dict.fromkeys(ranking["layer"])) if len(ranking) else [layer]
+    return layer if layer in ranked else ranked[-1]
+
+
+def _ranking(job: Job):
+    """The ranking rows of the layer the figure shows, and that layer's name."""
+    import pandas as pd
+
+    ranking = pd.read_csv(job.inputs.ranking)
+    shown = shown_layer(ranking, job.layer)
+    return ranking[ranking["layer"] == shown], shown
+
+
+def _where(job: Job, shown: str | None = None) -> str:
+    """A figure's title: model, clustered layer and method (and the ranked layer when it differs)."""
+    ranked = f", {shown} neurons" if shown and shown != job.layer else ""
+    return f"{job.title}, {job.layer}, {job.method}{ranked}"
+
+
+def _heatmap(job: Job):
+    from nntopo import layout
+    from nntopo.analysis import plots
+
+    ranking, shown = _ranking(job)
+    clusters = layout.read_clusters(job.inputs.clusters)
+    return plots.ranking_heatmap(ranking, clusters.n_clusters, top=job.settings["top"], title=_where(job, shown),
+                                 max_clusters=job.settings["max_clusters"])
+
+
+def _barplot(job: Job):
+    import pandas as pd
+
+    from nntopo.clustering import plots
+
+    summary = pd.read_csv(job.inputs.table)
+    n = int((summary.cluster >= 0).sum())
+    return plots.cluster_composition(summary, title=f"{_where(job)}: {n} clusters, label composition and accuracy",
+                                     max_clusters=job.settings["max_clusters"])
+
+
+def _manifold(job: Job):
+    from nntopo import layout
+    from nntopo.clustering import plots
+
+    shown = layout.read_clusters(job.inputs.embedding)
+    if shown.embedding is None:
+        raise layout.LayoutError(f"{job.inputs.embedding}: no embedding to draw the points with")
+    return plots.cluster_manifold(shown.embedding, layout.read_clusters(job.inputs.clusters).labels,
+                                  max_clusters=job.settings["max_clusters"],
+                                  title=f"{_where(job)} clusters on the {shown.attrs['method']} embedding")
+
+
+def _ablation(job: Job):
+    import pandas as pd
+
+    from nntopo.analysis import plots
+
+    table = pd.read_csv(job.inputs.ablation)
+    shown = shown_layer(table, job.layer)
+    return plots.ablation_effects(table[table["layer"] == shown], title=f"{_where(job, shown)}: silencing each "
+                                  "cluster's top neurons", alpha=job.settings["alpha"],
+                                  max_clusters=job.settings["max_clusters"])
+
+
+def _pixel_weights(job: Job, shown: str):
+    """The input weights of the shown layer's neurons as images: only the first hidden layer's
+    inputs are the image's pixels (the figures that need them are drawn for it alone)."""
+    from nntopo import layout
+
+    weights = layout.read_weights(job.inputs.weights)
+    attrs = layout.read_attrs(job.inputs.weights)
+    image_shape = tuple(attrs["image_shape"])
+    weight = weights[shown].weight
+    if weight.shape[1] != image_shape[0] * image_shape[1]:
+        raise ValueError(f"{shown}'s inputs are not image pixels: its weights cannot be drawn as images")
+    return weight, image_shape, attrs
+
+
+def _neurons(job: Job):
+    from nntopo.analysis import plots
+
+    ranking, shown = _ranking(job)
+    weight, image_shape, _ = _pixel_weights(job, shown)
+    return plots.neuron_weight_images(ranking, weight, image_shape, top=job.settings["top"], title=_where(job, shown),
+                                      max_clusters=job.settings["max_clusters"])
+
+
+def _transformed(job: Job):
+    from nntopo import data, layout
+    from nntopo.analysis import plots
+
+    ranking, shown = _ranking(job)
+    weight, image_shape, attrs = _pixel_weights(job, shown)
+    images = data.load(attrs["dataset"], job.data_dir, job.download, train=False).x_test
+    return plots.transformed_inputs(images, layout.read_clusters(job.inputs.clusters).labels, ranking, weight,
+                                    image_shape, seed=int(attrs["seed"]), top=job.settings["top"],
+                                    per_cluster=job.settings["per_cluster"], title=_where(job, shown),
+                                    max_clusters=job.settings["max_clusters"])
+
+
+def _graph_of(path):
+    from nntopo import layout
+
+    clusters = layout.read_clusters(path)
+    if clusters.graph is None:
+        raise layout.LayoutError(f"{path}: {clusters.attrs.get('method')} stored no Mapper graph")
+    return clusters
+
+
+def _mapper_graph(job: Job):
+    from nntopo import layout
+    from nntopo.clustering import plots
+
+    clusters = _graph_of(job.inputs.clusters)
+    g = clusters.graph
+    return plots.mapper_graph(g["node_ptr"], g["node_points"], g["edges"], g["node_cluster"],
+                              labels_true=layout.read_activations(job.inputs.activations).labels, title=_where(job),
+                              seed=int(clusters.attrs["seed"]))
+
+
+def _layer_labelings(job: Job) -> dict:
+    """Layer name -> cluster labels of the method, for every analysed layer in depth order."""
+    from nntopo import layout
+
+    labelings = {}
+    for path in job.inputs.layer_clusters:
+        clusters = layout.read_clusters(path)
+        labelings[clusters.attrs["space"]] = clusters.labels
+    return labelings
+
+
+def _sankey(job: Job):
+    from nntopo import layout
+    from nntopo.analysis import plots
+
+    return plots.layer_sankey(_layer_labelings(job), layout.read_activations(job.inputs.activations).labels,
+                              title=f"{job.title}, {job.method}: clusters from layer to layer",
+                              max_clusters=job.settings["max_clusters"])
+
+
+def _mapper_layers(job: Job):
+    from nntopo import layout
+    from nntopo.clustering import plots
+
+    graphs = []
+    for path in job.inputs.layer_clusters:
+        clusters = _graph_of(path)
+        g = clusters.graph
+        graphs.append((clusters.attrs["space"], g["node_ptr"], g["node_points"], g["edges"], g["node_cluster"]))
+    return plots.mapper_graphs_by_layer(graphs, layout.read_activations(job.inputs.activations).labels,
+                                        title=f"{job.title}, {job.method}: the Mapper graph of every layer",
+                                        seed=int(clusters.attrs["seed"]))
+
+
+# --- pages and graph files ------------------------------------------------------------------------
+
+def _mapper_page(job: Job, output) -> list[str]:
+    """The interactive page of one layer's Mapper graph; returns the scripts it could not inline."""
+    import pandas as pd
+
+    from nntopo import layout
+    from nntopo.clustering.mapper_page import write_mapper_page
+
+    clusters = _graph_of(job.inputs.clusters)
+    acts = layout.read_activations(job.inputs.activations)
+    g = clusters.graph
+    ranking = pd.read_csv(job.inputs.ranking)
+    ranking = ranking[ranking["layer"] == shown_layer(ranking, job.layer)]
+    return write_mapper_page(output, g["node_ptr"], g["node_points"], g["edges"], acts.labels, acts.predictions,
+                             node_cluster=g["node_cluster"], top_neurons=ranking,
+                             title=f"{_where(job)}: Mapper graph", n_top=job.settings["top"])
+
+
+def _graph_file(job: Job, output) -> list[str]:
+    """One layer's Mapper graph as GraphML, for networkx, Gephi or Cytoscape."""
+    from nntopo import layout
+    from nntopo.clustering.graph import write_graph_file
+
+    clusters = _graph_of(job.inputs.clusters)
+    acts = layout.read_activations(job.inputs.activations)
+    g = clusters.graph
+    write_graph_file(output, g["node_ptr"], g["node_points"], g["edges"], acts.labels, acts.predictions,
+                     node_cluster=g["node_cluster"], attrs={key: str(value) for key, value in clusters.attrs.items()})
+    return []
+
+
+def _layers_page(job: Job, output) -> list[str]:
+    """A model's Mapper graphs of every analysed layer in one page, with a layer picker."""
+    from nntopo import layout
+    from nntopo.clustering.mapper_page import write_layers_page
+
+    acts = layout.read_activations(job.inputs.activations)
+    layers = []
+    for path in job.inputs.layer_clusters:
+        clusters = _graph_of(path)
+        layers.append({"name": clusters.attrs["space"], **clusters.graph})
+    output_clusters = layout.read_clusters(job.inputs.layer_clusters[-1]).labels
+    return write_layers_page(output, layers, acts.labels, acts.predictions, output_clusters=output_clusters,
+                             title=f"{job.title}, {job.method}: the Mapper graph of every layer")
+
+
+def _saved(draw):
+    """A figure's writer: draw it, save it as a PNG."""
+    def write(job: Job, output) -> list[str]:
+        from nntopo import plotting
+
+        plotting.save(draw(job), output)
+        return []
+
+    return write
+
+
+# --- the tables: what each job of a level writes -------------------------------------------------
+# A Spec's ``write(job, output)`` writes one file and returns the scripts a page could not inline.
+
+def _spec(needs, settings=(), draw=None, write=None) -> "Spec":
+    return Spec(tuple(needs), tuple(settings), write or _saved(draw))
+
+
+# Per model: its own figures, then per method (or graph method) the figures across its layers.
 MODEL_FIGURES = {
-    "activations": Spec(("activations",), ("layer",)),
-    "weights": Spec(("weights", "metrics")),
-    "agreement": Spec(("agreement",)),
+    "activations": _spec(["activations"], draw=_activations),
+    "weights": _spec(["weights", "metrics"], draw=_weights),
 }
+FLOW_FIGURES = {"sankey": _spec(["layer_clusters", "activations"], ["max_clusters"], _sankey)}
+FLOW_GRAPH_FIGURES = {
+    "mapper_layers": _spec(["layer_clusters", "activations"], draw=_mapper_layers),
+    "layers_page": _spec(["layer_clusters", "activations"], write=_layers_page),
+}
+# Per layer: its agreement figure, then per method (or graph method) its clusters' figures.
+LAYER_FIGURES = {"agreement": _spec(["agreement"], draw=_agreement)}
 METHOD_FIGURES = {
-    "heatmap": Spec(("ranking", "clusters"), ("top", "max_clusters")),
-    "barplot": Spec(("table",), ("max_clusters",)),
-    "manifold": Spec(("clusters", "embedding"), ("max_clusters",)),
-    "neurons": Spec(("ranking", "weights"), ("top", "max_clusters", "layer")),
-    "transformed": Spec(("ranking", "weights", "clusters"), ("top", "per_cluster", "max_clusters", "layer")),
-    "ablation": Spec(("ablation",), ("max_clusters", "alpha")),
+    "heatmap": _spec(["ranking", "clusters"], ["top", "max_clusters"], _heatmap),
+    "barplot": _spec(["table"], ["max_clusters"], _barplot),
+    "manifold": _spec(["clusters", "embedding"], ["max_clusters"], _manifold),
+    "ablation": _spec(["ablation"], ["max_clusters", "alpha"], _ablation),
 }
-GRAPH_FIGURES = {"mapper_graph": Spec(("clusters", "activations"))}  # for methods that make a graph
-MAPPER_PAGE = Spec(("clusters", "activations", "ranking"), ("top",))
+GRAPH_FIGURES = {
+    "mapper_graph": _spec(["clusters", "activations"], draw=_mapper_graph),
+    "mapper_page": _spec(["clusters", "activations", "ranking"], ["top"], write=_mapper_page),
+    "graph_file": _spec(["clusters", "activations"], write=_graph_file),
+}
+# Weight images: where the ranked layer is the first hidden layer, whose inputs are the pixels.
+IMAGE_FIGURES = {
+    "neurons": _spec(["ranking", "weights"], ["top", "max_clusters"], _neurons),
+    "transformed": _spec(["ranking", "weights", "clusters"], ["top", "per_cluster", "max_clusters"], _transformed),
+}
+SPECS = {**MODEL_FIGURES, **FLOW_FIGURES, **FLOW_GRAPH_FIGURES, **LAYER_FIGURES, **METHOD_FIGURES, **GRAPH_FIGURES,
+         **IMAGE_FIGURES}
+PER_METHOD = {**FLOW_FIGURES, **FLOW_GRAPH_FIGURES, **METHOD_FIGURES, **GRAPH_FIGURES, **IMAGE_FIGURES}
 
-# The files a figure can read, by the names its Spec uses; "embedding" is the clusters file of the
-# method whose 2-D embedding shows the points (embedding_method).
+# Where each output of a table lies (the patterns' {figure} is the Spec's name).
+FILE_PATTERNS = {"mapper_page": paths.MAPPER_PAGE, "graph_file": paths.MAPPER_GRAPH_FILE,
+                 "layers_page": paths.LAYERS_PAGE}
+LEVEL_PATTERNS = {"model": paths.MODEL_FIGURE, "flow": paths.FLOW_FIGURE, "layer": paths.LAYER_FIGURE,
+                  "method": paths.METHOD_FIGURE}
+TABLE_LEVELS = [(MODEL_FIGURES, "model"), (FLOW_FIGURES, "flow"), (FLOW_GRAPH_FIGURES, "flow"),
+                (LAYER_FIGURES, "layer"), (METHOD_FIGURES, "method"), (GRAPH_FIGURES, "method"),
+                (IMAGE_FIGURES, "method")]
+
+
+def output_pattern(name: str) -> str:
+    """The path pattern of the output a Spec named ``name`` writes."""
+    if name in FILE_PATTERNS:
+        return FILE_PATTERNS[name]
+    level = next(level for table, level in TABLE_LEVELS if name in table)
+    return paths.fill(LEVEL_PATTERNS[level], figure=name)
+
+
+# The files a Spec can read, by the names its ``needs`` use; "embedding" is the clusters file of the
+# method whose 2-D embedding shows the points (embedding_method); "layer_clusters" the method's
+# clusters of every analysed layer, in depth order.
 INPUT_PATTERNS = {
     "activations": paths.ACTIVATIONS,
     "weights": paths.WEIGHTS,
     "metrics": paths.METRICS,
+    "agreement": paths.AGREEMENT,
     "clusters": paths.CLUSTERS,
     "ranking": paths.RANKING,
     "table": paths.CLUSTER_TABLE,
     "ablation": paths.ABLATION,
-    "agreement": paths.AGREEMENT,
     "embedding": paths.CLUSTERS,
+    "layer_clusters": paths.CLUSTERS,
 }
+METHOD_NEEDS = {"clusters", "ranking", "table", "ablation", "embedding", "layer_clusters"}
+SEPARATOR = "__"  # a batch's output and input names: figure__method, need__method
 
 
-def figures_of(method: str) -> dict[str, Spec]:
-    """The figures drawn for a clustering method: the common ones, and the graph's if it makes one."""
+def makes_graph(method: str) -> bool:
     from nntopo.clustering.methods import METHODS
 
-    graph = METHODS[method].makes_graph if method in METHODS else False
-    return {**METHOD_FIGURES, **(GRAPH_FIGURES if graph else {})}
+    return method in METHODS and METHODS[method].makes_graph
+
+
+def shows_pixels(config: dict, model: str, layer: str) -> bool:
+    """Whether a (layer, method) figure's ranked layer is the first hidden layer (see IMAGE_FIGURES)."""
+    from nntopo.config import ranked_layers
+    from nntopo.layout import hidden_name
+
+    return ranked_layers(config, model, layer)[-1] == hidden_name(1)
 
 
 def embedding_method(config: dict, method: str) -> str:
@@ -68,185 +387,135 @@ def embedding_method(config: dict, method: str) -> str:
     return method if METHODS[method].embeds else config["figures"]["embedding"]
 
 
-def figure_inputs(table: dict[str, Spec], config: dict, dataset: str, model: str, method: str | None = None) -> dict:
-    """The files the figures of ``table`` read, for one model (and method), by their Spec names."""
-    where = {"dataset": dataset, "model": model, **({"method": method} if method else {})}
+def batch(tables: list[dict], config: dict) -> list[str]:
+    """The outputs of a job that writes ``tables``: a table's names, per method where it is per method
+    (graph methods alone for the graph tables)."""
+    methods = config["clustering"]["methods"]
+    names = []
+    for table in tables:
+        for name in table:
+            if name not in PER_METHOD:
+                names.append(name)
+                continue
+            graph_only = name in {**FLOW_GRAPH_FIGURES, **GRAPH_FIGURES}
+            names += [f"{name}{SEPARATOR}{m}" for m in methods if makes_graph(m) or not graph_only]
+    return names
+
+
+def batch_outputs(tables: list[dict], config: dict) -> dict[str, str]:
+    """A batch's outputs, name -> path pattern (with the method filled in)."""
+    outputs = {}
+    for name in batch(tables, config):
+        spec, _, method = name.partition(SEPARATOR)
+        outputs[name] = paths.fill(output_pattern(spec), **({"method": method} if method else {}))
+    return outputs
+
+
+def batch_inputs(tables: list[dict], config: dict, dataset: str, model: str, layer: str | None = None) -> dict:
+    """The files a batch reads, by its Specs' needs (``need__method`` for the files of one method)."""
+    from nntopo.config import layers_of
+
+    where = {"dataset": dataset, "model": model, **({"layer": layer} if layer else {})}
     inputs = {}
-    for need in sorted({need for spec in table.values() for need in spec.needs}):
-        shown = {"method": embedding_method(config, method)} if need == "embedding" else {}
-        inputs[need] = paths.fill(INPUT_PATTERNS[need], **{**where, **shown})
+    for name in batch(tables, config):
+        spec, _, method = name.partition(SEPARATOR)
+        for need in SPECS[spec].needs:
+            if need not in METHOD_NEEDS:
+                inputs[need] = paths.fill(INPUT_PATTERNS[need], **where)
+            elif need == "layer_clusters":
+                inputs[need + SEPARATOR + method] = [paths.fill(INPUT_PATTERNS[need], **where, layer=name_, method=method)
+                                                     for name_ in layers_of(config, model)]
+            else:
+                shown = embedding_method(config, method) if need == "embedding" else method
+                inputs[need + SEPARATOR + method] = paths.fill(INPUT_PATTERNS[need], **where, method=shown)
     return inputs
 
 
-def draw_model_figure(name: str, model: str, inputs, output, settings: dict) -> None:
-    """A per-model figure; ``model`` ("dataset model id") titles it."""
-    import pandas as pd
+def batch_settings(tables: list[dict], config: dict) -> dict:
+    """Each output's config slice: a change reruns the job that writes it."""
+    from nntopo.config import figures_slice
 
-    from nntopo import layout
-    from nntopo.analysis import plots as analysis_plots
-    from nntopo.clustering import plots as clustering_plots
-    from nntopo.network import plots as network_plots
-    from nntopo import plotting
-
-    if name == "activations":
-        acts = layout.read_activations(inputs.activations)
-        layer = layout.ranked_layer(settings["layer"], len(acts.hidden))
-        fig = network_plots.activation_distributions(acts.layer(layer), acts.output,
-                                             title=f"{model}: {layer} and output activations")
-    elif name == "weights":
-        layers = layout.read_weights(inputs.weights)
-        metrics = json.loads(open(inputs.metrics).read())
-        fig = network_plots.weight_distributions({n: l.weight for n, l in layers.items()}, title=f"{model}: weights",
-                                         near_zero=metrics["near_zero_threshold"])
-    elif name == "agreement":
-        from nntopo.analysis.agreement import agreement_matrix
-
-        table = pd.read_csv(inputs.agreement)
-        pairs, purity = table[table.method_a != table.method_b], table[table.method_a == table.method_b]
-        fig = analysis_plots.agreement_heatmap(agreement_matrix(pairs, order=list(purity.method_a)),
-                                      purity.set_index("method_a")["purity"],
-                                      title=f"{model}: agreement between clusterings")
-    else:
-        raise ValueError(f"unknown model figure {name!r}; figures: {', '.join(MODEL_FIGURES)}")
-    plotting.save(fig, output)
+    return {name: figures_slice(config, SPECS[name.partition(SEPARATOR)[0]].settings) for name in batch(tables, config)}
 
 
-def draw_method_figure(name: str, model: str, method: str, inputs, output, settings: dict, *, data_dir=None,
-                       download: bool = False) -> None:
-    """A per-(model, method) figure; ``transformed`` reads the test images from ``data_dir``."""
-    import pandas as pd
-
-    from nntopo import layout
-    from nntopo.analysis import plots as analysis_plots
-    from nntopo.clustering import plots as clustering_plots
-    from nntopo.network import plots as network_plots
-    from nntopo import plotting
-
-    top, most = settings.get("top"), settings.get("max_clusters")
-    title = f"{model}, {method}"
-    if name == "ablation":
-        fig = analysis_plots.ablation_effects(pd.read_csv(inputs.ablation), title=f"{title}: silencing each cluster's top "
-                                     "neurons", alpha=settings["alpha"], max_clusters=most)
-    elif name == "barplot":
-        summary = pd.read_csv(inputs.table)
-        n = int((summary.cluster >= 0).sum())
-        fig = clustering_plots.cluster_composition(summary, title=f"{title}: {n} clusters, label composition and accuracy",
-                                        max_clusters=most)
-    elif name == "heatmap":
-        fig = analysis_plots.ranking_heatmap(pd.read_csv(inputs.ranking), layout.read_clusters(inputs.clusters).n_clusters,
-                                    top=top, title=title, max_clusters=most)
-    elif name == "manifold":
-        shown = layout.read_clusters(inputs.embedding)
-        if shown.embedding is None:
-            raise layout.LayoutError(f"{inputs.embedding}: no embedding to draw the points with")
-        fig = clustering_plots.cluster_manifold(shown.embedding, layout.read_clusters(inputs.clusters).labels, max_clusters=most,
-                                     title=f"{title} clusters on the {shown.attrs['method']} embedding")
-    elif name in ("neurons", "transformed"):
-        ranking = pd.read_csv(inputs.ranking)
-        weights = layout.read_weights(inputs.weights)
-        hidden = weights[layout.ranked_layer(settings["layer"], len(weights) - 1)].weight
-        attrs = layout.read_attrs(inputs.weights)
-        image_shape = tuple(attrs["image_shape"])
-        if hidden.shape[1] != image_shape[0] * image_shape[1]:
-            raise ValueError(f"{name}: the ranked layer's inputs are not image pixels; use clustering.layer 1")
-        if name == "neurons":
-            fig = analysis_plots.neuron_weight_images(ranking, hidden, image_shape, top=top, title=title, max_clusters=most)
-        else:
-            from nntopo import data
-
-            images = data.load(attrs["dataset"], data_dir, download, train=False).x_test
-            fig = analysis_plots.transformed_inputs(images, layout.read_clusters(inputs.clusters).labels, ranking, hidden,
-                                           image_shape, seed=int(attrs["seed"]), top=top,
-                                           per_cluster=settings["per_cluster"], title=title, max_clusters=most)
-    elif name == "mapper_graph":
-        clusters = layout.read_clusters(inputs.clusters)
-        if clusters.graph is None:
-            raise layout.LayoutError(f"{inputs.clusters}: {method} stored no Mapper graph")
-        g = clusters.graph
-        fig = clustering_plots.mapper_graph(g["node_ptr"], g["node_points"], g["edges"], g["node_cluster"],
-                                 labels_true=layout.read_activations(inputs.activations).labels, title=title,
-                                 seed=int(clusters.attrs["seed"]))
-    else:
-        raise ValueError(f"unknown figure {name!r}; figures: {', '.join({**METHOD_FIGURES, **GRAPH_FIGURES})}")
-    plotting.save(fig, output)
-
-
-def draw_figures(outputs: dict, inputs, settings: dict, dataset: str, model: str, method: str | None = None, *,
-                 data_dir=None, download: bool = False) -> None:
-    """Draw each figure of ``outputs`` (name -> path) with its own ``settings[name]``: a model's figures,
-    or with ``method`` a (model, method) pair's."""
-    title = f"{dataset} {model}"
+def write_batch(outputs: dict, inputs, settings: dict, dataset: str, model: str, layer: str | None = None, *,
+                data_dir=None, download: bool = False) -> list[str]:
+    """Write each output of a batch (name -> path) with its own settings; returns the scripts the
+    pages could not inline."""
+    given = dict(inputs.items()) if hasattr(inputs, "items") else dict(vars(inputs))
+    missing = []
     for name, output in outputs.items():
-        if method is None:
-            draw_model_figure(name, title, inputs, output, settings[name])
-        else:
-            draw_method_figure(name, title, method, inputs, output, settings[name], data_dir=data_dir,
-                               download=download)
+        spec, _, method = name.partition(SEPARATOR)
+        own = {need: given[need + SEPARATOR + method] if need in METHOD_NEEDS else given[need]
+               for need in SPECS[spec].needs}
+        job = Job(SimpleNamespace(**own), settings[name], f"{dataset} {model}", layer, method or None, data_dir,
+                  download)
+        missing += SPECS[spec].write(job, output)
+    return sorted(set(missing))
 
 
-def write_mapper_page(method: str, inputs, output, settings: dict) -> list[str]:
-    """The interactive KeplerMapper page; returns the scripts it could not inline (see mapper_page)."""
-    import pandas as pd
-
-    from nntopo import layout
-    from nntopo.clustering.mapper_page import write_mapper_page as write_page
-
-    clusters = layout.read_clusters(inputs.clusters)
-    if clusters.graph is None:
-        raise layout.LayoutError(f"{inputs.clusters}: {method} stored no Mapper graph")
-    acts = layout.read_activations(inputs.activations)
-    g = clusters.graph
-    return write_page(output, g["node_ptr"], g["node_points"], g["edges"], acts.labels, acts.predictions,
-                      node_cluster=g["node_cluster"], top_neurons=pd.read_csv(inputs.ranking),
-                      title=f"{clusters.attrs['dataset']} {clusters.attrs['model']}, {method}: Mapper graph",
-                      n_top=settings["top"])
+def draw_figure(name: str, inputs: dict, output, settings: dict, dataset: str, model: str, layer: str | None = None,
+                method: str | None = None, **kwargs) -> list[str]:
+    """One output, its inputs given as a plain dict of paths by need (for tests and the benchmark's reference)."""
+    job = Job(SimpleNamespace(**inputs), settings, f"{dataset} {model}", layer, method, kwargs.get("data_dir"),
+              kwargs.get("download", False))
+    return SPECS[name].write(job, output)
 
 
 def summarize(inputs, outputs, settings: dict) -> None:
     """The grid at a glance, one row per model (``outputs.table`` and ``outputs.figure``): accuracy,
-    weight norm and sparsity, the share of silent hidden activations, and per method the cluster
-    count, the points in no cluster, the ranking's sharpness (the mean share of a cluster's points
-    having each of its top-k neurons) and the share of clusters hurt more by their top-k neurons than
-    by random ones. ``outputs.ablation`` and ``outputs.agreement`` gather the per-model tables.
+    weight norm and sparsity, the share of silent activations in its last hidden layer, and per method
+    (on the output's clusters) the cluster count, the points in no cluster, the ranking's sharpness
+    (the mean share of a cluster's points having each of its top-k neurons) and the share of clusters
+    hurt more by their top-k neurons than by random ones. ``outputs.ablation`` and
+    ``outputs.agreement`` gather the per-model tables; ``outputs.layers`` the flow and the linear
+    probe of every model, layer and method, drawn against depth in ``outputs.depth`` (one per method).
     """
     import pandas as pd
 
-    from nntopo import layout
+    from nntopo import layout, plotting
     from nntopo.analysis import plots as analysis_plots
-    from nntopo.clustering import plots as clustering_plots
-    from nntopo.network import plots as network_plots
-    from nntopo import plotting
     from nntopo.analysis.ablation import summarize_ablation
 
     rows = {}
     for path in inputs.metrics:
-        metrics = json.loads(open(path).read())
+        metrics = json.loads(Path(path).read_text())
         rows[metrics["model"]] = {key: metrics[key] for key in
                                   ("model", "test_accuracy", "weight_l2_norm", "near_zero_fraction", "train_seconds")}
     for path in inputs.activations:
         acts = layout.read_activations(path)
-        hidden = acts.layer(layout.ranked_layer(settings["layer"], len(acts.hidden)))
-        rows[acts.attrs["model"]]["silent_activations"] = float((hidden <= 0).mean())
-    ablations, agreements = [], []
+        rows[acts.attrs["model"]]["silent_activations"] = float((acts.hidden[-1] <= 0).mean())
+    ablations = []
     for clusters_path, ranking_path, ablation_path in zip(inputs.clusters, inputs.rankings, inputs.ablations):
         clusters = layout.read_clusters(clusters_path)
         model, method = clusters.attrs["model"], clusters.attrs["method"]
         ranking = pd.read_csv(ranking_path)
-        ablation = summarize_ablation(pd.read_csv(ablation_path), alpha=settings["alpha"])
+        for layer, table in pd.read_csv(ablation_path).groupby("layer", sort=False):
+            ablations.append({"model": model, "method": method, "space": clusters.attrs["space"], "layer": layer,
+                              **summarize_ablation(table, alpha=settings["alpha"])})
+        if clusters.attrs["space"] != layout.OUTPUT_LAYER:
+            continue
+        shown = ranking[ranking["layer"] == ranking["layer"].iloc[-1]] if len(ranking) else ranking
         rows[model].update({
             f"n_clusters_{method}": clusters.n_clusters,
             f"unassigned_{method}": int((clusters.labels < 0).sum()),
-            f"sharpness_{method}": float(ranking[ranking["rank"] <= settings["top_k"]]["fraction"].mean()),
-            f"ablation_hurt_share_{method}": ablation["share_hurt_more_than_random"],
+            f"sharpness_{method}": float(shown[shown["rank"] <= settings["top_k"]]["fraction"].mean()),
+            f"ablation_hurt_share_{method}": ablations[-1]["share_hurt_more_than_random"],
         })
-        ablations.append({"model": model, "method": method, **ablation})
-    for path in inputs.agreements:
-        agreements.append(pd.read_csv(path).assign(model=Path(path).parent.name))
+    agreements = pd.concat([pd.read_csv(path) for path in inputs.agreements], ignore_index=True)
+    probes = pd.concat([pd.read_csv(path) for path in inputs.probes], ignore_index=True)
+    flows = pd.concat([pd.read_csv(path) for path in inputs.flows], ignore_index=True)
+    layers = flows.merge(probes[["model", "layer", "probe_accuracy", "probe_train_accuracy"]], on=["model", "layer"],
+                         how="left")
     table = pd.DataFrame(list(rows.values()))
     for path, frame in ((outputs.table, table), (outputs.ablation, pd.DataFrame(ablations)),
-                        (outputs.agreement, pd.concat(agreements, ignore_index=True))):
+                        (outputs.agreement, agreements), (outputs.layers, layers)):
         with layout.atomic(path) as tmp:
             frame.to_csv(tmp, index=False)
     shown = ["model", "test_accuracy", "weight_l2_norm", "near_zero_fraction"] + [
         c for c in table.columns if c.startswith("n_clusters_")]
-    plotting.save(analysis_plots.grid_summary(table[shown], title=f"{settings['dataset']}: the grid of models"), outputs.figure)
+    plotting.save(analysis_plots.grid_summary(table[shown], title=f"{settings['dataset']}: the grid of models"),
+                  outputs.figure)
+    for method, path in zip(settings["methods"], outputs.depth):
+        plotting.save(analysis_plots.depth_profile(layers[layers["method"] == method],
+                                                   title=f"{settings['dataset']}, {method}: from layer to layer"), path)

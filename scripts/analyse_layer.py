@@ -1,0 +1,8 @@
+"""Rule analyse_layer: rank, describe and ablate every method's clusters of one layer; compare the methods."""
+
+from nntopo.analysis.stage import analyse_layer
+from nntopo.workflow.jobs import job
+
+with job(snakemake.log[0], snakemake.threads) as log:
+    analyse_layer(snakemake.input, snakemake.output, snakemake.params.methods, snakemake.params.ranking,
+                  snakemake.params.ablation, log=log.info)
