@@ -12,7 +12,7 @@ $(INSTALLED): requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
-# D3 and FileSaver from the npm registry, inlined into the Mapper pages so they work offline.
+# D3 from the npm registry, inlined into the Mapper pages so they work offline.
 # Checked by hash; costs ~10 ms once present, so it is retried on every call until it succeeds.
 js: $(INSTALLED)
 	@bash tools/fetch_js.sh $(VENV)/share/nntopo/js

@@ -5,20 +5,25 @@
 
 In a fresh scratch directory (nothing in the repository's results/ is read or written), in order:
 
-1. the full study from empty: `snakemake --cores 2` on the repository's config.yaml, then
-   `snakemake --report results/report.html`; the two times are added up;
+1. the full study from empty: `snakemake --cores 2` on the repository's config.yaml (every model,
+   every analysed layer, every method), then `snakemake --report results/report.html`; the two
+   times are added up;
 2. a no-op dry run (`snakemake -n`), which must find nothing to do;
-3. one figure deleted, then the plain `snakemake --cores 2` again: it must rebuild that figure alone;
+3. one figure deleted (the last model's first-hidden-layer neurons.png of the embedding method, in an
+   image_figures batch), then the plain `snakemake --cores 2` again: it must run that one batch alone;
 4. one clustering parameter changed (umap min_dist 0.1 -> 0.2, in a modified copy of the config): the
-   dry run's plan is compared with the jobs downstream of that method's cluster files (what
-   `--forcerun` of those files plans under the old config), then the run is timed;
+   dry run's plan is compared with the jobs the rules make depend on that method's clusters, derived
+   from the config (`expected_after_change`: the method's cluster job of every analysed layer; per
+   layer analyse_layer and layer_figures, image_figures where it applies; per model flow and
+   model_figures; the summary), then the run is timed and must run the plan;
 5. the reference (benchmarks/reference.py): the same study the straightforward way, timed in the
    same run, so the speed-up is a ratio measured on the same machine at the same moment.
 
 It prints each phase's wall time, the job-seconds of each stage beside the reference's (where the
 speed-up comes from), a per-rule table from the rules' `benchmark:` records, the
-training throughput (samples/s, GFLOP/s from the layer sizes) of every model in both studies, the
-machine's one-thread fp32 GEMM rate as the peak, and a table of the targets, each met or not.
+training throughput (samples/s, GFLOP/s from the layer sizes) of every model in both studies against
+the machine's one-thread fp32 rate for that model's matrix products (the peak), and a table of the
+targets, each met or not.
 The numbers also go to benchmarks/out/last.json and the printout to benchmarks/out/last.txt.
 """
 
@@ -44,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.reference import FIGURE_RULES  # noqa: E402  (needs ROOT on the path)
 
 TARGETS = {
-    "full_s": 180.0,  # the whole default study from empty, report included
+    "full_s": 300.0,  # the whole default study from empty, every layer, report included
     "speedup": 2.0,  # reference time / workflow time, same run
     "noop_s": 3.0,
     "one_figure_s": 10.0,
@@ -53,11 +58,12 @@ TARGETS = {
 }
 ISSUE_PEAK_GFLOPS = 140.0  # the issue's "about 140 GFLOP/s is reachable" on the original machine
 
-# The quick study: the embedded digits, two small models, every method at small settings.
+# The quick study: the embedded digits, two small models (one hidden layer, and two, so that a layer
+# without weight images is in it too), every method at small settings.
 QUICK = {
     "datasets": ["digits"],
-    "widths": [16],
-    "regularizations": ["none", "l2"],
+    "widths": [16, [16, 16]],
+    "regularizations": ["l2"],
     "device": "cpu",
     "training": {"epochs": 2, "batch_size": 64, "lr": 0.005},
     "clustering": {
@@ -149,20 +155,35 @@ n = 2048
 square = best([(r(n, n), r(n, n))])
 # One training step's matrix products for a layer (batch B, in I, out O): forward X W^T (B x I x O),
 # weight gradient dY^T X (O x B x I) and input gradient dY W (B x O x I): 6 FLOPs per weight per sample.
-steps = []
-for i, o in {layers}:
-    B = {batch}
-    steps += [(r(B, i), r(i, o)), (r(o, B), r(B, i)), (r(B, o), r(o, i))]
-print(json.dumps({{"square": square, "training": best(steps)}}))
+B = {batch}
+training = []
+for sizes in {architectures}:
+    steps = []
+    for i, o in zip(sizes, sizes[1:]):
+        steps += [(r(B, i), r(i, o)), (r(o, B), r(B, i)), (r(B, o), r(o, i))]
+    training.append(best(steps))
+print(json.dumps({{"square": square, "training": training}}))
 """
 
 
-def gemm_peak(env: dict, layers: list[tuple[int, int]], batch: int, reps: int = 10) -> dict:
-    """One-thread fp32 GFLOP/s of plain matrix products: a 2048 x 2048 square (the raw ceiling), and the
-    products of one training step of ``layers`` [(in, out), ...] at ``batch`` (what training can reach)."""
-    done = subprocess.run([sys.executable, "-c", GEMM.format(reps=reps, layers=layers, batch=batch)], env=env,
-                          capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def gemm_peak(env: dict, architectures: list[tuple[int, ...]], batch: int, reps: int = 10) -> dict:
+    """One-thread fp32 GFLOP/s of plain matrix products: a 2048 x 2048 square (the raw ceiling), and per
+    architecture (layer sizes, input to output) the products of one training step at ``batch`` (what
+    training that model can reach): {"square": GFLOP/s, "training": {sizes: GFLOP/s}}."""
+    architectures = [tuple(sizes) for sizes in architectures]
+    code = GEMM.format(reps=reps, architectures=[list(a) for a in architectures], batch=batch)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"square": measured["square"], "training": dict(zip(architectures, measured["training"]))}
+
+
+def architecture(features: int, widths, classes: int = 10) -> tuple[int, ...]:
+    """The layer sizes of a model, input to output."""
+    return (features, *widths, classes)
+
+
+def describe_sizes(sizes) -> str:
+    return "-".join(map(str, sizes))
 
 
 def benchmark_records(results: Path):
@@ -194,20 +215,22 @@ def rule_table(results: Path) -> dict[str, dict]:
 
 
 def stage_of(rule: str, job: str) -> str:
-    """The stage a job belongs to, named alike for both studies: train, "cluster <method>", figures,
-    or "after clustering" (ranking, ablation, agreement, Mapper pages, summary: the same jobs in both)."""
+    """The stage a job belongs to, named alike for both studies: train, "cluster <method>", figures
+    (figures, Mapper pages and graph files), or "after clustering" (analyse_layer: rankings, ablation,
+    agreement; flow; probe; summary: the same jobs in both)."""
     if rule == "cluster":
         return f"cluster {job.replace('/', '-').rsplit('-', 1)[-1]}"  # the method ends the job's name
     if rule == "train":
         return "train"
     if rule in ("figure", *FIGURE_RULES):  # the reference's one-figure jobs, the workflow's batches
         return "figures"
-    return "after clustering"
+    return "after clustering"  # analyse_layer, flow, probe, summary (and seed_stability)
 
 
 def stage_seconds(results: Path, reference: dict | None = None) -> dict[str, float]:
     """Job-seconds per stage: from the `benchmark:` records under ``results``, and for the reference
-    also its own jobs' times (``reference["jobs"]``, named "<rule>-<dataset>-<model>[-<method>...]")."""
+    also its own jobs' times (``reference["jobs"]``, named "<rule>-<dataset>-<model>[-<layer>][-<method>]",
+    "figure-<dataset>-<model>-<layer or ->-<output name>")."""
     stages: dict[str, float] = {}
     jobs = [(str(job.parts[0]), str(job), s) for job, s, _ in benchmark_records(results)]
     if reference:
@@ -219,21 +242,26 @@ def stage_seconds(results: Path, reference: dict | None = None) -> dict[str, flo
 
 
 def training_table(results: Path) -> list[dict]:
-    """Per model: samples/s and GFLOP/s, the FLOPs computed from the layer sizes in weights.h5."""
+    """Per model: samples/s and GFLOP/s, the FLOPs computed from the layer sizes: the hidden widths
+    from the model id, the input and output sizes from weights.h5."""
     import h5py
+
+    from nntopo.paths import ModelId
 
     rows = []
     for metrics_path in sorted(results.glob("*/*/metrics.json")):
         metrics = json.loads(metrics_path.read_text())
+        widths = ModelId.parse(metrics["model"]).widths
         with h5py.File(metrics_path.parent / "weights.h5", "r") as h5:
-            shapes = [h5[name]["weight"].shape for name in h5]
-        weights = sum(rows_ * cols for rows_, cols in shapes)
+            sizes = architecture(h5["hidden_1"]["weight"].shape[1], widths, h5["output"]["weight"].shape[0])
+        weights = sum(i * o for i, o in zip(sizes, sizes[1:]))
         flops = 6 * weights  # per sample: 2 per weight forward, 4 backward
         rate = metrics["samples_per_second"]
         rows.append({
             "model": metrics["model"],
-            "layers": " ".join(f"{cols}x{rows_}" for rows_, cols in shapes),
-            "widths": metrics["settings"]["widths"],
+            "sizes": sizes,
+            "layers": describe_sizes(sizes),
+            "widths": list(widths),
             "flops_per_sample": flops,
             "train_s": metrics["train_seconds"],
             "samples_per_s": rate,
@@ -269,13 +297,56 @@ def children_max_rss_mib() -> float:
 
 # --- the benchmark -----------------------------------------------------------------------------------
 
-def pick_figure(results: Path, dataset: str, models: list[str], cfg: dict) -> Path:
-    """The figure the one-figure phase deletes: the last model's neurons.png of the embedding method."""
+def pick_figure(work: Path, cfg: dict, models: list[str]) -> tuple[Path, str]:
+    """The figure the one-figure phase deletes, and the rule whose batch writes it: the last model's
+    neurons.png of the embedding method in its first layer with weight images (an image_figures
+    batch), else that method's heatmap.png of the model's output layer (a layer_figures batch)."""
+    from nntopo import config as nnconfig
+    from nntopo import paths
+    from nntopo.workflow import figures
+
     method = cfg["figures"]["embedding"] if cfg["figures"]["embedding"] in cfg["clustering"]["methods"] \
         else cfg["clustering"]["methods"][0]
-    folder = results / dataset / models[-1] / "figures" / method
-    preferred = folder / "neurons.png"
-    return preferred if preferred.exists() else sorted(folder.glob("*.png"))[0]
+    dataset, model = cfg["datasets"][-1], models[-1]
+    layers = nnconfig.layers_of(cfg, model)
+    pixels = [layer for layer in layers if figures.shows_pixels(cfg, model, layer)]
+    figure, layer, rule = ("neurons", pixels[0], "image_figures") if pixels else ("heatmap", layers[-1], "layer_figures")
+    path = work / paths.fill(paths.METHOD_FIGURE, dataset=dataset, model=model, layer=layer, method=method,
+                             figure=figure)
+    if not path.exists():
+        sys.exit(f"bench: {path} was not written by the full study; the one-figure phase needs it")
+    return path, rule
+
+
+def job_key(rule: str, **wildcards) -> tuple[str, tuple]:
+    """A job as jobs_in() gives it: (rule, sorted (wildcard, value) pairs)."""
+    return rule, tuple(sorted((name, str(value)) for name, value in wildcards.items()))
+
+
+def expected_after_change(cfg: dict, method: str) -> set[tuple[str, tuple]]:
+    """The jobs a change to clustering ``method``'s parameters must rerun, from the rules: the method's
+    cluster job of every analysed layer; what reads them: per layer analyse_layer and layer_figures
+    (every method's at once; k-means' manifold is drawn on the embedding method's points), and
+    image_figures where the ranked layer sees the pixels; per model flow and model_figures (a method
+    across layers); per dataset the summary (and seed_stability with several seeds). Never train or
+    probe (which reads the activations alone)."""
+    from nntopo import config as nnconfig
+    from nntopo.workflow import figures
+
+    jobs = set()
+    for dataset in cfg["datasets"]:
+        for model in map(str, nnconfig.model_ids(cfg)):
+            for layer in nnconfig.layers_of(cfg, model):
+                where = {"dataset": dataset, "model": model, "layer": layer}
+                jobs |= {job_key("cluster", **where, method=method), job_key("analyse_layer", **where),
+                         job_key("layer_figures", **where)}
+                if figures.shows_pixels(cfg, model, layer):
+                    jobs.add(job_key("image_figures", **where))
+            jobs |= {job_key(rule, dataset=dataset, model=model) for rule in ("flow", "model_figures")}
+        jobs.add(job_key("summary", dataset=dataset))
+        if len(cfg["seeds"]) > 1:
+            jobs.add(job_key("seed_stability", dataset=dataset))
+    return jobs
 
 
 def changed_parameter(cfg: dict) -> tuple[dict, str, str]:

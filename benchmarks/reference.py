@@ -9,20 +9,24 @@ as the job it reads from is done:
 - train (one process per model): a torch ``DataLoader(TensorDataset(...), shuffle=True)`` feeds the
   batches, with the config's epochs, batch size, learning rate (Adam, cosine decay per step) and
   regularization, so the arithmetic is the same as the workflow's.
-- cluster (one process per model and method), on the same points as the workflow (the config's
-  ``clustering.space``):
+- cluster (one process per model, analysed layer and method: ``nntopo.config.layers_of``), on the
+  same points as the workflow (the layer's test-set activations):
   ``kmeans``: scikit-learn KMeans with the config's n_clusters and n_init;
   ``tsne``: scikit-learn ``TSNE(random_state=seed)`` with its defaults (max_iter 1000, perplexity 30);
   ``umap``: ``umap.UMAP(random_state=seed)`` with its defaults: its own pynndescent neighbour search
   and numba functions compiled in every process, and n_epochs chosen by UMAP;
   ``mapper`` (and any other method): the repository's own method (KeplerMapper, already plain).
-  The 2-D embeddings are then clustered with the config's ``clusterer``, as in the workflow.
-- figures (one process per figure): the workflow's drawing code (nntopo.workflow.figures), one figure each,
-  where the workflow draws a batch of them per job.
-- everything else after clustering (ranking, ablation, agreement, Mapper pages, summary) and the
-  report: the workflow's own jobs, run by Snakemake on these files, each job a fresh process
-  as Snakemake's ``script:`` jobs are. So this part of the baseline is whatever the workflow does
-  for those stages.
+  The 2-D embeddings are then clustered with the config's ``clusterer``, as in the workflow. A layer
+  whose points all coincide gets the workflow's one cluster (``cluster_points``), as there.
+- figures (one process per figure or page): every output the workflow's figure rules write
+  (``FIGURE_RULES``: a model's figures and Mapper page across layers, each layer's figures, Mapper
+  page and graph file, the weight images where the ranked layer sees the pixels), each drawn alone
+  by the workflow's own code (``nntopo.workflow.figures.draw_figure``), where the workflow draws a
+  batch of them per job.
+- everything else after clustering (each layer's rankings, ablation and agreement, the flow between
+  layers, the linear probe, the summary) and the report: the workflow's own jobs, run by Snakemake
+  on these files, each job a fresh process as Snakemake's ``script:`` jobs are. So this part of the
+  baseline is whatever the workflow does for those stages.
 
 Each process uses one thread (torch, BLAS, OpenMP), as each workflow job does, so that two workers
 fill the two cores without oversubscription: the comparison is about the work done, not about
@@ -46,8 +50,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# The workflow's rules that draw figures; the reference draws those one process per figure.
-FIGURE_RULES = ("model_figures", "method_figures", "graph_figures")
+# The workflow's rules that draw figures (rules/figures.smk), with the tables of nntopo.workflow.figures
+# each one's batch writes; the reference writes every output of them in a process of its own.
+FIGURE_TABLES = {
+    "model_figures": ("MODEL_FIGURES", "FLOW_FIGURES", "FLOW_GRAPH_FIGURES"),  # per model
+    "layer_figures": ("LAYER_FIGURES", "METHOD_FIGURES", "GRAPH_FIGURES"),  # per analysed layer
+    "image_figures": ("IMAGE_FIGURES",),  # per analysed layer whose ranked layer sees the pixels
+}
+FIGURE_RULES = tuple(FIGURE_TABLES)  # ("model_figures", "layer_figures", "image_figures")
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                      "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS")}
 
@@ -145,24 +155,20 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
           f"{metrics['gflops_per_second']:.1f} GFLOP/s", flush=True)
 
 
-def cluster_job(cfg: dict, dataset: str, model_id: str, method: str) -> None:
-    """Cluster one model's test points with library defaults; write the file the workflow's cluster rule writes."""
+def cluster_job(cfg: dict, dataset: str, model_id: str, layer: str, method: str) -> None:
+    """Cluster one model's test points in one layer with library defaults; write the file the
+    workflow's cluster rule writes."""
     import numpy as np
 
     from nntopo import config as nnconfig
     from nntopo import layout, paths
-    from nntopo.clustering.methods import canonical_labels, make_method
+    from nntopo.clustering.methods import canonical_labels, cluster_points, coincide, make_method
 
     settings = nnconfig.clustering_slice(cfg, method)
     params = settings["params"]
-    where = {"dataset": dataset, "model": model_id, "method": method}
+    where = {"dataset": dataset, "model": model_id, "layer": layer, "method": method}
     acts = layout.read_activations(paths.fill(paths.ACTIVATIONS, **where))
-    if settings["space"] == "output":
-        space, points = layout.OUTPUT_LAYER, acts.output
-    else:
-        space = layout.ranked_layer(settings["layer"], len(acts.hidden))
-        points = acts.layer(space)
-    points = np.asarray(points, dtype=np.float64)
+    points = np.asarray(acts.layer(layer), dtype=np.float64)
     seed = int(acts.attrs["seed"])
 
     def clusterer(embedding):
@@ -171,30 +177,31 @@ def cluster_job(cfg: dict, dataset: str, model_id: str, method: str) -> None:
 
     start = time.perf_counter()
     embedding = graph = None
-    if method == "kmeans":
+    if method == "kmeans" and not coincide(points):
         from sklearn.cluster import KMeans
 
         km = KMeans(params.get("n_clusters", 10), n_init=params.get("n_init", 10), random_state=seed)
         labels = canonical_labels(km.fit_predict(points))
-    elif method == "tsne":
+    elif method == "tsne" and not coincide(points):
         from sklearn.manifold import TSNE
 
         embedding = TSNE(random_state=seed).fit_transform(points)
         labels = clusterer(embedding)
-    elif method == "umap":
+    elif method == "umap" and not coincide(points):
         import umap
 
         embedding = umap.UMAP(random_state=seed).fit_transform(points)
         labels = clusterer(embedding)
-    else:
-        result = make_method(method, seed, params).fit(points)
+    else:  # Mapper and any other method; and the workflow's one cluster where every point coincides
+        result = cluster_points(make_method(method, seed, params), points)
         labels, embedding = result.labels, result.embedding
         if result.graph is not None:
             graph = {name: getattr(result.graph, name) for name in layout.MAPPER_ARRAYS}
     seconds = time.perf_counter() - start
-    print(f"{method}: {int(labels.max(initial=-1)) + 1} clusters in {seconds:.1f} s", flush=True)
+    print(f"{method} on {layer} ({points.shape[0]} x {points.shape[1]}): {int(labels.max(initial=-1)) + 1} "
+          f"clusters in {seconds:.1f} s", flush=True)
 
-    attrs = layout.provenance(acts.attrs["dataset"], acts.attrs["model"], seed, settings, method=method, space=space,
+    attrs = layout.provenance(acts.attrs["dataset"], acts.attrs["model"], seed, settings, method=method, space=layer,
                               parameters=json.dumps(params, sort_keys=True), seconds=seconds,
                               reference="library defaults (benchmarks/reference.py)")
     out = paths.fill(paths.CLUSTERS, **where)
@@ -204,22 +211,53 @@ def cluster_job(cfg: dict, dataset: str, model_id: str, method: str) -> None:
 
 # --- the study ---------------------------------------------------------------------------------------
 
-def figure_job(cfg: dict, dataset: str, model_id: str, method: str, name: str) -> None:
-    """Draw one figure (``method`` "-" for a model's figure) with the workflow's drawing code."""
-    from types import SimpleNamespace
-
+def figure_jobs(cfg: dict) -> list[tuple[str, str, str, str]]:
+    """Every output the workflow's figure rules write, as (dataset, model, layer or "-", name): the
+    batches' output names (``figure`` or ``figure__method``), for each job the rule would run (as
+    ``all_targets`` in rules/common.smk asks for them)."""
     from nntopo import config as nnconfig
+    from nntopo.workflow import figures
+
+    jobs = []
+    for dataset in cfg["datasets"]:
+        for model in map(str, nnconfig.model_ids(cfg)):
+            for rule, tables in FIGURE_TABLES.items():
+                if rule == "model_figures":
+                    layers = ["-"]
+                else:
+                    layers = [layer for layer in nnconfig.layers_of(cfg, model)
+                              if rule != "image_figures" or figures.shows_pixels(cfg, model, layer)]
+                names = figures.batch([getattr(figures, table) for table in tables], cfg)
+                jobs += [(dataset, model, layer, name) for layer in layers for name in names]
+    return jobs
+
+
+def figure_output(cfg: dict, dataset: str, model_id: str, layer: str, name: str) -> str:
+    """Where the workflow writes the output ``name`` of a batch (``layer`` "-" for a model's)."""
     from nntopo import paths
     from nntopo.workflow import figures
 
-    method = None if method == "-" else method
-    table = figures.MODEL_FIGURES if method is None else figures.figures_of(method)
-    where = {"dataset": dataset, "model": model_id, "figure": name, **({"method": method} if method else {})}
-    output = paths.fill(paths.MODEL_FIGURE if method is None else paths.METHOD_FIGURE, **where)
+    spec = name.partition(figures.SEPARATOR)[0]
+    where = {"dataset": dataset, "model": model_id, **({} if layer == "-" else {"layer": layer})}
+    return paths.fill(figures.batch_outputs([{spec: figures.SPECS[spec]}], cfg)[name], **where)
+
+
+def figure_job(cfg: dict, dataset: str, model_id: str, layer: str, name: str) -> None:
+    """Write one output of a figure batch (``layer`` "-" for a model's) with the workflow's drawing code."""
+    from nntopo import config as nnconfig
+    from nntopo.workflow import figures
+
+    spec, _, method = name.partition(figures.SEPARATOR)
+    table = [{spec: figures.SPECS[spec]}]
+    shown = None if layer == "-" else layer
+    # The inputs by need, as the batch's job gets them (need__method for a method's files).
+    given = figures.batch_inputs(table, cfg, dataset, model_id, shown)
+    inputs = {need: given[need + figures.SEPARATOR + method] if need in figures.METHOD_NEEDS else given[need]
+              for need in figures.SPECS[spec].needs}
+    output = figure_output(cfg, dataset, model_id, layer, name)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
-    inputs = SimpleNamespace(**figures.figure_inputs({name: table[name]}, cfg, dataset, model_id, method))
-    figures.draw_figures({name: output}, inputs, {name: nnconfig.figures_slice(cfg, table[name].settings)}, dataset,
-                         model_id, method, data_dir=nnconfig.data_dir(cfg), download=cfg["download"])
+    figures.draw_figure(spec, inputs, output, figures.batch_settings(table, cfg)[name], dataset, model_id, shown,
+                        method or None, data_dir=nnconfig.data_dir(cfg), download=cfg["download"])
 
 
 def snakemake_command(workdir: Path, configfile: Path, cores: int) -> list[str]:
@@ -230,7 +268,6 @@ def snakemake_command(workdir: Path, configfile: Path, cores: int) -> list[str]:
 def run_study(workdir: Path, configfile: Path, workers: int = 2) -> dict:
     """The whole reference study in ``workdir``; returns its timings (seconds) and job counts."""
     from nntopo import config as nnconfig
-    from nntopo.workflow import figures
 
     cfg = load_config(configfile)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -266,10 +303,12 @@ def run_study(workdir: Path, configfile: Path, workers: int = 2) -> dict:
                 if code != 0:
                     tail = (logs / f"{name}.log").read_text()[-3000:]
                     raise SystemExit(f"reference job {name} failed (exit {code}):\n{tail}")
-                if name.startswith("train-"):  # its clustering jobs can start now
+                if name.startswith("train-"):  # its clustering jobs can start now, every layer's
                     d, m = finished
-                    for method in methods:
-                        running[start(pool, f"cluster-{d}-{m}-{method}", "cluster", d, m, method)] = (d, m, method)
+                    for layer in nnconfig.layers_of(cfg, m):
+                        for method in methods:
+                            job = (d, m, layer, method)
+                            running[start(pool, "cluster-" + "-".join(job), "cluster", *job)] = job
 
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -294,16 +333,14 @@ def run_study(workdir: Path, configfile: Path, workers: int = 2) -> dict:
     if {"train", "cluster"} & set(ran):
         raise SystemExit("reference: Snakemake redid training or clustering; the baseline would not be "
                          f"what it claims (see {logs}/snakemake-downstream.log)")
-    figure_jobs = [(d, m, "-", name) for d, m in models for name in figures.MODEL_FIGURES] + [
-        (d, m, method, name) for d, m in models for method in cfg["clustering"]["methods"]
-        for name in figures.figures_of(method)]
+    figures = figure_jobs(cfg)
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        finish({start(pool, "figure-" + "-".join(job), "figure", *job): job for job in figure_jobs})
+        finish({start(pool, "figure-" + "-".join(job), "figure", *job): job for job in figures})
     timings["figures_s"] = time.perf_counter() - t0
     snakemake_step("report_s", "--report", str(workdir / "results" / "report.html"))
     timings["total_s"] = time.perf_counter() - began
-    timings["figure_jobs"] = len(figure_jobs)
+    timings["figure_jobs"] = len(figures)
     timings["workers"] = workers
     timings["jobs_run"] = len(timings["jobs"]) + timings["downstream_jobs"]
     return timings
@@ -318,8 +355,8 @@ def _rules_run(output: str) -> list[str]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, extra in (("run", []), ("train", ["dataset", "model"]), ("cluster", ["dataset", "model", "method"]),
-                        ("figure", ["dataset", "model", "method", "name"])):
+    for name, extra in (("run", []), ("train", ["dataset", "model"]), ("cluster", ["dataset", "model", "layer", "method"]),
+                        ("figure", ["dataset", "model", "layer", "name"])):
         p = sub.add_parser(name)
         for arg in extra:
             p.add_argument(arg)
@@ -341,9 +378,9 @@ def main(argv=None) -> None:
     if args.command == "train":
         train_job(cfg, args.dataset, args.model)
     elif args.command == "cluster":
-        cluster_job(cfg, args.dataset, args.model, args.method)
+        cluster_job(cfg, args.dataset, args.model, args.layer, args.method)
     else:
-        figure_job(cfg, args.dataset, args.model, args.method, args.name)
+        figure_job(cfg, args.dataset, args.model, args.layer, args.name)
 
 
 if __name__ == "__main__":

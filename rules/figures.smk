@@ -56,7 +56,7 @@ use rule model_figures as layer_figures with:
     output:
         **batch_rule_outputs(LAYER_BATCH, "{{layer}} {method}", "{layer}"),
     params:
-        settings=figures.batch_settings(LAYER_BATCH, config),
+        settings=lambda wildcards: figures.batch_settings(LAYER_BATCH, config, wildcards.model, wildcards.layer),
     log:
         paths.for_rule(paths.LAYER_LOG, "layer_figures"),
     benchmark:
@@ -69,7 +69,7 @@ use rule layer_figures as image_figures with:
     output:
         **batch_rule_outputs(IMAGE_BATCH, "{{layer}} {method}", "{layer}"),
     params:
-        settings=figures.batch_settings(IMAGE_BATCH, config),
+        settings=lambda wildcards: figures.batch_settings(IMAGE_BATCH, config, wildcards.model, wildcards.layer),
     log:
         paths.for_rule(paths.LAYER_LOG, "image_figures"),
     benchmark:

@@ -35,14 +35,14 @@ def _skip_or_fail(reason: str):
 
 @pytest.fixture
 def real_js_dir(monkeypatch) -> Path:
-    """The folder holding the fetched D3 and FileSaver (default search, as the pages use it)."""
+    """The folder holding the fetched D3 (default search, as the pages use it)."""
     monkeypatch.delenv(mapper_page.JS_DIR_ENV, raising=False)
     names = [filename for _, _, filename, _ in required_js()]
     for folder in js_dirs():
         if all((folder / name).is_file() for name in names):
             return folder
     _skip_or_fail(
-        f"D3/FileSaver not fetched ({', '.join(names)} not in {' or '.join(map(str, js_dirs()))}); "
+        f"D3 not fetched ({', '.join(names)} not in {' or '.join(map(str, js_dirs()))}); "
         f"run `{mapper_page.FETCH_COMMAND}`"
     )
 

@@ -84,7 +84,7 @@ def run_stages(folder, trained, graph=False):
     written = {"mapper_page": "mapper.html", "graph_file": "mapper.graphml", "mapper_graph": "mapper_graph.png"}
     for name, spec in {**drawn, **(figures.GRAPH_FIGURES if graph else {})}.items():
         figures.draw_figure(name, {need: str(paths[need]) for need in spec.needs}, folder / written.get(name, f"{name}.png"),
-                            config.figures_slice(SETTINGS, spec.settings), "digits", MODEL, "output", "kmeans",
+                            figures.settings_of(name, SETTINGS, MODEL, "output"), "digits", MODEL, "output", "kmeans",
                             data_dir=folder)
     if graph:
         assert (folder / "mapper.html").read_text().rstrip().endswith("</html>")
@@ -142,7 +142,8 @@ def test_a_dead_layer_gives_empty_rankings_and_figures_still_draw(tmp_path, trai
     acts = layout.read_activations(trained / "activations.h5")
     write_case(tmp_path, trained, acts.labels, np.zeros_like(acts.hidden[0]))
     ranking, table = run_stages(tmp_path, trained)
-    assert len(ranking) == 0 and list(ranking.columns) == ["cluster", "neuron", "count", "fraction", "rank"]
+    assert len(ranking) == 0 and list(ranking.columns) == ["dataset", "model", "space", "method", "layer", "cluster",
+                                                           "neuron", "count", "fraction", "rank"]
     assert table["size"].sum() == len(acts.labels)
 
 

@@ -1,16 +1,14 @@
 #!/usr/bin/env bash
-# Fetch the JavaScript libraries that KeplerMapper's HTML template loads from CDNs, so that
-# nntopo/clustering/mapper_page.py can inline them and the Mapper pages draw without network access.
+# Fetch the JavaScript library the Mapper pages draw with (D3), so that
+# nntopo/clustering/mapper_page.py can inline it and the pages draw without network access.
 #
 #   tools/fetch_js.sh DEST_DIR        (the Makefile uses DEST_DIR = .venv/share/nntopo/js)
 #
-# kmapper 2.1.0's templates/base.html has exactly two external scripts:
-#   https://cdnjs.cloudflare.com/ajax/libs/d3/6.1.1/d3.js
-#   https://cdn.jsdelivr.net/npm/file-saver@2.0.2/dist/FileSaver.min.js
-# They come here from the npm registry (`npm pack PACKAGE@VERSION`): the tarball is checked
+# D3 6.1.1 (the release KeplerMapper's own template used, which the pages were first built on)
+# comes here from the npm registry (`npm pack PACKAGE@VERSION`): the tarball is checked
 # against its pinned sha512 integrity (the registry's dist.integrity), the one file we need is
 # extracted and checked against its pinned sha256, and moved into DEST_DIR under a versioned
-# name (d3-6.1.1.min.js, file-saver-2.0.2.min.js; D3 as the same release's minified build).
+# name (d3-6.1.1.min.js, the release's minified build).
 # Nothing is committed to the repository.
 #
 # Idempotent and quick: files already in place with the right sha256 are left alone (no npm).
@@ -29,7 +27,6 @@ STRICT=${NNTOPO_FETCH_JS_STRICT:-0}
 # package  version  file-in-tarball  name-in-DEST_DIR  tarball-integrity  file-sha256
 PINS=(
     "d3 6.1.1 package/dist/d3.min.js d3-6.1.1.min.js sha512-bJYW9wlS2uvP2EoMkcPptrUzLMHQKCbiSW+/la8iGSLZgs4KbI/f3Fch4RtnUA9PA+/nPlwyFYzTwDjX80Of8w== b50429b67916438842aa00921546d7a9eda8f3e12ba7049f92f04b71b6413822"
-    "file-saver 2.0.2 package/dist/FileSaver.min.js file-saver-2.0.2.min.js sha512-Wz3c3XQ5xroCxd1G8b7yL0Ehkf0TC9oYC6buPFkNnU9EnaPlifeAFCyCh+iewXTyFRcg0a6j3J7FmJsIhlhBdw== bbf27552b76b9379c260579fa68793320239be2535ba3083bb67d75e84898e18"
 )
 
 warn() { echo "fetch_js: WARNING: $*" >&2; }
@@ -58,7 +55,7 @@ for pin in "${PINS[@]}"; do
     missing+=("$pin")
 done
 if [ ${#missing[@]} -eq 0 ]; then
-    echo "fetch_js: D3 and FileSaver already in $DEST"
+    echo "fetch_js: D3 already in $DEST"
     exit 0
 fi
 

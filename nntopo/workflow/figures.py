@@ -75,19 +75,12 @@ def _agreement(job: Job):
                                    title=f"{job.title}, {job.layer}: agreement between clusterings")
 
 
-def shown_layer(ranking, layer: str) -> str:
-    """The ranked layer a (layer, method) figure shows: the clustered layer's own neurons, or for the
-    output's clusters the deepest ranked hidden layer (the ranking CSV lists them in depth order)."""
-    ranked = list(dict.fromkeys(ranking["layer"])) if len(ranking) else [layer]
-    return layer if layer in ranked else ranked[-1]
-
-
 def _ranking(job: Job):
-    """The ranking rows of the layer the figure shows, and that layer's name."""
+    """The ranking rows of the layer the figure shows (its ``shown`` setting), and that layer's name."""
     import pandas as pd
 
     ranking = pd.read_csv(job.inputs.ranking)
-    shown = shown_layer(ranking, job.layer)
+    shown = job.settings["shown"]
     return ranking[ranking["layer"] == shown], shown
 
 
@@ -136,7 +129,7 @@ def _ablation(job: Job):
     from nntopo.analysis import plots
 
     table = pd.read_csv(job.inputs.ablation)
-    shown = shown_layer(table, job.layer)
+    shown = job.settings["shown"]
     return plots.ablation_effects(table[table["layer"] == shown], title=f"{_where(job, shown)}: silencing each "
                                   "cluster's top neurons", alpha=job.settings["alpha"],
                                   max_clusters=job.settings["max_clusters"])
@@ -214,7 +207,7 @@ def _sankey(job: Job):
     from nntopo.analysis import plots
 
     return plots.layer_sankey(_layer_labelings(job), layout.read_activations(job.inputs.activations).labels,
-                              title=f"{job.title}, {job.method}: clusters from layer to layer",
+                              title=f"{job.title}, {job.method}",
                               max_clusters=job.settings["max_clusters"])
 
 
@@ -244,8 +237,7 @@ def _mapper_page(job: Job, output) -> list[str]:
     clusters = _graph_of(job.inputs.clusters)
     acts = layout.read_activations(job.inputs.activations)
     g = clusters.graph
-    ranking = pd.read_csv(job.inputs.ranking)
-    ranking = ranking[ranking["layer"] == shown_layer(ranking, job.layer)]
+    ranking, _ = _ranking(job)
     return write_mapper_page(output, g["node_ptr"], g["node_points"], g["edges"], acts.labels, acts.predictions,
                              node_cluster=g["node_cluster"], top_neurons=ranking,
                              title=f"{_where(job)}: Mapper graph", n_top=job.settings["top"])
@@ -310,20 +302,21 @@ FLOW_GRAPH_FIGURES = {
 # Per layer: its agreement figure, then per method (or graph method) its clusters' figures.
 LAYER_FIGURES = {"agreement": _spec(["agreement"], draw=_agreement)}
 METHOD_FIGURES = {
-    "heatmap": _spec(["ranking", "clusters"], ["top", "max_clusters"], _heatmap),
+    "heatmap": _spec(["ranking", "clusters"], ["top", "max_clusters", "shown"], _heatmap),
     "barplot": _spec(["table"], ["max_clusters"], _barplot),
     "manifold": _spec(["clusters", "embedding"], ["max_clusters"], _manifold),
-    "ablation": _spec(["ablation"], ["max_clusters", "alpha"], _ablation),
+    "ablation": _spec(["ablation"], ["max_clusters", "alpha", "shown"], _ablation),
 }
 GRAPH_FIGURES = {
     "mapper_graph": _spec(["clusters", "activations"], draw=_mapper_graph),
-    "mapper_page": _spec(["clusters", "activations", "ranking"], ["top"], write=_mapper_page),
+    "mapper_page": _spec(["clusters", "activations", "ranking"], ["top", "shown"], write=_mapper_page),
     "graph_file": _spec(["clusters", "activations"], write=_graph_file),
 }
 # Weight images: where the ranked layer is the first hidden layer, whose inputs are the pixels.
 IMAGE_FIGURES = {
-    "neurons": _spec(["ranking", "weights"], ["top", "max_clusters"], _neurons),
-    "transformed": _spec(["ranking", "weights", "clusters"], ["top", "per_cluster", "max_clusters"], _transformed),
+    "neurons": _spec(["ranking", "weights"], ["top", "max_clusters", "shown"], _neurons),
+    "transformed": _spec(["ranking", "weights", "clusters"], ["top", "per_cluster", "max_clusters", "shown"],
+                         _transformed),
 }
 SPECS = {**MODEL_FIGURES, **FLOW_FIGURES, **FLOW_GRAPH_FIGURES, **LAYER_FIGURES, **METHOD_FIGURES, **GRAPH_FIGURES,
          **IMAGE_FIGURES}
@@ -431,11 +424,22 @@ def batch_inputs(tables: list[dict], config: dict, dataset: str, model: str, lay
     return inputs
 
 
-def batch_settings(tables: list[dict], config: dict) -> dict:
-    """Each output's config slice: a change reruns the job that writes it."""
-    from nntopo.config import figures_slice
+def settings_of(spec: str, config: dict, model: str | None = None, layer: str | None = None) -> dict:
+    """The config slice a Spec reads (its rerun trigger). ``shown``: the ranked layer whose neurons a
+    (layer, method) figure shows: the clustered layer's own, or for the output's clusters the deepest
+    analysed hidden layer."""
+    from nntopo.config import figures_slice, ranked_layers
 
-    return {name: figures_slice(config, SPECS[name.partition(SEPARATOR)[0]].settings) for name in batch(tables, config)}
+    keys = SPECS[spec].settings
+    settings = figures_slice(config, [key for key in keys if key != "shown"])
+    if "shown" in keys:
+        settings["shown"] = ranked_layers(config, model, layer)[-1]
+    return settings
+
+
+def batch_settings(tables: list[dict], config: dict, model: str | None = None, layer: str | None = None) -> dict:
+    """Each output's config slice, by its name in the batch."""
+    return {name: settings_of(name.partition(SEPARATOR)[0], config, model, layer) for name in batch(tables, config)}
 
 
 def write_batch(outputs: dict, inputs, settings: dict, dataset: str, model: str, layer: str | None = None, *,
