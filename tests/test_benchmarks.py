@@ -1,10 +1,21 @@
-"""The benchmark's own arithmetic: its stage table, and the t-SNE force measurement it rests on."""
+"""The benchmark's own arithmetic: its stage table, its plans, and the t-SNE force measurement it rests on."""
+
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
+import yaml
 
-from benchmarks.bench import stage_seconds
+from benchmarks import reference
+from benchmarks.bench import expected_after_change, job_key, stage_seconds
 from benchmarks.tsne_forces import barnes_hut, exact_forces, fft, measure
+from tests.conftest import ROOT
+
+# One model of one hidden layer and one of two: the output's clusters rank hidden_1 in the first
+# (weight images), hidden_2 in the second (none).
+SMALL = {"datasets": ["digits"], "widths": [16, [16, 16]], "regularizations": ["none"], "device": "cpu"}
 
 
 def write_record(results, job: str, seconds: float) -> None:
@@ -14,20 +25,75 @@ def write_record(results, job: str, seconds: float) -> None:
 
 
 def test_stages_name_the_same_work_alike_in_the_workflow_and_the_reference(tmp_path):
-    workflow, reference = tmp_path / "workflow", tmp_path / "reference"
-    for job, seconds in [("train/mnist/mlp100-none-s0", 5.0), ("cluster/mnist/mlp100-none-s0/tsne", 30.0),
-                         ("cluster/mnist/mlp100-none-s0/umap", 6.0), ("method_figures/mnist/mlp100-none-s0/tsne", 3.0),
-                         ("model_figures/mnist/mlp100-none-s0", 2.0), ("rank/mnist/mlp100-none-s0/tsne", 0.5),
-                         ("mapper_page/mnist/mlp100-none-s0/mapper", 2.0)]:
+    workflow, reference_ = tmp_path / "workflow", tmp_path / "reference"
+    model = "mlp128x128x128x128-none-s0"
+    for job, seconds in [(f"train/mnist/{model}", 5.0), (f"cluster/mnist/{model}/hidden_3/tsne", 30.0),
+                         (f"cluster/mnist/{model}/output/tsne", 20.0), (f"cluster/mnist/{model}/hidden_1/umap", 6.0),
+                         (f"layer_figures/mnist/{model}/hidden_2", 3.0), (f"image_figures/mnist/{model}/hidden_1", 1.0),
+                         (f"model_figures/mnist/{model}", 2.0), (f"analyse_layer/mnist/{model}/output", 0.5),
+                         (f"flow/mnist/{model}", 1.0), (f"probe/mnist/{model}", 1.5), ("summary/mnist", 2.0)]:
         write_record(workflow, job, seconds)
-    write_record(reference, "rank/mnist/mlp100-none-s0/tsne", 0.5)  # its Snakemake-run jobs leave records too
-    own_jobs = {"jobs": {"train-mnist-mlp100-none-s0": 7.0, "cluster-mnist-mlp100-none-s0-tsne": 40.0,
-                         "figure-mnist-mlp100-none-s0-tsne-heatmap": 1.5, "figure-mnist-mlp100-none-s0---weights": 1.0}}
+    # Its Snakemake-run jobs leave records too.
+    write_record(reference_, f"analyse_layer/mnist/{model}/hidden_4", 0.5)
+    write_record(reference_, f"flow/mnist/{model}", 1.0)
+    own_jobs = {"jobs": {f"train-mnist-{model}": 7.0, f"cluster-mnist-{model}-hidden_2-tsne": 40.0,
+                         f"cluster-mnist-{model}-output-mapper": 4.0,
+                         f"figure-mnist-{model}-hidden_1-heatmap__tsne": 1.5,
+                         f"figure-mnist-{model}-hidden_1-neurons__umap": 1.0,
+                         f"figure-mnist-{model}---weights": 1.0,
+                         f"figure-mnist-{model}---layers_page__mapper": 2.5}}
 
-    assert stage_seconds(workflow) == {"train": 5.0, "cluster tsne": 30.0, "cluster umap": 6.0, "figures": 5.0,
-                                       "after clustering": 2.5}
-    assert stage_seconds(reference, own_jobs) == {"train": 7.0, "cluster tsne": 40.0, "figures": 2.5,
-                                                  "after clustering": 0.5}
+    assert stage_seconds(workflow) == {"train": 5.0, "cluster tsne": 50.0, "cluster umap": 6.0, "figures": 6.0,
+                                       "after clustering": 5.0}
+    assert stage_seconds(reference_, own_jobs) == {"train": 7.0, "cluster tsne": 40.0, "cluster mapper": 4.0,
+                                                   "figures": 6.0, "after clustering": 1.5}
+
+
+def dry_run(workdir, config: dict, *args) -> str:
+    configfile = workdir / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    run = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+                          "--configfile", str(configfile), "--cores", "2", "-n", *args], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return run.stdout + run.stderr
+
+
+def test_the_reference_draws_every_output_of_the_figure_rules_one_process_each(tmp_path):
+    from nntopo import config as nnconfig
+
+    cfg = nnconfig.validate(SMALL)
+    plan = dry_run(tmp_path, SMALL)
+    planned = set()
+    for rule, outputs in re.findall(r"^rule (\w+):\n(?:    input: .*\n)?    output: (.*)$", plan, flags=re.M):
+        if rule in reference.FIGURE_RULES:
+            planned |= set(outputs.split(", "))
+    jobs = reference.figure_jobs(cfg)
+    drawn = [reference.figure_output(cfg, *job) for job in jobs]
+    assert len(drawn) == len(set(drawn))  # one process per output
+    assert set(drawn) == planned
+    assert ("digits", "mlp16-none-s0", "output", "neurons__umap") in jobs  # the output ranks hidden_1
+    assert not any(layer == "output" and name.startswith("neurons") for _, model, layer, name in jobs
+                   if model == "mlp16x16-none-s0")
+
+
+def test_a_clustering_parameter_change_expects_its_clusters_and_every_batch_reading_them():
+    from nntopo import config as nnconfig
+
+    cfg = nnconfig.validate(SMALL)
+    expected = expected_after_change(cfg, "umap")
+    where = {"dataset": "digits", "model": "mlp16x16-none-s0"}
+    assert {job_key("cluster", **where, layer=layer, method="umap") for layer in ("hidden_1", "hidden_2", "output")} \
+        <= expected
+    assert job_key("image_figures", **where, layer="hidden_1") in expected
+    assert job_key("image_figures", **where, layer="hidden_2") not in expected
+    assert job_key("image_figures", dataset="digits", model="mlp16-none-s0", layer="output") in expected
+    rules = {}
+    for rule, _ in expected:
+        rules[rule] = rules.get(rule, 0) + 1
+    # 5 layers in all; per model flow and model_figures; image weights for 3 of the 5 layers.
+    assert rules == {"cluster": 5, "analyse_layer": 5, "layer_figures": 5, "image_figures": 3, "flow": 2,
+                     "model_figures": 2, "summary": 1}
+    assert not any(rule == "cluster" and ("method", "umap") not in wildcards for rule, wildcards in expected)
 
 
 @pytest.fixture(scope="module")

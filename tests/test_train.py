@@ -136,3 +136,22 @@ def test_one_epoch_on_real_mnist_learns(real_data_dir):
     trained = train(mnist, [100], {"name": "none"}, {"epochs": 1, "batch_size": 512, "lr": 0.005}, 0, "cpu",
                     log=lambda _: None)
     assert trained.history[-1]["test_accuracy"] > 0.9
+
+
+@pytest.mark.parametrize("activation", ["tanh", "leaky_relu"])
+def test_recorded_activations_are_the_chosen_function_of_the_recorded_weights(tmp_path, digits, activation):
+    """A tanh or leaky-ReLU model learns, and its recorded layers are f(W h + b) of the layer before,
+    with the function it was built with (negative values included)."""
+    c = config.validate({"widths": [[12, 8]], "activations": [activation], "training": {**TINY, "epochs": 10}})
+    model = f"mlp12x8-{activation}-none-s0"
+    s = config.training_slice(c, model)
+    metrics = train_and_record("digits", model, s, outputs(tmp_path), data_dir=tmp_path, device="cpu",
+                               log=lambda _: None)
+    assert metrics["test_accuracy"] > 0.8
+    weights = layout.read_weights(tmp_path / "weights.h5")
+    acts = layout.read_activations(tmp_path / "activations.h5")
+    z = acts.hidden[0] @ weights["hidden_2"].weight.T + weights["hidden_2"].bias
+    expected = np.tanh(z) if activation == "tanh" else np.where(z > 0, z, 0.2 * z)
+    np.testing.assert_allclose(acts.hidden[1], expected, rtol=1e-4, atol=1e-5)
+    assert (acts.hidden[1] < 0).any()
+    assert json.loads(acts.attrs["config"])["activation"]["name"] == activation

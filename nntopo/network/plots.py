@@ -13,11 +13,13 @@ from nntopo.plotting import (
 
 
 def activation_distributions(hidden: np.ndarray, output: np.ndarray, title: str = "", bins: int = 60) -> Figure:
-    """Histograms of one hidden layer's activations (after ReLU) and of the output logits.
+    """Histograms of one hidden layer's activations (after the activation function) and of the logits.
 
-    Panels: positive hidden activations (exact zeros, the silent ReLUs, are counted in the panel's
-    note, not in the bars); each neuron's activity rate (share of test points where it is > 0);
-    the logits, the predicted class's apart from the others. Counts on a log scale.
+    Panels: the hidden activations: for ReLU the positive ones (exact zeros, the silent units, are
+    counted in the panel's note, not in the bars), for a signed activation (tanh, leaky ReLU) all
+    nonzero ones, the inactive share (<= 0) in the note; each neuron's activity rate (share of test
+    points where it is > 0, active as the rankings count it); the logits, the predicted class's apart
+    from the others. Counts on a log scale.
     """
     hidden = np.asarray(hidden)
     output = np.asarray(output)
@@ -25,10 +27,11 @@ def activation_distributions(hidden: np.ndarray, output: np.ndarray, title: str 
     ax_h, ax_rate, ax_out = fig.subplots(1, 3)
     n_points, width = hidden.shape
 
-    positive = hidden[hidden > 0]
-    zero_share = 1.0 - positive.size / max(hidden.size, 1)
-    if positive.size:
-        counts, edges = np.histogram(positive, bins=bins)
+    signed = bool((hidden < 0).any())
+    shown = hidden[hidden != 0] if signed else hidden[hidden > 0]
+    inactive_share = float((hidden <= 0).mean()) if hidden.size else 1.0
+    if shown.size:
+        counts, edges = np.histogram(shown, bins=bins)
         ax_h.stairs(counts, edges, fill=True, color="tab:blue", alpha=0.8)
         ax_h.set_yscale("log")
     else:
@@ -37,12 +40,13 @@ def activation_distributions(hidden: np.ndarray, output: np.ndarray, title: str 
     rate = active.mean(axis=0) if n_points else np.zeros(width)
     never = int(np.sum(~active.any(axis=0))) if n_points else width
     always = int(np.sum(active.all(axis=0))) if n_points else 0
+    note = ("inactive (<= 0): " if signed else "exact zeros (silent ReLUs): ") + f"{inactive_share:.1%}"
     ax_h.text(0.97, 0.95,
-              f"exact zeros (silent ReLUs): {zero_share:.1%}\nof {n_points:,} points x {width:,} neurons\n"
-              f"(not in the bars)",
+              f"{note}\nof {n_points:,} points x {width:,} neurons" + ("" if signed else "\n(not in the bars)"),
               transform=ax_h.transAxes, ha="right", va="top", fontsize=9,
               bbox=dict(facecolor="white", alpha=0.85, edgecolor="0.7"))
-    ax_h.set(title="hidden activations > 0", xlabel="activation (after ReLU)", ylabel="count (log)")
+    ax_h.set(title="hidden activations (nonzero)" if signed else "hidden activations > 0",
+             xlabel="activation (after the activation function)", ylabel="count (log)")
 
     ax_rate.hist(rate, bins=np.linspace(0, 1, 41), color="tab:green", alpha=0.85)
     ax_rate.set(title="neuron activity rate", xlabel="share of test points on which the neuron is > 0",
