@@ -40,12 +40,12 @@ SCHEDULE = [
     ("cluster", 0.5),
     ("model_figures", 0.5),
     ("cluster", 1.5),
-    ("rank", 0.5),
-    ("method_figures", 0.5),  # also: a second run beside this live one is refused
-    ("method_figures", 1.5),
-    ("rank", 1.0),
-    ("mapper_page", 0.5),
-    ("method_figures", 1.0),
+    ("analyse_layer", 0.5),
+    ("layer_figures", 0.5),  # also: a second run beside this live one is refused
+    ("layer_figures", 1.5),
+    ("analyse_layer", 1.0),
+    ("image_figures", 0.5),
+    ("layer_figures", 1.0),
 ]
 PATIENCE = 20
 JOB_START = re.compile(r"^(?:local)?rule (\w+):")
@@ -136,7 +136,7 @@ def crashed(tmp_path_factory):
         if started is None:  # the run finished before this moment: nothing left to kill
             run.finish()
             break
-        if beside is None and rule == "method_figures":
+        if beside is None and rule == "layer_figures":
             beside = refused_beside(workdir)
             locks_kept = any((workdir / ".snakemake" / "locks").glob("*.lock"))
         time.sleep(delay)

@@ -26,8 +26,9 @@ def data_targets(study: dict) -> list[str]:
         for model in config.model_ids(checked):
             where = {"dataset": dataset, "model": model}
             found += [paths.fill(p, **where) for p in (paths.WEIGHTS, paths.ACTIVATIONS)]
-            found += [paths.fill(p, **where, method=m) for m in checked["clustering"]["methods"]
-                      for p in (paths.CLUSTERS, paths.CLUSTER_TABLE, paths.RANKING)]
+            found += [paths.fill(p, **where, layer=layer, method=m) for layer in config.layers_of(checked, model)
+                      for m in checked["clustering"]["methods"] for p in (paths.CLUSTERS, paths.CLUSTER_TABLE,
+                                                                           paths.RANKING)]
     return found
 
 

@@ -77,7 +77,7 @@ def test_the_profile_plans_one_job_per_models_analysis_and_a_gpu_for_cuda(tmp_pa
     assert sorted(groups) == sorted(f"model-digits-{model}" for model in MODELS)
     assert sorted(alone) == ["all", "summary", "train", "train"]
     for rules in groups.values():
-        assert {"cluster", "rank", "method_figures", "graph_figures", "model_figures", "mapper_page"} <= set(rules)
+        assert {"cluster", "analyse_layer", "layer_figures", "model_figures", "flow", "probe"} <= set(rules)
         assert not set(rules) & ALONE
     mine = yaml.safe_load((PROFILE / "config.yaml").read_text())["default-resources"]
     for key in ("slurm_partition", "slurm_account"):  # the user's, from the one place they are set

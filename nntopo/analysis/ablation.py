@@ -126,45 +126,58 @@ def top_neurons(ranking: pd.DataFrame, k: int) -> dict[int, np.ndarray]:
     return {int(c): group["neuron"].to_numpy(dtype=np.int64) for c, group in top.groupby("cluster", sort=True)}
 
 
-class _Ablator:
-    """Ablated predictions' correctness for any neuron set. With only the output layer after the
-    ranked one: the full logits once, then |S| columns per set; else a forward pass per set."""
+class Ablator:
+    """Ablated predictions' correctness for any neuron set of the ranked layer, remembered per set so
+    that the methods clustering one layer share their random baseline (the same draws for all).
+
+    Silencing S changes the first layer after the ranked one by a rank-|S| term: its pre-activations
+    are ``z - h[:, S] @ W[:, S].T``, with z computed once; only the layers after that one are
+    recomputed per set (none when the ranked layer is the last hidden one)."""
 
     def __init__(self, hidden, weight, bias, y_true, downstream=(), activation: dict | None = None):
         hidden, self.layers = _check(hidden, weight, bias, downstream)
         self.activation = activation
         self.hidden_t = np.ascontiguousarray(hidden.T)  # (H, N): a neuron's activations are one row
-        self.logits = _logits(hidden, self.layers, activation)
+        first_weight, first_bias = self.layers[0]
+        self.first = hidden @ first_weight.T + first_bias  # pre-activations of the next layer
+        self.logits = self._logits_from_first(self.first)
         self.y_true = np.asarray(y_true, dtype=np.int64)
         if self.y_true.shape != (len(hidden),):
             raise ValueError(f"{self.y_true.shape[0] if self.y_true.ndim else 'no'} true labels for {len(hidden)} points")
+        self._known: dict[bytes, np.ndarray] = {}
+
+    def _logits_from_first(self, first: np.ndarray) -> np.ndarray:
+        if len(self.layers) == 1:
+            return first
+        return _logits(apply(self.activation or RELU, first), self.layers[1:], self.activation)
 
     def correct(self, silenced=()) -> np.ndarray:
-        silenced = _indices(silenced, len(self.hidden_t))
-        logits = self.logits
-        if silenced.size and len(self.layers) == 1:
-            weight = self.layers[0][0]
-            logits = logits - self.hidden_t[silenced].T @ weight[:, silenced].T
-        elif silenced.size:
-            masked = self.hidden_t.copy()
-            masked[silenced] = 0.0
-            logits = _logits(masked.T, self.layers, self.activation)
-        return logits.argmax(axis=1) == self.y_true
+        silenced = np.unique(_indices(silenced, len(self.hidden_t)))
+        key = silenced.tobytes()
+        if key not in self._known:
+            logits = self.logits
+            if silenced.size:
+                weight = self.layers[0][0]
+                logits = self._logits_from_first(self.first - self.hidden_t[silenced].T @ weight[:, silenced].T)
+            self._known[key] = logits.argmax(axis=1) == self.y_true
+        return self._known[key]
 
 
 def ablate_clusters(hidden, weight, bias, y_true, cluster_labels, ranking: pd.DataFrame, k: int,
-                    n_random: int = 100, seed: int = 0, downstream=(), activation: dict | None = None) -> pd.DataFrame:
+                    n_random: int = 100, seed: int = 0, downstream=(), activation: dict | None = None,
+                    ablator: Ablator | None = None) -> pd.DataFrame:
     """One row per cluster (>= 0, ascending) with the columns ``COLUMNS`` (see the module docstring).
 
     ``hidden``: (N, H) activations of the ranked hidden layer; ``weight`` (C, H'), ``bias`` (C,): the
     output layer; ``downstream``: (weight, bias) of the hidden layers between them (none when the
     ranked layer is the last); ``y_true``: (N,) true classes; ``cluster_labels``: (N,) cluster per
     point, -1 = none; ``ranking``: the table of ``ranking.rank_neurons`` for these clusters; ``k``:
-    neurons silenced; ``activation``: the hidden layers' activation function (default relu).
+    neurons silenced; ``activation``: the hidden layers' activation function (default relu);
+    ``ablator``: one built already for these arguments, to share its remembered sets.
     """
     if n_random < 1:
         raise ValueError(f"n_random must be at least 1, got {n_random}")
-    ablator = _Ablator(hidden, weight, bias, y_true, downstream, activation)
+    ablator = ablator or Ablator(hidden, weight, bias, y_true, downstream, activation)
     n_neurons = len(ablator.hidden_t)
     labels = np.asarray(cluster_labels, dtype=np.int64)
     if labels.shape != ablator.y_true.shape:
@@ -237,12 +250,11 @@ def ablate_clusters(hidden, weight, bias, y_true, cluster_labels, ranking: pd.Da
     )
 
 
-def ablate_recorded(activations, weights: dict, cluster_labels, ranking: pd.DataFrame, k: int, layer: str,
-                    n_random: int = 100, seed: int = 0, rtol: float = 1e-4) -> pd.DataFrame:
-    """``ablate_clusters`` on a model's recorded files, read already (``layout.Activations`` and
-    ``layout.read_weights``' dict). ``layer`` is the ranked hidden layer's name; the layers after it
-    come from ``weights``, the activation function from the files' training settings. Checks first
-    that the recomputed logits match the stored float32 ones within ``rtol`` of the largest logit
+def recorded_ablator(activations, weights: dict, layer: str, rtol: float = 1e-4) -> Ablator:
+    """The ``Ablator`` of a model's recorded files, read already (``layout.Activations`` and
+    ``layout.read_weights``' dict), for the ranked hidden layer ``layer``: the layers after it come
+    from ``weights``, the activation function from the files' training settings. Checks first that
+    the recomputed logits match the stored float32 ones within ``rtol`` of the largest logit
     (relative: deep and wide layers sum more rounding than a fixed tolerance allows)."""
     import json
 
@@ -250,18 +262,26 @@ def ablate_recorded(activations, weights: dict, cluster_labels, ranking: pd.Data
     from nntopo.network.activation import of_settings
 
     activation = of_settings(json.loads(activations.attrs.get("config", "{}")))
-
     hidden = activations.layer(layer)  # KeyError naming the layers for a layer the model lacks
     names = layer_names(len(activations.hidden))
     downstream = [(weights[name].weight, weights[name].bias) for name in names[names.index(layer) + 1:-1]]
     output = weights[OUTPUT_LAYER]
-    error = logit_error(hidden, output.weight, output.bias, activations.output, downstream, activation)
+    ablator = Ablator(hidden, output.weight, output.bias, activations.labels, downstream, activation)
+    error = float(np.max(np.abs(ablator.logits - activations.output), initial=0.0))
     tolerance = rtol * max(1.0, float(np.abs(activations.output).max(initial=0.0)))
     if not error <= tolerance:
         raise ValueError(f"the logits recomputed from {layer} and the layers after it differ from the stored "
                          f"ones by up to {error:.3g} (> {tolerance:.3g}): weights and activations of different models?")
-    return ablate_clusters(hidden, output.weight, output.bias, activations.labels, cluster_labels, ranking, k,
-                           n_random=n_random, seed=seed, downstream=downstream, activation=activation)
+    return ablator
+
+
+def ablate_recorded(activations, weights: dict, cluster_labels, ranking: pd.DataFrame, k: int, layer: str,
+                    n_random: int = 100, seed: int = 0, rtol: float = 1e-4, ablator: Ablator | None = None) -> pd.DataFrame:
+    """``ablate_clusters`` on a model's recorded files (see ``recorded_ablator``, or pass its result
+    as ``ablator`` to share it between clusterings of the same layer)."""
+    ablator = ablator or recorded_ablator(activations, weights, layer, rtol)
+    return ablate_clusters(ablator.hidden_t.T, None, None, activations.labels, cluster_labels, ranking, k,
+                           n_random=n_random, seed=seed, ablator=ablator)
 
 
 def summarize_ablation(table: pd.DataFrame, alpha: float = 0.05) -> dict:

@@ -45,21 +45,26 @@ def rank_clusters(activations_path, clusters_path, ranking_path, table_path, set
             table.to_csv(tmp, index=False)
 
 
-def ablate(activations_path, weights_path, clusters_path, ranking_path, output_path, settings: dict, log=print) -> None:
+def ablate(activations_path, weights_path, clusters_path, ranking_path, output_path, settings: dict, log=print,
+           ablators: dict | None = None) -> None:
     """Silence each cluster's top-k neurons in each ranked layer and compare with random neurons of
-    that layer (``settings``: config.ablation_slice)."""
+    that layer (``settings``: config.ablation_slice). ``ablators`` (layer -> Ablator), when given, is
+    filled and reused, so that the methods clustering one layer share their random baseline."""
     import pandas as pd
 
-    from nntopo.analysis.ablation import ablate_recorded, summarize_ablation
+    from nntopo.analysis.ablation import ablate_recorded, recorded_ablator, summarize_ablation
 
     acts, clusters = _clusters_of(activations_path, clusters_path)
     weights = layout.read_weights(weights_path)
     rankings = pd.read_csv(ranking_path)
+    ablators = {} if ablators is None else ablators
     tables = []
     for layer in settings["layers"]:
+        if layer not in ablators:
+            ablators[layer] = recorded_ablator(acts, weights, layer)
         table = ablate_recorded(acts, weights, clusters.labels, rankings[rankings["layer"] == layer],
                                 k=settings["top_k"], layer=layer, n_random=settings["n_random"],
-                                seed=int(acts.attrs["seed"]))
+                                seed=int(acts.attrs["seed"]), ablator=ablators[layer])
         summary = summarize_ablation(table, alpha=settings["alpha"])
         log(f"{layer}: {summary['hurt_more_than_random']} of {summary['clusters']} clusters lose more accuracy "
             f"without their top {settings['top_k']} neurons than without random ones (p < {settings['alpha']}; "
@@ -72,12 +77,13 @@ def ablate(activations_path, weights_path, clusters_path, ranking_path, output_p
 def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict, log=print) -> None:
     """Every analysis of one layer's clusters, method by method (``inputs.clusters__{method}``, outputs
     ``ranking__``, ``table__`` and ``ablation__{method}``), then the agreement between the methods."""
+    ablators = {}  # per ranked layer, shared by the methods: the same random draws for all
     for method in methods:
         clusters = inputs[f"clusters__{method}"]
         rank_clusters(inputs.activations, clusters, outputs[f"ranking__{method}"], outputs[f"table__{method}"],
                       ranking, log=log)
         ablate(inputs.activations, inputs.weights, clusters, outputs[f"ranking__{method}"],
-               outputs[f"ablation__{method}"], ablation, log=log)
+               outputs[f"ablation__{method}"], ablation, log=log, ablators=ablators)
     agree(inputs.activations, [inputs[f"clusters__{method}"] for method in methods], outputs.agreement, log=log)
 
 

@@ -252,7 +252,9 @@ def _graph_file(job: Job, output) -> list[str]:
     acts = layout.read_activations(job.inputs.activations)
     g = clusters.graph
     write_graph_file(output, g["node_ptr"], g["node_points"], g["edges"], acts.labels, acts.predictions,
-                     node_cluster=g["node_cluster"], attrs={key: str(value) for key, value in clusters.attrs.items()})
+                     node_cluster=g["node_cluster"],
+                     # Provenance without the clustering's duration, so that the same run writes the same file.
+                     attrs={key: str(value) for key, value in clusters.attrs.items() if key != "seconds"})
     return []
 
 
