@@ -221,8 +221,8 @@ def _mapper_layers(job: Job):
         g = clusters.graph
         graphs.append((clusters.attrs["space"], g["node_ptr"], g["node_points"], g["edges"], g["node_cluster"]))
     return plots.mapper_graphs_by_layer(graphs, layout.read_activations(job.inputs.activations).labels,
-                                        title=f"{job.title}, {job.method}: the Mapper graph of every layer",
-                                        seed=int(clusters.attrs["seed"]))
+                                        title=f"{job.title}, {job.method}", seed=int(clusters.attrs["seed"]),
+                                        max_cols=5)
 
 
 # --- pages and graph files ------------------------------------------------------------------------
