@@ -249,15 +249,15 @@ def figure_job(cfg: dict, dataset: str, model_id: str, layer: str, name: str) ->
 
     spec, _, method = name.partition(figures.SEPARATOR)
     table = [{spec: figures.SPECS[spec]}]
-    shown = None if layer == "-" else layer
+    layer_ = None if layer == "-" else layer
     # The inputs by need, as the batch's job gets them (need__method for a method's files).
-    given = figures.batch_inputs(table, cfg, dataset, model_id, shown)
+    given = figures.batch_inputs(table, cfg, dataset, model_id, layer_)
     inputs = {need: given[need + figures.SEPARATOR + method] if need in figures.METHOD_NEEDS else given[need]
               for need in figures.SPECS[spec].needs}
     output = figure_output(cfg, dataset, model_id, layer, name)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
-    figures.draw_figure(spec, inputs, output, figures.batch_settings(table, cfg)[name], dataset, model_id, shown,
-                        method or None, data_dir=nnconfig.data_dir(cfg), download=cfg["download"])
+    figures.draw_figure(spec, inputs, output, figures.settings_of(spec, cfg, model_id, layer_), dataset, model_id,
+                        layer_, method or None, data_dir=nnconfig.data_dir(cfg), download=cfg["download"])
 
 
 def snakemake_command(workdir: Path, configfile: Path, cores: int) -> list[str]:

@@ -32,14 +32,6 @@ def hidden_name(i: int) -> str:
     return f"hidden_{i}"
 
 
-def ranked_layer(layer, n_hidden: int) -> str:
-    """The hidden layer a ``clustering.layer`` setting ("last" or a number from 1) names."""
-    number = n_hidden if layer == "last" else int(layer)
-    if not 1 <= number <= n_hidden:
-        raise LayoutError(f"clustering.layer {layer} asks for hidden layer {number}, but the model has {n_hidden}")
-    return hidden_name(number)
-
-
 def layer_names(n_hidden: int) -> list[str]:
     return [hidden_name(i) for i in range(1, n_hidden + 1)] + [OUTPUT_LAYER]
 
