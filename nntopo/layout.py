@@ -213,10 +213,12 @@ def read_activations(path) -> Activations:
 
 # --- clusters/{method}.h5: `labels` (N, -1 = in no cluster), `embedding` (N x 2, when the method has
 # one; Mapper's lens), and for Mapper a `mapper` group: node membership in CSR form (`node_ptr`,
-# `node_points`), `edges` (E x 2 node pairs) and `node_cluster` (the cluster each node was given).
+# `node_points`), `edges` (E x 2 node pairs), `node_cluster` (the cluster each node was given) and
+# `positions` (n_nodes x 2, the layout every figure and page draws; files without it get None).
 
 MAPPER_GROUP = "mapper"
 MAPPER_ARRAYS = ("node_ptr", "node_points", "edges", "node_cluster")
+MAPPER_POSITIONS = "positions"  # (n_nodes, 2) float: the graph's layout, where figures and pages draw it
 
 
 @dataclass(frozen=True)
@@ -242,6 +244,8 @@ def write_clusters(path, labels, embedding=None, graph: dict | None = None, attr
             for name in MAPPER_ARRAYS:
                 values = np.asarray(graph[name], dtype=np.int64)
                 group.create_dataset(name, data=values.reshape(-1, 2) if name == "edges" else values)
+            if graph.get(MAPPER_POSITIONS) is not None:
+                group.create_dataset(MAPPER_POSITIONS, data=np.asarray(graph[MAPPER_POSITIONS], dtype=np.float64))
 
 
 def read_clusters(path) -> Clusters:
@@ -252,6 +256,8 @@ def read_clusters(path) -> Clusters:
         if MAPPER_GROUP in h5:
             graph = {name: _dataset(h5, f"{MAPPER_GROUP}/{name}", "i", 2 if name == "edges" else 1)
                      for name in MAPPER_ARRAYS}
+            stored = f"{MAPPER_GROUP}/{MAPPER_POSITIONS}"
+            graph[MAPPER_POSITIONS] = _dataset(h5, stored, "f", 2) if stored in h5 else None
         attrs = {key: _plain(value) for key, value in h5.attrs.items()}
     if embedding is not None and embedding.shape != (len(labels), 2):
         raise LayoutError(f"{path}: embedding has shape {embedding.shape}, expected ({len(labels)}, 2)")
@@ -263,4 +269,7 @@ def read_clusters(path) -> Clusters:
             raise LayoutError(f"{path}: mapper node_ptr, node_points and node_cluster disagree on the nodes")
         if graph["edges"].size and graph["edges"].shape[1] != 2:
             raise LayoutError(f"{path}: mapper edges must be pairs of nodes")
+        if graph[MAPPER_POSITIONS] is not None and graph[MAPPER_POSITIONS].shape != (n_nodes, 2):
+            raise LayoutError(f"{path}: mapper positions have shape {graph[MAPPER_POSITIONS].shape}, "
+                              f"expected ({n_nodes}, 2)")
     return Clusters(labels, embedding, graph, attrs)

@@ -123,6 +123,11 @@ def test_mapper_components_of_two_far_blobs():
     assert labelled.mean() > 0.95  # the rest is DBSCAN noise
     assert adjusted_rand_score(y[labelled], result.labels[labelled]) == 1.0
     check_graph(result)
+    # The layout every figure and page draws is computed once, with the graph.
+    from nntopo.clustering.graph import graph_layout
+
+    graph = result.graph
+    assert np.array_equal(graph.positions, graph_layout(graph.n_nodes, graph.edges, seed=0))
 
 
 @pytest.fixture(scope="module")

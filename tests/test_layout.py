@@ -71,6 +71,8 @@ CASES = [
     ("clusters", changed(good_clusters(), mapper__edges=None), "missing dataset 'mapper/edges'"),
     ("clusters", changed(good_clusters(), **{"mapper/node_ptr": np.array([0, 2, 4])}), "disagree on the nodes"),
     ("clusters", changed(good_clusters(), **{"mapper/edges": np.array([[0, 1, 1]])}), "edges must be pairs"),
+    ("clusters", changed(good_clusters(), **{"mapper/positions": np.zeros((3, 2))}),
+     r"positions have shape \(3, 2\), expected \(2, 2\)"),
 ]
 
 
@@ -79,6 +81,9 @@ def test_the_good_files_read(tmp_path):
     layout.read_weights(write(tmp_path / "w.h5", good_weights()))
     clusters = layout.read_clusters(write(tmp_path / "c.h5", good_clusters()))
     assert clusters.n_clusters == 2 and clusters.graph["node_ptr"].tolist() == [0, 2, 5]
+    assert clusters.graph["positions"] is None  # a file written before layouts were stored
+    placed = changed(good_clusters(), **{"mapper/positions": np.array([[0.0, 1.0], [2.0, 3.0]])})
+    assert layout.read_clusters(write(tmp_path / "p.h5", placed)).graph["positions"].tolist() == [[0, 1], [2, 3]]
 
 
 @pytest.mark.parametrize("kind, datasets, message", CASES)

@@ -30,6 +30,9 @@ class MapperGraph:
     node_points: np.ndarray  # int64 point indices, sorted within each node
     edges: np.ndarray  # (E, 2) int64 node pairs i < j that share points, sorted
     node_cluster: np.ndarray  # (n_nodes,) int64 cluster of each node (-1: its group won no point)
+    # (n_nodes, 2) where every figure and page draws the nodes: computed once, with the graph, since a
+    # layout costs seconds and the figure, the pages and the GraphML file all need it.
+    positions: np.ndarray | None = None
 
     @property
     def n_nodes(self) -> int:
@@ -170,7 +173,7 @@ def cluster_points(method: Method, X) -> Clustering:
     graph = None
     if method.makes_graph:
         graph = MapperGraph(np.array([0, n], dtype=np.int64), np.arange(n, dtype=np.int64),
-                            np.zeros((0, 2), dtype=np.int64), np.zeros(1, dtype=np.int64))
+                            np.zeros((0, 2), dtype=np.int64), np.zeros(1, dtype=np.int64), np.zeros((1, 2)))
     return Clustering(np.zeros(n, dtype=np.int64), embedding, graph)
 
 
@@ -469,7 +472,10 @@ class MapperMethod(Method):
         labels = canonical_labels(point_group)
         group_label = np.full(node_group.max(initial=-1) + 1, -1, dtype=np.int64)
         group_label[point_group[labels >= 0]] = labels[labels >= 0]
-        graph = MapperGraph(node_ptr, node_points, edges, group_label[node_group])
+        from nntopo.clustering.graph import graph_layout
+
+        graph = MapperGraph(node_ptr, node_points, edges, group_label[node_group],
+                            graph_layout(len(node_ptr) - 1, edges, self.seed))
         return Clustering(labels, embedding=lens.astype(np.float32), graph=graph)
 
     def check_points(self, n_points: int) -> None:

@@ -220,8 +220,8 @@ def mapper_graph(node_ptr: np.ndarray, node_points: np.ndarray, edges: np.ndarra
 def mapper_graphs_by_layer(graphs, labels_true: np.ndarray, title: str = "", seed: int = 0,
                            max_cols: int = 4) -> Figure:
     """The Mapper graphs of several layers side by side, one panel per layer in the given order
-    (``graphs``: (layer name, node_ptr, node_points, edges, node_cluster) each), in their
-    ``graph.graph_layout``: nodes coloured by the majority true label of their points (one legend
+    (``graphs``: (layer name, node_ptr, node_points, edges, node_cluster[, positions]) each), in their
+    ``graph.graph_layout`` (or the positions given): nodes coloured by the majority true label of their points (one legend
     for all), node area ∝ points (the same scale in every panel, so sizes compare across layers).
     """
     labels_true = np.asarray(labels_true, dtype=np.int64)
@@ -235,7 +235,7 @@ def mapper_graphs_by_layer(graphs, labels_true: np.ndarray, title: str = "", see
     biggest = max([int(np.diff(p).max(initial=0)) for p in ptrs], default=1)
     most_nodes = max([len(p) - 1 for p in ptrs], default=1)
     s_max = float(np.clip(10000 / max(most_nodes, 1), 20, 300))
-    for ax, (name, node_ptr, node_points, edges, _), node_ptr in zip(axes, graphs, ptrs):
+    for ax, (name, node_ptr, node_points, edges, _, *positions), node_ptr in zip(axes, graphs, ptrs):
         n_nodes = len(node_ptr) - 1
         edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
         ax.set_title(f"{name}: {n_nodes} nodes, {len(edges)} edges", fontsize=10)
@@ -244,8 +244,8 @@ def mapper_graphs_by_layer(graphs, labels_true: np.ndarray, title: str = "", see
             continue
         counts = np.diff(node_ptr)
         majority, _ = node_majority(node_ptr, node_points, labels_true)
-        pos = graph_layout(n_nodes, edges, seed)
-        _draw_graph(ax, pos, edges, counts, palette[majority], s_max, biggest)
+        pos = graph_layout(n_nodes, edges, seed) if not positions or positions[0] is None else positions[0]
+        _draw_graph(ax, np.asarray(pos, dtype=np.float64), edges, counts, palette[majority], s_max, biggest)
     for ax in axes[len(graphs):]:
         ax.set_axis_off()
     return fig

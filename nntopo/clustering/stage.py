@@ -29,7 +29,7 @@ def cluster_activations(activations_path, clusters_path, layer: str, settings: d
         f"{unassigned} points in none, {seconds:.1f} s")
     graph = None
     if result.graph is not None:
-        graph = {name: getattr(result.graph, name) for name in layout.MAPPER_ARRAYS}
+        graph = {name: getattr(result.graph, name) for name in (*layout.MAPPER_ARRAYS, layout.MAPPER_POSITIONS)}
         log(f"mapper graph: {result.graph.n_nodes} nodes, {len(result.graph.edges)} edges")
     attrs = layout.provenance(acts.attrs["dataset"], acts.attrs["model"], seed, settings,
                               method=settings["method"], space=space,

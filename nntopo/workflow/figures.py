@@ -188,7 +188,7 @@ def _mapper_graph(job: Job):
     g = clusters.graph
     return plots.mapper_graph(g["node_ptr"], g["node_points"], g["edges"], g["node_cluster"],
                               labels_true=layout.read_activations(job.inputs.activations).labels, title=_where(job),
-                              seed=int(clusters.attrs["seed"]))
+                              seed=int(clusters.attrs["seed"]), positions=g.get("positions"))
 
 
 def _layer_labelings(job: Job) -> dict:
@@ -219,7 +219,8 @@ def _mapper_layers(job: Job):
     for path in job.inputs.layer_clusters:
         clusters = _graph_of(path)
         g = clusters.graph
-        graphs.append((clusters.attrs["space"], g["node_ptr"], g["node_points"], g["edges"], g["node_cluster"]))
+        graphs.append((clusters.attrs["space"], g["node_ptr"], g["node_points"], g["edges"], g["node_cluster"],
+                       g.get("positions")))
     return plots.mapper_graphs_by_layer(graphs, layout.read_activations(job.inputs.activations).labels,
                                         title=f"{job.title}, {job.method}", seed=int(clusters.attrs["seed"]),
                                         max_cols=5)
@@ -239,7 +240,7 @@ def _mapper_page(job: Job, output) -> list[str]:
     g = clusters.graph
     ranking, _ = _ranking(job)
     return write_mapper_page(output, g["node_ptr"], g["node_points"], g["edges"], acts.labels, acts.predictions,
-                             node_cluster=g["node_cluster"], top_neurons=ranking,
+                             node_cluster=g["node_cluster"], top_neurons=ranking, positions=g.get("positions"),
                              title=f"{_where(job)}: Mapper graph", n_top=job.settings["top"])
 
 
@@ -252,7 +253,7 @@ def _graph_file(job: Job, output) -> list[str]:
     acts = layout.read_activations(job.inputs.activations)
     g = clusters.graph
     write_graph_file(output, g["node_ptr"], g["node_points"], g["edges"], acts.labels, acts.predictions,
-                     node_cluster=g["node_cluster"],
+                     node_cluster=g["node_cluster"], positions=g.get("positions"),
                      # Provenance without the clustering's duration, so that the same run writes the same file.
                      attrs={key: str(value) for key, value in clusters.attrs.items() if key != "seconds"})
     return []
