@@ -8,6 +8,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.
 
 from nntopo import config as nnconfig
 from nntopo import paths
+from nntopo.clustering.methods import METHODS
 from nntopo.workflow import figures
 
 try:
@@ -29,7 +30,8 @@ wildcard_constraints:
     dataset="[a-z_]+",
     model=paths.MODEL_ID_REGEX,
     layer=paths.LAYER_REGEX,
-    method="|".join(config["clustering"]["methods"]),
+    # Any registered method: k-means' figures read figures.embedding's clusters, listed or not.
+    method="|".join(METHODS),
 
 
 def models():

@@ -172,6 +172,10 @@ def check_whole(path: Path) -> None:
         json.loads(path.read_text())
     elif suffix == ".html":
         assert path.read_text().rstrip().endswith("</html>"), f"{path}: page cut short"
+    elif suffix == ".graphml":
+        import networkx as nx
+
+        nx.read_graphml(path)  # a file cut short is not well-formed XML
     elif suffix == ".pt":
         import torch
 

@@ -57,7 +57,7 @@ def test_activations_clusters_and_rankings_are_bit_identical(reference_run, seri
 @pytest.mark.parametrize("method", reliability.STUDY["clustering"]["methods"])
 def test_clusters_do_not_depend_on_the_thread_count(reference_run, method):
     """The job's labels again in this process, with one thread and with two."""
-    where = {"dataset": "digits", "model": "mlp16-l2-s0", "method": method}
+    where = {"dataset": "digits", "model": "mlp16-l2-s0", "layer": "output", "method": method}
     acts = layout.read_activations(reference_run / paths.fill(paths.ACTIVATIONS, **where))
     stored = layout.read_clusters(reference_run / paths.fill(paths.CLUSTERS, **where))
     params = reliability.STUDY["clustering"][method]
