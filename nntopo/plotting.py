@@ -106,8 +106,10 @@ def save(fig: Figure, path, dpi: int = DPI) -> Path:
     path = Path(path)
     # Not registered with pyplot, the figure is freed with its last reference; clearing it first
     # cost more time than drawing some figures.
+    # zlib level 1 instead of 6: half the time of saving an image-heavy figure (0.6 s instead of
+    # 1.3 s for the transformed inputs), for files ~4% larger.
     with atomic(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, facecolor="white")
+        fig.savefig(tmp, format="png", dpi=dpi, facecolor="white", pil_kwargs={"compress_level": 1})
     return path
 
 
