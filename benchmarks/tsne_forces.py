@@ -1,6 +1,6 @@
 """How accurate and how fast each approximation of t-SNE's repulsive forces is, on a real embedding.
 
-    .venv/bin/python benchmarks/tsne_forces.py results/mnist/mlp100-none-s0/clusters/tsne.h5 [...]
+    .venv/bin/python benchmarks/tsne_forces.py results/mnist/mlp100-none-s0/output/clusters/tsne.h5 [...]
 
 t-SNE is the study's largest cost (the four t-SNE jobs are ~40% of its job-seconds), and nearly all
 of a t-SNE iteration is the repulsive force on every point. This script takes a finished t-SNE
