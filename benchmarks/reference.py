@@ -52,11 +52,8 @@ sys.path.insert(0, str(ROOT))
 
 # The workflow's rules that draw figures (rules/figures.smk), with the tables of nntopo.workflow.figures
 # each one's batch writes; the reference writes every output of them in a process of its own.
-FIGURE_TABLES = {
-    "model_figures": ("MODEL_FIGURES", "FLOW_FIGURES", "FLOW_GRAPH_FIGURES"),  # per model
-    "layer_figures": ("LAYER_FIGURES", "METHOD_FIGURES", "GRAPH_FIGURES"),  # per analysed layer
-    "image_figures": ("IMAGE_FIGURES",),  # per analysed layer whose ranked layer sees the pixels
-}
+# The workflow's figure rules and the batch each writes (nntopo.workflow.figures defines the batches).
+FIGURE_TABLES = {"model_figures": "MODEL_BATCH", "layer_figures": "LAYER_BATCH", "image_figures": "IMAGE_BATCH"}
 FIGURE_RULES = tuple(FIGURE_TABLES)  # ("model_figures", "layer_figures", "image_figures")
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                      "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS")}
@@ -227,7 +224,7 @@ def figure_jobs(cfg: dict) -> list[tuple[str, str, str, str]]:
                 else:
                     layers = [layer for layer in nnconfig.layers_of(cfg, model)
                               if rule != "image_figures" or figures.shows_pixels(cfg, model, layer)]
-                names = figures.batch([getattr(figures, table) for table in tables], cfg)
+                names = figures.batch(getattr(figures, tables), cfg)
                 jobs += [(dataset, model, layer, name) for layer in layers for name in names]
     return jobs
 

@@ -5,12 +5,6 @@
 # method; one job per method spent most of its time starting Python.
 
 
-def per_method(pattern):
-    """A rule's named outputs or inputs: ``pattern`` for every clustering method, as name__method."""
-    return {f"{name}__{method}": paths.fill(path, method=method) for name, path in pattern.items()
-            for method in config["clustering"]["methods"]}
-
-
 rule analyse_layer:
     input:
         activations=paths.ACTIVATIONS,

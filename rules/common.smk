@@ -77,16 +77,14 @@ def graph_methods():
 
 
 def all_targets():
-    per_model = [paths.PROBE, *figures.batch_outputs([figures.MODEL_FIGURES, figures.FLOW_FIGURES,
-                                                      figures.FLOW_GRAPH_FIGURES], config).values()]
+    per_model = [paths.PROBE, *figures.batch_outputs(figures.MODEL_BATCH, config).values()]
     per_model += method_outputs([paths.FLOW, paths.CONTINGENCY], lambda *p: list(p))
     per_layer = [paths.AGREEMENT, *method_outputs([paths.CLUSTERS, paths.RANKING, paths.CLUSTER_TABLE, paths.ABLATION],
                                                   lambda *p: list(p))]
-    per_layer += figures.batch_outputs([figures.LAYER_FIGURES, figures.METHOD_FIGURES, figures.GRAPH_FIGURES],
-                                       config).values()
+    per_layer += figures.batch_outputs(figures.LAYER_BATCH, config).values()
     images = [
         paths.fill(path, dataset=dataset, model=model, layer=layer)
-        for path in figures.batch_outputs([figures.IMAGE_FIGURES], config).values()
+        for path in figures.batch_outputs(figures.IMAGE_BATCH, config).values()
         for dataset in config["datasets"]
         for model in models()
         for layer in analysed_layers(model)
@@ -128,6 +126,28 @@ def figure_outputs(table, pattern, category, subcategory):
                      category=category, subcategory=subcategory)
         for name in table
     }
+
+
+def per_method(pattern):
+    """A rule's named outputs or inputs: ``pattern`` for every clustering method, as name__method."""
+    return {f"{name}__{method}": paths.fill(path, method=method) for name, path in pattern.items()
+            for method in config["clustering"]["methods"]}
+
+
+def batch_rule_outputs(tables, subcategory, alone):
+    """A batch's outputs as a rule's named outputs, each in the report with its caption, under the
+    model's category; per-method outputs in ``subcategory`` (method filled in), the others in ``alone``."""
+    return {
+        name: report(path, caption=f"../report/figures/{name.split('__')[0]}.rst", category="{dataset} {model}",
+                     subcategory=subcategory.format(method=name.partition("__")[2]) if "__" in name else alone)
+        if path.endswith((".png", ".html")) else path
+        for name, path in figures.batch_outputs(tables, config).items()
+    }
+
+
+def batch_rule_inputs(tables):
+    return lambda wildcards: figures.batch_inputs(tables, config, wildcards.dataset, wildcards.model,
+                                                  getattr(wildcards, "layer", None))
 
 
 def training_settings(wildcards):

@@ -6,34 +6,13 @@
 # params entry, so a config change reruns only the batches that hold an affected output.
 
 
-def batch_rule_outputs(tables, subcategory, alone):
-    """A batch's outputs as a rule's named outputs, each in the report with its caption, under the
-    model's category; per-method outputs in ``subcategory`` (method filled in), the others in ``alone``."""
-    return {
-        name: report(path, caption=f"../report/figures/{name.split('__')[0]}.rst", category="{dataset} {model}",
-                     subcategory=subcategory.format(method=name.partition("__")[2]) if "__" in name else alone)
-        if path.endswith((".png", ".html")) else path
-        for name, path in figures.batch_outputs(tables, config).items()
-    }
-
-
-def batch_rule_inputs(tables):
-    return lambda wildcards: figures.batch_inputs(tables, config, wildcards.dataset, wildcards.model,
-                                                  getattr(wildcards, "layer", None))
-
-
-MODEL_BATCH = [figures.MODEL_FIGURES, figures.FLOW_FIGURES, figures.FLOW_GRAPH_FIGURES]
-LAYER_BATCH = [figures.LAYER_FIGURES, figures.METHOD_FIGURES, figures.GRAPH_FIGURES]
-IMAGE_BATCH = [figures.IMAGE_FIGURES]
-
-
 rule model_figures:
     input:
-        unpack(batch_rule_inputs(MODEL_BATCH)),
+        unpack(batch_rule_inputs(figures.MODEL_BATCH)),
     output:
-        **batch_rule_outputs(MODEL_BATCH, "{method} across layers", "model"),
+        **batch_rule_outputs(figures.MODEL_BATCH, "{method} across layers", "model"),
     params:
-        settings=figures.batch_settings(MODEL_BATCH, config),
+        settings=figures.batch_settings(figures.MODEL_BATCH, config),
     log:
         paths.for_rule(paths.LOG, "model_figures"),
     benchmark:
@@ -52,11 +31,11 @@ rule model_figures:
 
 use rule model_figures as layer_figures with:
     input:
-        unpack(batch_rule_inputs(LAYER_BATCH)),
+        unpack(batch_rule_inputs(figures.LAYER_BATCH)),
     output:
-        **batch_rule_outputs(LAYER_BATCH, "{{layer}} {method}", "{layer}"),
+        **batch_rule_outputs(figures.LAYER_BATCH, "{{layer}} {method}", "{layer}"),
     params:
-        settings=lambda wildcards: figures.batch_settings(LAYER_BATCH, config, wildcards.model, wildcards.layer),
+        settings=lambda wildcards: figures.batch_settings(figures.LAYER_BATCH, config, wildcards.model, wildcards.layer),
     log:
         paths.for_rule(paths.LAYER_LOG, "layer_figures"),
     benchmark:
@@ -65,11 +44,11 @@ use rule model_figures as layer_figures with:
 
 use rule layer_figures as image_figures with:
     input:
-        unpack(batch_rule_inputs(IMAGE_BATCH)),
+        unpack(batch_rule_inputs(figures.IMAGE_BATCH)),
     output:
-        **batch_rule_outputs(IMAGE_BATCH, "{{layer}} {method}", "{layer}"),
+        **batch_rule_outputs(figures.IMAGE_BATCH, "{{layer}} {method}", "{layer}"),
     params:
-        settings=lambda wildcards: figures.batch_settings(IMAGE_BATCH, config, wildcards.model, wildcards.layer),
+        settings=lambda wildcards: figures.batch_settings(figures.IMAGE_BATCH, config, wildcards.model, wildcards.layer),
     log:
         paths.for_rule(paths.LAYER_LOG, "image_figures"),
     benchmark:

@@ -321,6 +321,10 @@ IMAGE_FIGURES = {
     "transformed": _spec(["ranking", "weights", "clusters"], ["top", "per_cluster", "max_clusters", "shown"],
                          _transformed),
 }
+# The batches the figure rules write, one job each: a model's, a layer's, a layer's weight images.
+MODEL_BATCH = [MODEL_FIGURES, FLOW_FIGURES, FLOW_GRAPH_FIGURES]
+LAYER_BATCH = [LAYER_FIGURES, METHOD_FIGURES, GRAPH_FIGURES]
+IMAGE_BATCH = [IMAGE_FIGURES]
 SPECS = {**MODEL_FIGURES, **FLOW_FIGURES, **FLOW_GRAPH_FIGURES, **LAYER_FIGURES, **METHOD_FIGURES, **GRAPH_FIGURES,
          **IMAGE_FIGURES}
 PER_METHOD = {**FLOW_FIGURES, **FLOW_GRAPH_FIGURES, **METHOD_FIGURES, **GRAPH_FIGURES, **IMAGE_FIGURES}
