@@ -15,6 +15,7 @@ include: "rules/train.smk"
 include: "rules/cluster.smk"
 include: "rules/figures.smk"
 include: "rules/analysis.smk"
+include: "rules/homology.smk"
 
 
 rule all:

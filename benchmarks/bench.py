@@ -309,7 +309,7 @@ def pick_figure(work: Path, cfg: dict, models: list[str]) -> tuple[Path, str]:
         else cfg["clustering"]["methods"][0]
     dataset, model = cfg["datasets"][-1], models[-1]
     layers = nnconfig.layers_of(cfg, model)
-    pixels = [layer for layer in layers if figures.shows_pixels(cfg, model, layer)]
+    pixels = [layer for layer in layers if figures.shows_pixels(cfg, dataset, model, layer)]
     figure, layer, rule = ("neurons", pixels[0], "image_figures") if pixels else ("heatmap", layers[-1], "layer_figures")
     path = work / paths.fill(paths.METHOD_FIGURE, dataset=dataset, model=model, layer=layer, method=method,
                              figure=figure)
@@ -340,7 +340,7 @@ def expected_after_change(cfg: dict, method: str) -> set[tuple[str, tuple]]:
                 where = {"dataset": dataset, "model": model, "layer": layer}
                 jobs |= {job_key("cluster", **where, method=method), job_key("analyse_layer", **where),
                          job_key("layer_figures", **where)}
-                if figures.shows_pixels(cfg, model, layer):
+                if figures.shows_pixels(cfg, dataset, model, layer):
                     jobs.add(job_key("image_figures", **where))
             jobs |= {job_key(rule, dataset=dataset, model=model) for rule in ("flow", "model_figures")}
         jobs.add(job_key("summary", dataset=dataset))

@@ -223,7 +223,7 @@ def figure_jobs(cfg: dict) -> list[tuple[str, str, str, str]]:
                     layers = ["-"]
                 else:
                     layers = [layer for layer in nnconfig.layers_of(cfg, model)
-                              if rule != "image_figures" or figures.shows_pixels(cfg, model, layer)]
+                              if rule != "image_figures" or figures.shows_pixels(cfg, dataset, model, layer)]
                 names = figures.batch(getattr(figures, tables), cfg)
                 jobs += [(dataset, model, layer, name) for layer in layers for name in names]
     return jobs

@@ -19,6 +19,9 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schem
 DATA_DIR_ENV = "NNTOPO_DATA_DIR"
 # Test points of each dataset: every one is clustered (nntopo/data.py; digits keeps 30% of 1,797).
 TEST_POINTS = {"mnist": 10_000, "fashion_mnist": 10_000, "digits": 540}
+# The fewest test points in one class (nntopo.data.SMALLEST_TEST_CLASS, kept here without numpy).
+SMALLEST_TEST_CLASS = {"mnist": 892, "fashion_mnist": 1000, "digits": 52}
+SHAPES = ("disks", "tori")  # nntopo.shapes.NAMES: point clouds generated from the config's `shapes`
 IDX_DATASETS = ("mnist", "fashion_mnist")  # read from files under the data directory
 
 
@@ -76,7 +79,32 @@ def validate(config: dict | None) -> dict:
         raise ConfigError(_describe(best))
     _check_grid(config)
     _check_methods(config)
+    _check_homology(config)
     return config
+
+
+def test_points(config: dict, dataset: str) -> int:
+    return config["shapes"]["test_points"] if dataset in SHAPES else TEST_POINTS[dataset]
+
+
+def smallest_class(config: dict, dataset: str) -> int:
+    """The fewest test points of one class of ``dataset`` (a shape's class a has half, rounded down)."""
+    return config["shapes"]["test_points"] // 2 if dataset in SHAPES else SMALLEST_TEST_CLASS[dataset]
+
+
+def _check_homology(config: dict) -> None:
+    """The homology's subsamples must fit in every class of every dataset."""
+    settings = config["homology"]
+    for dataset in config["datasets"]:
+        smallest = smallest_class(config, dataset)
+        wanted = settings["points_per_class"]
+        if wanted is not None and wanted > smallest:
+            raise ConfigError(f"homology.points_per_class: {wanted} is more than the {smallest} test points of the "
+                              f"smallest {dataset} class; use at most {smallest}, or null for every point")
+        measured = min(wanted or smallest, smallest)
+        if settings["diagram_points"] > measured:
+            raise ConfigError(f"homology.diagram_points: {settings['diagram_points']} is more than the {measured} points "
+                              f"measured in the smallest {dataset} class; use at most {measured}")
 
 
 def _check_finite(value, key: str = "") -> None:
@@ -120,7 +148,7 @@ def _check_methods(config: dict) -> None:
             raise ConfigError(f"clustering.{method}: {error}") from None
         for dataset in config["datasets"]:  # e.g. more k-means clusters than test points
             try:
-                configured.check_points(TEST_POINTS[dataset])
+                configured.check_points(test_points(config, dataset))
             except ValueError as error:
                 raise ConfigError(f"clustering.{method}: {error} (the {dataset} test set)") from None
     embedding = config["figures"]["embedding"]
@@ -235,6 +263,16 @@ def clustering_slice(config: dict, method: str) -> dict:
 def ranking_slice(config: dict, model: str, layer: str) -> dict:
     """What ranking neurons reads: the layers whose neurons are ranked and k."""
     return {"layers": ranked_layers(config, model, layer), "top_k": config["clustering"]["top_k"]}
+
+
+def shapes_slice(config: dict, dataset: str) -> dict:
+    """What generating a shape reads."""
+    return {"dataset": dataset, **config["shapes"]}
+
+
+def homology_slice(config: dict) -> dict:
+    """What measuring homology reads: the whole ``homology`` block."""
+    return dict(config["homology"])
 
 
 def figures_slice(config: dict, keys) -> dict:

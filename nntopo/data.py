@@ -1,7 +1,9 @@
-"""Datasets by name: MNIST and Fashion-MNIST from IDX files, and scikit-learn's embedded digits.
+"""Datasets by name: MNIST and Fashion-MNIST from IDX files, scikit-learn's embedded digits, and the
+point clouds of known topology (nntopo.shapes) from the file the workflow generates them into.
 
 Images come back flattened to float32 in [0, 1], with their shape kept as a property of the
-dataset so that later stages (weight images) never assume 28x28.
+dataset so that later stages (weight images) never assume 28x28. Point clouds have no image shape:
+every figure that draws pixels is left out for them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from nntopo import shapes
+
 # torchvision's layout: <data_dir>/<folder>/raw/<file>.
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -22,7 +26,9 @@ IDX_FILES = {
 }
 IDX_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 MNIST_SHAPE = (28, 28)
-NAMES = (*IDX_FOLDERS, "digits")
+NAMES = (*IDX_FOLDERS, "digits", *shapes.NAMES)
+# The fewest test points of one class: MNIST's digit 5 (892), Fashion-MNIST's 1,000 each, digits' 52.
+SMALLEST_TEST_CLASS = {"mnist": 892, "fashion_mnist": 1000, "digits": 52}
 
 # IDX type codes (third byte of the magic number) and the dtypes they stand for.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -39,7 +45,11 @@ class Dataset:
     y_train: np.ndarray  # (N,) int64
     x_test: np.ndarray
     y_test: np.ndarray
-    image_shape: tuple[int, int]
+    image_shape: tuple[int, int] | None  # None: points, not images
+
+    @property
+    def has_images(self) -> bool:
+        return self.image_shape is not None
 
     @property
     def n_features(self) -> int:
@@ -151,8 +161,32 @@ def _load_digits() -> Dataset:
     return Dataset("digits", x_train, y_train, x_test, y_test, (8, 8))
 
 
-def load(name: str, data_dir: str | Path = "data", download: bool = True, train: bool = True) -> Dataset:
-    """The dataset ``name``; ``train=False`` skips reading the training split (left empty)."""
+def has_images(name: str) -> bool:
+    return name not in shapes.NAMES
+
+
+def class_names(name: str, n_classes: int) -> list[str]:
+    return list(shapes.CLASS_NAMES) if name in shapes.NAMES else [str(c) for c in range(n_classes)]
+
+
+def _load_shape(name: str, path: str | Path | None) -> Dataset:
+    from nntopo import layout
+
+    if path is None:
+        raise DataError(f"dataset {name}: its points are generated into results/{name}/data.h5 by the workflow; "
+                        "give that file")
+    arrays, attrs = layout.read_shape_data(path)
+    if attrs.get("dataset") != name:
+        raise DataError(f"{path}: holds dataset {attrs.get('dataset')!r}, not {name!r}; delete it to generate it again")
+    return Dataset(name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], None)
+
+
+def load(name: str, data_dir: str | Path = "data", download: bool = True, train: bool = True,
+         shape_file: str | Path | None = None) -> Dataset:
+    """The dataset ``name``; ``train=False`` skips reading the training split (left empty); a shape
+    (disks, tori) is read from ``shape_file``, which the workflow's rule shape_data writes."""
+    if name in shapes.NAMES:
+        return _load_shape(name, shape_file)
     if name == "digits":
         return _load_digits()
     if name not in IDX_FOLDERS:

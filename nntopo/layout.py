@@ -273,3 +273,109 @@ def read_clusters(path) -> Clusters:
             raise LayoutError(f"{path}: mapper positions have shape {graph[MAPPER_POSITIONS].shape}, "
                               f"expected ({n_nodes}, 2)")
     return Clusters(labels, embedding, graph, attrs)
+
+
+# --- data.h5 of a shape (disks, tori): `x_train`, `y_train`, `x_test`, `y_test`; the attributes hold
+# the generator's settings and `known_betti` (JSON: class -> [b0, b1, b2]).
+
+SHAPE_ARRAYS = {"x_train": ("f", 2), "y_train": ("i", 1), "x_test": ("f", 2), "y_test": ("i", 1)}
+
+
+def write_shape_data(path, arrays: dict[str, np.ndarray], attrs: dict) -> None:
+    with atomic(path) as tmp, h5py.File(tmp, "w") as h5:
+        _write_attrs(h5, attrs)
+        for name in SHAPE_ARRAYS:
+            h5.create_dataset(name, data=arrays[name])
+
+
+def read_shape_data(path) -> tuple[dict[str, np.ndarray], dict]:
+    with _open(path) as h5:
+        arrays = {name: _dataset(h5, name, kind, ndim) for name, (kind, ndim) in SHAPE_ARRAYS.items()}
+        attrs = {key: _plain(value) for key, value in h5.attrs.items()}
+    for split in ("train", "test"):
+        x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
+        if len(x) != len(y) or not np.isfinite(x).all():
+            raise LayoutError(f"{path}: x_{split} and y_{split} disagree in length or hold NaN; delete the file "
+                              "to generate it again")
+    return arrays, attrs
+
+
+# --- homology.h5: persistent homology per layer and class (nntopo/topology).
+# Root: `classes`; per class `points/<c>` (the test points measured) and `subsample/<c>` (the
+# furthest-point subsample, indices into the test set, the same images in every layer). Per layer
+# (`input`, `hidden_1` .., `output`) and class, group `<layer>/<c>`: `betti` (scales x maxdim+1: the
+# Betti numbers at hop scales 1 .. epsilon), `h0`, `h1` (`h2`) (persistence diagrams of the subsample,
+# its diameter scaled to 1), and after the input `bottleneck`, `wasserstein` (per dimension, to the
+# previous layer's diagrams). Attributes: the root's name the parameters and `layers` (JSON, in depth
+# order); a class group's hold `distinct` (points left once coincident ones merge) and `diameter`.
+
+INPUT_LAYER = "input"
+
+
+@dataclass
+class ClassHomology:
+    betti: np.ndarray
+    diagrams: list[np.ndarray]
+    distinct: int
+    diameter: float
+    bottleneck: np.ndarray | None = None  # per dimension, to the previous layer; None at the input
+    wasserstein: np.ndarray | None = None
+
+
+@dataclass
+class Homology:
+    points: dict[int, np.ndarray]
+    subsample: dict[int, np.ndarray]
+    layers: dict[str, dict[int, ClassHomology]]  # depth order
+    attrs: dict
+
+    @property
+    def classes(self) -> list[int]:
+        return sorted(self.points)
+
+
+def write_homology(path, homology: Homology) -> None:
+    with atomic(path) as tmp, h5py.File(tmp, "w") as h5:
+        _write_attrs(h5, {**homology.attrs, "layers": json.dumps(list(homology.layers))})
+        h5.create_dataset("classes", data=np.asarray(homology.classes, dtype=np.int64))
+        for c in homology.classes:
+            h5.create_dataset(f"points/{c}", data=np.asarray(homology.points[c], dtype=np.int64))
+            h5.create_dataset(f"subsample/{c}", data=np.asarray(homology.subsample[c], dtype=np.int64))
+        for layer, per_class in homology.layers.items():
+            for c, result in per_class.items():
+                group = h5.create_group(f"{layer}/{c}")
+                group.attrs.update(distinct=result.distinct, diameter=result.diameter)
+                group.create_dataset("betti", data=np.asarray(result.betti, dtype=np.int64))
+                for dim, diagram in enumerate(result.diagrams):
+                    group.create_dataset(f"h{dim}", data=np.asarray(diagram, dtype=np.float64).reshape(-1, 2))
+                for name in ("bottleneck", "wasserstein"):
+                    if getattr(result, name) is not None:
+                        group.create_dataset(name, data=np.asarray(getattr(result, name), dtype=np.float64))
+
+
+def read_homology(path) -> Homology:
+    with _open(path) as h5:
+        attrs = {key: _plain(value) for key, value in h5.attrs.items()}
+        if "layers" not in attrs:
+            raise LayoutError(f"{path}: no 'layers' attribute; not a homology file")
+        classes = _dataset(h5, "classes", "i", 1).tolist()
+        points = {c: _dataset(h5, f"points/{c}", "i", 1) for c in classes}
+        subsample = {c: _dataset(h5, f"subsample/{c}", "i", 1) for c in classes}
+        layers = {}
+        for layer in json.loads(attrs["layers"]):
+            layers[layer] = {}
+            for c in classes:
+                name = f"{layer}/{c}"
+                if name not in h5:
+                    raise LayoutError(f"{path}: missing group '{name}'")
+                group = h5[name]
+                dims = sorted(int(key[1:]) for key in group if key[:1] == "h" and key[1:].isdigit())
+                layers[layer][c] = ClassHomology(
+                    _dataset(h5, f"{name}/betti", "i", 2),
+                    [_dataset(h5, f"{name}/h{d}", "f", 2) for d in dims],
+                    int(group.attrs["distinct"]),
+                    float(group.attrs["diameter"]),
+                    *(_dataset(h5, f"{name}/{key}", "f", 1) if key in group else None
+                      for key in ("bottleneck", "wasserstein")),
+                )
+    return Homology(points, subsample, layers, attrs)

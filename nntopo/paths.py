@@ -33,6 +33,15 @@ FLOW = MODEL_DIR + "/flow/{method}.csv"
 CONTINGENCY = MODEL_DIR + "/flow/{method}_contingency.csv"
 PROBE = MODEL_DIR + "/probe.csv"
 
+# Datasets of known topology (disks, tori) are generated once per dataset into a file of their own.
+SHAPE_DATA = RESULTS + "/{dataset}/data.h5"
+# Persistent homology per layer and class: the input layer once per dataset (its points and
+# subsamples are then the same images in every model), every other layer per model.
+INPUT_HOMOLOGY = RESULTS + "/{dataset}/homology/input.h5"
+HOMOLOGY = MODEL_DIR + "/homology/homology.h5"
+HOMOLOGY_TABLE = MODEL_DIR + "/homology/homology.csv"
+HOMOLOGY_FIGURE = MODEL_DIR + "/homology/{figure}.png"
+
 MODEL_FIGURE = MODEL_DIR + "/figures/{figure}.png"
 FLOW_FIGURE = MODEL_DIR + "/figures/{method}/{figure}.png"
 LAYERS_PAGE = MODEL_DIR + "/figures/{method}/layers.html"
@@ -46,6 +55,8 @@ SUMMARY_AGREEMENT = RESULTS + "/{dataset}/summary/agreement.csv"
 SUMMARY_LAYERS = RESULTS + "/{dataset}/summary/layers.csv"
 SUMMARY_DEPTH_FIGURE = RESULTS + "/{dataset}/summary/depth_{method}.png"
 SEED_STABILITY = RESULTS + "/{dataset}/summary/seed_stability.csv"
+SUMMARY_HOMOLOGY = RESULTS + "/{dataset}/summary/homology.csv"
+SUMMARY_BETTI_FIGURE = RESULTS + "/{dataset}/summary/betti_depth.png"
 
 # Logs and benchmark records of a job sit beside the results they explain, one file per job.
 LOG = RESULTS + "/logs/{rule}/{dataset}/{model}.log"

@@ -93,6 +93,13 @@ def class_colors(n_classes: int) -> np.ndarray:
     return colormaps["twilight"](np.arange(n) / n)
 
 
+def series_colors(n: int) -> list:
+    """Colours of n lines (models, architectures): tab10, then the cluster palette beyond 10."""
+    if n <= 10:
+        return [to_rgba(c) for c in colormaps["tab10"].colors[:n]]
+    return list(cluster_colors(n))
+
+
 def label_colors(labels: np.ndarray, n_clusters: int) -> np.ndarray:
     """Per-point RGBA from cluster labels, NOISE_COLOR for -1 (vectorised)."""
     palette = np.vstack([cluster_colors(n_clusters), np.asarray(NOISE_COLOR)[None]])

@@ -76,7 +76,24 @@ def graph_methods():
     return [m for m in config["clustering"]["methods"] if figures.makes_graph(m)]
 
 
+def dataset_inputs(wildcards):
+    """A shape's generated data file (MNIST-family datasets are read from data_dir instead)."""
+    return {"data": paths.SHAPE_DATA} if wildcards.dataset in nnconfig.SHAPES else {}
+
+
+def homology_targets():
+    return model_outputs(paths.HOMOLOGY, paths.HOMOLOGY_TABLE, *HOMOLOGY_FIGURES) + [
+        paths.fill(p, dataset=d) for d in config["datasets"] for p in (paths.SUMMARY_HOMOLOGY, paths.SUMMARY_BETTI_FIGURE)]
+
+
+HOMOLOGY_FIGURES = [paths.fill(paths.HOMOLOGY_FIGURE, figure=name) for name in ("persistence_diagrams", "diagram_distances")]
+
+
 def all_targets():
+    """Everything the study makes; with no clustering method, the models and their homology alone."""
+    recorded = model_outputs(paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS)
+    if not config["clustering"]["methods"]:
+        return recorded + homology_targets()
     per_model = [paths.PROBE, *figures.batch_outputs(figures.MODEL_BATCH, config).values()]
     per_model += method_outputs([paths.FLOW, paths.CONTINGENCY], lambda *p: list(p))
     per_layer = [paths.AGREEMENT, *method_outputs([paths.CLUSTERS, paths.RANKING, paths.CLUSTER_TABLE, paths.ABLATION],
@@ -88,10 +105,12 @@ def all_targets():
         for dataset in config["datasets"]
         for model in models()
         for layer in analysed_layers(model)
-        if figures.shows_pixels(config, str(model), layer)
+        if figures.shows_pixels(config, dataset, str(model), layer)
     ]
     return (
-        model_outputs(paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS, *per_model)
+        recorded
+        + homology_targets()
+        + model_outputs(*per_model)
         + layer_outputs(*per_layer)
         + images
         + [paths.fill(p, dataset=d) for d in config["datasets"] for p in summary_outputs()]

@@ -1,4 +1,6 @@
 rule train:
+    input:
+        unpack(dataset_inputs),
     output:
         state=paths.MODEL_STATE,
         weights=paths.WEIGHTS,

@@ -22,6 +22,7 @@ from nntopo.plotting import (
     NEAR_ZERO,
     new_figure,
     no_data,
+    series_colors,
     symmetric_scale,
     TileRows,
     WEIGHT_CMAP,
@@ -639,10 +640,7 @@ def depth_profile(table: pd.DataFrame, title: str = "") -> Figure:
         for ax in axes:
             no_data(ax)
         return fig
-    if len(models) <= 10:
-        colors = [to_rgba(c) for c in colormaps["tab10"].colors[: len(models)]]
-    else:
-        colors = list(cluster_colors(len(models)))
+    colors = series_colors(len(models))
     for ax, (column, label) in zip(axes, panels):
         for model, color in zip(models, colors):
             rows = table[table["model"] == model].sort_values("depth")

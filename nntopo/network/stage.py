@@ -13,7 +13,7 @@ from nntopo import layout
 
 
 def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, data_dir, download: bool = True,
-                     device: str = "auto", threads: int = 1, log=print) -> dict:
+                     device: str = "auto", threads: int = 1, log=print, shape_file=None) -> dict:
     """Train the model ``settings`` (its config slice) describe, then write its files.
 
     ``outputs`` has the paths ``state``, ``weights``, ``activations`` and ``metrics``.
@@ -25,9 +25,10 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     from nntopo.network import train
 
     torch.set_num_threads(threads)
-    dataset_ = data.load(dataset, data_dir, download)
-    log(f"{model_id} on {dataset}: {len(dataset_.x_train)} training, {len(dataset_.x_test)} test images "
-        f"of {dataset_.image_shape[0]}x{dataset_.image_shape[1]}")
+    dataset_ = data.load(dataset, data_dir, download, shape_file=shape_file)
+    what = (f"images of {dataset_.image_shape[0]}x{dataset_.image_shape[1]}" if dataset_.has_images
+            else f"points in {dataset_.n_features}-D")
+    log(f"{model_id} on {dataset}: {len(dataset_.x_train)} training, {len(dataset_.x_test)} test {what}")
     trained = train.train(dataset_, settings["widths"], settings["regularization"], settings["training"],
                           settings["seed"], device, log, activation=settings.get("activation"))
     hidden, logits = train.record(trained.model, dataset_.x_test)
@@ -35,7 +36,7 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
         raise train.TrainingDiverged(f"the trained network's test activations hold NaN or infinite values; lower "
                                      f"training.lr (now {settings['training']['lr']})")
     predictions = logits.argmax(1)
-    attrs = layout.provenance(dataset, model_id, settings["seed"], settings, image_shape=list(dataset_.image_shape))
+    attrs = layout.provenance(dataset, model_id, settings["seed"], settings, image_shape=list(dataset_.image_shape or ()))
 
     samples = len(dataset_.x_train) * settings["training"]["epochs"]
     metrics = {

@@ -372,12 +372,13 @@ def makes_graph(method: str) -> bool:
     return method in METHODS and METHODS[method].makes_graph
 
 
-def shows_pixels(config: dict, model: str, layer: str) -> bool:
-    """Whether a (layer, method) figure's ranked layer is the first hidden layer (see IMAGE_FIGURES)."""
-    from nntopo.config import ranked_layers
+def shows_pixels(config: dict, dataset: str, model: str, layer: str) -> bool:
+    """Whether a (layer, method) figure's ranked layer is the first hidden layer (see IMAGE_FIGURES)
+    of a dataset of images (point clouds such as disks have no pixels to draw)."""
+    from nntopo.config import SHAPES, ranked_layers
     from nntopo.layout import hidden_name
 
-    return ranked_layers(config, model, layer)[-1] == hidden_name(1)
+    return dataset not in SHAPES and ranked_layers(config, model, layer)[-1] == hidden_name(1)
 
 
 def embedding_method(config: dict, method: str) -> str:

@@ -1,0 +1,126 @@
+"""Point clouds whose topology is known: the datasets D-I and D-II of Naitzat, Zhitnikov and Lim,
+"Topology of deep neural networks" (JMLR 21(184), 2020), generated from a seed.
+
+- ``disks`` (D-I), in the plane: class a is 9 disjoint disks; class b is the unit disk with 9 round
+  holes, each class-a disk sitting in a hole with a margin, every hole closed (none touches the rim).
+- ``tori`` (D-II), in space: 9 pairs of linked solid tori, in each pair a torus of class a in the
+  xy-plane linked with a torus of class b in the xz-plane through its hole.
+
+Points are uniform in each piece's area (volume), with the same number in every piece, so the
+pieces are equally dense. The training and test points are independent draws from one seed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+NAMES = ("disks", "tori")
+CLASS_NAMES = ("a", "b")
+# Betti numbers (b0, b1, b2) of each class: 9 disks; a disk with 9 holes; 9 solid tori.
+KNOWN_BETTI = {
+    "disks": {0: (9, 0, 0), 1: (1, 9, 0)},
+    "tori": {0: (9, 9, 0), 1: (9, 9, 0)},
+}
+PIECES = 9
+_GRID = np.array([(i, j) for j in (-1, 0, 1) for i in (-1, 0, 1)], dtype=float)  # 3 x 3 piece centres
+
+# disks: hole centres 0.5 apart in the unit disk. The corner holes' far edge is at 0.887, leaving a rim
+# of 0.11; neighbouring holes are 0.14 apart; each class-a disk has a gap of 0.07 to its hole's edge.
+# With 1,300 points a class, the hop-distance complex at epsilon = 2 gives the known Betti numbers for
+# k from 22 to 28 in each of 40 seeds (holes 0.16 wide failed one seed in 40 at k = 22 and 25).
+DISK_SPACING, HOLE_RADIUS, DISK_RADIUS = 0.5, 0.18, 0.11
+# tori: core circles of radius 1, tubes of radius 0.25; the two cores of a pair come no closer than
+# 1.0, so the tubes are 0.5 apart; pairs 5 apart, 1.5 between neighbouring pairs.
+TORUS_RADIUS, TUBE_RADIUS, PAIR_SPACING = 1.0, 0.25, 5.0
+
+
+def _split(n: int, parts: int) -> list[int]:
+    """``n`` points over ``parts`` pieces, as equal as integers allow."""
+    return [n // parts + (i < n % parts) for i in range(parts)]
+
+
+def _uniform_disk(rng: np.random.Generator, n: int, radius: float) -> np.ndarray:
+    r = radius * np.sqrt(rng.uniform(0, 1, n))
+    t = rng.uniform(0, 2 * np.pi, n)
+    return np.column_stack([r * np.cos(t), r * np.sin(t)])
+
+
+def _rejection(rng: np.random.Generator, n: int, low, high, inside) -> np.ndarray:
+    """``n`` points uniform in the region ``inside`` of the box [low, high]."""
+    found, have = [], 0
+    while have < n:
+        points = rng.uniform(low, high, (max(4 * n, 64), len(low)))
+        points = points[inside(points)]
+        found.append(points)
+        have += len(points)
+    return np.concatenate(found)[:n]
+
+
+def _disks(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    n_a = n // 2
+    centres = _GRID * DISK_SPACING
+    a = np.concatenate([c + _uniform_disk(rng, m, DISK_RADIUS) for c, m in zip(centres, _split(n_a, PIECES))])
+
+    def holed(points):
+        to_hole = np.linalg.norm(points[:, None, :] - centres[None], axis=2).min(axis=1)
+        return (np.linalg.norm(points, axis=1) <= 1.0) & (to_hole >= HOLE_RADIUS)
+
+    b = _rejection(rng, n - n_a, [-1.0, -1.0], [1.0, 1.0], holed)
+    return np.concatenate([a, b]), np.repeat([0, 1], [n_a, n - n_a])
+
+
+def _solid_torus(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` points uniform in the solid torus around the unit circle of the xy-plane."""
+    reach = TORUS_RADIUS + TUBE_RADIUS
+
+    def inside(p):
+        return (np.hypot(p[:, 0], p[:, 1]) - TORUS_RADIUS) ** 2 + p[:, 2] ** 2 <= TUBE_RADIUS**2
+
+    return _rejection(rng, n, [-reach, -reach, -TUBE_RADIUS], [reach, reach, TUBE_RADIUS], inside)
+
+
+def _tori(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    n_a = n // 2
+    centres = np.column_stack([_GRID * PAIR_SPACING, np.zeros(PIECES)])
+    a = [c + _solid_torus(rng, m) for c, m in zip(centres, _split(n_a, PIECES))]
+    # Class b's torus stands in the xz-plane, centred on a point of a's core circle: linked with it.
+    b = [c + [TORUS_RADIUS, 0, 0] + _solid_torus(rng, m)[:, [0, 2, 1]]
+         for c, m in zip(centres, _split(n - n_a, PIECES))]
+    return np.concatenate(a + b), np.repeat([0, 1], [n_a, n - n_a])
+
+
+_MAKERS = {"disks": _disks, "tori": _tori}
+
+
+def generate(name: str, train_points: int, test_points: int, seed: int):
+    """``(x_train, y_train, x_test, y_test)`` of shape ``name``: float32 points, int64 classes (0 = a)."""
+    if name not in _MAKERS:
+        raise ValueError(f"unknown shape {name!r}; choose one of: {', '.join(NAMES)}")
+    train_rng, test_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    splits = []
+    for rng, n in ((train_rng, train_points), (test_rng, test_points)):
+        x, y = _MAKERS[name](rng, n)
+        order = rng.permutation(n)  # classes interleaved, as a shuffled dataset would be
+        splits += [x[order].astype(np.float32), y[order].astype(np.int64)]
+    return tuple(splits)
+
+
+def known_betti(name: str, maxdim: int) -> dict[int, tuple[int, ...]]:
+    """Each class's Betti numbers b0 .. b_maxdim."""
+    return {label: betti[: maxdim + 1] for label, betti in KNOWN_BETTI[name].items()}
+
+
+def write(name: str, settings: dict, output, log=print) -> None:
+    """Generate shape ``name`` with ``settings`` (train_points, test_points, seed) into ``output``."""
+    import json
+
+    from nntopo import layout
+
+    x_train, y_train, x_test, y_test = generate(name, settings["train_points"], settings["test_points"],
+                                                settings["seed"])
+    known = {str(c): list(b) for c, b in KNOWN_BETTI[name].items()}
+    attrs = layout.provenance(name, "", settings["seed"], settings, known_betti=json.dumps(known),
+                              class_names=json.dumps(CLASS_NAMES))
+    layout.write_shape_data(output, dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test), attrs)
+    log(f"{name}: {len(x_train)} training and {len(x_test)} test points in {x_train.shape[1]}-D; "
+        f"known Betti numbers {known}")

@@ -1,0 +1,139 @@
+"""Figures of the homology stage: Betti numbers against depth across models, one model's persistence
+diagrams per layer and class, and how far each layer's diagrams move from the previous layer's.
+
+Tables in are nntopo.topology.stage's: one row per (model,) layer and class with ``depth`` (0 = the
+input, then hidden_1 .. and the output), ``b0 .. b{maxdim}``, ``omega`` and the diagram columns.
+"""
+
+from __future__ import annotations
+
+import matplotlib.ticker
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from nntopo.layout import Homology
+from nntopo.plotting import natural_sort_key, new_figure, no_data, series_colors
+
+DIM_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # H0, H1, H2
+
+
+def _architecture(model: str) -> str:
+    return str(model).rsplit("-s", 1)[0]
+
+
+def betti_depth(table: pd.DataFrame, class_names: list[str], known: dict | None = None, title: str = "") -> Figure:
+    """Rows: b0 .. b_maxdim, omega and the H1 total persistence; a column per class; a line per
+    architecture (its seeds' mean, their range shaded); x = depth, a star at each model's output.
+    ``known``: class -> known Betti numbers of the input, drawn as crosses at depth 0."""
+    dims = sorted(int(c[1:]) for c in table.columns if c[:1] == "b" and c[1:].isdigit())
+    rows = [(f"b{d}", f"b{d}") for d in dims] + [("omega", "ω = Σ b")]
+    if "total_persistence_h1" in table:
+        rows.append(("total_persistence_h1", "H1 total persistence"))
+    classes = sorted(table["class"].unique()) if len(table) else []
+    fig = new_figure(1.2 + 2.3 * max(len(classes), 1), 0.8 + 1.9 * len(rows))
+    axes = np.atleast_2d(fig.subplots(len(rows), max(len(classes), 1), sharex=True, squeeze=False))
+    fig.suptitle(title or "homology of each class's points, layer by layer", fontsize=12)
+    if not classes:
+        for ax in axes.flat:
+            no_data(ax)
+        return fig
+    table = table.assign(architecture=table["model"].map(_architecture))
+    architectures = sorted(table["architecture"].unique(), key=natural_sort_key)
+    colors = dict(zip(architectures, series_colors(len(architectures))))
+    for col, c in enumerate(classes):
+        for row, (column, label) in enumerate(rows):
+            ax = axes[row, col]
+            for arch in architectures:
+                rows_ = table[(table["class"] == c) & (table["architecture"] == arch)]
+                stats = rows_.groupby("depth")[column].agg(["mean", "min", "max"])
+                ax.plot(stats.index, stats["mean"], "o-", color=colors[arch], markersize=3, linewidth=1.3)
+                if rows_["model"].nunique() > 1:
+                    ax.fill_between(stats.index, stats["min"], stats["max"], color=colors[arch], alpha=0.15,
+                                    linewidth=0)
+                ax.scatter(stats.index[-1:], stats["mean"].iloc[-1:], marker="*", s=90, color=colors[arch],
+                           edgecolor="black", linewidth=0.5, zorder=3)
+            if known and column.startswith("b") and column[1:].isdigit() and c in known:
+                ax.scatter([0], [known[c][int(column[1:])]], marker="x", s=60, color="black", zorder=4)
+            if row == 0:
+                ax.set_title(f"class {class_names[c]}", fontsize=10)
+            if col == 0:
+                ax.set_ylabel(label, fontsize=9)
+            ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+            if column != "total_persistence_h1":  # counts: whole numbers from 0
+                ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+                ax.set_ylim(-0.3, max(ax.get_ylim()[1], 1.3))
+            ax.tick_params(labelsize=8)
+            ax.grid(alpha=0.3)
+            if row == len(rows) - 1:
+                ax.set_xlabel("depth (0 = input; ★ = output)", fontsize=9)
+    seeds = table.groupby("architecture")["model"].nunique()
+    handles = [Line2D([], [], color=colors[a], marker="o", markersize=4,
+                      label=a + (f" ({seeds[a]} seeds: mean, range)" if seeds[a] > 1 else "")) for a in architectures]
+    if known:
+        handles.append(Line2D([], [], color="black", marker="x", linestyle="none", label="known (input)"))
+    fig.legend(handles=handles, loc="outside lower center", ncols=1 if len(classes) < 4 else 3, fontsize=8.5)
+    return fig
+
+
+def persistence_diagrams(result: Homology, class_names: list[str], title: str = "") -> Figure:
+    """A row per class, a column per layer: the Euclidean persistence diagrams of the class's
+    subsample, its diameter scaled to 1 (so the axes are shared); H0 bars that never die are left out."""
+    layers, classes = list(result.layers), result.classes
+    fig = new_figure(0.8 + 1.9 * len(layers), 0.9 + 1.8 * len(classes))
+    axes = fig.subplots(len(classes), len(layers), sharex=True, sharey=True, squeeze=False)
+    fig.suptitle(title or "persistence diagrams of each class's subsample, by layer (diameter scaled to 1)", fontsize=12)
+    top = max((float(d[np.isfinite(d[:, 1]), 1].max(initial=0)) for per in result.layers.values()
+               for m in per.values() for d in m.diagrams), default=1.0) * 1.05 or 1.0
+    for col, layer in enumerate(layers):
+        for row, c in enumerate(classes):
+            ax = axes[row, col]
+            ax.plot([0, top], [0, top], color="0.6", linewidth=0.8)
+            for dim, diagram in enumerate(result.layers[layer][c].diagrams):
+                bars = diagram[np.isfinite(diagram[:, 1])]
+                ax.scatter(bars[:, 0], bars[:, 1], s=6, color=DIM_COLORS[dim], alpha=0.7, linewidth=0)
+            ax.set_xlim(-0.03 * top, top)  # H0's births are all 0: keep them off the axis line
+            ax.set_ylim(0, top)
+            ax.tick_params(labelsize=7)
+            if row == 0:
+                ax.set_title(layer, fontsize=10)
+            if col == 0:
+                ax.set_ylabel(f"class {class_names[c]}\ndeath", fontsize=9)
+    fig.supxlabel("birth", fontsize=10)
+    dims = len(next(iter(next(iter(result.layers.values())).values())).diagrams)
+    handles = [Line2D([], [], color=DIM_COLORS[d], marker="o", linestyle="none", label=f"H{d}") for d in range(dims)]
+    fig.legend(handles=handles, loc="outside upper right", ncols=dims, fontsize=9)
+    return fig
+
+
+def diagram_distances(table: pd.DataFrame, class_names: list[str], title: str = "") -> Figure:
+    """How far each layer's diagrams are from the previous layer's: bottleneck and 1-Wasserstein
+    (rows) in each homology dimension (columns), a line per class, x = the layer arrived at."""
+    dims = sorted(int(c.rsplit("_h", 1)[1]) for c in table.columns if c.startswith("bottleneck_h"))
+    fig = new_figure(1.5 + 3.6 * max(len(dims), 1), 6.0)
+    axes = fig.subplots(2, max(len(dims), 1), sharex=True, squeeze=False)
+    fig.suptitle(title or "change of the persistence diagrams from one layer to the next", fontsize=12)
+    moved = table[table["depth"] > 0]
+    if moved.empty:
+        for ax in axes.flat:
+            no_data(ax, "one layer: nothing to compare")
+        return fig
+    layers = moved.drop_duplicates("depth").sort_values("depth")
+    classes = sorted(moved["class"].unique())
+    colors = series_colors(len(classes))
+    for col, dim in enumerate(dims):
+        for row, metric in enumerate(("bottleneck", "wasserstein")):
+            ax = axes[row, col]
+            for c, color in zip(classes, colors):
+                rows_ = moved[moved["class"] == c].sort_values("depth")
+                ax.plot(rows_["depth"], rows_[f"{metric}_h{dim}"], "o-", color=color, markersize=3, linewidth=1.2)
+            ax.set_title(f"{metric}, H{dim}", fontsize=10)
+            ax.set_xticks(layers["depth"], [f"→{name}" for name in layers["layer"]], rotation=30, fontsize=8)
+            ax.grid(alpha=0.3)
+            ax.set_ylim(bottom=0)
+    fig.supylabel("distance (diagrams of unit-diameter clouds)", fontsize=10)
+    handles = [Line2D([], [], color=color, marker="o", markersize=4, label=f"class {class_names[c]}")
+               for c, color in zip(classes, colors)]
+    fig.legend(handles=handles, loc="outside right upper", fontsize=8.5)
+    return fig

@@ -1,0 +1,175 @@
+"""The homology stage: persistent homology of every layer and class, and the tables across layers.
+
+The input layer is measured once per dataset (``input_homology``): it fixes, per class, which test
+points are measured and which of them form the furthest-point subsample, so every model's layers
+(``model_homology``) see the same images. The algorithms are in nntopo.topology.homology; this
+module reads and writes the files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+
+from nntopo import layout
+from nntopo.layout import INPUT_LAYER, ClassHomology, Homology
+from nntopo.topology import homology
+
+# Rows of the tables: what a row is about, then the measures.
+KEYS = ["dataset", "model", "layer", "depth", "class", "class_name"]
+
+
+def homology_points(labels: np.ndarray, settings: dict) -> dict[int, np.ndarray]:
+    """Per class, the test points measured: every one, or ``points_per_class`` drawn with the seed."""
+    from nntopo.config import ConfigError
+
+    rng = np.random.default_rng(settings["seed"])
+    chosen = {}
+    for c in np.unique(labels).tolist():
+        members = np.flatnonzero(labels == c)
+        wanted = settings["points_per_class"] or len(members)
+        if wanted > len(members):
+            raise ConfigError(f"homology.points_per_class: {wanted} is more than the {len(members)} test points of "
+                              f"class {c}; use at most {len(members)}, or null for all of them")
+        chosen[c] = np.sort(rng.choice(members, wanted, replace=False)) if wanted < len(members) else members
+        if settings["diagram_points"] > wanted:
+            raise ConfigError(f"homology.diagram_points: {settings['diagram_points']} is more than the {wanted} points "
+                              f"measured in class {c}; use at most {wanted}")
+    return chosen
+
+
+def measure(points: np.ndarray, subsample: np.ndarray, settings: dict, where: str, log=print,
+            previous: ClassHomology | None = None) -> ClassHomology:
+    """One class in one layer: the k-NN hop-distance Betti numbers of ``points``, the Euclidean
+    diagrams of ``points[subsample]``, and their distances to the previous layer's diagrams."""
+    start = time.perf_counter()
+    betti = homology.rips_betti(points, settings["k"], settings["epsilon"], settings["maxdim"])
+    if betti.distinct == 1:
+        log(f"{where}: all {len(points)} points coincide; b0 = 1 and no other homology")
+    diagrams, diameter = homology.diagrams(points[subsample], settings["maxdim"])
+    result = ClassHomology(betti.numbers, diagrams, betti.distinct, diameter)
+    if previous is not None:
+        pairs = [homology.distances(a, b) for a, b in zip(previous.diagrams, diagrams)]
+        result.bottleneck, result.wasserstein = (np.array(column) for column in zip(*pairs))
+    log(f"{where}: betti {betti.at_epsilon.tolist()} ({betti.distinct} distinct points), "
+        f"{time.perf_counter() - start:.2f} s")
+    return result
+
+
+def input_homology(dataset: str, settings: dict, output, *, data_dir, download: bool = True, shape_file=None,
+                   log=print) -> Homology:
+    """Choose each class's points and subsample, and measure the input layer."""
+    from nntopo import data
+
+    dataset_ = data.load(dataset, data_dir, download, train=False, shape_file=shape_file)
+    x, labels = dataset_.x_test, dataset_.y_test
+    points = homology_points(labels, settings)
+    # The subsample is chosen in the input, where every image is itself, and kept in every layer.
+    subsample = {c: idx[homology.furthest_point_sample(x[idx], settings["diagram_points"])] for c, idx in points.items()}
+    names = data.class_names(dataset, dataset_.n_classes)
+    known = layout.read_attrs(shape_file).get("known_betti", "{}") if shape_file else "{}"
+    layer = {}
+    for c, idx in points.items():
+        layer[c] = measure(x[idx], np.searchsorted(idx, subsample[c]), settings, f"input, class {names[c]}", log)
+    attrs = layout.provenance(dataset, "", settings["seed"], settings, class_names=json.dumps(names),
+                              known_betti=known, **_parameters(settings))
+    result = Homology(points, subsample, {INPUT_LAYER: layer}, attrs)
+    layout.write_homology(output, result)
+    return result
+
+
+def model_homology(activations_path, input_path, settings: dict, outputs, log=print) -> Homology:
+    """Every layer of one model after the input, each class on the points the input chose."""
+    acts = layout.read_activations(activations_path)
+    first = layout.read_homology(input_path)
+    for c, idx in first.points.items():
+        if idx.max(initial=-1) >= len(acts.labels) or not np.all(acts.labels[idx] == c):
+            raise layout.LayoutError(f"{activations_path} and {input_path} disagree on the test points of class {c}; "
+                                     f"delete {input_path} so that it is measured again")
+    names = json.loads(first.attrs["class_names"])
+    layers = {INPUT_LAYER: first.layers[INPUT_LAYER]}
+    hidden = layout.layer_names(len(acts.hidden))
+    for name in hidden:
+        values, previous = acts.layer(name), layers[list(layers)[-1]]
+        layers[name] = {
+            c: measure(values[idx], np.searchsorted(idx, first.subsample[c]), settings,
+                       f"{name}, class {names[c]}", log, previous[c])
+            for c, idx in first.points.items()
+        }
+    attrs = layout.provenance(acts.attrs["dataset"], acts.attrs["model"], acts.attrs["seed"], settings,
+                              class_names=first.attrs["class_names"], known_betti=first.attrs["known_betti"],
+                              **_parameters(settings))
+    result = Homology(first.points, first.subsample, layers, attrs)
+    layout.write_homology(outputs.data, result)
+    table = homology_table(result)
+    with layout.atomic(outputs.table) as tmp:
+        table.to_csv(tmp, index=False)
+    return result
+
+
+def _parameters(settings: dict) -> dict:
+    return {key: settings[key] for key in ("k", "epsilon", "maxdim", "diagram_points")}
+
+
+def homology_table(result: Homology) -> pd.DataFrame:
+    """One row per layer and class: Betti numbers at epsilon, omega, total persistence, distances."""
+    names = json.loads(result.attrs["class_names"])
+    rows = []
+    for depth, (layer, per_class) in enumerate(result.layers.items()):
+        for c, measured in per_class.items():
+            row = dict(zip(KEYS, (result.attrs["dataset"], result.attrs["model"], layer, depth, c, names[c])))
+            row["points"], row["distinct"] = len(result.points[c]), measured.distinct
+            betti = measured.betti[-1]
+            row.update({f"b{d}": int(b) for d, b in enumerate(betti)})
+            row["omega"] = int(betti.sum())
+            row.update({f"total_persistence_h{d}": homology.total_persistence(dgm)
+                        for d, dgm in enumerate(measured.diagrams)})
+            for key in ("bottleneck", "wasserstein"):
+                values = getattr(measured, key)
+                row.update({f"{key}_h{d}": (np.nan if values is None else float(values[d]))
+                            for d in range(len(measured.diagrams))})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarize_homology(tables, output) -> pd.DataFrame:
+    """The models' tables, one after another."""
+    summary = pd.concat([pd.read_csv(path) for path in tables], ignore_index=True)
+    with layout.atomic(output) as tmp:
+        summary.to_csv(tmp, index=False)
+    return summary
+
+
+def _title(attrs: dict) -> str:
+    return (f"{attrs['dataset']} {attrs['model']}".strip() + f"\nk = {attrs['k']} neighbours, epsilon = "
+            f"{attrs['epsilon']} hops; {attrs['diagram_points']} points per diagram")
+
+
+def draw_model_figures(homology_path, table_path, outputs) -> None:
+    """A model's persistence diagrams by layer and the distances between consecutive layers."""
+    from nntopo import plotting
+    from nntopo.topology import plots
+
+    result = layout.read_homology(homology_path)
+    names = json.loads(result.attrs["class_names"])
+    title = _title(result.attrs)
+    plotting.save(plots.persistence_diagrams(result, names, title=f"persistence diagrams by layer, {title}"), outputs.diagrams)
+    plotting.save(plots.diagram_distances(pd.read_csv(table_path), names, title=f"distance between consecutive layers' diagrams, {title}"),
+                  outputs.distances)
+
+
+def summarize(tables, input_path, outputs) -> pd.DataFrame:
+    """The table across models, and Betti numbers against depth with the input's known ones."""
+    from nntopo import plotting
+    from nntopo.topology import plots
+
+    summary = summarize_homology(tables, outputs.table)
+    attrs = layout.read_attrs(input_path)
+    known = {int(c): b for c, b in json.loads(attrs["known_betti"]).items()}
+    figure = plots.betti_depth(summary, json.loads(attrs["class_names"]), known,
+                               title=f"homology by depth, {_title({**attrs, 'model': ''})}")
+    plotting.save(figure, outputs.figure)
+    return summary

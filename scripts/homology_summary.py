@@ -1,0 +1,7 @@
+"""Rule homology_summary: the homology tables across models and Betti numbers against depth."""
+
+from nntopo.topology.stage import summarize
+from nntopo.workflow.jobs import job
+
+with job(snakemake.log[0], snakemake.threads):
+    summarize(snakemake.input.tables, snakemake.input.input, snakemake.output)

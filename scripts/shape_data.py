@@ -1,0 +1,7 @@
+"""Rule shape_data: generate a point cloud of known topology (disks, tori) into its data file."""
+
+from nntopo import shapes
+from nntopo.workflow.jobs import job
+
+with job(snakemake.log[0], snakemake.threads) as log:
+    shapes.write(snakemake.wildcards.dataset, snakemake.params.settings, snakemake.output[0], log=log.info)
