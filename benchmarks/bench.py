@@ -16,7 +16,12 @@ In a fresh scratch directory (nothing in the repository's results/ is read or wr
    from the config (`expected_after_change`: the method's cluster job of every analysed layer; per
    layer analyse_layer and layer_figures, image_figures where it applies; per model flow and
    model_figures; the summary), then the run is timed and must run the plan;
-5. the reference (benchmarks/reference.py): the same study the straightforward way, timed in the
+5. the homology alone: every homology output deleted (the dataset's input file, each model's files and
+   figures, the summary's), then the plain command again: the homology stage's wall time when nothing
+   runs beside it, an upper bound on what it adds to the full study (there it shares the cores with
+   clustering). Then the homology of one class in one layer timed alone: 1,000 points of the largest
+   class in every layer of every model (median of 3 each);
+6. the reference (benchmarks/reference.py): the same study the straightforward way, timed in the
    same run, so the speed-up is a ratio measured on the same machine at the same moment.
 
 It prints each phase's wall time, the job-seconds of each stage beside the reference's (where the
@@ -55,7 +60,10 @@ TARGETS = {
     "one_figure_s": 10.0,
     "train_share": 0.70,  # of the machine's fp32 peak, for the 1024-wide models
     "peak_rss_mib": 2048.0,
+    "homology_share": 0.25,  # homology's wall time alone / the rest of the full study
+    "class_layer_s": 1.0,  # one class in one layer, 1,000 points, b0 and b1
 }
+CLASS_LAYER_POINTS = 1000
 ISSUE_PEAK_GFLOPS = 140.0  # the issue's "about 140 GFLOP/s is reachable" on the original machine
 
 # The quick study: the embedded digits, two small models (one hidden layer, and two, so that a layer
@@ -216,8 +224,11 @@ def rule_table(results: Path) -> dict[str, dict]:
 
 def stage_of(rule: str, job: str) -> str:
     """The stage a job belongs to, named alike for both studies: train, "cluster <method>", figures
-    (figures, Mapper pages and graph files), or "after clustering" (analyse_layer: rankings, ablation,
-    agreement; flow; probe; summary: the same jobs in both)."""
+    (figures, Mapper pages and graph files), homology (every layer's and the input's), or "after
+    clustering" (analyse_layer: rankings, ablation, agreement; flow; probe; summary; and the homology's
+    figures and summary: the same jobs in both)."""
+    if rule in ("homology", "input_homology"):
+        return "homology"
     if rule == "cluster":
         return f"cluster {job.replace('/', '-').rsplit('-', 1)[-1]}"  # the method ends the job's name
     if rule == "train":
@@ -316,6 +327,56 @@ def pick_figure(work: Path, cfg: dict, models: list[str]) -> tuple[Path, str]:
     if not path.exists():
         sys.exit(f"bench: {path} was not written by the full study; the one-figure phase needs it")
     return path, rule
+
+
+HOMOLOGY_RULES = {"input_homology", "homology", "homology_figures", "homology_summary", "all"}
+
+
+def delete_homology(results: Path) -> list[Path]:
+    """Delete every output of the homology rules; return them (the plain command must remake them)."""
+    from nntopo import paths
+
+    patterns = ("*/homology/*", "*/*/homology/*", Path(paths.SUMMARY_HOMOLOGY).name, Path(paths.SUMMARY_BETTI_FIGURE).name)
+    found = [p for pattern in patterns[:2] for p in results.glob(pattern)]
+    found += [p for name in patterns[2:] for p in results.glob(f"*/summary/{name}")]
+    for path in found:
+        path.unlink()
+    return found
+
+
+def class_layer_times(results: Path, cfg: dict) -> dict:
+    """The k-NN hop homology (b0 .. maxdim) of CLASS_LAYER_POINTS points of the largest class, in every
+    layer of every model and the input, each the median of 3 runs, in this process (one thread)."""
+    import statistics
+
+    import numpy as np
+    from threadpoolctl import threadpool_limits
+
+    from nntopo import data, layout
+    from nntopo import config as nnconfig
+    from nntopo.topology import homology
+
+    settings = nnconfig.homology_slice(cfg)
+    times = {}
+    with threadpool_limits(1):
+        for acts_path in sorted(results.glob("*/*/activations.h5")):
+            acts = layout.read_activations(acts_path)
+            largest = int(np.bincount(acts.labels).argmax())
+            members = np.flatnonzero(acts.labels == largest)[:CLASS_LAYER_POINTS]
+            clouds = {name: acts.layer(name) for name in layout.layer_names(len(acts.hidden))}
+            if not times:  # the input once
+                clouds = {"input": data.load(acts.attrs["dataset"], nnconfig.data_dir(cfg), False, train=False).x_test,
+                          **clouds}
+            for name, values in clouds.items():
+                runs = []
+                for _ in range(3):
+                    start = time.perf_counter()
+                    homology.rips_betti(values[members], settings["k"], settings["epsilon"], settings["maxdim"])
+                    runs.append(time.perf_counter() - start)
+                times[f"{acts_path.parent.name} {name}" if name != "input" else "input"] = statistics.median(runs)
+    worst = max(times, key=times.get)
+    return {"median_s": statistics.median(times.values()), "max_s": times[worst], "worst": worst, "count": len(times),
+            "times": times}
 
 
 def job_key(rule: str, **wildcards) -> tuple[str, tuple]:
@@ -426,7 +487,7 @@ def main(argv=None) -> int:
                              "training": {describe_sizes(sizes): rate for sizes, rate in peaks.items()}}
 
     # 1. The full study from empty, then the report.
-    progress("phase 1/5: the full study from empty (snakemake --cores %d)" % args.cores)
+    progress("phase 1/6: the full study from empty (snakemake --cores %d)" % args.cores)
     cpu_before = children_cpu_s()
     run_s, output = wf.run("full")
     full_jobs = jobs_in(output)
@@ -442,13 +503,13 @@ def main(argv=None) -> int:
     graph_files = len(list(results.rglob("clusters/*.graphml")))
 
     # 2. A no-op dry run.
-    progress("phase 2/5: no-op dry run")
+    progress("phase 2/6: no-op dry run")
     noop_s, output = wf.run("noop", "-n")
     noop_ok = "Nothing to be done" in output and not jobs_in(output)
 
     # 3. One figure deleted and rebuilt by the plain command.
     figure, figure_rule = pick_figure(work, cfg, models)
-    progress(f"phase 3/5: rebuild {figure.relative_to(work)} ({figure_rule})")
+    progress(f"phase 3/6: rebuild {figure.relative_to(work)} ({figure_rule})")
     figure.unlink()
     figure_s, output = wf.run("one_figure")
     figure_jobs = jobs_in(output)
@@ -459,7 +520,7 @@ def main(argv=None) -> int:
     changed, method, change = changed_parameter(raw)
     changed_file = scratch / "config-changed.yaml"
     changed_file.write_text(yaml.safe_dump(changed, sort_keys=False))
-    progress(f"phase 4/5: {change}")
+    progress(f"phase 4/6: {change}")
     expected = expected_after_change(cfg, method)
     _, output = wf.run("incremental_plan", "-n", configfile=changed_file)
     planned = set(jobs_in(output))
@@ -468,10 +529,19 @@ def main(argv=None) -> int:
     only_its_jobs = planned == expected and ran == planned and not any(rule == "train" for rule, _ in planned)
     own = sum(1 for _, wc in planned if ("method", method) in wc)
 
-    # 5. The reference, in the same run.
+    # 5. The homology alone, then one class in one layer.
+    progress("phase 5/6: the homology stage alone (its outputs deleted, then the plain command)")
+    deleted = delete_homology(results)
+    homology_s, output = wf.run("homology_alone")
+    homology_jobs = jobs_in(output)
+    homology_ok = all(path.exists() for path in deleted) and {rule for rule, _ in homology_jobs} <= HOMOLOGY_RULES
+    progress(f"  {len(homology_jobs)} jobs in {homology_s:.1f} s; now one class in one layer at a time")
+    class_layer = class_layer_times(results, cfg)
+
+    # 6. The reference, in the same run.
     reference = None
     if not args.no_reference:
-        progress(f"phase 5/5: the straightforward reference ({args.cores} workers); this is the long part")
+        progress(f"phase 6/6: the straightforward reference ({args.cores} workers); this is the long part")
         ref_json = scratch / "reference.json"
         start, cpu_before = time.perf_counter(), children_cpu_s()
         done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "reference.py"), "run", "--workdir", str(ref),
@@ -493,6 +563,9 @@ def main(argv=None) -> int:
     say(f"  no-op dry run           {noop_s:8.1f} s   ({'nothing to do' if noop_ok else 'it planned jobs!'})")
     say(f"  one figure rebuilt      {figure_s:8.1f} s   ({figure.relative_to(results)}; jobs run: {describe(figure_jobs)})")
     say(f"  one parameter changed   {incremental_s:8.1f} s   ({change}; jobs run: {describe(ran)})")
+    say(f"  homology alone          {homology_s:8.1f} s   ({len(deleted)} outputs deleted; jobs run: {describe(homology_jobs)})")
+    say(f"  one class, one layer    {class_layer['median_s']:8.2f} s   (median; slowest {class_layer['max_s']:.2f} s in "
+        f"{class_layer['worst']}; {CLASS_LAYER_POINTS} points, {class_layer['count']} layers)")
     if reference:
         say(f"  reference study         {reference['wall_s']:8.1f} s   (train+cluster {reference['train_and_cluster_s']:.1f} s, "
             f"after clustering {reference['downstream_s']:.1f} s, {reference['figure_jobs']} figures and pages one process each "
@@ -568,6 +641,12 @@ def main(argv=None) -> int:
          f"{slowest_wide['gflops']:.0f} GFLOP/s = {slowest_wide['gflops'] / peak:.0%} of {peak:.0f} "
          f"({slowest_wide['gflops'] / ISSUE_PEAK_GFLOPS:.0%} of {ISSUE_PEAK_GFLOPS:.0f})",
          slowest_wide["gflops"] >= TARGETS["train_share"] * peak),
+        ("homology's share of the study's wall time", f"<= {TARGETS['homology_share']:.0%}",
+         f"{homology_s / (full_s - homology_s):.0%} ({homology_s:.0f} s alone / {full_s - homology_s:.0f} s the rest; "
+         "an upper bound)", homology_ok and homology_s <= TARGETS["homology_share"] * (full_s - homology_s)),
+        (f"homology of one class in one layer", f"<= {TARGETS['class_layer_s']:.0f} s, {CLASS_LAYER_POINTS} points",
+         f"slowest {class_layer['max_s']:.2f} s ({class_layer['worst']}), median {class_layer['median_s']:.2f} s",
+         class_layer["max_s"] <= TARGETS["class_layer_s"]),
         ("peak memory of any job", f"<= {TARGETS['peak_rss_mib'] / 1024:.0f} GiB",
          f"{peak_rss:.0f} MiB ({worst_rule[0]}: {worst_rule[1]['worst']})" if not unrecorded or peak_rss == worst_rule[1]["max_rss_mib"]
          else f"{peak_rss:.0f} MiB (largest process, some rules unrecorded)", peak_rss <= TARGETS["peak_rss_mib"]),
@@ -585,7 +664,8 @@ def main(argv=None) -> int:
 
     record.update({
         "phases": {"full_s": full_s, "full_cpu_s": full_cpu_s, "full_run_s": run_s, "report_s": report_s, "noop_s": noop_s,
-                   "one_figure_s": figure_s, "incremental_s": incremental_s},
+                   "one_figure_s": figure_s, "incremental_s": incremental_s, "homology_alone_s": homology_s},
+        "class_layer": class_layer,
         "jobs": {"full": len(full_jobs), "one_figure": len(figure_jobs), "incremental_planned": len(planned),
                  "incremental_expected": len(expected), "incremental_run": len(ran)},
         "outputs": {"png": figures, "pages": pages, "graph_files": graph_files},

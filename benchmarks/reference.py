@@ -18,6 +18,12 @@ as the job it reads from is done:
   ``mapper`` (and any other method): the repository's own method (KeplerMapper, already plain).
   The 2-D embeddings are then clustered with the config's ``clusterer``, as in the workflow. A layer
   whose points all coincide gets the workflow's one cluster (``cluster_points``), as there.
+- homology (one process per model, after its training): every layer of the model, the input
+  included, so nothing is shared between models (the workflow measures the input layer once per
+  dataset and every model reuses its points and subsample), with dense distances: the full N x N
+  Euclidean distance matrix gives the k nearest neighbours, all-pairs hop distances of the k-NN graph
+  (no hop limit) go to ripser as a dense matrix. The numbers are the same as the workflow's; the
+  dataset's input file the summary reads is written once, the same dense way, before any model's.
 - figures (one process per figure or page): every output the workflow's figure rules write
   (``FIGURE_RULES``: a model's figures and Mapper page across layers, each layer's figures, Mapper
   page and graph file, the weight images where the ranked layer sees the pixels), each drawn alone
@@ -206,6 +212,61 @@ def cluster_job(cfg: dict, dataset: str, model_id: str, layer: str, method: str)
     layout.write_clusters(out, labels, embedding, graph, attrs)
 
 
+def dense_rips_betti(points, k: int, epsilon: int, maxdim: int = 1):
+    """nntopo.topology.homology.rips_betti the straightforward way: dense distances throughout."""
+    import numpy as np
+    from ripser import ripser
+    from scipy.sparse import csgraph
+    from scipy.spatial.distance import cdist
+
+    from nntopo.topology.homology import Betti, betti_at, distinct_points
+
+    unique = distinct_points(points)
+    n = len(unique)
+    if n == 1:
+        numbers = np.zeros((epsilon, maxdim + 1), dtype=np.int64)
+        numbers[:, 0] = 1
+        return Betti(numbers, 1)
+    euclid = cdist(unique, unique)
+    np.fill_diagonal(euclid, np.inf)
+    nearest = np.argsort(euclid, axis=1, kind="stable")[:, : min(k, n - 1)]
+    adjacency = np.zeros((n, n))
+    adjacency[np.repeat(np.arange(n), nearest.shape[1]), nearest.ravel()] = 1
+    adjacency = np.maximum(adjacency, adjacency.T)
+    hops = csgraph.shortest_path(adjacency, directed=False, unweighted=True)
+    hops[~np.isfinite(hops)] = 2 * n  # unreachable: beyond any scale asked for
+    barcode = ripser(hops, distance_matrix=True, maxdim=maxdim, thresh=epsilon)["dgms"]
+    return Betti(betti_at(barcode, range(1, epsilon + 1)), n)
+
+
+def homology_job(cfg: dict, dataset: str, model_id: str) -> None:
+    """Measure every layer of one model, its input included, with dense distances; write the files
+    the workflow's homology rule writes (or, with model_id "-", the dataset's input file)."""
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from nntopo import config as nnconfig
+    from nntopo import paths
+    from nntopo.topology import homology, stage
+
+    settings = nnconfig.homology_slice(cfg)
+    shape_file = paths.fill(paths.SHAPE_DATA, dataset=dataset) if dataset in nnconfig.SHAPES else None
+    with mock.patch.object(homology, "rips_betti", dense_rips_betti):
+        if model_id == "-":
+            output = paths.fill(paths.INPUT_HOMOLOGY, dataset=dataset)
+            Path(output).parent.mkdir(parents=True, exist_ok=True)
+            stage.input_homology(dataset, settings, output, data_dir=nnconfig.data_dir(cfg), download=cfg["download"],
+                                 shape_file=shape_file)
+            return
+        where = {"dataset": dataset, "model": model_id}
+        own_input = Path(paths.fill(paths.HOMOLOGY, **where)).with_name("input-own.h5")
+        stage.input_homology(dataset, settings, own_input, data_dir=nnconfig.data_dir(cfg), download=cfg["download"],
+                             shape_file=shape_file)
+        outputs = SimpleNamespace(data=paths.fill(paths.HOMOLOGY, **where), table=paths.fill(paths.HOMOLOGY_TABLE, **where))
+        stage.model_homology(paths.fill(paths.ACTIVATIONS, **where), own_input, settings, outputs)
+        own_input.unlink()
+
+
 # --- the study ---------------------------------------------------------------------------------------
 
 def figure_jobs(cfg: dict) -> list[tuple[str, str, str, str]]:
@@ -306,10 +367,21 @@ def run_study(workdir: Path, configfile: Path, workers: int = 2) -> dict:
                         for method in methods:
                             job = (d, m, layer, method)
                             running[start(pool, "cluster-" + "-".join(job), "cluster", *job)] = job
+                    trained.append((d, m))
+                if name.startswith("input_homology-"):
+                    measured.append(finished[0])
+                # A model's homology reads its activations and, for the summary's bookkeeping, comes
+                # after the dataset's input file.
+                for d, m in [job for job in trained if job[0] in measured]:
+                    trained.remove((d, m))
+                    running[start(pool, f"homology-{d}-{m}", "homology", d, m)] = (d, m)
 
+    trained: list = []  # models whose homology waits for their dataset's input file
+    measured: list = []  # datasets whose input file is written
     began = time.perf_counter()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        finish({start(pool, f"train-{d}-{m}", "train", d, m): (d, m) for d, m in models})
+        first = {start(pool, f"input_homology-{d}", "homology", d, "-"): (d,) for d in cfg["datasets"]}
+        finish({**first, **{start(pool, f"train-{d}-{m}", "train", d, m): (d, m) for d, m in models}})
     timings["train_and_cluster_s"] = time.perf_counter() - began
 
     # The rest of the study: the workflow's own jobs for the stages after clustering but the figures,
@@ -327,8 +399,8 @@ def run_study(workdir: Path, configfile: Path, workers: int = 2) -> dict:
 
     ran = [rule for rule in _rules_run(snakemake_step("downstream_s", "--omit-from", *FIGURE_RULES)) if rule != "all"]
     timings["downstream_jobs"] = len(ran)
-    if {"train", "cluster"} & set(ran):
-        raise SystemExit("reference: Snakemake redid training or clustering; the baseline would not be "
+    if {"train", "cluster", "homology", "input_homology"} & set(ran):
+        raise SystemExit("reference: Snakemake redid training, clustering or homology; the baseline would not be "
                          f"what it claims (see {logs}/snakemake-downstream.log)")
     figures = figure_jobs(cfg)
     t0 = time.perf_counter()
@@ -352,7 +424,8 @@ def _rules_run(output: str) -> list[str]:
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, extra in (("run", []), ("train", ["dataset", "model"]), ("cluster", ["dataset", "model", "layer", "method"]),
+    for name, extra in (("run", []), ("train", ["dataset", "model"]), ("homology", ["dataset", "model"]),
+                        ("cluster", ["dataset", "model", "layer", "method"]),
                         ("figure", ["dataset", "model", "layer", "name"])):
         p = sub.add_parser(name)
         for arg in extra:
@@ -376,6 +449,8 @@ def main(argv=None) -> None:
         train_job(cfg, args.dataset, args.model)
     elif args.command == "cluster":
         cluster_job(cfg, args.dataset, args.model, args.layer, args.method)
+    elif args.command == "homology":
+        homology_job(cfg, args.dataset, args.model)
     else:
         figure_job(cfg, args.dataset, args.model, args.layer, args.name)
 

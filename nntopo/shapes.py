@@ -30,8 +30,11 @@ _GRID = np.array([(i, j) for j in (-1, 0, 1) for i in (-1, 0, 1)], dtype=float) 
 # k from 22 to 28 in each of 40 seeds (holes 0.16 wide failed one seed in 40 at k = 22 and 25).
 DISK_SPACING, HOLE_RADIUS, DISK_RADIUS = 0.5, 0.18, 0.11
 # tori: core circles of radius 1, tubes of radius 0.25; the two cores of a pair come no closer than
-# 1.0, so the tubes are 0.5 apart; pairs 5 apart, 1.5 between neighbouring pairs.
+# 1.0, so the tubes are 0.5 apart; pairs 5 apart, 1.5 between neighbouring pairs. The whole cloud is
+# then scaled by TORI_SCALE into [-1.1, 1.3]^3 (inputs of order 1, as the disks' are: tanh networks
+# fed coordinates up to 7 saturate and some seeds never train).
 TORUS_RADIUS, TUBE_RADIUS, PAIR_SPACING = 1.0, 0.25, 5.0
+TORI_SCALE = 1 / 5.5
 
 
 def _split(n: int, parts: int) -> list[int]:
@@ -86,7 +89,7 @@ def _tori(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     # Class b's torus stands in the xz-plane, centred on a point of a's core circle: linked with it.
     b = [c + [TORUS_RADIUS, 0, 0] + _solid_torus(rng, m)[:, [0, 2, 1]]
          for c, m in zip(centres, _split(n - n_a, PIECES))]
-    return np.concatenate(a + b), np.repeat([0, 1], [n_a, n - n_a])
+    return TORI_SCALE * np.concatenate(a + b), np.repeat([0, 1], [n_a, n - n_a])
 
 
 _MAKERS = {"disks": _disks, "tori": _tori}

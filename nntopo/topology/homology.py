@@ -96,13 +96,15 @@ def diagrams(points: np.ndarray, maxdim: int = 1) -> tuple[list[np.ndarray], flo
     the cloud's diameter is 1 (the layers' scales differ by orders of magnitude; the shape is what
     is compared), and the diameter divided by. A cloud of one point keeps its one infinite H0 bar."""
     from ripser import ripser
-    from scipy.spatial.distance import pdist
+    from scipy.spatial.distance import pdist, squareform
 
     _check(maxdim=maxdim)
-    points = np.asarray(points, dtype=np.float64)
-    diameter = float(pdist(points).max()) if len(points) > 1 else 0.0
-    scaled = points / diameter if diameter > 0 else points
-    return ripser(scaled, maxdim=maxdim)["dgms"], diameter
+    # The distance matrix, not the points: a few hundred points in 784 dimensions are what ripser
+    # expects as a matrix, and the diameter comes from it anyway.
+    pairwise = squareform(pdist(np.asarray(points, dtype=np.float64)))
+    diameter = float(pairwise.max()) if len(pairwise) > 1 else 0.0
+    scaled = pairwise / diameter if diameter > 0 else pairwise
+    return ripser(scaled, maxdim=maxdim, distance_matrix=True)["dgms"], diameter
 
 
 def finite(diagram: np.ndarray) -> np.ndarray:

@@ -35,9 +35,6 @@ def homology_points(labels: np.ndarray, settings: dict) -> dict[int, np.ndarray]
             raise ConfigError(f"homology.points_per_class: {wanted} is more than the {len(members)} test points of "
                               f"class {c}; use at most {len(members)}, or null for all of them")
         chosen[c] = np.sort(rng.choice(members, wanted, replace=False)) if wanted < len(members) else members
-        if settings["diagram_points"] > wanted:
-            raise ConfigError(f"homology.diagram_points: {settings['diagram_points']} is more than the {wanted} points "
-                              f"measured in class {c}; use at most {wanted}")
     return chosen
 
 
@@ -68,7 +65,8 @@ def input_homology(dataset: str, settings: dict, output, *, data_dir, download: 
     x, labels = dataset_.x_test, dataset_.y_test
     points = homology_points(labels, settings)
     # The subsample is chosen in the input, where every image is itself, and kept in every layer.
-    subsample = {c: idx[homology.furthest_point_sample(x[idx], settings["diagram_points"])] for c, idx in points.items()}
+    subsample = {c: idx[homology.furthest_point_sample(x[idx], min(settings["diagram_points"], len(idx)))]
+                 for c, idx in points.items()}
     names = data.class_names(dataset, dataset_.n_classes)
     known = layout.read_attrs(shape_file).get("known_betti", "{}") if shape_file else "{}"
     layer = {}
