@@ -98,6 +98,7 @@ rule homology_figures:
 rule homology_summary:
     input:
         tables=lambda wildcards: model_outputs(paths.HOMOLOGY_TABLE, dataset=wildcards.dataset),
+        metrics=lambda wildcards: model_outputs(paths.METRICS, dataset=wildcards.dataset),
         input=paths.INPUT_HOMOLOGY,
     output:
         table=paths.SUMMARY_HOMOLOGY,

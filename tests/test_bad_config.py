@@ -65,7 +65,6 @@ CASES = {
     "no-widths": ({"widths": []}, {}, ["widths", "non-empty"]),
     "no-seeds": ({"seeds": []}, {}, ["seeds", "non-empty"]),
     "no-datasets": ({"datasets": []}, {}, ["datasets", "non-empty"]),
-    "no-methods": ({"clustering": {"methods": []}}, {}, ["clustering.methods", "non-empty"]),
     # unknown names
     "unknown-dataset": ({"datasets": ["mnsit"]}, {}, ["datasets.0", "choose one of: mnist, fashion_mnist, digits"]),
     "unknown-regularization": ({"regularizations": ["l3"]}, {}, ["regularizations.0", "none, l2, l1, dropout"]),

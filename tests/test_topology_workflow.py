@@ -104,6 +104,11 @@ def test_homology_figures_and_summary(disks):
     summary = pd.read_csv(disks / at(paths.SUMMARY_HOMOLOGY))
     assert sorted(summary["model"].unique()) == sorted(MODELS)
     assert len(summary) == len(MODELS) * len(LAYERS) * 2
+    for model in MODELS:  # each model's accuracy beside its rows: the paper reads only perfect classifiers
+        metrics = json.loads((disks / at(paths.METRICS, model)).read_text())
+        rows = summary[summary["model"] == model]
+        assert (rows["train_accuracy"] == metrics["epochs"][-1]["train_accuracy"]).all()
+        assert (rows["test_accuracy"] == metrics["test_accuracy"]).all()
     assert (disks / at(paths.SUMMARY_BETTI_FIGURE)).stat().st_size > 10_000
 
 

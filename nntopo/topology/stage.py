@@ -133,9 +133,12 @@ def homology_table(result: Homology) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def summarize_homology(tables, output) -> pd.DataFrame:
-    """The models' tables, one after another."""
+def summarize_homology(tables, output, accuracy: dict) -> pd.DataFrame:
+    """The models' tables, one after another, with ``accuracy`` (model -> (train, test)) beside."""
     summary = pd.concat([pd.read_csv(path) for path in tables], ignore_index=True)
+    at = summary.columns.get_loc("class_name") + 1
+    for i, column in enumerate(("train_accuracy", "test_accuracy")):
+        summary.insert(at + i, column, [accuracy[model][i] for model in summary["model"]])
     with layout.atomic(output) as tmp:
         summary.to_csv(tmp, index=False)
     return summary
@@ -159,12 +162,17 @@ def draw_model_figures(homology_path, table_path, outputs) -> None:
                   outputs.distances)
 
 
-def summarize(tables, input_path, outputs) -> pd.DataFrame:
-    """The table across models, and Betti numbers against depth with the input's known ones."""
+def summarize(tables, metrics, input_path, outputs) -> pd.DataFrame:
+    """The table across models with each model's final training and test accuracy (the paper keeps
+    only networks that classify their training set perfectly), and Betti numbers against depth."""
     from nntopo import plotting
     from nntopo.topology import plots
 
-    summary = summarize_homology(tables, outputs.table)
+    accuracy = {}
+    for path in metrics:
+        recorded = json.loads(open(path).read())
+        accuracy[recorded["model"]] = (recorded["epochs"][-1]["train_accuracy"], recorded["test_accuracy"])
+    summary = summarize_homology(tables, outputs.table, accuracy)
     attrs = layout.read_attrs(input_path)
     known = {int(c): b for c, b in json.loads(attrs["known_betti"]).items()}
     figure = plots.betti_depth(summary, json.loads(attrs["class_names"]), known,
