@@ -129,3 +129,21 @@ def test_the_approximations_match_the_exact_forces_at_their_most_accurate(embedd
     assert exact_bh < 1e-4  # float32 arithmetic
     assert fine_fft < 0.05
     assert coarse_bh > exact_bh
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_reference_homology_is_the_workflows_computed_densely(seed):
+    """The reference's dense k-NN hop complex gives the workflow's Betti numbers at every scale, on
+    clustered points with duplicates (a dead layer's) and on a shape."""
+    from nntopo import shapes
+    from nntopo.topology import homology
+
+    rng = np.random.default_rng(seed)
+    blobs = np.concatenate([rng.normal(c, 0.3, (120, 5)) for c in (0, 3, 6)])
+    clouds = [np.concatenate([blobs, blobs[:40], np.zeros((30, 5))]),
+              shapes.generate("disks", 100, 800, seed)[2]]
+    for points in clouds:
+        for k, epsilon in ((5, 1), (10, 3)):
+            ours = homology.rips_betti(points, k, epsilon)
+            theirs = reference.dense_rips_betti(points, k, epsilon)
+            assert np.array_equal(ours.numbers, theirs.numbers) and ours.distinct == theirs.distinct

@@ -78,16 +78,20 @@ def betti_depth(table: pd.DataFrame, class_names: list[str], known: dict | None 
 
 
 def persistence_diagrams(result: Homology, class_names: list[str], title: str = "") -> Figure:
-    """A row per class, a column per layer: the Euclidean persistence diagrams of the class's
-    subsample, its diameter scaled to 1 (so the axes are shared); H0 bars that never die are left out."""
+    """A panel per layer and class: the Euclidean persistence diagrams of the class's subsample, its
+    diameter scaled to 1 (so the axes are shared); H0 bars that never die are left out. Layers run
+    down the rows when there are more layers than classes (a deep net on two classes), else across."""
     layers, classes = list(result.layers), result.classes
-    fig = new_figure(0.8 + 1.9 * len(layers), 0.9 + 1.8 * len(classes))
-    axes = fig.subplots(len(classes), len(layers), sharex=True, sharey=True, squeeze=False)
-    fig.suptitle(title or "persistence diagrams of each class's subsample, by layer (diameter scaled to 1)", fontsize=12)
+    by_row = len(layers) > len(classes)
+    n_rows, n_cols = (len(layers), len(classes)) if by_row else (len(classes), len(layers))
+    fig = new_figure(max(1.0 + 1.9 * n_cols, 5.5), 1.3 + 1.8 * n_rows)
+    axes = fig.subplots(n_rows, n_cols, sharex=True, sharey=True, squeeze=False)
+    fig.suptitle(title or "persistence diagrams of each class's subsample, by layer (diameter scaled to 1)", fontsize=10)
     top = max((float(d[np.isfinite(d[:, 1]), 1].max(initial=0)) for per in result.layers.values()
                for m in per.values() for d in m.diagrams), default=1.0) * 1.05 or 1.0
-    for col, layer in enumerate(layers):
-        for row, c in enumerate(classes):
+    for i, layer in enumerate(layers):
+        for j, c in enumerate(classes):
+            row, col = (i, j) if by_row else (j, i)
             ax = axes[row, col]
             ax.plot([0, top], [0, top], color="0.6", linewidth=0.8)
             for dim, diagram in enumerate(result.layers[layer][c].diagrams):
@@ -96,14 +100,15 @@ def persistence_diagrams(result: Homology, class_names: list[str], title: str = 
             ax.set_xlim(-0.03 * top, top)  # H0's births are all 0: keep them off the axis line
             ax.set_ylim(0, top)
             ax.tick_params(labelsize=7)
+            row_label, col_label = (layer, f"class {class_names[c]}") if by_row else (f"class {class_names[c]}", layer)
             if row == 0:
-                ax.set_title(layer, fontsize=10)
+                ax.set_title(col_label, fontsize=10)
             if col == 0:
-                ax.set_ylabel(f"class {class_names[c]}\ndeath", fontsize=9)
+                ax.set_ylabel(f"{row_label}\ndeath", fontsize=9)
     fig.supxlabel("birth", fontsize=10)
     dims = len(next(iter(next(iter(result.layers.values())).values())).diagrams)
     handles = [Line2D([], [], color=DIM_COLORS[d], marker="o", linestyle="none", label=f"H{d}") for d in range(dims)]
-    fig.legend(handles=handles, loc="outside upper right", ncols=dims, fontsize=9)
+    fig.legend(handles=handles, loc="outside lower center", ncols=dims, fontsize=9)
     return fig
 
 
@@ -111,9 +116,9 @@ def diagram_distances(table: pd.DataFrame, class_names: list[str], title: str = 
     """How far each layer's diagrams are from the previous layer's: bottleneck and 1-Wasserstein
     (rows) in each homology dimension (columns), a line per class, x = the layer arrived at."""
     dims = sorted(int(c.rsplit("_h", 1)[1]) for c in table.columns if c.startswith("bottleneck_h"))
-    fig = new_figure(1.5 + 3.6 * max(len(dims), 1), 6.0)
+    fig = new_figure(1.5 + 3.6 * max(len(dims), 1), 6.8)
     axes = fig.subplots(2, max(len(dims), 1), sharex=True, squeeze=False)
-    fig.suptitle(title or "change of the persistence diagrams from one layer to the next", fontsize=12)
+    fig.suptitle(title or "change of the persistence diagrams from one layer to the next", fontsize=11)
     moved = table[table["depth"] > 0]
     if moved.empty:
         for ax in axes.flat:
@@ -129,11 +134,12 @@ def diagram_distances(table: pd.DataFrame, class_names: list[str], title: str = 
                 rows_ = moved[moved["class"] == c].sort_values("depth")
                 ax.plot(rows_["depth"], rows_[f"{metric}_h{dim}"], "o-", color=color, markersize=3, linewidth=1.2)
             ax.set_title(f"{metric}, H{dim}", fontsize=10)
-            ax.set_xticks(layers["depth"], [f"→{name}" for name in layers["layer"]], rotation=30, fontsize=8)
+            ax.set_xticks(layers["depth"], [f"→{name}" for name in layers["layer"]], rotation=45, ha="right",
+                          fontsize=8)
             ax.grid(alpha=0.3)
             ax.set_ylim(bottom=0)
     fig.supylabel("distance (diagrams of unit-diameter clouds)", fontsize=10)
     handles = [Line2D([], [], color=color, marker="o", markersize=4, label=f"class {class_names[c]}")
                for c, color in zip(classes, colors)]
-    fig.legend(handles=handles, loc="outside right upper", fontsize=8.5)
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), fontsize=8.5)
     return fig

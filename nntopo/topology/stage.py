@@ -157,8 +157,8 @@ def draw_model_figures(homology_path, table_path, outputs) -> None:
     result = layout.read_homology(homology_path)
     names = json.loads(result.attrs["class_names"])
     title = _title(result.attrs)
-    plotting.save(plots.persistence_diagrams(result, names, title=f"persistence diagrams by layer, {title}"), outputs.diagrams)
-    plotting.save(plots.diagram_distances(pd.read_csv(table_path), names, title=f"distance between consecutive layers' diagrams, {title}"),
+    plotting.save(plots.persistence_diagrams(result, names, title=f"persistence diagrams by layer\n{title}"), outputs.diagrams)
+    plotting.save(plots.diagram_distances(pd.read_csv(table_path), names, title=f"distance between consecutive layers' diagrams\n{title}"),
                   outputs.distances)
 
 
@@ -176,6 +176,6 @@ def summarize(tables, metrics, input_path, outputs) -> pd.DataFrame:
     attrs = layout.read_attrs(input_path)
     known = {int(c): b for c, b in json.loads(attrs["known_betti"]).items()}
     figure = plots.betti_depth(summary, json.loads(attrs["class_names"]), known,
-                               title=f"homology by depth, {_title({**attrs, 'model': ''})}")
+                               title=f"homology by depth\n{_title({**attrs, 'model': ''})}")
     plotting.save(figure, outputs.figure)
     return summary
