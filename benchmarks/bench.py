@@ -11,16 +11,16 @@ In a fresh scratch directory (nothing in the repository's results/ is read or wr
 2. a no-op dry run (`snakemake -n`), which must find nothing to do;
 3. one figure deleted (the last model's first-hidden-layer neurons.png of the embedding method, in an
    image_figures batch), then the plain `snakemake --cores 2` again: it must run that one batch alone;
-4. one clustering parameter changed (umap min_dist 0.1 -> 0.2, in a modified copy of the config): the
-   dry run's plan is compared with the jobs the rules make depend on that method's clusters, derived
-   from the config (`expected_after_change`: the method's cluster job of every analysed layer; per
-   layer analyse_layer and layer_figures, image_figures where it applies; per model flow and
-   model_figures; the summary), then the run is timed and must run the plan;
-5. the homology alone: every homology output deleted (the dataset's input file, each model's files and
+4. the homology alone: every homology output deleted (the dataset's input file, each model's files and
    figures, the summary's), then the plain command again: the homology stage's wall time when nothing
    runs beside it, an upper bound on what it adds to the full study (there it shares the cores with
    clustering). Then the homology of one class in one layer timed alone: 1,000 points of the largest
    class in every layer of every model (median of 3 each);
+5. one clustering parameter changed (umap min_dist 0.1 -> 0.2, in a modified copy of the config): the
+   dry run's plan is compared with the jobs the rules make depend on that method's clusters, derived
+   from the config (`expected_after_change`: the method's cluster job of every analysed layer; per
+   layer analyse_layer and layer_figures, image_figures where it applies; per model flow and
+   model_figures; the summary), then the run is timed and must run the plan;
 6. the reference (benchmarks/reference.py): the same study the straightforward way, timed in the
    same run, so the speed-up is a ratio measured on the same machine at the same moment.
 
@@ -332,13 +332,18 @@ def pick_figure(work: Path, cfg: dict, models: list[str]) -> tuple[Path, str]:
 HOMOLOGY_RULES = {"input_homology", "homology", "homology_figures", "homology_summary", "all"}
 
 
-def delete_homology(results: Path) -> list[Path]:
+def delete_homology(results: Path, cfg: dict) -> list[Path]:
     """Delete every output of the homology rules; return them (the plain command must remake them)."""
+    from nntopo import config as nnconfig
     from nntopo import paths
 
-    patterns = ("*/homology/*", "*/*/homology/*", Path(paths.SUMMARY_HOMOLOGY).name, Path(paths.SUMMARY_BETTI_FIGURE).name)
-    found = [p for pattern in patterns[:2] for p in results.glob(pattern)]
-    found += [p for name in patterns[2:] for p in results.glob(f"*/summary/{name}")]
+    found = []
+    for dataset in cfg["datasets"]:
+        patterns = [paths.INPUT_HOMOLOGY, paths.SUMMARY_HOMOLOGY, paths.SUMMARY_BETTI_FIGURE]
+        patterns += [paths.fill(p, model=str(m)) for m in nnconfig.model_ids(cfg)
+                     for p in (paths.HOMOLOGY, paths.HOMOLOGY_TABLE, paths.HOMOLOGY_FIGURE)]
+        for pattern in patterns:
+            found += [p for p in results.parent.glob(paths.fill(pattern, dataset=dataset, figure="*")) if p.is_file()]
     for path in found:
         path.unlink()
     return found
@@ -515,12 +520,21 @@ def main(argv=None) -> int:
     figure_jobs = jobs_in(output)
     figure_ok = figure.exists() and [rule for rule, _ in figure_jobs] == [figure_rule]
 
-    # 4. One clustering parameter changed: plan, compare with the jobs the rules make depend on that
+    # 4. The homology alone, then one class in one layer.
+    progress("phase 4/6: the homology stage alone (its outputs deleted, then the plain command)")
+    deleted = delete_homology(results, cfg)
+    homology_s, output = wf.run("homology_alone")
+    homology_jobs = jobs_in(output)
+    homology_ok = all(path.exists() for path in deleted) and {rule for rule, _ in homology_jobs} <= HOMOLOGY_RULES
+    progress(f"  {len(homology_jobs)} jobs in {homology_s:.1f} s; now one class in one layer at a time")
+    class_layer = class_layer_times(results, cfg)
+
+    # 5. One clustering parameter changed: plan, compare with the jobs the rules make depend on that
     # method's clusters, run.
     changed, method, change = changed_parameter(raw)
     changed_file = scratch / "config-changed.yaml"
     changed_file.write_text(yaml.safe_dump(changed, sort_keys=False))
-    progress(f"phase 4/6: {change}")
+    progress(f"phase 5/6: {change}")
     expected = expected_after_change(cfg, method)
     _, output = wf.run("incremental_plan", "-n", configfile=changed_file)
     planned = set(jobs_in(output))
@@ -528,15 +542,6 @@ def main(argv=None) -> int:
     ran = set(jobs_in(output))
     only_its_jobs = planned == expected and ran == planned and not any(rule == "train" for rule, _ in planned)
     own = sum(1 for _, wc in planned if ("method", method) in wc)
-
-    # 5. The homology alone, then one class in one layer.
-    progress("phase 5/6: the homology stage alone (its outputs deleted, then the plain command)")
-    deleted = delete_homology(results)
-    homology_s, output = wf.run("homology_alone")
-    homology_jobs = jobs_in(output)
-    homology_ok = all(path.exists() for path in deleted) and {rule for rule, _ in homology_jobs} <= HOMOLOGY_RULES
-    progress(f"  {len(homology_jobs)} jobs in {homology_s:.1f} s; now one class in one layer at a time")
-    class_layer = class_layer_times(results, cfg)
 
     # 6. The reference, in the same run.
     reference = None

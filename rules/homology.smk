@@ -103,6 +103,8 @@ rule homology_summary:
     output:
         table=paths.SUMMARY_HOMOLOGY,
         figure=report(paths.SUMMARY_BETTI_FIGURE, caption="../report/betti_depth.rst", category="{dataset} summary"),
+    params:
+        settings=nnconfig.figures_slice(config, ["min_train_accuracy"]),
     log:
         paths.for_rule(paths.DATASET_LOG, "homology_summary"),
     benchmark:

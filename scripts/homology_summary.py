@@ -4,4 +4,5 @@ from nntopo.topology.stage import summarize
 from nntopo.workflow.jobs import job
 
 with job(snakemake.log[0], snakemake.threads):
-    summarize(snakemake.input.tables, snakemake.input.metrics, snakemake.input.input, snakemake.output)
+    summarize(snakemake.input.tables, snakemake.input.metrics, snakemake.input.input, snakemake.output,
+              snakemake.params.settings["min_train_accuracy"])

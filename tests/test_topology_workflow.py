@@ -117,6 +117,11 @@ def test_changing_k_reruns_only_the_homology(disks):
     assert {rule for rule, *_ in jobs} == {"input_homology", "homology", "homology_figures", "homology_summary"}
 
 
+def test_the_accuracy_floor_of_the_figure_redraws_the_summary_alone(disks):
+    jobs = planned_jobs(snakemake(disks, {**DISKS, "figures": {**DISKS["figures"], "min_train_accuracy": 0.99}}, "-n"))
+    assert {rule for rule, *_ in jobs} == {"homology_summary"}
+
+
 def test_changing_the_shape_seed_regenerates_and_retrains(disks):
     jobs = planned_jobs(snakemake(disks, {**DISKS, "shapes": {"seed": 1}}, "-n"))
     assert {"shape_data", "train", "input_homology", "homology", "cluster"} <= {rule for rule, *_ in jobs}

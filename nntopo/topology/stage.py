@@ -162,9 +162,10 @@ def draw_model_figures(homology_path, table_path, outputs) -> None:
                   outputs.distances)
 
 
-def summarize(tables, metrics, input_path, outputs) -> pd.DataFrame:
+def summarize(tables, metrics, input_path, outputs, min_train_accuracy: float = 0.0) -> pd.DataFrame:
     """The table across models with each model's final training and test accuracy (the paper keeps
-    only networks that classify their training set perfectly), and Betti numbers against depth."""
+    only networks that classify their training set perfectly), and Betti numbers against depth of
+    the models whose training accuracy reached ``min_train_accuracy``."""
     from nntopo import plotting
     from nntopo.topology import plots
 
@@ -175,7 +176,10 @@ def summarize(tables, metrics, input_path, outputs) -> pd.DataFrame:
     summary = summarize_homology(tables, outputs.table, accuracy)
     attrs = layout.read_attrs(input_path)
     known = {int(c): b for c, b in json.loads(attrs["known_betti"]).items()}
-    figure = plots.betti_depth(summary, json.loads(attrs["class_names"]), known,
-                               title=f"homology by depth\n{_title({**attrs, 'model': ''})}")
+    shown = summary[summary["train_accuracy"] >= min_train_accuracy]
+    left_out = summary["model"].nunique() - shown["model"].nunique()
+    note = f"\n{left_out} of {summary['model'].nunique()} models left out: training accuracy below {min_train_accuracy}"
+    figure = plots.betti_depth(shown, json.loads(attrs["class_names"]), known,
+                               title=f"homology by depth\n{_title({**attrs, 'model': ''})}" + (note if left_out else ""))
     plotting.save(figure, outputs.figure)
     return summary
