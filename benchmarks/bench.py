@@ -350,8 +350,9 @@ def delete_homology(results: Path, cfg: dict) -> list[Path]:
 
 
 def class_layer_times(results: Path, cfg: dict) -> dict:
-    """The k-NN hop homology (b0 .. maxdim) of CLASS_LAYER_POINTS points of the largest class, in every
-    layer of every model and the input, each the median of 3 runs, in this process (one thread)."""
+    """The k-NN hop Betti numbers (b0 .. maxdim) of up to CLASS_LAYER_POINTS points of the largest
+    class, in every layer of every model and each dataset's input, each the median of 3 runs, in this
+    process (one thread): the issue's "homology of one class in one layer"."""
     import statistics
 
     import numpy as np
@@ -362,26 +363,27 @@ def class_layer_times(results: Path, cfg: dict) -> dict:
     from nntopo.topology import homology
 
     settings = nnconfig.homology_slice(cfg)
-    times = {}
+    times, sizes = {}, set()
     with threadpool_limits(1):
         for acts_path in sorted(results.glob("*/*/activations.h5")):
             acts = layout.read_activations(acts_path)
-            largest = int(np.bincount(acts.labels).argmax())
-            members = np.flatnonzero(acts.labels == largest)[:CLASS_LAYER_POINTS]
-            clouds = {name: acts.layer(name) for name in layout.layer_names(len(acts.hidden))}
-            if not times:  # the input once
-                clouds = {"input": data.load(acts.attrs["dataset"], nnconfig.data_dir(cfg), False, train=False).x_test,
-                          **clouds}
-            for name, values in clouds.items():
+            dataset = acts.attrs["dataset"]
+            members = np.flatnonzero(acts.labels == np.bincount(acts.labels).argmax())[:CLASS_LAYER_POINTS]
+            sizes.add(len(members))
+            clouds = {f"{dataset} {acts.attrs['model']} {name}": acts.layer(name)
+                      for name in layout.layer_names(len(acts.hidden))}
+            if f"{dataset} input" not in times:
+                clouds[f"{dataset} input"] = data.load(dataset, nnconfig.data_dir(cfg), False, train=False).x_test
+            for where, values in clouds.items():
                 runs = []
                 for _ in range(3):
                     start = time.perf_counter()
                     homology.rips_betti(values[members], settings["k"], settings["epsilon"], settings["maxdim"])
                     runs.append(time.perf_counter() - start)
-                times[f"{acts_path.parent.name} {name}" if name != "input" else "input"] = statistics.median(runs)
+                times[where] = statistics.median(runs)
     worst = max(times, key=times.get)
     return {"median_s": statistics.median(times.values()), "max_s": times[worst], "worst": worst, "count": len(times),
-            "times": times}
+            "points": "/".join(map(str, sorted(sizes))), "times": times}
 
 
 def job_key(rule: str, **wildcards) -> tuple[str, tuple]:
@@ -463,6 +465,10 @@ def main(argv=None) -> int:
     configfile.write_text(yaml.safe_dump(raw, sort_keys=False))
     os.environ["NNTOPO_DATA_DIR"] = str(data_dir)
     cfg = nnconfig.load(configfile)
+    shapes = [d for d in cfg["datasets"] if d in nnconfig.SHAPES]
+    if shapes:  # the reference trains from data files alone
+        sys.exit(f"bench: {', '.join(shapes)} cannot be benchmarked (generated point clouds); use a config with "
+                 "mnist, fashion_mnist or digits")
     models = [str(m) for m in nnconfig.model_ids(cfg)]
     results = work / "results"
     wf = Workflow(work, configfile, args.cores, env, logs)
@@ -525,7 +531,9 @@ def main(argv=None) -> int:
     deleted = delete_homology(results, cfg)
     homology_s, output = wf.run("homology_alone")
     homology_jobs = jobs_in(output)
-    homology_ok = all(path.exists() for path in deleted) and {rule for rule, _ in homology_jobs} <= HOMOLOGY_RULES
+    # The plain command must remake exactly what was deleted, and run the homology's rules alone.
+    homology_ok = bool(deleted) and all(path.exists() for path in deleted) and \
+        {rule for rule, _ in homology_jobs} == HOMOLOGY_RULES - {"all"}
     progress(f"  {len(homology_jobs)} jobs in {homology_s:.1f} s; now one class in one layer at a time")
     class_layer = class_layer_times(results, cfg)
 
@@ -570,7 +578,7 @@ def main(argv=None) -> int:
     say(f"  one parameter changed   {incremental_s:8.1f} s   ({change}; jobs run: {describe(ran)})")
     say(f"  homology alone          {homology_s:8.1f} s   ({len(deleted)} outputs deleted; jobs run: {describe(homology_jobs)})")
     say(f"  one class, one layer    {class_layer['median_s']:8.2f} s   (median; slowest {class_layer['max_s']:.2f} s in "
-        f"{class_layer['worst']}; {CLASS_LAYER_POINTS} points, {class_layer['count']} layers)")
+        f"{class_layer['worst']}; {class_layer['points']} points, {class_layer['count']} layers)")
     if reference:
         say(f"  reference study         {reference['wall_s']:8.1f} s   (train+cluster {reference['train_and_cluster_s']:.1f} s, "
             f"after clustering {reference['downstream_s']:.1f} s, {reference['figure_jobs']} figures and pages one process each "
@@ -628,6 +636,7 @@ def main(argv=None) -> int:
     peak = peaks.get(slowest_wide["sizes"], float("nan"))
     worst_rule = max(rules.items(), key=lambda kv: kv[1]["max_rss_mib"]) if rules else ("-", {"max_rss_mib": 0.0, "worst": ""})
     peak_rss = max(worst_rule[1]["max_rss_mib"], rss_any_mib if unrecorded else 0.0)
+    rest_s = max(full_s - homology_s, 1e-9)  # the study without its homology, at most
     rows = [
         ("full study from empty (report included)", f"<= {TARGETS['full_s']:.0f} s", f"{full_s:.1f} s",
          full_s <= TARGETS["full_s"]),
@@ -647,10 +656,12 @@ def main(argv=None) -> int:
          f"({slowest_wide['gflops'] / ISSUE_PEAK_GFLOPS:.0%} of {ISSUE_PEAK_GFLOPS:.0f})",
          slowest_wide["gflops"] >= TARGETS["train_share"] * peak),
         ("homology's share of the study's wall time", f"<= {TARGETS['homology_share']:.0%}",
-         f"{homology_s / (full_s - homology_s):.0%} ({homology_s:.0f} s alone / {full_s - homology_s:.0f} s the rest; "
-         "an upper bound)", homology_ok and homology_s <= TARGETS["homology_share"] * (full_s - homology_s)),
-        (f"homology of one class in one layer", f"<= {TARGETS['class_layer_s']:.0f} s, {CLASS_LAYER_POINTS} points",
-         f"slowest {class_layer['max_s']:.2f} s ({class_layer['worst']}), median {class_layer['median_s']:.2f} s",
+         (f"{homology_s / rest_s:.0%} ({homology_s:.0f} s alone / {rest_s:.0f} s the rest; an upper bound)"
+          if homology_ok else f"the homology phase ran {describe(homology_jobs)}, not the homology alone"),
+         homology_ok and homology_s <= TARGETS["homology_share"] * rest_s),
+        ("homology (b0, b1) of one class in one layer", f"<= {TARGETS['class_layer_s']:.0f} s, "
+         f"{CLASS_LAYER_POINTS} points", f"slowest {class_layer['max_s']:.2f} s ({class_layer['worst']}; "
+         f"{class_layer['points']} points), median {class_layer['median_s']:.2f} s",
          class_layer["max_s"] <= TARGETS["class_layer_s"]),
         ("peak memory of any job", f"<= {TARGETS['peak_rss_mib'] / 1024:.0f} GiB",
          f"{peak_rss:.0f} MiB ({worst_rule[0]}: {worst_rule[1]['worst']})" if not unrecorded or peak_rss == worst_rule[1]["max_rss_mib"]

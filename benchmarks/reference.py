@@ -22,7 +22,8 @@ as the job it reads from is done:
   included, so nothing is shared between models (the workflow measures the input layer once per
   dataset and every model reuses its points and subsample), with dense distances: the full N x N
   Euclidean distance matrix gives the k nearest neighbours, all-pairs hop distances of the k-NN graph
-  (no hop limit) go to ripser as a dense matrix. The numbers are the same as the workflow's; the
+  (no hop limit) go to ripser as a dense matrix. The numbers are the workflow's (up to how ties
+  among equally near neighbours are broken: a stable argsort here, scikit-learn's search there); the
   dataset's input file the summary reads is written once, the same dense way, before any model's.
 - figures (one process per figure or page): every output the workflow's figure rules write
   (``FIGURE_RULES``: a model's figures and Mapper page across layers, each layer's figures, Mapper
@@ -250,18 +251,15 @@ def homology_job(cfg: dict, dataset: str, model_id: str) -> None:
     from nntopo.topology import homology, stage
 
     settings = nnconfig.homology_slice(cfg)
-    shape_file = paths.fill(paths.SHAPE_DATA, dataset=dataset) if dataset in nnconfig.SHAPES else None
     with mock.patch.object(homology, "rips_betti", dense_rips_betti):
         if model_id == "-":
             output = paths.fill(paths.INPUT_HOMOLOGY, dataset=dataset)
             Path(output).parent.mkdir(parents=True, exist_ok=True)
-            stage.input_homology(dataset, settings, output, data_dir=nnconfig.data_dir(cfg), download=cfg["download"],
-                                 shape_file=shape_file)
+            stage.input_homology(dataset, settings, output, data_dir=nnconfig.data_dir(cfg), download=cfg["download"])
             return
         where = {"dataset": dataset, "model": model_id}
         own_input = Path(paths.fill(paths.HOMOLOGY, **where)).with_name("input-own.h5")
-        stage.input_homology(dataset, settings, own_input, data_dir=nnconfig.data_dir(cfg), download=cfg["download"],
-                             shape_file=shape_file)
+        stage.input_homology(dataset, settings, own_input, data_dir=nnconfig.data_dir(cfg), download=cfg["download"])
         outputs = SimpleNamespace(data=paths.fill(paths.HOMOLOGY, **where), table=paths.fill(paths.HOMOLOGY_TABLE, **where))
         stage.model_homology(paths.fill(paths.ACTIVATIONS, **where), own_input, settings, outputs)
         own_input.unlink()
@@ -370,8 +368,9 @@ def run_study(workdir: Path, configfile: Path, workers: int = 2) -> dict:
                     trained.append((d, m))
                 if name.startswith("input_homology-"):
                     measured.append(finished[0])
-                # A model's homology reads its activations and, for the summary's bookkeeping, comes
-                # after the dataset's input file.
+                # A model's homology reads its activations, and starts after the dataset's input file
+                # is written: that file must be older than every homology.h5, or the downstream
+                # Snakemake run would measure them again.
                 for d, m in [job for job in trained if job[0] in measured]:
                     trained.remove((d, m))
                     running[start(pool, f"homology-{d}-{m}", "homology", d, m)] = (d, m)

@@ -19,7 +19,7 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schem
 DATA_DIR_ENV = "NNTOPO_DATA_DIR"
 # Test points of each dataset: every one is clustered (nntopo/data.py; digits keeps 30% of 1,797).
 TEST_POINTS = {"mnist": 10_000, "fashion_mnist": 10_000, "digits": 540}
-# The fewest test points in one class (nntopo.data.SMALLEST_TEST_CLASS, kept here without numpy).
+# The fewest test points in one class: MNIST's digit 5, Fashion-MNIST's every class, digits' smallest.
 SMALLEST_TEST_CLASS = {"mnist": 892, "fashion_mnist": 1000, "digits": 52}
 SHAPES = ("disks", "tori")  # nntopo.shapes.NAMES: point clouds generated from the config's `shapes`
 IDX_DATASETS = ("mnist", "fashion_mnist")  # read from files under the data directory
@@ -83,7 +83,7 @@ def validate(config: dict | None) -> dict:
     return config
 
 
-def test_points(config: dict, dataset: str) -> int:
+def n_test_points(config: dict, dataset: str) -> int:
     return config["shapes"]["test_points"] if dataset in SHAPES else TEST_POINTS[dataset]
 
 
@@ -102,7 +102,6 @@ def _check_homology(config: dict) -> None:
         if wanted is not None and wanted > smallest:
             raise ConfigError(f"homology.points_per_class: {wanted} is more than the {smallest} test points of the "
                               f"smallest {dataset} class; use at most {smallest}, or null for every point")
-
 
 
 def _check_finite(value, key: str = "") -> None:
@@ -146,7 +145,7 @@ def _check_methods(config: dict) -> None:
             raise ConfigError(f"clustering.{method}: {error}") from None
         for dataset in config["datasets"]:  # e.g. more k-means clusters than test points
             try:
-                configured.check_points(test_points(config, dataset))
+                configured.check_points(n_test_points(config, dataset))
             except ValueError as error:
                 raise ConfigError(f"clustering.{method}: {error} (the {dataset} test set)") from None
     embedding = config["figures"]["embedding"]

@@ -27,8 +27,6 @@ IDX_FILES = {
 IDX_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 MNIST_SHAPE = (28, 28)
 NAMES = (*IDX_FOLDERS, "digits", *shapes.NAMES)
-# The fewest test points of one class: MNIST's digit 5 (892), Fashion-MNIST's 1,000 each, digits' 52.
-SMALLEST_TEST_CLASS = {"mnist": 892, "fashion_mnist": 1000, "digits": 52}
 
 # IDX type codes (third byte of the magic number) and the dtypes they stand for.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -159,10 +157,6 @@ def _load_digits() -> Dataset:
     y = digits.target.astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, stratify=y, random_state=0)
     return Dataset("digits", x_train, y_train, x_test, y_test, (8, 8))
-
-
-def has_images(name: str) -> bool:
-    return name not in shapes.NAMES
 
 
 def class_names(name: str, n_classes: int) -> list[str]:

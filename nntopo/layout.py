@@ -306,7 +306,7 @@ def read_shape_data(path) -> tuple[dict[str, np.ndarray], dict]:
 # (`input`, `hidden_1` .., `output`) and class, group `<layer>/<c>`: `betti` (scales x maxdim+1: the
 # Betti numbers at hop scales 1 .. epsilon), `h0`, `h1` (`h2`) (persistence diagrams of the subsample,
 # its diameter scaled to 1), and after the input `bottleneck`, `wasserstein` (per dimension, to the
-# previous layer's diagrams). Attributes: the root's name the parameters and `layers` (JSON, in depth
+# previous layer's diagrams). The root's attributes hold the parameters and `layers` (JSON, in depth
 # order); a class group's hold `distinct` (points left once coincident ones merge) and `diameter`.
 
 INPUT_LAYER = "input"

@@ -31,8 +31,8 @@ _GRID = np.array([(i, j) for j in (-1, 0, 1) for i in (-1, 0, 1)], dtype=float) 
 DISK_SPACING, HOLE_RADIUS, DISK_RADIUS = 0.5, 0.18, 0.11
 # tori: core circles of radius 1, tubes of radius 0.25; the two cores of a pair come no closer than
 # 1.0, so the tubes are 0.5 apart; pairs 5 apart, 1.5 between neighbouring pairs. The whole cloud is
-# then scaled by TORI_SCALE into [-1.1, 1.3]^3 (inputs of order 1, as the disks' are: tanh networks
-# fed coordinates up to 7 saturate and some seeds never train).
+# then scaled by TORI_SCALE into about [-1.14, 1.32] x [-1.14, 1.14] x [-0.23, 0.23] (inputs of order
+# 1, as the disks' are: tanh networks fed coordinates up to 7 saturate and some seeds never train).
 TORUS_RADIUS, TUBE_RADIUS, PAIR_SPACING = 1.0, 0.25, 5.0
 TORI_SCALE = 1 / 5.5
 

@@ -294,6 +294,12 @@ def test_furthest_point_sample_of_every_point_is_a_permutation():
     assert sorted(furthest_point_sample(points, 25, start=4).tolist()) == list(range(25))
 
 
+def test_furthest_point_sample_never_repeats_a_point_among_duplicates():
+    """Asked for every point of a cloud with duplicates (a small class, a dead layer), each index once."""
+    points = np.repeat(np.random.default_rng(2).uniform(size=(6, 2)), 3, axis=0)
+    assert sorted(furthest_point_sample(points, len(points)).tolist()) == list(range(len(points)))
+
+
 @pytest.mark.parametrize("n", [0, -1, 11])
 def test_furthest_point_sample_rejects_bad_n(n):
     with pytest.raises(ValueError, match="cannot choose"):
@@ -544,3 +550,29 @@ def test_homology_table_rows():
         else:
             assert [row["bottleneck_h0"], row["bottleneck_h1"]] == measured.bottleneck.tolist()
             assert [row["wasserstein_h0"], row["wasserstein_h1"]] == measured.wasserstein.tolist()
+
+
+def test_a_stale_input_file_is_refused(tmp_path):
+    """A model's layers are measured with the input file's settings only: an input file measured with
+    another k stops the job with one line naming the file to delete."""
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 40)
+    acts_path = tmp_path / "activations.h5"
+    layout.write_activations(acts_path, [rng.normal(size=(80, 4))], rng.normal(size=(80, 2)), labels, labels,
+                             layout.provenance("digits", "mlp4-none-s0", 0, {}))
+    settings = {"k": 5, "epsilon": 1, "maxdim": 1, "points_per_class": None, "diagram_points": 10, "seed": 0}
+    points = {c: np.flatnonzero(labels == c) for c in (0, 1)}
+    first = Homology(points, {c: idx[:10] for c, idx in points.items()},
+                     {"input": {c: stage.measure(rng.normal(size=(40, 3)), np.arange(10), settings, "input")
+                                for c in (0, 1)}},
+                     layout.provenance("digits", "", 0, settings, class_names=json.dumps(["0", "1"]), known_betti="{}",
+                                       k=5, epsilon=1, maxdim=1, diagram_points=10))
+    layout.write_homology(tmp_path / "input.h5", first)
+    outputs = SimpleNamespace(data=tmp_path / "homology.h5", table=tmp_path / "homology.csv")
+    stage.model_homology(acts_path, tmp_path / "input.h5", settings, outputs, log=lambda *a: None)
+    assert list(layout.read_homology(outputs.data).layers) == ["input", "hidden_1", "output"]
+    with pytest.raises(LayoutError, match="other homology settings.*delete .*input.h5") as error:
+        stage.model_homology(acts_path, tmp_path / "input.h5", {**settings, "k": 6}, outputs, log=lambda *a: None)
+    assert "\n" not in str(error.value)

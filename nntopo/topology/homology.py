@@ -85,9 +85,11 @@ def furthest_point_sample(points: np.ndarray, n: int, start: int = 0) -> np.ndar
     chosen = np.empty(n, dtype=np.int64)
     chosen[0] = start
     nearest = np.linalg.norm(points - points[start], axis=1)
+    nearest[start] = -1  # never again, even where every point left coincides with a chosen one
     for i in range(1, n):
         chosen[i] = int(np.argmax(nearest))
         np.minimum(nearest, np.linalg.norm(points - points[chosen[i]], axis=1), out=nearest)
+        nearest[chosen[i]] = -1
     return chosen
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -69,9 +70,8 @@ def input_homology(dataset: str, settings: dict, output, *, data_dir, download: 
                  for c, idx in points.items()}
     names = data.class_names(dataset, dataset_.n_classes)
     known = layout.read_attrs(shape_file).get("known_betti", "{}") if shape_file else "{}"
-    layer = {}
-    for c, idx in points.items():
-        layer[c] = measure(x[idx], np.searchsorted(idx, subsample[c]), settings, f"input, class {names[c]}", log)
+    layer = {c: measure(x[idx], _positions(idx, subsample[c]), settings, f"input, class {names[c]}", log)
+             for c, idx in points.items()}
     attrs = layout.provenance(dataset, "", settings["seed"], settings, class_names=json.dumps(names),
                               known_betti=known, **_parameters(settings))
     result = Homology(points, subsample, {INPUT_LAYER: layer}, attrs)
@@ -83,18 +83,22 @@ def model_homology(activations_path, input_path, settings: dict, outputs, log=pr
     """Every layer of one model after the input, each class on the points the input chose."""
     acts = layout.read_activations(activations_path)
     first = layout.read_homology(input_path)
+    # The input file must be of these settings and these test points: a stale one would mix scales or
+    # images between depth 0 and the rest.
+    stale = f"; delete {input_path} so that it is measured again"
+    if json.loads(first.attrs["config"]) != settings or first.attrs["dataset"] != acts.attrs["dataset"]:
+        raise layout.LayoutError(f"{input_path} was measured with other homology settings or data{stale}")
     for c, idx in first.points.items():
         if idx.max(initial=-1) >= len(acts.labels) or not np.all(acts.labels[idx] == c):
-            raise layout.LayoutError(f"{activations_path} and {input_path} disagree on the test points of class {c}; "
-                                     f"delete {input_path} so that it is measured again")
+            raise layout.LayoutError(f"{activations_path} and {input_path} disagree on the test points of class {c}{stale}")
     names = json.loads(first.attrs["class_names"])
     layers = {INPUT_LAYER: first.layers[INPUT_LAYER]}
-    hidden = layout.layer_names(len(acts.hidden))
-    for name in hidden:
-        values, previous = acts.layer(name), layers[list(layers)[-1]]
-        layers[name] = {
-            c: measure(values[idx], np.searchsorted(idx, first.subsample[c]), settings,
-                       f"{name}, class {names[c]}", log, previous[c])
+    previous = layers[INPUT_LAYER]
+    for name in layout.layer_names(len(acts.hidden)):  # hidden_1 .. output
+        values = acts.layer(name)
+        previous = layers[name] = {
+            c: measure(values[idx], _positions(idx, first.subsample[c]), settings, f"{name}, class {names[c]}", log,
+                       previous[c])
             for c, idx in first.points.items()
         }
     attrs = layout.provenance(acts.attrs["dataset"], acts.attrs["model"], acts.attrs["seed"], settings,
@@ -106,6 +110,15 @@ def model_homology(activations_path, input_path, settings: dict, outputs, log=pr
     with layout.atomic(outputs.table) as tmp:
         table.to_csv(tmp, index=False)
     return result
+
+
+def _positions(points: np.ndarray, subsample: np.ndarray) -> np.ndarray:
+    """Where the subsample's test points sit among a class's (sorted) measured points."""
+    positions = np.searchsorted(points, subsample)
+    if positions.max(initial=-1) >= len(points) or not np.array_equal(points[positions], subsample):
+        raise layout.LayoutError("the diagrams' subsample holds test points the class does not measure; delete the "
+                                 "dataset's homology/input.h5 so that it is measured again")
+    return positions
 
 
 def _parameters(settings: dict) -> dict:
@@ -146,7 +159,7 @@ def summarize_homology(tables, output, accuracy: dict) -> pd.DataFrame:
 
 def _title(attrs: dict) -> str:
     return (f"{attrs['dataset']} {attrs['model']}".strip() + f"\nk = {attrs['k']} neighbours, epsilon = "
-            f"{attrs['epsilon']} hops; {attrs['diagram_points']} points per diagram")
+            f"{attrs['epsilon']} hops; up to {attrs['diagram_points']} points per diagram")
 
 
 def draw_model_figures(homology_path, table_path, outputs) -> None:
@@ -163,15 +176,15 @@ def draw_model_figures(homology_path, table_path, outputs) -> None:
 
 
 def summarize(tables, metrics, input_path, outputs, min_train_accuracy: float = 0.0) -> pd.DataFrame:
-    """The table across models with each model's final training and test accuracy (the paper keeps
-    only networks that classify their training set perfectly), and Betti numbers against depth of
-    the models whose training accuracy reached ``min_train_accuracy``."""
+    """The table across models with each model's training accuracy (its last epoch's, running over
+    the epoch's batches) and test accuracy, and Betti numbers against depth of the models whose
+    training accuracy reached ``min_train_accuracy`` (the paper reads only perfect classifiers)."""
     from nntopo import plotting
     from nntopo.topology import plots
 
     accuracy = {}
     for path in metrics:
-        recorded = json.loads(open(path).read())
+        recorded = json.loads(Path(path).read_text())
         accuracy[recorded["model"]] = (recorded["epochs"][-1]["train_accuracy"], recorded["test_accuracy"])
     summary = summarize_homology(tables, outputs.table, accuracy)
     attrs = layout.read_attrs(input_path)
