@@ -79,6 +79,7 @@ QUICK = {
         "umap": {"n_neighbors": 10, "clusterer": {"name": "hdbscan", "min_cluster_size": 20}},
         "mapper": {"n_cubes": 5, "min_samples": 5},
     },
+    "homology": {"points_per_class": None},  # digits has 52-55 test images a class
 }
 
 LINES: list[str] = []

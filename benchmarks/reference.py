@@ -116,9 +116,11 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
     for epoch in range(1, training["epochs"] + 1):
         start = time.perf_counter()
         net.train()
-        total = 0.0
+        total, correct = 0.0, 0
         for x, y in loader:
-            loss = loss_fn(net(x), y)
+            logits = net(x)
+            loss = loss_fn(logits, y)
+            correct += int((logits.argmax(1) == y).sum())
             objective = loss + penalty(net, regularization)
             optimizer.zero_grad()
             objective.backward()
@@ -127,7 +129,7 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
             total += loss.item() * len(y)
         seconds = time.perf_counter() - start
         train_seconds += seconds
-        history.append({"epoch": epoch, "loss": total / len(ds.x_train),
+        history.append({"epoch": epoch, "loss": total / len(ds.x_train), "train_accuracy": correct / len(ds.x_train),
                         "test_accuracy": nntrain.accuracy(net, x_test, y_test), "seconds": seconds})
         print(f"epoch {epoch}: loss {history[-1]['loss']:.4f} test_acc {history[-1]['test_accuracy']:.4f} "
               f"({seconds:.1f} s)", flush=True)
