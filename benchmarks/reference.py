@@ -222,14 +222,12 @@ def dense_rips_betti(points, k: int, epsilon: int, maxdim: int = 1):
     from scipy.sparse import csgraph
     from scipy.spatial.distance import cdist
 
-    from nntopo.topology.homology import Betti, betti_at, distinct_points
+    from nntopo.topology.homology import Betti, betti_at, distinct_points, one_point
 
     unique = distinct_points(points)
     n = len(unique)
     if n == 1:
-        numbers = np.zeros((epsilon, maxdim + 1), dtype=np.int64)
-        numbers[:, 0] = 1
-        return Betti(numbers, 1)
+        return one_point(epsilon, maxdim)
     euclid = cdist(unique, unique)
     np.fill_diagonal(euclid, np.inf)
     nearest = np.argsort(euclid, axis=1, kind="stable")[:, : min(k, n - 1)]

@@ -41,6 +41,7 @@ INPUT_HOMOLOGY = RESULTS + "/{dataset}/homology/input.h5"
 HOMOLOGY = MODEL_DIR + "/homology/homology.h5"
 HOMOLOGY_TABLE = MODEL_DIR + "/homology/homology.csv"
 HOMOLOGY_FIGURE = MODEL_DIR + "/homology/{figure}.png"
+HOMOLOGY_FIGURES = ("persistence_diagrams", "diagram_distances")  # a model's, drawn by one job
 
 MODEL_FIGURE = MODEL_DIR + "/figures/{figure}.png"
 FLOW_FIGURE = MODEL_DIR + "/figures/{method}/{figure}.png"

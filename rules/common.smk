@@ -86,7 +86,7 @@ def homology_targets():
         paths.fill(p, dataset=d) for d in config["datasets"] for p in (paths.SUMMARY_HOMOLOGY, paths.SUMMARY_BETTI_FIGURE)]
 
 
-HOMOLOGY_FIGURES = [paths.fill(paths.HOMOLOGY_FIGURE, figure=name) for name in ("persistence_diagrams", "diagram_distances")]
+HOMOLOGY_FIGURES = [paths.fill(paths.HOMOLOGY_FIGURE, figure=name) for name in paths.HOMOLOGY_FIGURES]
 
 
 def all_targets():
@@ -128,18 +128,8 @@ def depth_figures():
     return [paths.fill(paths.SUMMARY_DEPTH_FIGURE, method=method) for method in config["clustering"]["methods"]]
 
 
-def figure_inputs(table, wildcards):
-    return figures.figure_inputs(table, config, wildcards.dataset, wildcards.model, getattr(wildcards, "layer", None),
-                                 getattr(wildcards, "method", None))
-
-
-def figure_settings(table):
-    """Each figure's config slice: a change reruns the job that draws it."""
-    return {name: nnconfig.figures_slice(config, spec.settings) for name, spec in table.items()}
-
-
 def figure_outputs(table, pattern, category, subcategory):
-    """The figures of ``table`` as a rule's named outputs, each in the report with its own caption."""
+    """The figures named in ``table`` as a rule's named outputs, each in the report with its own caption."""
     return {
         name: report(paths.fill(pattern, figure=name), caption=f"../report/figures/{name}.rst",
                      category=category, subcategory=subcategory)

@@ -80,12 +80,7 @@ rule homology_figures:
         homology=paths.HOMOLOGY,
         table=paths.HOMOLOGY_TABLE,
     output:
-        diagrams=report(paths.fill(paths.HOMOLOGY_FIGURE, figure="persistence_diagrams"),
-                        caption="../report/figures/persistence_diagrams.rst", category="{dataset} {model}",
-                        subcategory="homology"),
-        distances=report(paths.fill(paths.HOMOLOGY_FIGURE, figure="diagram_distances"),
-                         caption="../report/figures/diagram_distances.rst", category="{dataset} {model}",
-                         subcategory="homology"),
+        **figure_outputs(paths.HOMOLOGY_FIGURES, paths.HOMOLOGY_FIGURE, "{dataset} {model}", "homology"),
     log:
         paths.for_rule(paths.LOG, "homology_figures"),
     benchmark:

@@ -66,14 +66,18 @@ def rips_betti(points: np.ndarray, k: int, epsilon: int, maxdim: int = 1) -> Bet
 
     _check(k=k, epsilon=epsilon, maxdim=maxdim)
     unique = distinct_points(points)
-    scales = range(1, epsilon + 1)
-    if len(unique) == 1:  # every point in one place: one component, nothing else
-        numbers = np.zeros((epsilon, maxdim + 1), dtype=np.int64)
-        numbers[:, 0] = 1
-        return Betti(numbers, 1)
+    if len(unique) == 1:
+        return one_point(epsilon, maxdim)
     hops = hop_distances(unique, k, epsilon)
     barcode = ripser(hops, distance_matrix=True, maxdim=maxdim, thresh=epsilon)["dgms"]
-    return Betti(betti_at(barcode, scales), len(unique))
+    return Betti(betti_at(barcode, range(1, epsilon + 1)), len(unique))
+
+
+def one_point(epsilon: int, maxdim: int) -> Betti:
+    """Every point in one place: one component at every scale, nothing else."""
+    numbers = np.zeros((epsilon, maxdim + 1), dtype=np.int64)
+    numbers[:, 0] = 1
+    return Betti(numbers, 1)
 
 
 def furthest_point_sample(points: np.ndarray, n: int, start: int = 0) -> np.ndarray:

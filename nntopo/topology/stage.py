@@ -170,9 +170,10 @@ def draw_model_figures(homology_path, table_path, outputs) -> None:
     result = layout.read_homology(homology_path)
     names = json.loads(result.attrs["class_names"])
     title = _title(result.attrs)
-    plotting.save(plots.persistence_diagrams(result, names, title=f"persistence diagrams by layer\n{title}"), outputs.diagrams)
+    plotting.save(plots.persistence_diagrams(result, names, title=f"persistence diagrams by layer\n{title}"),
+                  outputs.persistence_diagrams)
     plotting.save(plots.diagram_distances(pd.read_csv(table_path), names, title=f"distance between consecutive layers' diagrams\n{title}"),
-                  outputs.distances)
+                  outputs.diagram_distances)
 
 
 def summarize(tables, metrics, input_path, outputs, min_train_accuracy: float = 0.0) -> pd.DataFrame:
