@@ -16,6 +16,8 @@ include: "rules/cluster.smk"
 include: "rules/figures.smk"
 include: "rules/analysis.smk"
 include: "rules/homology.smk"
+include: "rules/neurons.smk"
+include: "rules/persistence.smk"
 
 
 rule all:

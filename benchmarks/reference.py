@@ -96,6 +96,7 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
     from nntopo import data, layout, paths
     from nntopo.network import model as nnmodel
     from nntopo.network import train as nntrain
+    from nntopo.network.stage import persistence_metrics
 
     torch.set_num_threads(1)
     settings = nnconfig.training_slice(cfg, model_id)
@@ -112,6 +113,10 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
     loss_fn = nn.CrossEntropyLoss()
     x_test, y_test = torch.from_numpy(ds.x_test), torch.from_numpy(ds.y_test)
 
+    # Neural persistence after every epoch, as the workflow measures it (the same function).
+    shuffles = np.random.default_rng(settings["neural_persistence"]["seed"])
+    p = settings["neural_persistence"]["p"]
+    initial = nntrain.persistence_record(net, p, shuffles, print)
     history, train_seconds = [], 0.0
     for epoch in range(1, training["epochs"] + 1):
         start = time.perf_counter()
@@ -131,6 +136,9 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
         train_seconds += seconds
         history.append({"epoch": epoch, "loss": total / len(ds.x_train), "train_accuracy": correct / len(ds.x_train),
                         "test_accuracy": nntrain.accuracy(net, x_test, y_test), "seconds": seconds})
+        measured = time.perf_counter()
+        history[-1]["neural_persistence"] = nntrain.persistence_record(net, p, shuffles, print)
+        history[-1]["persistence_seconds"] = time.perf_counter() - measured
         print(f"epoch {epoch}: loss {history[-1]['loss']:.4f} test_acc {history[-1]['test_accuracy']:.4f} "
               f"({seconds:.1f} s)", flush=True)
 
@@ -148,13 +156,16 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
         "gflops_per_second": nntrain.flops_per_sample(net) * samples / train_seconds / 1e9,
         "threads": 1,
         "versions": layout.versions(),
+        "neural_persistence": persistence_metrics(settings["neural_persistence"], initial, history, train_seconds),
         "reference": "DataLoader-fed training (benchmarks/reference.py)",
     }
     where = {"dataset": dataset, "model": model_id}
     for pattern in (paths.MODEL_STATE, paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS):
         Path(paths.fill(pattern, **where)).parent.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), paths.fill(paths.MODEL_STATE, **where))
-    layout.write_weights(paths.fill(paths.WEIGHTS, **where), nntrain.layers(net), attrs)
+    records = [initial] + [entry["neural_persistence"] for entry in history]
+    layout.write_weights(paths.fill(paths.WEIGHTS, **where), nntrain.layers(net), attrs,
+                         extra=layout.neural_persistence_writer(records, settings["neural_persistence"]))
     layout.write_activations(paths.fill(paths.ACTIVATIONS, **where), hidden, logits, ds.y_test, predictions, attrs)
     Path(paths.fill(paths.METRICS, **where)).write_text(json.dumps(metrics, indent=2) + "\n")
     print(f"test accuracy {metrics['test_accuracy']:.4f}, {metrics['samples_per_second']:.0f} samples/s, "

@@ -59,7 +59,7 @@ def _describe(error: jsonschema.ValidationError) -> str:
         where = "" if key == "(top level)" else f" in {key}"
         return f"unknown key {', '.join(map(repr, unknown))}{where}; allowed keys: {allowed}"
     if error.validator == "enum":
-        allowed = ", ".join(map(str, error.validator_value))
+        allowed = ", ".join("null" if value is None else str(value) for value in error.validator_value)
         return f"{key}: {error.instance!r} is not allowed; choose one of: {allowed}"
     if error.validator == "oneOf":
         return f"{key}: {error.instance!r} is not allowed; expected {schema.get('description', 'another value')}"
@@ -78,6 +78,7 @@ def validate(config: dict | None) -> dict:
         best = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_describe(best))
     _check_grid(config)
+    _check_early_stopping(config)
     _check_methods(config)
     _check_homology(config)
     return config
@@ -102,6 +103,14 @@ def _check_homology(config: dict) -> None:
         if wanted is not None and wanted > smallest:
             raise ConfigError(f"homology.points_per_class: {wanted} is more than the {smallest} test points of the "
                               f"smallest {dataset} class; use at most {smallest}, or null for every point")
+
+
+def _check_early_stopping(config: dict) -> None:
+    training = config["training"]
+    criterion = training["early_stopping"]["criterion"]
+    if criterion and not training["validation_split"]:
+        raise ConfigError(f"training.early_stopping.criterion: {criterion} needs images held out of the training set; "
+                          f"set training.validation_split (e.g. 0.1), or criterion: null")
 
 
 def _check_finite(value, key: str = "") -> None:
@@ -246,6 +255,7 @@ def training_slice(config: dict, model: str | ModelId) -> dict:
         "regularization": {"name": model.regularization, **config["regularization"][model.regularization]},
         "seed": model.seed,
         "training": config["training"],
+        "neural_persistence": config["neural_persistence"],  # measured during training
     }
 
 
@@ -270,6 +280,12 @@ def shapes_slice(config: dict, dataset: str) -> dict:
 def homology_slice(config: dict) -> dict:
     """What measuring homology reads: the whole ``homology`` block."""
     return dict(config["homology"])
+
+
+def neurons_slice(config: dict) -> dict:
+    """What the space of neurons reads: the ``neurons`` block, and ``clustering.top_k`` (which rank
+    counts as a cluster's top-k; changing it reruns the rankings, its inputs, anyway)."""
+    return {**copy.deepcopy(config["neurons"]), "top_k": config["clustering"]["top_k"]}
 
 
 def figures_slice(config: dict, keys) -> dict:

@@ -117,21 +117,37 @@ def _dataset(h5: h5py.File, name: str, kind: str, ndim: int) -> np.ndarray:
     return data
 
 
-# --- weights.h5: one group per layer (hidden_1 .. hidden_L, output), each `weight` (out x in) and `bias`.
+# --- weights.h5: one group per layer (hidden_1 .. hidden_L, output), each `weight` (out x in) and `bias`,
+# and for a batch-normalised hidden layer its eval-mode normalisation `scale` and `shift` (out,).
 
 @dataclass(frozen=True)
 class Layer:
-    weight: np.ndarray  # (out, in), as in torch
+    weight: np.ndarray  # (out, in), as in torch: the Linear map alone
     bias: np.ndarray  # (out,)
+    scale: np.ndarray | None = None  # batch normalisation, scale * (W x + b) + shift; None without it
+    shift: np.ndarray | None = None
+
+    def affine(self) -> tuple[np.ndarray, np.ndarray]:
+        """The layer's map before its activation, batch normalisation folded in: (weight, bias)."""
+        if self.scale is None:
+            return self.weight, self.bias
+        return self.scale[:, None] * self.weight, self.scale * self.bias + self.shift
 
 
-def write_weights(path, layers: dict[str, Layer], attrs: dict) -> None:
+NORMALISATION = ("scale", "shift")
+
+
+def write_weights(path, layers: dict[str, Layer], attrs: dict, extra=None) -> None:
+    """``extra(h5)``, when given, writes more groups into the file before it is moved into place."""
     with atomic(path) as tmp, h5py.File(tmp, "w") as h5:
         _write_attrs(h5, attrs)
         for name, layer in layers.items():
             group = h5.create_group(name)
-            group.create_dataset("weight", data=np.asarray(layer.weight, dtype=np.float32))
-            group.create_dataset("bias", data=np.asarray(layer.bias, dtype=np.float32))
+            for key in ("weight", "bias", *NORMALISATION):
+                if getattr(layer, key) is not None:
+                    group.create_dataset(key, data=np.asarray(getattr(layer, key), dtype=np.float32))
+        if extra is not None:
+            extra(h5)
 
 
 def read_weights(path) -> dict[str, Layer]:
@@ -146,14 +162,56 @@ def read_weights(path) -> dict[str, Layer]:
         for name in names:
             weight = _dataset(h5, f"{name}/weight", "f", 2)
             bias = _dataset(h5, f"{name}/bias", "f", 1)
-            if bias.shape[0] != weight.shape[0]:
-                raise LayoutError(f"{path}: {name}/bias has {bias.shape[0]} entries for {weight.shape[0]} units")
-            layers[name] = Layer(weight, bias)
+            normalisation = [_dataset(h5, f"{name}/{key}", "f", 1) if key in h5[name] else None for key in NORMALISATION]
+            for key, values in zip(("bias", *NORMALISATION), (bias, *normalisation)):
+                if values is not None and values.shape[0] != weight.shape[0]:
+                    raise LayoutError(f"{path}: {name}/{key} has {values.shape[0]} entries for {weight.shape[0]} units")
+            layers[name] = Layer(weight, bias, *normalisation)
     widths = [layer.weight.shape for layer in layers.values()]
     for (out_prev, _), (_, in_next) in zip(widths, widths[1:]):
         if out_prev != in_next:
             raise LayoutError(f"{path}: layer shapes {widths} do not chain")
     return layers
+
+
+# --- weights.h5's `neural_persistence` group: the weights' neural persistence before training (row 0)
+# and after every epoch, one column per layer; its attributes name the layers and hold p and the seed.
+
+NEURAL_PERSISTENCE_GROUP = "neural_persistence"
+NEURAL_PERSISTENCE_MEASURES = ("layers", "normalized", "shuffled_normalized", "variance")  # the record's keys
+
+
+@dataclass(frozen=True)
+class PersistenceHistory:
+    epochs: np.ndarray  # (E + 1,): 0 (initialisation), 1 .. E
+    layers: list[str]
+    measures: dict[str, np.ndarray]  # NEURAL_PERSISTENCE_MEASURES -> (E + 1, n_layers)
+    attrs: dict
+
+
+def neural_persistence_writer(records: list[dict], attrs: dict):
+    """A ``write_weights`` extra that stores the per-epoch records (``nntopo.network.train``'s)."""
+    names = list(records[0]["layers"])
+
+    def write(h5: h5py.File) -> None:
+        group = h5.create_group(NEURAL_PERSISTENCE_GROUP)
+        _write_attrs(group, {**attrs, "layer_names": names})
+        group.create_dataset("epoch", data=np.arange(len(records)))
+        for measure in NEURAL_PERSISTENCE_MEASURES:
+            group.create_dataset(measure, data=np.array([[r[measure][n] for n in names] for r in records], dtype=np.float64))
+    return write
+
+
+def read_neural_persistence(path) -> PersistenceHistory:
+    with _open(path) as h5:
+        if NEURAL_PERSISTENCE_GROUP not in h5:
+            raise LayoutError(f"{path}: no '{NEURAL_PERSISTENCE_GROUP}' group; the model was trained before neural "
+                              f"persistence was recorded: delete the model's folder and rerun")
+        group = h5[NEURAL_PERSISTENCE_GROUP]
+        attrs = {key: _plain(value) for key, value in group.attrs.items()}
+        epochs = _dataset(h5, f"{NEURAL_PERSISTENCE_GROUP}/epoch", "i", 1)
+        measures = {m: _dataset(h5, f"{NEURAL_PERSISTENCE_GROUP}/{m}", "f", 2) for m in NEURAL_PERSISTENCE_MEASURES}
+    return PersistenceHistory(epochs, list(attrs.pop("layer_names")), measures, attrs)
 
 
 # --- activations.h5: test-set activations at the root.
@@ -379,3 +437,133 @@ def read_homology(path) -> Homology:
                       for key in ("bottleneck", "wasserstein")),
                 )
     return Homology(points, subsample, layers, attrs)
+
+
+# --- rankings/{method}.csv (written by nntopo.analysis.stage.rank_clusters): one row per cluster of
+# the clustered layer (`space`) and neuron of a ranked `layer` with a nonzero count.
+
+RANKING_COLUMNS = ("dataset", "model", "space", "method", "layer", "cluster", "neuron", "count", "fraction", "rank")
+
+
+def read_rankings(path):
+    """A rankings table as a DataFrame; LayoutError for a missing, unreadable or foreign file."""
+    import pandas as pd
+
+    try:
+        table = pd.read_csv(path)
+    except FileNotFoundError:
+        raise LayoutError(f"{path}: file does not exist") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise LayoutError(f"{path}: not a readable CSV table ({str(exc).strip() or type(exc).__name__})") from None
+    missing = [c for c in RANKING_COLUMNS if c not in table.columns]
+    if missing:
+        raise LayoutError(f"{path}: not a rankings table, no column {', '.join(missing)}")
+    for column in ("cluster", "neuron", "count", "rank"):
+        if len(table) and table[column].dtype.kind not in "iu":  # (no rows: every point in no cluster)
+            raise LayoutError(f"{path}: column '{column}' holds {table[column].dtype}, expected integers")
+    return table
+
+
+# --- {layer}/neurons/space.h5: the space of neurons of one hidden layer (nntopo/weights/neurons.py).
+# Per neuron of the layer (all `width` of them): `norms` (the L2 norm of its input weights, batch
+# normalisation folded in), `alive` (1: active, > 0, on at least one test image), `label` (the class its
+# linear path to the output supports most) and `linear_path` (classes x width). The cloud: `neurons`
+# (n,) the neurons in it (norm above min_norm), `points` (n x inputs) their unit weight vectors. When
+# rankings cover the layer, `top_k` (sources x width): how many of each source's clusters rank the
+# neuron in their top-k; attribute `top_k_sources` (JSON, "method/space" each). Group `mapper`: the graph
+# (`node_ptr`, `node_points`: CSR, indices of cloud points; `edges`; `node_component`; `positions`) and
+# per node its colourings (`node_top_k`, mean over its neurons, only with rankings; `node_alive`, share
+# alive; `node_label`, majority label, ties lowest; `node_label_share`). Group `diagram`: `h0`, `h1`
+# (`h2`), Vietoris-Rips on the unit vectors, Euclidean, not rescaled. Root attributes: provenance,
+# `layer`, the parameters (`mapper` as JSON, `maxdim`, `min_norm`, `top_k`) and the DBSCAN radius `eps`.
+
+NEURON_ARRAYS = {"neurons": ("i", 1), "points": ("f", 2), "norms": ("f", 1), "alive": ("i", 1), "label": ("i", 1),
+                 "linear_path": ("f", 2)}
+NEURON_TOP_K = "top_k"
+NEURON_GRAPH_GROUP = "mapper"
+NEURON_GRAPH_ARRAYS = {"node_ptr": ("i", 1), "node_points": ("i", 1), "edges": ("i", 2), "node_component": ("i", 1),
+                       "positions": ("f", 2)}
+NEURON_NODE_VALUES = {"node_top_k": ("f", 1), "node_alive": ("f", 1), "node_label": ("i", 1),
+                      "node_label_share": ("f", 1)}
+NEURON_DIAGRAM_GROUP = "diagram"
+
+
+@dataclass
+class NeuronSpace:
+    neurons: np.ndarray  # (n,) the layer's neurons in the cloud, ascending
+    points: np.ndarray  # (n, inputs) their unit input weight vectors
+    norms: np.ndarray  # (width,) every neuron's weight norm
+    alive: np.ndarray  # (width,) bool
+    label: np.ndarray  # (width,) the class each neuron's linear path supports most
+    linear_path: np.ndarray  # (classes, width)
+    top_k: np.ndarray | None  # (sources, width) clusters ranking each neuron in their top-k; None: no rankings
+    top_k_sources: list[str]  # "method/space" of each row of top_k
+    graph: dict[str, np.ndarray]  # NEURON_GRAPH_ARRAYS and NEURON_NODE_VALUES by name (node_top_k only with top_k)
+    diagrams: list[np.ndarray]  # H0 .. H_maxdim, (bars, 2)
+    attrs: dict
+
+    @property
+    def width(self) -> int:
+        return len(self.norms)
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.graph["node_ptr"]) - 1
+
+    @property
+    def top_k_count(self) -> np.ndarray | None:
+        """(width,) clusters of every source that rank each neuron in their top-k; None: no rankings."""
+        return None if self.top_k is None else self.top_k.sum(axis=0)
+
+
+def write_neuron_space(path, space: NeuronSpace) -> None:
+    with atomic(path) as tmp, h5py.File(tmp, "w") as h5:
+        _write_attrs(h5, {**space.attrs, "top_k_sources": json.dumps(space.top_k_sources)})
+        for name, (kind, _) in NEURON_ARRAYS.items():
+            h5.create_dataset(name, data=np.asarray(getattr(space, name), dtype=np.float64 if kind == "f" else np.int64))
+        if space.top_k is not None:
+            h5.create_dataset(NEURON_TOP_K, data=np.asarray(space.top_k, dtype=np.int64).reshape(-1, space.width))
+        group = h5.create_group(NEURON_GRAPH_GROUP)
+        for name, (kind, ndim) in {**NEURON_GRAPH_ARRAYS, **NEURON_NODE_VALUES}.items():
+            if name in space.graph:
+                values = np.asarray(space.graph[name], dtype=np.float64 if kind == "f" else np.int64)
+                group.create_dataset(name, data=values.reshape(-1, 2) if ndim == 2 else values)
+        for dim, diagram in enumerate(space.diagrams):
+            h5.create_dataset(f"{NEURON_DIAGRAM_GROUP}/h{dim}", data=np.asarray(diagram, dtype=np.float64).reshape(-1, 2))
+
+
+def read_neuron_space(path) -> NeuronSpace:
+    with _open(path) as h5:
+        attrs = {key: _plain(value) for key, value in h5.attrs.items()}
+        if "layer" not in attrs or NEURON_GRAPH_GROUP not in h5:
+            raise LayoutError(f"{path}: no 'layer' attribute or '{NEURON_GRAPH_GROUP}' group; not a neuron space file")
+        arrays = {name: _dataset(h5, name, kind, ndim) for name, (kind, ndim) in NEURON_ARRAYS.items()}
+        top_k = _dataset(h5, NEURON_TOP_K, "i", 2) if NEURON_TOP_K in h5 else None
+        graph = {name: _dataset(h5, f"{NEURON_GRAPH_GROUP}/{name}", kind, ndim)
+                 for name, (kind, ndim) in NEURON_GRAPH_ARRAYS.items()}
+        graph.update({name: _dataset(h5, f"{NEURON_GRAPH_GROUP}/{name}", kind, ndim)
+                      for name, (kind, ndim) in NEURON_NODE_VALUES.items() if name in h5[NEURON_GRAPH_GROUP]})
+        stored = h5[NEURON_DIAGRAM_GROUP] if NEURON_DIAGRAM_GROUP in h5 else {}
+        dims = sorted(int(key[1:]) for key in stored if key[:1] == "h" and key[1:].isdigit())
+        diagrams = [_dataset(h5, f"{NEURON_DIAGRAM_GROUP}/h{d}", "f", 2) for d in dims]
+    sources = json.loads(attrs.pop("top_k_sources", "[]"))
+    width, n = len(arrays["norms"]), len(arrays["neurons"])
+    n_nodes = len(graph["node_ptr"]) - 1
+    problems = [
+        (arrays["points"].shape[0] != n, f"points has {arrays['points'].shape[0]} rows for {n} neurons"),
+        (any(len(arrays[k]) != width for k in ("alive", "label")), f"alive and label need {width} entries"),
+        (arrays["linear_path"].shape[1] != width, f"linear_path has {arrays['linear_path'].shape[1]} columns for {width} neurons"),
+        (n and not (0 <= arrays["neurons"].min() and arrays["neurons"].max() < width), "neurons outside the layer"),
+        (top_k is not None and top_k.shape != (len(sources), width), f"top_k is not ({len(sources)}, {width})"),
+        (graph["node_ptr"][-1] != len(graph["node_points"]), "mapper node_ptr and node_points disagree"),
+        (len(graph["node_points"]) and graph["node_points"].max() >= n, "mapper node_points outside the cloud"),
+        (graph["positions"].shape != (n_nodes, 2) or len(graph["node_component"]) != n_nodes,
+         f"mapper positions or node_component do not have one entry per node ({n_nodes})"),
+        (any(len(graph[k]) != n_nodes for k in NEURON_NODE_VALUES if k in graph), "node colourings not one per node"),
+        (not diagrams, "no persistence diagram"),
+    ]
+    for wrong, what in problems:
+        if wrong:
+            raise LayoutError(f"{path}: {what}")
+    return NeuronSpace(arrays["neurons"], arrays["points"], arrays["norms"], arrays["alive"].astype(bool),
+                       arrays["label"], arrays["linear_path"], top_k, sources, graph, diagrams, attrs)

@@ -43,6 +43,22 @@ HOMOLOGY_TABLE = MODEL_DIR + "/homology/homology.csv"
 HOMOLOGY_FIGURE = MODEL_DIR + "/homology/{figure}.png"
 HOMOLOGY_FIGURES = ("persistence_diagrams", "diagram_distances")  # a model's, drawn by one job
 
+# The space of neurons (nntopo/weights/neurons.py), per model and hidden layer (every one, analysed or
+# not): the neurons' unit input weight vectors as a point cloud, its Mapper graph coloured by what each
+# neuron does, and its persistence diagram (NEURON_SPACE); the figures beside it, drawn by the same job,
+# and for the first hidden layer of an image dataset the graph's nodes as mean weight images.
+NEURON_SPACE = LAYER_DIR + "/neurons/space.h5"
+NEURON_FIGURE = LAYER_DIR + "/neurons/{figure}.png"
+NEURON_FIGURES = ("neuron_graph", "neuron_diagram")
+NEURON_IMAGE_FIGURES = ("neuron_filters",)
+
+# Neural persistence of the weights: training measures it into metrics.json and weights.h5; per dataset,
+# every model's through training (NP_TABLE), when each early-stopping criterion would stop (STOPPING)
+# and the figure.
+SUMMARY_NEURAL_PERSISTENCE = RESULTS + "/{dataset}/summary/neural_persistence.csv"
+SUMMARY_EARLY_STOPPING = RESULTS + "/{dataset}/summary/early_stopping.csv"
+SUMMARY_NEURAL_PERSISTENCE_FIGURE = RESULTS + "/{dataset}/summary/neural_persistence.png"
+
 MODEL_FIGURE = MODEL_DIR + "/figures/{figure}.png"
 FLOW_FIGURE = MODEL_DIR + "/figures/{method}/{figure}.png"
 LAYERS_PAGE = MODEL_DIR + "/figures/{method}/layers.html"

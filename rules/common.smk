@@ -89,11 +89,45 @@ def homology_targets():
 HOMOLOGY_FIGURES = [paths.fill(paths.HOMOLOGY_FIGURE, figure=name) for name in paths.HOMOLOGY_FIGURES]
 
 
+def persistence_targets():
+    """Neural persistence gathered per dataset (training measures it)."""
+    return [paths.fill(p, dataset=d) for d in config["datasets"]
+            for p in (paths.SUMMARY_NEURAL_PERSISTENCE, paths.SUMMARY_EARLY_STOPPING, paths.SUMMARY_NEURAL_PERSISTENCE_FIGURE)]
+
+
+def neuron_targets():
+    """The space of neurons of every hidden layer of every model (analysed or not), and for the first
+    hidden layer of an image dataset its nodes as weight images."""
+    from nntopo.layout import hidden_name  # here, not at the top: h5py need not load for every dry run
+
+    outputs = [paths.NEURON_SPACE, *(paths.fill(paths.NEURON_FIGURE, figure=f) for f in paths.NEURON_FIGURES)]
+    images = [paths.fill(paths.NEURON_FIGURE, figure=f) for f in paths.NEURON_IMAGE_FIGURES]
+    return [
+        paths.fill(path, dataset=dataset, model=model, layer=layer)
+        for dataset in config["datasets"]
+        for model in models()
+        for layer in (hidden_name(i) for i in range(1, len(model.widths) + 1))
+        for path in outputs + (images if figures.shows_pixels(config, dataset, str(model), layer) else [])
+    ]
+
+
+def neuron_rankings(wildcards):
+    """The rankings of every method whose clusters rank this hidden layer's neurons, in depth order:
+    the layer's own and the output's (they rank every analysed hidden layer), when the layer is
+    analysed; none otherwise."""
+    return [
+        paths.fill(paths.RANKING, dataset=wildcards.dataset, model=wildcards.model, layer=space, method=method)
+        for space in analysed_layers(wildcards.model)
+        if wildcards.layer in nnconfig.ranked_layers(config, wildcards.model, space)
+        for method in config["clustering"]["methods"]
+    ]
+
+
 def all_targets():
     """Everything the study makes; with no clustering method, the models and their homology alone."""
     recorded = model_outputs(paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS)
     if not config["clustering"]["methods"]:
-        return recorded + homology_targets()
+        return recorded + homology_targets() + persistence_targets()
     per_model = [paths.PROBE, *figures.batch_outputs(figures.MODEL_BATCH, config).values()]
     per_model += method_outputs([paths.FLOW, paths.CONTINGENCY], lambda *p: list(p))
     per_layer = [paths.AGREEMENT, *method_outputs([paths.CLUSTERS, paths.RANKING, paths.CLUSTER_TABLE, paths.ABLATION],
@@ -110,6 +144,10 @@ def all_targets():
     return (
         recorded
         + homology_targets()
+        + persistence_targets()
+        # The space of neurons is part of the study with clustering, whose rankings colour it; a study
+        # without clustering stays what it says (training and homology), though its files can be named.
+        + neuron_targets()
         + model_outputs(*per_model)
         + layer_outputs(*per_layer)
         + images

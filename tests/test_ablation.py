@@ -275,3 +275,34 @@ def test_replay_through_later_layers_equals_torch_with_the_neurons_zeroed(activa
     replayed = logits_without(first, *weights["output"], silenced, downstream, activation)
     assert np.allclose(replayed, zeroed, atol=1e-5)
     assert not np.allclose(replayed, logits.numpy(), atol=1e-3)  # the silencing changed something
+
+
+def test_replay_folds_batch_normalisation_into_the_later_layers():
+    """With batch normalisation, the recorded layers carry its eval-mode scale and shift, and the
+    replay through ``Layer.affine`` gives torch's eval-mode logits, silenced neurons included."""
+    import torch
+
+    from nntopo.network.model import MLP
+    from nntopo.network.train import layers
+
+    torch.manual_seed(0)
+    net = MLP(12, (9, 7), n_classes=3, batchnorm=True)
+    with torch.no_grad():
+        for _ in range(5):  # move the running statistics away from their start
+            net(torch.randn(64, 12) * 2 + 1)
+    net.eval()
+    x = torch.randn(50, 12)
+    with torch.no_grad():
+        hidden, logits = net.forward_all(x)
+    recorded = layers(net)
+    downstream = [tuple(a.astype(np.float64) for a in recorded["hidden_2"].affine())]
+    output = recorded["output"]
+    first = hidden[0].double().numpy()
+    relu = {"name": "relu"}
+    assert np.allclose(output_logits(first, output.weight, output.bias, downstream, relu), logits.numpy(), atol=1e-5)
+    hook = net.activation.register_forward_hook(
+        lambda module, inputs, out: out.index_fill(1, torch.tensor([2, 5]), 0.0) if out.shape[1] == 9 else out)
+    with torch.no_grad():
+        zeroed = net(x).numpy()
+    hook.remove()
+    assert np.allclose(logits_without(first, output.weight, output.bias, [2, 5], downstream, relu), zeroed, atol=1e-5)

@@ -106,6 +106,18 @@ CASES = {
     "layer-too-deep": ({"analysis": {"layers": [1, 2]}}, {}, ["analysis.layers", "hidden layer 2", "numbers up to 1"]),
     "zero-leaky-slope": ({"activation": {"leaky_relu": {"slope": 0}}}, {}, ["activation.leaky_relu.slope", "0"]),
     "negative-leaky-slope": ({"activation": {"leaky_relu": {"slope": -0.1}}}, {}, ["activation.leaky_relu.slope", "-0.1"]),
+    # neural persistence and early stopping
+    "np-p-zero": ({"neural_persistence": {"p": 0}}, {}, ["neural_persistence.p", "0"]),
+    "np-p-negative": ({"neural_persistence": {"p": -2}}, {}, ["neural_persistence.p", "-2"]),
+    "patience-zero": ({"training": {"early_stopping": {"patience": 0}}}, {}, ["training.early_stopping.patience", "minimum of 1"]),
+    "validation-split-zero": ({"training": {"validation_split": 0}}, {}, ["training.validation_split", "0"]),
+    "validation-split-above-half": ({"training": {"validation_split": 0.6}}, {}, ["training.validation_split", "maximum of 0.5"]),
+    "early-stopping-without-validation": ({"training": {"early_stopping": {"criterion": "validation_loss"}}}, {},
+                                          ["training.early_stopping.criterion", "validation_split"]),
+    "np-early-stopping-without-validation": ({"training": {"early_stopping": {"criterion": "neural_persistence"}}}, {},
+                                             ["training.early_stopping.criterion", "validation_split"]),
+    "unknown-criterion": ({"training": {"early_stopping": {"criterion": "accuracy"}}}, {},
+                          ["training.early_stopping.criterion", "null, validation_loss, neural_persistence"]),
     # the data directory
     "missing-data-dir-no-download": ({"datasets": ["mnist"], "download": False, "data_dir": NOWHERE}, {},
                                      ["data_dir", NOWHERE, "does not exist", "download: true"]),

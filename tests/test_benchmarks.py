@@ -90,9 +90,10 @@ def test_a_clustering_parameter_change_expects_its_clusters_and_every_batch_read
     rules = {}
     for rule, _ in expected:
         rules[rule] = rules.get(rule, 0) + 1
-    # 5 layers in all; per model flow and model_figures; image weights for 3 of the 5 layers.
+    # 5 layers in all; per model flow and model_figures; image weights for 3 of the 5 layers; the space of
+    # neurons of the 3 hidden layers (their rankings change), its weight images for the 2 first ones.
     assert rules == {"cluster": 5, "analyse_layer": 5, "layer_figures": 5, "image_figures": 3, "flow": 2,
-                     "model_figures": 2, "summary": 1}
+                     "model_figures": 2, "summary": 1, "neurons": 3, "neuron_filters": 2}
     assert not any(rule == "cluster" and ("method", "umap") not in wildcards for rule, wildcards in expected)
 
 

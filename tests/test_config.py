@@ -60,7 +60,7 @@ def test_training_slice_holds_only_what_training_reads():
     settings = config.training_slice(c, "mlp1024-l2-s7")
     assert settings == {"widths": [1024], "activation": {"name": "relu"},
                         "regularization": {"name": "l2", **c["regularization"]["l2"]}, "seed": 7,
-                        "training": c["training"]}
+                        "training": c["training"], "neural_persistence": {"p": 2, "seed": 0}}
     c2 = config.validate({"regularization": {"l1": {"strength": 0.5}}})
     assert config.training_slice(c2, "mlp1024-l2-s7") == settings
 

@@ -115,13 +115,16 @@ def test_changing_a_umap_parameter_reruns_only_umap_jobs(finished):
     expected |= {("image_figures", m, layer, "") for m, layer, _ in every_layer("")
                  if layer == "hidden_1" or (layer == "output" and m.startswith("mlp16-"))}
     expected |= {(rule, m, "", "") for m in MODELS for rule in ("flow", "model_figures")} | {("summary", "", "", "")}
+    # The space of every hidden layer's neurons reads the rankings; the first layer's weight images with it.
+    expected |= {("neurons", m, layer, "") for m, layer, _ in every_layer("") if layer != "output"}
+    expected |= {("neuron_filters", m, "hidden_1", "") for m in MODELS}
     assert jobs == expected
 
 
 def test_changing_top_k_reruns_only_rankings(finished):
     changed = {**TINY, "clustering": {**TINY["clustering"], "top_k": 3}}
     rules = {job[0] for job in planned_jobs(snakemake(finished, changed, "-n"))}
-    assert rules == {"analyse_layer", "layer_figures", "image_figures", "summary"}
+    assert rules == {"analyse_layer", "layer_figures", "image_figures", "summary", "neurons", "neuron_filters"}
 
 
 def test_choosing_the_last_layer_drops_the_others(finished):

@@ -264,7 +264,7 @@ def recorded_ablator(activations, weights: dict, layer: str, rtol: float = 1e-4)
     activation = of_settings(json.loads(activations.attrs.get("config", "{}")))
     hidden = activations.layer(layer)  # KeyError naming the layers for a layer the model lacks
     names = layer_names(len(activations.hidden))
-    downstream = [(weights[name].weight, weights[name].bias) for name in names[names.index(layer) + 1:-1]]
+    downstream = [weights[name].affine() for name in names[names.index(layer) + 1:-1]]
     output = weights[OUTPUT_LAYER]
     ablator = Ablator(hidden, output.weight, output.bias, activations.labels, downstream, activation)
     error = float(np.max(np.abs(ablator.logits - activations.output), initial=0.0))

@@ -448,7 +448,7 @@ class MapperMethod(Method):
 
         X = _as_points(X)
         lens = self.LENSES[self.lens](X)
-        dbscan = DBSCAN(eps=self._eps(X), min_samples=self.min_samples)
+        dbscan = DBSCAN(eps=self.radius(X), min_samples=self.min_samples)
         cover = kmapper.Cover(n_cubes=self.n_cubes, perc_overlap=self.perc_overlap)
         mapper = kmapper.KeplerMapper(verbose=0)
         nodes = mapper.map(lens, X, clusterer=dbscan, cover=cover, remove_duplicate_nodes=True)["nodes"]
@@ -482,7 +482,8 @@ class MapperMethod(Method):
         if self.eps is None:  # the radius comes from each point's min_samples-th other point
             _at_most("min_samples", self.min_samples, n_points, strict=True)
 
-    def _eps(self, X: np.ndarray) -> float:
+    def radius(self, X: np.ndarray) -> float:
+        """DBSCAN's radius on X: eps when set, else the eps_quantile of the min_samples-th neighbour distances."""
         if self.eps is not None:
             return float(self.eps)
         from sklearn.neighbors import NearestNeighbors

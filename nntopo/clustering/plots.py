@@ -145,7 +145,7 @@ def node_majority(node_ptr: np.ndarray, node_points: np.ndarray, labels_true: np
     return counts.argmax(axis=1), counts.max(axis=1) / totals
 
 
-def _draw_graph(ax, pos: np.ndarray, edges: np.ndarray, counts: np.ndarray, colors: np.ndarray,
+def draw_graph(ax, pos: np.ndarray, edges: np.ndarray, counts: np.ndarray, colors: np.ndarray,
                 s_max: float, biggest: int = 0) -> None:
     """One Mapper graph on ``ax``: grey edges, nodes of area ∝ points (big ones below small ones); a
     node of ``biggest`` points (default: this graph's largest) gets area ``s_max``."""
@@ -196,7 +196,7 @@ def mapper_graph(node_ptr: np.ndarray, node_points: np.ndarray, edges: np.ndarra
         return fig
     pos = graph_layout(n_nodes, edges, seed) if positions is None else np.asarray(positions, dtype=np.float64)
     s_max = float(np.clip(20000 / n_nodes, 60, 600))
-    _draw_graph(axes[0], pos, edges, counts, label_colors(node_cluster, n_clusters), s_max)
+    draw_graph(axes[0], pos, edges, counts, label_colors(node_cluster, n_clusters), s_max)
     present = sorted(set(node_cluster.tolist()))
     handles = [Line2D([], [], marker="o", linestyle="none", markerfacecolor=cluster_colors(n_clusters)[c],
                       markeredgecolor="0.25", label=str(c)) for c in present if c >= 0][:MAX_CLUSTERS]
@@ -211,7 +211,7 @@ def mapper_graph(node_ptr: np.ndarray, node_points: np.ndarray, edges: np.ndarra
     if two:
         majority, purity = node_majority(node_ptr, node_points, labels_true)
         palette = _label_legend(fig, int(np.max(labels_true)) + 1)
-        _draw_graph(axes[1], pos, edges, counts, palette[majority], s_max)
+        draw_graph(axes[1], pos, edges, counts, palette[majority], s_max)
         axes[1].set_title(f"coloured by majority true label (median node purity {np.median(purity):.0%})",
                           fontsize=10)
     return fig
@@ -245,7 +245,7 @@ def mapper_graphs_by_layer(graphs, labels_true: np.ndarray, title: str = "", see
         counts = np.diff(node_ptr)
         majority, _ = node_majority(node_ptr, node_points, labels_true)
         pos = graph_layout(n_nodes, edges, seed) if not positions or positions[0] is None else positions[0]
-        _draw_graph(ax, np.asarray(pos, dtype=np.float64), edges, counts, palette[majority], s_max, biggest)
+        draw_graph(ax, np.asarray(pos, dtype=np.float64), edges, counts, palette[majority], s_max, biggest)
     for ax in axes[len(graphs):]:
         ax.set_axis_off()
     return fig

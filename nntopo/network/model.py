@@ -21,25 +21,36 @@ def activation_module(spec: dict) -> nn.Module:
 
 
 class MLP(nn.Module):
-    """Input -> hidden_1 .. hidden_L (Linear + activation, optional dropout) -> output logits."""
+    """Input -> hidden_1 .. hidden_L (Linear, optional batch normalisation, activation, optional dropout)
+    -> output logits.
+
+    Batch normalisation sits between the Linear map and the activation (Ioffe and Szegedy), so a
+    hidden layer's recorded activation is exactly what the next layer reads, and silencing a neuron
+    (activation 0) means what it means without normalisation. Rieck et al.'s code normalises after
+    the activation instead.
+    """
 
     def __init__(self, n_inputs: int, widths: tuple[int, ...], n_classes: int = 10, dropout: float = 0.0,
-                 activation: dict | None = None):
+                 activation: dict | None = None, batchnorm: bool = False):
         super().__init__()
         self.activation = activation_module(activation or {"name": "relu"})
         sizes = [n_inputs, *widths]
         self.layers = nn.ModuleDict({hidden_name(i + 1): nn.Linear(a, b) for i, (a, b) in enumerate(zip(sizes, sizes[1:]))})
         self.layers[OUTPUT_LAYER] = nn.Linear(sizes[-1], n_classes)
+        self.norms = nn.ModuleDict({hidden_name(i + 1): nn.BatchNorm1d(width) for i, width in enumerate(widths)}
+                                   if batchnorm else {})
         self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
-
-    def hidden_layers(self) -> list[nn.Linear]:
-        return [layer for name, layer in self.layers.items() if name != OUTPUT_LAYER]
 
     def forward_all(self, x: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
         """The activations of every hidden layer (after the activation, before dropout) and the logits."""
         hidden = []
-        for layer in self.hidden_layers():
-            x = self.activation(layer(x))
+        for name, layer in self.layers.items():
+            if name == OUTPUT_LAYER:
+                break
+            x = layer(x)
+            if name in self.norms:
+                x = self.norms[name](x)
+            x = self.activation(x)
             hidden.append(x)
             x = self.dropout(x)
         return hidden, self.layers[OUTPUT_LAYER](x)
@@ -50,10 +61,20 @@ class MLP(nn.Module):
     def weight_matrices(self) -> list[torch.Tensor]:
         return [layer.weight for layer in self.layers.values()]
 
+    @torch.no_grad()
+    def normalisation(self, name: str) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Batch normalisation of hidden layer ``name`` in eval mode as an affine map, (scale, shift)
+        with normalised = scale * z + shift; None without batch normalisation."""
+        if name not in self.norms:
+            return None
+        norm = self.norms[name]
+        scale = norm.weight / torch.sqrt(norm.running_var + norm.eps)
+        return scale, norm.bias - norm.running_mean * scale
+
 
 def build(n_inputs: int, n_classes: int, widths, regularization: dict, activation: dict | None = None) -> MLP:
     dropout = regularization.get("p", 0.0) if regularization["name"] == "dropout" else 0.0
-    return MLP(n_inputs, tuple(widths), n_classes, dropout, activation)
+    return MLP(n_inputs, tuple(widths), n_classes, dropout, activation, batchnorm=regularization["name"] == "batchnorm")
 
 
 def add_penalty_gradient(model: MLP, regularization: dict) -> None:

@@ -30,7 +30,8 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
             else f"points in {dataset_.n_features}-D")
     log(f"{model_id} on {dataset}: {len(dataset_.x_train)} training, {len(dataset_.x_test)} test {what}")
     trained = train.train(dataset_, settings["widths"], settings["regularization"], settings["training"],
-                          settings["seed"], device, log, activation=settings.get("activation"))
+                          settings["seed"], device, log, activation=settings.get("activation"),
+                          neural_persistence=settings["neural_persistence"])
     hidden, logits = train.record(trained.model, dataset_.x_test)
     if not all(np.isfinite(values).all() for values in (*hidden, logits)):  # a last step that diverged
         raise train.TrainingDiverged(f"the trained network's test activations hold NaN or infinite values; lower "
@@ -38,13 +39,19 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     predictions = logits.argmax(1)
     attrs = layout.provenance(dataset, model_id, settings["seed"], settings, image_shape=list(dataset_.image_shape or ()))
 
-    samples = len(dataset_.x_train) * settings["training"]["epochs"]
+    epochs = len(trained.history)
+    samples = len(train.validation_split(dataset_, settings["training"]["validation_split"])[0]) * epochs
+    persistence = persistence_metrics(settings["neural_persistence"], trained.initial, trained.history, trained.seconds)
+    records = [trained.initial] + [entry["neural_persistence"] for entry in trained.history]
     metrics = {
         **{key: attrs[key] for key in ("dataset", "model", "seed")},
         "settings": settings,
         "device": trained.device,
         "epochs": trained.history,
+        "epochs_trained": epochs,
+        "stopped_early_at": trained.stopped,
         "test_accuracy": float(np.mean(predictions == dataset_.y_test)),
+        "neural_persistence": persistence,
         **train.weight_stats(trained.model),
         "train_seconds": trained.seconds,
         "samples_per_second": samples / trained.seconds,
@@ -53,12 +60,23 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
         "versions": layout.versions(),
     }
     log(f"test accuracy {metrics['test_accuracy']:.4f}, weight L2 norm {metrics['weight_l2_norm']:.2f}, "
-        f"near-zero weights {metrics['near_zero_fraction']:.1%}, {metrics['gflops_per_second']:.0f} GFLOP/s")
+        f"near-zero weights {metrics['near_zero_fraction']:.1%}, {metrics['gflops_per_second']:.0f} GFLOP/s, "
+        f"mean normalised NP {records[-1]['mean_normalized']:.4f} (measuring it: {persistence['seconds']:.1f} s, "
+        f"{persistence['share_of_training_seconds']:.1%} of training)")
 
     with layout.atomic(outputs.state) as tmp:
         torch.save(trained.model.state_dict(), tmp)
-    layout.write_weights(outputs.weights, train.layers(trained.model), attrs)
+    layout.write_weights(outputs.weights, train.layers(trained.model), attrs,
+                         extra=layout.neural_persistence_writer(records, settings["neural_persistence"]))
     layout.write_activations(outputs.activations, hidden, logits, dataset_.y_test, predictions, attrs)
     with layout.atomic(outputs.metrics) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
+
+
+def persistence_metrics(settings: dict, initial: dict, history: list[dict], train_seconds: float) -> dict:
+    """metrics.json's neural persistence: its settings, the records at initialisation and at the end
+    (every epoch's is in "epochs" and in weights.h5), and what measuring it cost beside training."""
+    seconds = sum(entry["persistence_seconds"] for entry in history)
+    return {**settings, "initial": initial, "final": history[-1]["neural_persistence"], "seconds": seconds,
+            "share_of_training_seconds": seconds / train_seconds}

@@ -13,6 +13,7 @@ from torch import nn
 from nntopo.data import Dataset
 from nntopo.layout import Layer
 from nntopo.network.model import MLP, add_penalty_gradient, build
+from nntopo.weights import persistence
 
 NEAR_ZERO = 1e-3  # |w| below this counts as a near-zero weight in the sparsity figure
 
@@ -27,6 +28,61 @@ class Trained:
     device: str
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    initial: dict = field(default_factory=dict)  # neural persistence of the weights at initialisation
+    stopped: int | None = None  # the epoch early stopping ended training at, if it did
+
+
+VALIDATION_SEED = 0  # the validation images are the same for every model of a study
+
+
+def validation_split(data: Dataset, share: float | None):
+    """(x_train, y_train, x_validation, y_validation): ``share`` of the training images held out, chosen
+    by a fixed seed; no validation images when ``share`` is None."""
+    if not share:
+        return data.x_train, data.y_train, data.x_train[:0], data.y_train[:0]
+    order = np.random.default_rng(VALIDATION_SEED).permutation(len(data.x_train))
+    n_validation = max(1, round(share * len(order)))
+    keep, held = np.sort(order[n_validation:]), np.sort(order[:n_validation])
+    return data.x_train[keep], data.y_train[keep], data.x_train[held], data.y_train[held]
+
+
+# What each early-stopping criterion reads from an epoch's record, and which way is better.
+CRITERIA = {"validation_loss": (lambda entry: entry["validation_loss"], -1),
+            "neural_persistence": (lambda entry: entry["neural_persistence"]["mean_normalized"], +1)}
+
+
+def stopping_epoch(history: list[dict], criterion: str, patience: int, min_delta: float) -> int | None:
+    """The epoch at which early stopping by ``criterion`` ends training: the first at which ``patience``
+    epochs in a row have not bettered the best value so far by more than ``min_delta``; None if none.
+
+    Training calls it after every epoch; the summary calls it on a whole history to tell when each
+    criterion would have stopped (the same epochs, as nothing before the stop depends on it).
+    """
+    value, sign = CRITERIA[criterion]
+    best, waited = None, 0
+    for entry in history:
+        current = sign * value(entry)
+        if best is None or current > best + min_delta:
+            best, waited = current, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                return entry["epoch"]
+    return None
+
+
+def persistence_record(model: MLP, p: float, rng: np.random.Generator, log) -> dict:
+    """Neural persistence of the model's weights now, beside two controls: the same weights shuffled
+    within each layer, and each layer's weight variance."""
+    weights = {name: layer.weight.detach().cpu().numpy() for name, layer in model.layers.items()}
+    for name, w in weights.items():
+        if not w.any():
+            log(f"{name}: every weight is zero, so its neural persistence is 0")
+    measured = persistence.neural_persistence(weights, p)
+    control = persistence.neural_persistence(persistence.shuffled(weights, rng), p)
+    return {"layers": measured.layers, "normalized": measured.normalized, "mean_normalized": measured.mean_normalized,
+            "shuffled_normalized": control.normalized, "shuffled_mean_normalized": control.mean_normalized,
+            "variance": persistence.variances(weights)}
 
 
 def pick_device(choice: str = "auto") -> torch.device:
@@ -45,8 +101,17 @@ def flops_per_sample(model: MLP) -> int:
 
 
 def train(data: Dataset, widths, regularization: dict, training: dict, seed: int,
-          device: str = "auto", log=print, activation: dict | None = None) -> Trained:
-    """Adam with a cosine-decayed learning rate; deterministic on CPU for a given seed."""
+          device: str = "auto", log=print, activation: dict | None = None,
+          neural_persistence: dict | None = None) -> Trained:
+    """Adam with a cosine-decayed learning rate; deterministic on CPU for a given seed.
+
+    After every epoch (and once before the first) the weights' neural persistence is measured with
+    ``neural_persistence``'s p, its shuffled control drawn with its seed. ``training``'s
+    ``validation_split`` holds images out of the training set; its ``early_stopping`` may end
+    training early on their loss or on neural persistence.
+    """
+    neural_persistence = neural_persistence or {"p": 2.0, "seed": 0}
+    stopping = training.get("early_stopping") or {}
     device = pick_device(device)
     torch.manual_seed(seed)
     # Some CUDA kernels are nondeterministic; none of the CPU kernels used here is. The flag is set
@@ -60,7 +125,8 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
     shuffle = torch.Generator().manual_seed(seed)
 
     model = build(data.n_features, data.n_classes, widths, regularization, activation).to(device)
-    x_train, y_train = torch.from_numpy(data.x_train).to(device), torch.from_numpy(data.y_train).to(device)
+    x_train, y_train, x_valid, y_valid = (torch.from_numpy(a).to(device)
+                                          for a in validation_split(data, training.get("validation_split")))
     x_test, y_test = torch.from_numpy(data.x_test).to(device), torch.from_numpy(data.y_test).to(device)
 
     epochs, batch_size = training["epochs"], training["batch_size"]
@@ -69,7 +135,8 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
     loss_fn = nn.CrossEntropyLoss(reduction="sum")
 
-    result = Trained(model, device.type)
+    shuffles = np.random.default_rng(neural_persistence["seed"])
+    result = Trained(model, device.type, initial=persistence_record(model, neural_persistence["p"], shuffles, log))
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         model.train()
@@ -93,18 +160,31 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
                 f"epoch {epoch}: the training loss is {mean_loss}; lower training.lr (now {training['lr']}) "
                 f"or the {regularization['name']} regularization strength"
             )
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start  # the training steps alone, as before NP was measured
         result.seconds += seconds
         entry = {
             "epoch": epoch,
             "loss": mean_loss,
             "train_accuracy": correct.item() / len(x_train),  # running, over the epoch's batches
             "test_accuracy": accuracy(model, x_test, y_test),
-            "seconds": seconds,
         }
+        if len(x_valid):
+            entry["validation_loss"], entry["validation_accuracy"] = evaluate(model, x_valid, y_valid)
+        measured = time.perf_counter()
+        entry["neural_persistence"] = persistence_record(model, neural_persistence["p"], shuffles, log)
+        entry["persistence_seconds"] = time.perf_counter() - measured
+        entry["seconds"] = seconds
         result.history.append(entry)
-        log(f"epoch {epoch}/{epochs} loss {mean_loss:.4f} train_acc {entry['train_accuracy']:.4f} "
-            f"test_acc {entry['test_accuracy']:.4f} ({seconds:.1f} s)")
+        validation = f" val_loss {entry['validation_loss']:.4f}" if len(x_valid) else ""
+        log(f"epoch {epoch}/{epochs} loss {mean_loss:.4f} train_acc {entry['train_accuracy']:.4f}{validation} "
+            f"test_acc {entry['test_accuracy']:.4f} NP {entry['neural_persistence']['mean_normalized']:.4f} "
+            f"({seconds:.1f} s, NP {entry['persistence_seconds']:.2f} s)")
+        criterion = stopping.get("criterion")
+        if criterion and stopping_epoch(result.history, criterion, stopping["patience"], stopping["min_delta"]) == epoch:
+            log(f"early stopping ({criterion}): no improvement over {stopping['min_delta']} in "
+                f"{stopping['patience']} epoch(s); training ends at epoch {epoch} of {epochs}")
+            result.stopped = epoch
+            break
     return result
 
 
@@ -112,6 +192,14 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
 def accuracy(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
     model.eval()
     return (model(x).argmax(1) == y).float().mean().item()
+
+
+@torch.no_grad()
+def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy in eval mode."""
+    model.eval()
+    logits = model(x)
+    return nn.functional.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
 @torch.no_grad()
@@ -124,8 +212,15 @@ def record(model: MLP, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
 
 
 def layers(model: MLP) -> dict[str, Layer]:
-    return {name: Layer(l.weight.detach().cpu().numpy(), l.bias.detach().cpu().numpy())
-            for name, l in model.layers.items()}
+    def numpy(tensor):
+        return tensor.detach().cpu().numpy()
+
+    result = {}
+    for name, layer in model.layers.items():
+        normalisation = model.normalisation(name)
+        result[name] = Layer(numpy(layer.weight), numpy(layer.bias),
+                             *(map(numpy, normalisation) if normalisation else ()))
+    return result
 
 
 def weight_stats(model: MLP) -> dict:

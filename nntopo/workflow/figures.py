@@ -476,7 +476,7 @@ def draw_figure(name: str, inputs: dict, output, settings: dict, dataset: str, m
 
 def summarize(inputs, outputs, settings: dict) -> None:
     """The grid at a glance, one row per model (``outputs.table`` and ``outputs.figure``): accuracy,
-    weight norm and sparsity, the share of silent activations in its last hidden layer, and per method
+    weight norm and sparsity, the mean normalised neural persistence (trained, initial, shuffled), the share of silent activations in its last hidden layer, and per method
     (on the output's clusters) the cluster count, the points in no cluster, the ranking's sharpness
     (the mean share of a cluster's points having each of its top-k neurons) and the share of clusters
     hurt more by their top-k neurons than by random ones. ``outputs.ablation`` and
@@ -492,8 +492,14 @@ def summarize(inputs, outputs, settings: dict) -> None:
     rows = {}
     for path in inputs.metrics:
         metrics = json.loads(Path(path).read_text())
-        rows[metrics["model"]] = {key: metrics[key] for key in
-                                  ("model", "test_accuracy", "weight_l2_norm", "near_zero_fraction", "train_seconds")}
+        persistence = metrics["neural_persistence"]
+        rows[metrics["model"]] = {
+            **{key: metrics[key] for key in ("model", "test_accuracy", "weight_l2_norm", "near_zero_fraction",
+                                             "train_seconds")},
+            "mean_normalized_np": persistence["final"]["mean_normalized"],
+            "mean_normalized_np_initial": persistence["initial"]["mean_normalized"],
+            "mean_normalized_np_shuffled": persistence["final"]["shuffled_mean_normalized"],
+        }
     for path in inputs.activations:
         acts = layout.read_activations(path)
         rows[acts.attrs["model"]]["silent_activations"] = float((acts.hidden[-1] <= 0).mean())

@@ -1,0 +1,77 @@
+"""The neural-persistence stage's files: every model's NP through training gathered per dataset, and
+when each early-stopping criterion would have ended training.
+
+Training measures NP (nntopo.network.train, with nntopo.weights.persistence) and writes it to
+metrics.json and weights.h5; this module only reads those.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from nntopo.paths import ModelId
+
+MEASURES = ("neural_persistence", "normalized", "shuffled_normalized", "variance")
+MEAN_LAYER = "mean"  # the rows of the network's mean over its layers
+
+
+def _model_columns(metrics: dict) -> dict:
+    model = ModelId.parse(metrics["model"])
+    return {"dataset": metrics["dataset"], "model": metrics["model"], "architecture": model.architecture,
+            "network": model.architecture.removesuffix(f"-{model.regularization}"),  # widths and activation
+            "regularization": model.regularization, "seed": metrics["seed"]}
+
+
+def persistence_rows(metrics: dict) -> list[dict]:
+    """One row per epoch (0: initialisation) and layer, and one per epoch for the mean over layers."""
+    records = [metrics["neural_persistence"]["initial"]] + [entry["neural_persistence"] for entry in metrics["epochs"]]
+    rows = []
+    for epoch, record in enumerate(records):
+        per_layer = {"neural_persistence": record["layers"], "normalized": record["normalized"],
+                     "shuffled_normalized": record["shuffled_normalized"], "variance": record["variance"]}
+        for layer in record["layers"]:
+            rows.append({**_model_columns(metrics), "epoch": epoch, "layer": layer,
+                         **{measure: per_layer[measure][layer] for measure in MEASURES}})
+        rows.append({**_model_columns(metrics), "epoch": epoch, "layer": MEAN_LAYER,
+                     **{measure: sum(per_layer[measure].values()) / len(per_layer[measure]) for measure in MEASURES}})
+    return rows
+
+
+def stopping_rows(metrics: dict, patience: int, min_delta: float) -> list[dict]:
+    """Per criterion, the epoch early stopping would end training at and the test accuracy there, read
+    from the whole history (training before a stop does not depend on the criterion). A criterion that
+    never fires stops at the last epoch trained (``stopped`` false); validation_loss needs validation."""
+    from nntopo.network.train import CRITERIA, stopping_epoch
+
+    history = metrics["epochs"]
+    rows = []
+    for criterion in CRITERIA:
+        if criterion == "validation_loss" and "validation_loss" not in history[0]:
+            continue
+        epoch = stopping_epoch(history, criterion, patience, min_delta)
+        at = history[(epoch or len(history)) - 1]
+        rows.append({**_model_columns(metrics), "criterion": criterion, "patience": patience, "min_delta": min_delta,
+                     "stopped": epoch is not None, "epoch": at["epoch"], "epochs_trained": len(history),
+                     "test_accuracy": at["test_accuracy"],
+                     "mean_normalized_np": at["neural_persistence"]["mean_normalized"]})
+    return rows
+
+
+def summarize_persistence(metrics_paths, outputs, settings: dict) -> None:
+    """``outputs.table``: NP, its controls and the variance per model, epoch and layer;
+    ``outputs.stopping``: the early-stopping table; ``outputs.figure``: NP through training."""
+    from nntopo import layout
+    from nntopo.weights.plots import persistence_through_training
+
+    everything = [json.loads(Path(path).read_text()) for path in metrics_paths]
+    table = pd.DataFrame([row for metrics in everything for row in persistence_rows(metrics)])
+    stopping = pd.DataFrame([row for metrics in everything
+                             for row in stopping_rows(metrics, settings["patience"], settings["min_delta"])])
+    with layout.atomic(outputs.table) as tmp:
+        table.to_csv(tmp, index=False)
+    with layout.atomic(outputs.stopping) as tmp:
+        stopping.to_csv(tmp, index=False)
+    persistence_through_training(table, outputs.figure, settings["dataset"])

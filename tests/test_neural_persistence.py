@@ -1,0 +1,238 @@
+"""Neural persistence (Rieck et al. 2019): hand-worked layers, independent code, the controls, the record
+training keeps of it, early stopping and batch normalisation."""
+
+import json
+import math
+from types import SimpleNamespace
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from nntopo import config, data, layout
+from nntopo.network.model import build
+from nntopo.network.stage import train_and_record
+from nntopo.network.train import CRITERIA, persistence_record, record, stopping_epoch, train
+from nntopo.weights import persistence
+from nntopo.weights.stage import stopping_rows
+
+
+def independent_np(weights: dict, p: float = 2.0) -> dict:
+    """NP per layer with networkx's maximum spanning tree on the bipartite graph, written apart from
+    nntopo's: the vertices are born at 1, each tree edge kills one at its normalised weight."""
+    largest = max(float(np.abs(w).max()) for w in weights.values())
+    result = {}
+    for name, w in weights.items():
+        graph = nx.Graph()
+        n_out, n_in = w.shape
+        graph.add_weighted_edges_from((("in", i), ("out", o), abs(float(w[o, i])) / largest)
+                                      for o in range(n_out) for i in range(n_in))
+        tree = nx.maximum_spanning_tree(graph)
+        result[name] = sum((1 - d["weight"]) ** p for *_, d in tree.edges(data=True)) ** (1 / p)
+    return result
+
+
+def test_a_2x2_layer_by_hand():
+    # Edges in: 1 (in0-out0), 0.8 (in1-out1), 0.5 (in1-out0) joins them; 0.2 closes a cycle.
+    # Persistences 1 - w: 0, 0.2, 0.5. Signs do not matter: the absolute weights are used.
+    result = persistence.neural_persistence({"layer": np.array([[1.0, -0.5], [0.2, -0.8]])})
+    assert result.layers["layer"] == pytest.approx(math.sqrt(0.2 ** 2 + 0.5 ** 2))
+    assert result.normalized["layer"] == pytest.approx(math.sqrt(0.29) / math.sqrt(3))
+    assert persistence.diagram(np.array([[1.0, 0.5], [0.2, 0.8]])).tolist() == [[1, 1], [1, 0.8], [1, 0.5]]
+
+
+def test_a_3x2_layer_by_hand_normalised_by_the_network():
+    # 3 inputs, 2 outputs; the network's largest |w| (0.9) is in this layer, the other layer is smaller.
+    # Normalised: out0 = (1, 1/9, 4/9), out1 = (1/3, 2/3, 2/9). Tree: 1, 2/3, 4/9, then 1/3 joins the
+    # two parts. Persistences 0, 1/3, 5/9, 2/3: NP = sqrt(70) / 9, normalised by sqrt(3 + 2 - 1) = 2.
+    w = np.array([[0.9, 0.1, 0.4], [0.3, 0.6, 0.2]])
+    result = persistence.neural_persistence({"hidden_1": w, "output": np.array([[0.45, -0.45]])})
+    assert result.layers["hidden_1"] == pytest.approx(math.sqrt(70) / 9)
+    assert result.normalized["hidden_1"] == pytest.approx(math.sqrt(70) / 18)
+    # The output layer: 1 x 2, both edges 0.5 -> persistences 0.5 and 0.5
+    assert result.layers["output"] == pytest.approx(math.sqrt(0.5))
+    assert result.mean_normalized == pytest.approx((math.sqrt(70) / 18 + math.sqrt(0.5) / math.sqrt(2)) / 2)
+    # p = 1: the sum of persistences
+    assert persistence.neural_persistence({"hidden_1": w}, p=1).layers["hidden_1"] == pytest.approx(1 / 3 + 5 / 9 + 2 / 3)
+
+
+def test_agrees_with_networkx_on_random_layers_with_ties_zeros_and_weak_vertices():
+    rng = np.random.default_rng(0)
+    for trial in range(60):
+        n_out, n_in = rng.integers(1, 40, 2)
+        w = rng.normal(size=(n_out, n_in))
+        if trial % 3 == 0:
+            w = np.round(w, 1)  # ties and exact zeros
+        if trial % 4 == 0:
+            w[:, : n_in // 2] *= 1e-3  # inputs that join last, as MNIST's border pixels do
+        if trial % 5 == 0:
+            w[: n_out // 2] *= 1e-3
+        weights = {"a": w, "b": rng.normal(size=(3, n_out))}
+        ours = persistence.neural_persistence(weights).layers
+        theirs = independent_np(weights)
+        assert ours == pytest.approx(theirs, abs=1e-9), trial
+
+
+def test_the_tree_has_one_edge_fewer_than_the_vertices_and_the_bound_holds():
+    rng = np.random.default_rng(1)
+    w = rng.random((30, 50))
+    tree = persistence.spanning_tree_weights(persistence.normalize({"w": w})["w"])
+    assert len(tree) == 30 + 50 - 1
+    result = persistence.neural_persistence({"w": w})
+    assert 0 < result.normalized["w"] <= 1
+
+
+def test_a_layer_of_zeros_has_np_zero_and_the_log_says_so():
+    model = build(4, 3, [5], {"name": "none"})
+    with torch.no_grad():
+        model.layers["hidden_1"].weight.zero_()
+    lines = []
+    record_ = persistence_record(model, 2.0, np.random.default_rng(0), lines.append)
+    assert record_["layers"]["hidden_1"] == 0 and record_["layers"]["output"] > 0
+    assert any("hidden_1" in line and "zero" in line for line in lines)
+
+
+def test_p_must_be_positive():
+    with pytest.raises(ValueError, match="p must be positive"):
+        persistence.neural_persistence({"a": np.ones((2, 2))}, p=0)
+
+
+def test_controls_shuffle_within_layers_and_measure_variance():
+    rng = np.random.default_rng(2)
+    weights = {"a": rng.normal(size=(20, 30)), "b": rng.normal(size=(5, 20)) * 3}
+    shuffled = persistence.shuffled(weights, np.random.default_rng(0))
+    for name in weights:
+        assert np.array_equal(np.sort(shuffled[name].ravel()), np.sort(weights[name].ravel()))
+        assert not np.array_equal(shuffled[name], weights[name])
+    assert persistence.variances(weights) == pytest.approx({n: np.var(w) for n, w in weights.items()})
+    # Structure that shuffling destroys: nine strong weights in one 3 x 3 block are redundant, the tree
+    # takes 5 of them (6 vertices) and the other 14 vertices join at 0.1. Shuffled, the strong weights
+    # scatter into a forest whose every edge is in the tree, so fewer vertices join weakly: NP falls.
+    block = np.full((10, 10), 0.1)
+    block[:3, :3] = 1.0
+    structured = persistence.neural_persistence({"a": block}).normalized["a"]
+    control = persistence.neural_persistence(persistence.shuffled({"a": block}, np.random.default_rng(0))).normalized["a"]
+    assert structured == pytest.approx(math.sqrt(14 * 0.9 ** 2) / math.sqrt(19))
+    assert control < structured
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits")
+
+
+def settings(reg="none", widths=(16, 8), **training):
+    c = config.validate({"training": {"epochs": 4, "batch_size": 64, "lr": 0.005, **training}})
+    return config.training_slice(c, f"mlp{'x'.join(map(str, widths))}-{reg}-s0")
+
+
+def run(folder, s):
+    outputs = SimpleNamespace(**{k: folder / f for k, f in [("state", "model.pt"), ("weights", "weights.h5"),
+                                                           ("activations", "activations.h5"), ("metrics", "metrics.json")]})
+    model = f"mlp{'x'.join(map(str, s['widths']))}-{s['regularization']['name']}-s{s['seed']}"
+    return train_and_record("digits", model, s, outputs, data_dir=folder, device="cpu", log=lambda _: None)
+
+
+def test_training_records_np_every_epoch_as_recomputed_from_weights_h5(tmp_path):
+    metrics = run(tmp_path, settings())
+    history = layout.read_neural_persistence(tmp_path / "weights.h5")
+    assert history.layers == ["hidden_1", "hidden_2", "output"] and history.epochs.tolist() == [0, 1, 2, 3, 4]
+    assert [e["neural_persistence"]["mean_normalized"] for e in metrics["epochs"]] == pytest.approx(
+        history.measures["normalized"][1:].mean(1).tolist())
+    weights = {name: layer.weight for name, layer in layout.read_weights(tmp_path / "weights.h5").items()}
+    recomputed = independent_np(weights)
+    final = metrics["neural_persistence"]["final"]
+    assert final["layers"] == pytest.approx(recomputed, abs=1e-6)
+    assert history.measures["layers"][-1] == pytest.approx([recomputed[n] for n in history.layers], abs=1e-6)
+    assert final["variance"] == pytest.approx({n: float(np.var(w.astype(np.float64))) for n, w in weights.items()})
+    assert metrics["neural_persistence"]["p"] == 2 and 0 < metrics["neural_persistence"]["share_of_training_seconds"]
+
+
+def test_the_initial_control_is_the_untrained_network_of_the_seed(tmp_path):
+    metrics = run(tmp_path, settings())
+    torch.manual_seed(0)
+    fresh = build(64, 10, [16, 8], {"name": "none"})
+    weights = {name: layer.weight.detach().numpy() for name, layer in fresh.layers.items()}
+    assert metrics["neural_persistence"]["initial"]["layers"] == pytest.approx(independent_np(weights), abs=1e-9)
+    assert metrics["neural_persistence"]["initial"]["layers"] != pytest.approx(metrics["neural_persistence"]["final"]["layers"])
+
+
+def entries(values, key):
+    return [{"epoch": i + 1, **({"validation_loss": v} if key == "validation_loss" else
+                                {"neural_persistence": {"mean_normalized": v}})} for i, v in enumerate(values)]
+
+
+@pytest.mark.parametrize("values, criterion, patience, min_delta, expected", [
+    ([1.0, 0.8, 0.85, 0.9, 0.95], "validation_loss", 3, 0, 5),  # best at 2, three epochs without better
+    ([1.0, 0.8, 0.85, 0.7, 0.75, 0.76], "validation_loss", 3, 0, None),  # 0.7 resets the wait
+    ([1.0, 0.8, 0.79, 0.78, 0.77], "validation_loss", 2, 0.05, 4),  # better, but by less than min_delta
+    ([0.3, 0.35, 0.34, 0.36], "neural_persistence", 2, 0, None),  # higher is better: 0.36 resets
+    ([0.3, 0.35, 0.34, 0.33], "neural_persistence", 2, 0, 4),
+    ([0.3, 0.29], "neural_persistence", 1, 0, 2),
+])
+def test_stopping_epoch_by_hand(values, criterion, patience, min_delta, expected):
+    assert stopping_epoch(entries(values, criterion), criterion, patience, min_delta) == expected
+
+
+def test_early_stopping_stops_training_where_the_summary_reads_it_from_a_full_history(tmp_path):
+    full = run(tmp_path / "full", settings(epochs=6, validation_split=0.2))
+    # min_delta 1: nothing after the first epoch is better by that much, so both stop at 1 + patience
+    for criterion in CRITERIA:
+        s = settings(epochs=6, validation_split=0.2, early_stopping={"criterion": criterion, "patience": 2, "min_delta": 1})
+        stopped = run(tmp_path / criterion, s)
+        assert stopped["stopped_early_at"] == 3 and stopped["epochs_trained"] == 3
+        assert [e["validation_loss"] for e in stopped["epochs"]] == [e["validation_loss"] for e in full["epochs"][:3]]
+        rows = {r["criterion"]: r for r in stopping_rows(full, patience=2, min_delta=1)}
+        assert rows[criterion]["epoch"] == 3 and rows[criterion]["stopped"]
+        assert rows[criterion]["test_accuracy"] == full["epochs"][2]["test_accuracy"]
+    assert full["stopped_early_at"] is None and full["epochs_trained"] == 6
+
+
+def test_the_validation_images_are_held_out_of_training(digits):
+    from nntopo.network.train import validation_split
+
+    x_train, _, x_valid, _ = validation_split(digits, 0.2)
+    assert len(x_valid) == round(0.2 * len(digits.x_train)) and len(x_train) + len(x_valid) == len(digits.x_train)
+    seen = {row.tobytes() for row in x_train}
+    assert not any(row.tobytes() in seen for row in x_valid if (digits.x_train == row).all(1).sum() == 1)
+    assert validation_split(digits, None)[2].shape[0] == 0
+
+
+def test_batchnorm_folds_into_the_recorded_layers(tmp_path, digits):
+    metrics = run(tmp_path, settings(reg="batchnorm"))
+    weights = layout.read_weights(tmp_path / "weights.h5")
+    assert weights["hidden_1"].scale is not None and weights["output"].scale is None
+    state = torch.load(tmp_path / "model.pt")
+    assert "norms.hidden_1.running_mean" in state
+    # The numpy replay with the normalisation folded in gives the recorded activations and logits.
+    acts = layout.read_activations(tmp_path / "activations.h5")
+    x = digits.x_test.astype(np.float64)
+    for name, recorded in zip(["hidden_1", "hidden_2"], acts.hidden):
+        w, b = weights[name].affine()
+        x = np.maximum(x @ w.T + b, 0)
+        np.testing.assert_allclose(x, recorded, atol=1e-4)
+    np.testing.assert_allclose(x @ weights["output"].weight.T + weights["output"].bias, acts.output, atol=1e-3)
+    # NP is measured on the Linear maps alone
+    assert metrics["neural_persistence"]["final"]["layers"] == pytest.approx(
+        independent_np({n: layer.weight for n, layer in weights.items()}), abs=1e-6)
+
+
+def test_the_summary_tables(tmp_path):
+    from nntopo.weights.stage import summarize_persistence
+
+    paths = []
+    for reg in ("none", "batchnorm"):
+        run(tmp_path / reg, settings(reg=reg, validation_split=0.2))
+        paths.append(tmp_path / reg / "metrics.json")
+    outputs = SimpleNamespace(table=tmp_path / "np.csv", stopping=tmp_path / "stop.csv", figure=tmp_path / "np.png")
+    summarize_persistence(paths, outputs, {"dataset": "digits", "patience": 2, "min_delta": 0})
+    table = pd.read_csv(outputs.table)
+    assert len(table) == 2 * 5 * 4  # models x epochs 0..4 x (3 layers + the mean)
+    means = table[table["layer"] == "mean"].set_index(["model", "epoch"])["normalized"]
+    metrics = json.loads(paths[0].read_text())
+    assert means[("mlp16x8-none-s0", 4)] == pytest.approx(metrics["neural_persistence"]["final"]["mean_normalized"])
+    stopping = pd.read_csv(outputs.stopping)
+    assert sorted(stopping["criterion"].unique()) == ["neural_persistence", "validation_loss"] and len(stopping) == 4
+    assert outputs.figure.stat().st_size > 0
