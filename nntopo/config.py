@@ -78,7 +78,7 @@ def validate(config: dict | None) -> dict:
         best = jsonschema.exceptions.best_match(errors)
         raise ConfigError(_describe(best))
     _check_grid(config)
-    _check_early_stopping(config)
+    _check_training(config)
     _check_methods(config)
     _check_homology(config)
     return config
@@ -105,8 +105,11 @@ def _check_homology(config: dict) -> None:
                               f"smallest {dataset} class; use at most {smallest}, or null for every point")
 
 
-def _check_early_stopping(config: dict) -> None:
+def _check_training(config: dict) -> None:
     training = config["training"]
+    if "batchnorm" in config["regularizations"] and training["batch_size"] < 2:
+        raise ConfigError("training.batch_size: batchnorm needs batches of at least 2 images (its batch statistics); "
+                          "raise batch_size or drop batchnorm from regularizations")
     criterion = training["early_stopping"]["criterion"]
     if criterion and not training["validation_split"]:
         raise ConfigError(f"training.early_stopping.criterion: {criterion} needs images held out of the training set; "
@@ -254,7 +257,9 @@ def training_slice(config: dict, model: str | ModelId) -> dict:
         "activation": {"name": model.activation, **config["activation"].get(model.activation, {})},
         "regularization": {"name": model.regularization, **config["regularization"][model.regularization]},
         "seed": model.seed,
-        "training": config["training"],
+        # Patience and min_delta change nothing while early stopping is off (the summary reads them)
+        "training": {key: value for key, value in config["training"].items()
+                     if key != "early_stopping" or value["criterion"]},
         "neural_persistence": config["neural_persistence"],  # measured during training
     }
 

@@ -163,6 +163,8 @@ def read_weights(path) -> dict[str, Layer]:
             weight = _dataset(h5, f"{name}/weight", "f", 2)
             bias = _dataset(h5, f"{name}/bias", "f", 1)
             normalisation = [_dataset(h5, f"{name}/{key}", "f", 1) if key in h5[name] else None for key in NORMALISATION]
+            if (normalisation[0] is None) != (normalisation[1] is None):
+                raise LayoutError(f"{path}: {name} has one of {' and '.join(NORMALISATION)} without the other")
             for key, values in zip(("bias", *NORMALISATION), (bias, *normalisation)):
                 if values is not None and values.shape[0] != weight.shape[0]:
                     raise LayoutError(f"{path}: {name}/{key} has {values.shape[0]} entries for {weight.shape[0]} units")

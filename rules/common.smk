@@ -124,7 +124,8 @@ def neuron_rankings(wildcards):
 
 
 def all_targets():
-    """Everything the study makes; with no clustering method, the models and their homology alone."""
+    """Everything the study makes; with no clustering method, the models, their homology and the neural
+    persistence summary alone."""
     recorded = model_outputs(paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS)
     if not config["clustering"]["methods"]:
         return recorded + homology_targets() + persistence_targets()

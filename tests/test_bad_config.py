@@ -116,6 +116,8 @@ CASES = {
                                           ["training.early_stopping.criterion", "validation_split"]),
     "np-early-stopping-without-validation": ({"training": {"early_stopping": {"criterion": "neural_persistence"}}}, {},
                                              ["training.early_stopping.criterion", "validation_split"]),
+    "batchnorm-batch-of-one": ({"regularizations": ["batchnorm"], "training": {"batch_size": 1}}, {},
+                               ["training.batch_size", "batchnorm", "at least 2"]),
     "unknown-criterion": ({"training": {"early_stopping": {"criterion": "accuracy"}}}, {},
                           ["training.early_stopping.criterion", "null, validation_loss, neural_persistence"]),
     # the data directory

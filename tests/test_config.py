@@ -60,7 +60,13 @@ def test_training_slice_holds_only_what_training_reads():
     settings = config.training_slice(c, "mlp1024-l2-s7")
     assert settings == {"widths": [1024], "activation": {"name": "relu"},
                         "regularization": {"name": "l2", **c["regularization"]["l2"]}, "seed": 7,
-                        "training": c["training"], "neural_persistence": {"p": 2, "seed": 0}}
+                        "training": {k: v for k, v in c["training"].items() if k != "early_stopping"},
+                        "neural_persistence": {"p": 2, "seed": 0}}
+    # early stopping's settings are in the slice only when it is on
+    c3 = config.validate({"training": {"validation_split": 0.1, "early_stopping": {"criterion": "validation_loss"}}})
+    assert config.training_slice(c3, "mlp1024-l2-s7")["training"]["early_stopping"]["patience"] == 3
+    c4 = config.validate({"training": {"early_stopping": {"patience": 9}}})
+    assert config.training_slice(c4, "mlp1024-l2-s7") == settings
     c2 = config.validate({"regularization": {"l1": {"strength": 0.5}}})
     assert config.training_slice(c2, "mlp1024-l2-s7") == settings
 

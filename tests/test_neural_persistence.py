@@ -236,3 +236,11 @@ def test_the_summary_tables(tmp_path):
     stopping = pd.read_csv(outputs.stopping)
     assert sorted(stopping["criterion"].unique()) == ["neural_persistence", "validation_loss"] and len(stopping) == 4
     assert outputs.figure.stat().st_size > 0
+
+
+def test_batchnorm_trains_when_the_last_batch_would_hold_one_image(tmp_path, digits):
+    # 1,257 training images in batches of 1,256: the last batch would hold one image, which batch
+    # statistics cannot normalise; it joins the batch before it.
+    assert len(digits.x_train) % 1256 == 1
+    metrics = run(tmp_path, settings(reg="batchnorm", epochs=1, batch_size=1256))
+    assert metrics["epochs_trained"] == 1 and np.isfinite(metrics["epochs"][0]["loss"])

@@ -40,7 +40,8 @@ SMALL = {
 }
 MODELS = ["mlp16-none-s0", "mlp16-l2-s0"]
 # Rules that stay separate SLURM jobs; every other job belongs to its model's group.
-ALONE = {"train", "summary", "seed_stability", "all", "input_homology", "homology_summary", "shape_data"}
+ALONE = {"train", "summary", "seed_stability", "all", "input_homology", "homology_summary", "shape_data",
+         "neural_persistence_summary"}
 SLURM_TIME_LIMIT = 600  # seconds; the run takes about 2 min on two cores, beside the local run
 
 

@@ -39,8 +39,7 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     predictions = logits.argmax(1)
     attrs = layout.provenance(dataset, model_id, settings["seed"], settings, image_shape=list(dataset_.image_shape or ()))
 
-    epochs = len(trained.history)
-    samples = len(train.validation_split(dataset_, settings["training"]["validation_split"])[0]) * epochs
+    samples = trained.samples
     persistence = persistence_metrics(settings["neural_persistence"], trained.initial, trained.history, trained.seconds)
     records = [trained.initial] + [entry["neural_persistence"] for entry in trained.history]
     metrics = {
@@ -48,7 +47,7 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
         "settings": settings,
         "device": trained.device,
         "epochs": trained.history,
-        "epochs_trained": epochs,
+        "epochs_trained": len(trained.history),
         "stopped_early_at": trained.stopped,
         "test_accuracy": float(np.mean(predictions == dataset_.y_test)),
         "neural_persistence": persistence,

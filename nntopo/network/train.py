@@ -28,6 +28,7 @@ class Trained:
     device: str
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
+    samples: int = 0  # training images seen, over all epochs
     initial: dict = field(default_factory=dict)  # neural persistence of the weights at initialisation
     stopped: int | None = None  # the epoch early stopping ended training at, if it did
 
@@ -110,7 +111,7 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
     ``validation_split`` holds images out of the training set; its ``early_stopping`` may end
     training early on their loss or on neural persistence.
     """
-    neural_persistence = neural_persistence or {"p": 2.0, "seed": 0}
+    neural_persistence = neural_persistence or {"p": 2.0, "seed": 0}  # the schema's defaults
     stopping = training.get("early_stopping") or {}
     device = pick_device(device)
     torch.manual_seed(seed)
@@ -143,7 +144,10 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
         total_loss = torch.zeros((), device=device)
         correct = torch.zeros((), dtype=torch.long, device=device)
         order = torch.randperm(len(x_train), generator=shuffle).to(device)
-        for batch in order.split(batch_size):
+        batches = list(order.split(batch_size))
+        if model.norms and len(batches) > 1 and len(batches[-1]) == 1:  # batch statistics need two images
+            batches[-2:] = [torch.cat(batches[-2:])]
+        for batch in batches:
             x, y = x_train[batch], y_train[batch]
             logits = model(x)
             loss = loss_fn(logits, y)
@@ -162,6 +166,7 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
             )
         seconds = time.perf_counter() - start  # the training steps alone, as before NP was measured
         result.seconds += seconds
+        result.samples += len(x_train)
         entry = {
             "epoch": epoch,
             "loss": mean_loss,

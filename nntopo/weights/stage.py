@@ -25,6 +25,17 @@ def _model_columns(metrics: dict) -> dict:
             "regularization": model.regularization, "seed": metrics["seed"]}
 
 
+def read_metrics(path) -> dict:
+    """A model's metrics.json, refused in one line when it predates neural persistence."""
+    from nntopo.layout import LayoutError
+
+    metrics = json.loads(Path(path).read_text())
+    if "neural_persistence" not in metrics:
+        raise LayoutError(f"{path}: no neural persistence; the model was trained before it was recorded: delete the "
+                          f"model's folder and rerun")
+    return metrics
+
+
 def persistence_rows(metrics: dict) -> list[dict]:
     """One row per epoch (0: initialisation) and layer, and one per epoch for the mean over layers."""
     records = [metrics["neural_persistence"]["initial"]] + [entry["neural_persistence"] for entry in metrics["epochs"]]
@@ -43,7 +54,9 @@ def persistence_rows(metrics: dict) -> list[dict]:
 def stopping_rows(metrics: dict, patience: int, min_delta: float) -> list[dict]:
     """Per criterion, the epoch early stopping would end training at and the test accuracy there, read
     from the whole history (training before a stop does not depend on the criterion). A criterion that
-    never fires stops at the last epoch trained (``stopped`` false); validation_loss needs validation."""
+    never fires stops at the last epoch trained (``stopped`` false); validation_loss needs validation.
+    When training itself stopped early, a criterion that had not fired by then is left out: when it
+    would have fired is unknown."""
     from nntopo.network.train import CRITERIA, stopping_epoch
 
     history = metrics["epochs"]
@@ -52,6 +65,8 @@ def stopping_rows(metrics: dict, patience: int, min_delta: float) -> list[dict]:
         if criterion == "validation_loss" and "validation_loss" not in history[0]:
             continue
         epoch = stopping_epoch(history, criterion, patience, min_delta)
+        if epoch is None and metrics.get("stopped_early_at"):
+            continue
         at = history[(epoch or len(history)) - 1]
         rows.append({**_model_columns(metrics), "criterion": criterion, "patience": patience, "min_delta": min_delta,
                      "stopped": epoch is not None, "epoch": at["epoch"], "epochs_trained": len(history),
@@ -66,7 +81,7 @@ def summarize_persistence(metrics_paths, outputs, settings: dict) -> None:
     from nntopo import layout
     from nntopo.weights.plots import persistence_through_training
 
-    everything = [json.loads(Path(path).read_text()) for path in metrics_paths]
+    everything = [read_metrics(path) for path in metrics_paths]
     table = pd.DataFrame([row for metrics in everything for row in persistence_rows(metrics)])
     stopping = pd.DataFrame([row for metrics in everything
                              for row in stopping_rows(metrics, settings["patience"], settings["min_delta"])])

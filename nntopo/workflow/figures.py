@@ -143,7 +143,7 @@ def _pixel_weights(job: Job, shown: str):
     weights = layout.read_weights(job.inputs.weights)
     attrs = layout.read_attrs(job.inputs.weights)
     image_shape = tuple(attrs["image_shape"])
-    weight = weights[shown].weight
+    weight = weights[shown].affine()[0]  # batch normalisation's per-neuron scale folded in
     if weight.shape[1] != image_shape[0] * image_shape[1]:
         raise ValueError(f"{shown}'s inputs are not image pixels: its weights cannot be drawn as images")
     return weight, image_shape, attrs
@@ -476,7 +476,7 @@ def draw_figure(name: str, inputs: dict, output, settings: dict, dataset: str, m
 
 def summarize(inputs, outputs, settings: dict) -> None:
     """The grid at a glance, one row per model (``outputs.table`` and ``outputs.figure``): accuracy,
-    weight norm and sparsity, the mean normalised neural persistence (trained, initial, shuffled), the share of silent activations in its last hidden layer, and per method
+    weight norm and sparsity, mean normalised neural persistence (trained, initial, shuffled), the share of silent activations in its last hidden layer, and per method
     (on the output's clusters) the cluster count, the points in no cluster, the ranking's sharpness
     (the mean share of a cluster's points having each of its top-k neurons) and the share of clusters
     hurt more by their top-k neurons than by random ones. ``outputs.ablation`` and
@@ -488,10 +488,11 @@ def summarize(inputs, outputs, settings: dict) -> None:
     from nntopo import layout, plotting
     from nntopo.analysis import plots as analysis_plots
     from nntopo.analysis.ablation import summarize_ablation
+    from nntopo.weights.stage import read_metrics
 
     rows = {}
     for path in inputs.metrics:
-        metrics = json.loads(Path(path).read_text())
+        metrics = read_metrics(path)
         persistence = metrics["neural_persistence"]
         rows[metrics["model"]] = {
             **{key: metrics[key] for key in ("model", "test_accuracy", "weight_l2_norm", "near_zero_fraction",
