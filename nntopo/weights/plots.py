@@ -6,6 +6,7 @@ the network's mean over its layers under ``layer == "mean"``.
 
 from __future__ import annotations
 
+import matplotlib.ticker
 import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -53,6 +54,7 @@ def through_training(table: pd.DataFrame, dataset: str) -> Figure:
         top.set_title(regularization, fontsize=10)
         bottom.set_xlabel("epoch (0: initialisation)")
         bottom.set_yscale("log")
+        bottom.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         for ax in (top, bottom):
             ax.grid(alpha=0.3)
     axes[0, 0].set_ylabel("mean normalised NP")
