@@ -76,10 +76,11 @@ def test_the_profile_plans_one_job_per_models_analysis_and_a_gpu_for_cuda(tmp_pa
     assert run.returncode == 0, run.stdout[-3000:]
     groups, alone = planned(run.stdout)
     assert sorted(groups) == sorted(f"model-digits-{model}" for model in MODELS)
-    assert sorted(alone) == ["all", "homology_summary", "input_homology", "summary", "train", "train"]
+    assert sorted(alone) == ["all", "homology_summary", "input_homology", "neural_persistence_summary", "summary",
+                             "train", "train"]
     for rules in groups.values():
         assert {"cluster", "analyse_layer", "layer_figures", "model_figures", "flow", "probe", "homology",
-                "homology_figures"} <= set(rules)
+                "homology_figures", "neurons", "neuron_filters"} <= set(rules)
         assert not set(rules) & ALONE
     mine = yaml.safe_load((PROFILE / "config.yaml").read_text())["default-resources"]
     for key in ("slurm_partition", "slurm_account"):  # the user's, from the one place they are set
@@ -224,12 +225,13 @@ def test_slurm_run_gives_the_local_outputs(both_runs):
 def test_slurm_run_submits_one_job_per_model_analysis(both_runs):
     _, _, output = both_runs
     logs = re.findall(r"has been submitted with SLURM jobid \d+ \(log: (\S+)\)", output)
-    # 2 trainings, the input's homology, 2 summaries, and for each model one group job (~25 jobs:
-    # clusterings, rankings, homology, figures...).
-    assert len(logs) == 7, logs
+    # 2 trainings, the input's homology, 3 summaries, and for each model one group job (~25 jobs:
+    # clusterings, rankings, homology, the space of neurons, figures...).
+    assert len(logs) == 8, logs
     assert sum("/rule_train/" in log for log in logs) == 2 and sum("/rule_summary/" in log for log in logs) == 1
     assert sum("/rule_input_homology/" in log for log in logs) == 1
     assert sum("/rule_homology_summary/" in log for log in logs) == 1
+    assert sum("/rule_neural_persistence_summary/" in log for log in logs) == 1
     for model in MODELS:
         assert sum(f"/group_model-digits-{model}_" in log for log in logs) == 1, logs
     assert "Finished jobid" in output and "(100%) done" in output

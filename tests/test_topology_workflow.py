@@ -127,7 +127,7 @@ def test_changing_the_shape_seed_regenerates_and_retrains(disks):
     assert {"shape_data", "train", "input_homology", "homology", "cluster"} <= {rule for rule, *_ in jobs}
 
 
-def test_a_study_without_clustering_trains_and_measures_homology_only(tmp_path):
+def test_a_study_without_clustering_trains_and_measures_homology_and_neural_persistence_only(tmp_path):
     jobs = planned_jobs(snakemake(tmp_path, {**DISKS, "clustering": {"methods": []}}, "-n"))
     assert {rule for rule, *_ in jobs} == {"shape_data", "train", "input_homology", "homology", "homology_figures",
-                                           "homology_summary"}
+                                           "homology_summary", "neural_persistence_summary"}
