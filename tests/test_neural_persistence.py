@@ -14,7 +14,8 @@ import torch
 from nntopo import config, data, layout
 from nntopo.network.model import build
 from nntopo.network.stage import train_and_record
-from nntopo.network.train import CRITERIA, persistence_record, record, stopping_epoch, train
+from nntopo.network.stopping import CRITERIA, stopping_epoch
+from nntopo.network.train import persistence_record, record, train
 from nntopo.weights import persistence
 from nntopo.weights.stage import stopping_rows
 

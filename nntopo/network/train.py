@@ -13,6 +13,7 @@ from torch import nn
 from nntopo.data import Dataset
 from nntopo.layout import Layer
 from nntopo.network.model import MLP, add_penalty_gradient, build
+from nntopo.network.stopping import stopping_epoch
 from nntopo.weights import persistence
 
 NEAR_ZERO = 1e-3  # |w| below this counts as a near-zero weight in the sparsity figure
@@ -45,31 +46,6 @@ def validation_split(data: Dataset, share: float | None):
     n_validation = max(1, round(share * len(order)))
     keep, held = np.sort(order[n_validation:]), np.sort(order[:n_validation])
     return data.x_train[keep], data.y_train[keep], data.x_train[held], data.y_train[held]
-
-
-# What each early-stopping criterion reads from an epoch's record, and which way is better.
-CRITERIA = {"validation_loss": (lambda entry: entry["validation_loss"], -1),
-            "neural_persistence": (lambda entry: entry["neural_persistence"]["mean_normalized"], +1)}
-
-
-def stopping_epoch(history: list[dict], criterion: str, patience: int, min_delta: float) -> int | None:
-    """The epoch at which early stopping by ``criterion`` ends training: the first at which ``patience``
-    epochs in a row have not bettered the best value so far by more than ``min_delta``; None if none.
-
-    Training calls it after every epoch; the summary calls it on a whole history to tell when each
-    criterion would have stopped (the same epochs, as nothing before the stop depends on it).
-    """
-    value, sign = CRITERIA[criterion]
-    best, waited = None, 0
-    for entry in history:
-        current = sign * value(entry)
-        if best is None or current > best + min_delta:
-            best, waited = current, 0
-        else:
-            waited += 1
-            if waited >= patience:
-                return entry["epoch"]
-    return None
 
 
 def persistence_record(model: MLP, p: float, rng: np.random.Generator, log) -> dict:

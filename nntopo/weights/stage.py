@@ -57,7 +57,7 @@ def stopping_rows(metrics: dict, patience: int, min_delta: float) -> list[dict]:
     never fires stops at the last epoch trained (``stopped`` false); validation_loss needs validation.
     When training itself stopped early, a criterion that had not fired by then is left out: when it
     would have fired is unknown."""
-    from nntopo.network.train import CRITERIA, stopping_epoch
+    from nntopo.network.stopping import CRITERIA, stopping_epoch
 
     history = metrics["epochs"]
     rows = []
