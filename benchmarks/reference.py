@@ -97,6 +97,7 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
     from nntopo.network import model as nnmodel
     from nntopo.network import train as nntrain
     from nntopo.network.stage import persistence_metrics
+    from nntopo.weights.persistence import records
 
     torch.set_num_threads(1)
     settings = nnconfig.training_slice(cfg, model_id)
@@ -163,9 +164,8 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
     for pattern in (paths.MODEL_STATE, paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS):
         Path(paths.fill(pattern, **where)).parent.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), paths.fill(paths.MODEL_STATE, **where))
-    records = [initial] + [entry["neural_persistence"] for entry in history]
     layout.write_weights(paths.fill(paths.WEIGHTS, **where), nntrain.layers(net), attrs,
-                         extra=layout.neural_persistence_writer(records, settings["neural_persistence"]))
+                         extra=layout.neural_persistence_writer(records(initial, history), settings["neural_persistence"]))
     layout.write_activations(paths.fill(paths.ACTIVATIONS, **where), hidden, logits, ds.y_test, predictions, attrs)
     Path(paths.fill(paths.METRICS, **where)).write_text(json.dumps(metrics, indent=2) + "\n")
     print(f"test accuracy {metrics['test_accuracy']:.4f}, {metrics['samples_per_second']:.0f} samples/s, "

@@ -41,7 +41,8 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
 
     samples = trained.samples
     persistence = persistence_metrics(settings["neural_persistence"], trained.initial, trained.history, trained.seconds)
-    records = [trained.initial] + [entry["neural_persistence"] for entry in trained.history]
+    from nntopo.weights.persistence import records
+
     metrics = {
         **{key: attrs[key] for key in ("dataset", "model", "seed")},
         "settings": settings,
@@ -60,13 +61,14 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     }
     log(f"test accuracy {metrics['test_accuracy']:.4f}, weight L2 norm {metrics['weight_l2_norm']:.2f}, "
         f"near-zero weights {metrics['near_zero_fraction']:.1%}, {metrics['gflops_per_second']:.0f} GFLOP/s, "
-        f"mean normalised NP {records[-1]['mean_normalized']:.4f} (measuring it: {persistence['seconds']:.1f} s, "
+        f"mean normalised NP {persistence['final']['mean_normalized']:.4f} (measuring it: {persistence['seconds']:.1f} s, "
         f"{persistence['share_of_training_seconds']:.1%} of training)")
 
     with layout.atomic(outputs.state) as tmp:
         torch.save(trained.model.state_dict(), tmp)
     layout.write_weights(outputs.weights, train.layers(trained.model), attrs,
-                         extra=layout.neural_persistence_writer(records, settings["neural_persistence"]))
+                         extra=layout.neural_persistence_writer(records(trained.initial, trained.history),
+                                                                settings["neural_persistence"]))
     layout.write_activations(outputs.activations, hidden, logits, dataset_.y_test, predictions, attrs)
     with layout.atomic(outputs.metrics) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2) + "\n")

@@ -97,10 +97,11 @@ def furthest_point_sample(points: np.ndarray, n: int, start: int = 0) -> np.ndar
     return chosen
 
 
-def diagrams(points: np.ndarray, maxdim: int = 1) -> tuple[list[np.ndarray], float]:
+def diagrams(points: np.ndarray, maxdim: int = 1, scaled: bool = True) -> tuple[list[np.ndarray], float]:
     """Euclidean Vietoris-Rips persistence diagrams H0 .. H_maxdim of ``points``, scaled so that
     the cloud's diameter is 1 (the layers' scales differ by orders of magnitude; the shape is what
-    is compared), and the diameter divided by. A cloud of one point keeps its one infinite H0 bar."""
+    is compared) unless ``scaled`` is false, and the diameter. A cloud of one point keeps its one
+    infinite H0 bar."""
     from ripser import ripser
     from scipy.spatial.distance import pdist, squareform
 
@@ -109,8 +110,9 @@ def diagrams(points: np.ndarray, maxdim: int = 1) -> tuple[list[np.ndarray], flo
     # expects as a matrix, and the diameter comes from it anyway.
     pairwise = squareform(pdist(np.asarray(points, dtype=np.float64)))
     diameter = float(pairwise.max()) if len(pairwise) > 1 else 0.0
-    scaled = pairwise / diameter if diameter > 0 else pairwise
-    return ripser(scaled, maxdim=maxdim, distance_matrix=True)["dgms"], diameter
+    if scaled and diameter > 0:
+        pairwise = pairwise / diameter
+    return ripser(pairwise, maxdim=maxdim, distance_matrix=True)["dgms"], diameter
 
 
 def finite(diagram: np.ndarray) -> np.ndarray:

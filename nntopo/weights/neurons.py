@@ -112,17 +112,14 @@ def mapper_graph(points: np.ndarray, mapper: dict, seed: int = 0) -> tuple[dict[
 
 
 def persistence_diagrams(points: np.ndarray, maxdim: int = 1) -> list[np.ndarray]:
-    """The Euclidean Vietoris-Rips persistence diagrams H0 .. H_maxdim of ``points`` (ripser on the
-    distance matrix, as nntopo.topology.homology.diagrams), not rescaled: unit vectors are 0 to 2
-    apart, sqrt(2) when orthogonal. H0 keeps its bar that never dies (death inf)."""
-    from ripser import ripser
-    from scipy.spatial.distance import pdist, squareform
+    """The Euclidean Vietoris-Rips persistence diagrams H0 .. H_maxdim of ``points``
+    (nntopo.topology.homology.diagrams), not rescaled: unit vectors are 0 to 2 apart, sqrt(2) when
+    orthogonal. H0 keeps its bar that never dies (death inf); no points, no bars."""
+    from nntopo.topology.homology import diagrams
 
-    points = np.asarray(points, dtype=np.float64)
-    if len(points) < 2:
-        empty = np.zeros((0, 2))
-        return [np.array([[0.0, np.inf]]) if len(points) else empty] + [empty] * maxdim
-    return ripser(squareform(pdist(points)), maxdim=maxdim, distance_matrix=True)["dgms"]
+    if not len(points):
+        return [np.zeros((0, 2))] * (maxdim + 1)
+    return diagrams(points, maxdim, scaled=False)[0]
 
 
 def node_means(node_ptr, node_points, values) -> np.ndarray:
@@ -245,7 +242,7 @@ def draw_figures(space: NeuronSpace, outputs) -> None:
     from nntopo import plotting
     from nntopo.weights import neuron_plots
 
-    title = f"{space.attrs.get('dataset', '')} {space.attrs.get('model', '')}, {space.attrs['layer']}"
+    title = _title(space)
     plotting.save(neuron_plots.neuron_graph(space, title=title), outputs.neuron_graph)
     plotting.save(neuron_plots.neuron_diagram(space, title=title), outputs.neuron_diagram)
 
@@ -261,5 +258,8 @@ def draw_filters(space_path, output) -> None:
     if len(shape) != 2 or shape[0] * shape[1] != space.points.shape[1]:
         raise layout.LayoutError(f"{space_path}: the {space.points.shape[1]} inputs of {space.attrs['layer']} are not "
                                  f"the pixels of an image (image_shape {list(shape)}); no weight images to draw")
-    title = f"{space.attrs.get('dataset', '')} {space.attrs.get('model', '')}, {space.attrs['layer']}"
-    plotting.save(neuron_plots.neuron_filters(space, shape, title=title), output)
+    plotting.save(neuron_plots.neuron_filters(space, shape, title=_title(space)), output)
+
+
+def _title(space: NeuronSpace) -> str:
+    return f"{space.attrs.get('dataset', '')} {space.attrs.get('model', '')}, {space.attrs['layer']}"

@@ -92,6 +92,12 @@ def neural_persistence(weights: Mapping[str, np.ndarray], p: float = 2.0) -> Neu
     return NeuralPersistence(layers, normalized, p)
 
 
+def records(initial: dict, history: list[dict]) -> list[dict]:
+    """A training run's neural-persistence records in epoch order: before training (epoch 0), then
+    each epoch's (``history``: the per-epoch entries of nntopo.network.train and metrics.json)."""
+    return [initial] + [entry["neural_persistence"] for entry in history]
+
+
 def shuffled(weights: Mapping[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Each layer's weights permuted within the layer: the same values, the structure gone."""
     return {name: rng.permutation(np.asarray(w).ravel()).reshape(np.shape(w)) for name, w in weights.items()}

@@ -12,9 +12,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from nntopo.layout import NEURAL_PERSISTENCE_MEASURES, LayoutError
 from nntopo.paths import ModelId
+from nntopo.weights.persistence import records
 
-MEASURES = ("neural_persistence", "normalized", "shuffled_normalized", "variance")
+# The table's columns and the record keys they come from (a record's NP per layer is its "layers").
+MEASURES = dict(zip(("neural_persistence", "normalized", "shuffled_normalized", "variance"), NEURAL_PERSISTENCE_MEASURES))
 MEAN_LAYER = "mean"  # the rows of the network's mean over its layers
 
 
@@ -27,8 +30,6 @@ def _model_columns(metrics: dict) -> dict:
 
 def read_metrics(path) -> dict:
     """A model's metrics.json, refused in one line when it predates neural persistence."""
-    from nntopo.layout import LayoutError
-
     metrics = json.loads(Path(path).read_text())
     if "neural_persistence" not in metrics:
         raise LayoutError(f"{path}: no neural persistence; the model was trained before it was recorded: delete the "
@@ -38,16 +39,14 @@ def read_metrics(path) -> dict:
 
 def persistence_rows(metrics: dict) -> list[dict]:
     """One row per epoch (0: initialisation) and layer, and one per epoch for the mean over layers."""
-    records = [metrics["neural_persistence"]["initial"]] + [entry["neural_persistence"] for entry in metrics["epochs"]]
+    model = _model_columns(metrics)
     rows = []
-    for epoch, record in enumerate(records):
-        per_layer = {"neural_persistence": record["layers"], "normalized": record["normalized"],
-                     "shuffled_normalized": record["shuffled_normalized"], "variance": record["variance"]}
+    for epoch, record in enumerate(records(metrics["neural_persistence"]["initial"], metrics["epochs"])):
         for layer in record["layers"]:
-            rows.append({**_model_columns(metrics), "epoch": epoch, "layer": layer,
-                         **{measure: per_layer[measure][layer] for measure in MEASURES}})
-        rows.append({**_model_columns(metrics), "epoch": epoch, "layer": MEAN_LAYER,
-                     **{measure: sum(per_layer[measure].values()) / len(per_layer[measure]) for measure in MEASURES}})
+            rows.append({**model, "epoch": epoch, "layer": layer,
+                         **{column: record[key][layer] for column, key in MEASURES.items()}})
+        rows.append({**model, "epoch": epoch, "layer": MEAN_LAYER,
+                     **{column: sum(record[key].values()) / len(record[key]) for column, key in MEASURES.items()}})
     return rows
 
 
