@@ -6,6 +6,7 @@ Imported by the Snakefile, so it stays light: no torch, no numpy.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import os
 from pathlib import Path
@@ -23,6 +24,9 @@ TEST_POINTS = {"mnist": 10_000, "fashion_mnist": 10_000, "digits": 540}
 SMALLEST_TEST_CLASS = {"mnist": 892, "fashion_mnist": 1000, "digits": 52}
 SHAPES = ("disks", "tori")  # nntopo.shapes.NAMES: point clouds generated from the config's `shapes`
 IDX_DATASETS = ("mnist", "fashion_mnist")  # read from files under the data directory
+# The image side lengths of the datasets of images (nntopo/data.py); the shapes' points are 3-D.
+IMAGE_SHAPES = {"mnist": (28, 28), "fashion_mnist": (28, 28), "digits": (8, 8)}
+SHAPE_DIMENSIONS = 3
 
 
 class ConfigError(ValueError):
@@ -129,18 +133,67 @@ def _check_finite(value, key: str = "") -> None:
 
 
 def _check_grid(config: dict) -> None:
-    """What the schema cannot say: the analysed layers and top_k must fit every architecture."""
+    """What the schema cannot say: the grid is not empty, CNNs fit their images, and the analysed layers
+    and top_k fit every architecture."""
     chosen = config["analysis"]["layers"]
     top_k = config["clustering"]["top_k"]
-    for entry in config["widths"]:
-        widths = widths_of(entry)
+    if not config["widths"] and not config["cnns"]:
+        raise ConfigError("widths and cnns are both empty, so there is no model to train; give at least one architecture")
+    names = [architecture.architecture_name for architecture in architectures(config)]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ConfigError(f"cnns: {', '.join(twice)} is the same network twice (defaults filled in); remove one entry")
+    for architecture in architectures(config):
+        name = describe_architecture(architecture)
+        widths = architecture.widths
         if isinstance(chosen, list) and max(chosen) > len(widths):
             raise ConfigError(f"analysis.layers: hidden layer {max(chosen)} is deeper than the {len(widths)} hidden "
-                              f"layer(s) of widths {list(widths)}; use all, last, or numbers up to {len(widths)}")
+                              f"layer(s) of {name}; use all, last, or numbers up to {len(widths)}")
         for number in hidden_layers(widths, chosen):
+            units = "channels" if number <= architecture.conv else "neurons"
             if top_k > widths[number - 1]:
-                raise ConfigError(f"clustering.top_k: {top_k} is more than the {widths[number - 1]} neurons of "
-                                  f"hidden layer {number} of widths {list(widths)}; use at most {widths[number - 1]}")
+                raise ConfigError(f"clustering.top_k: {top_k} is more than the {widths[number - 1]} {units} of "
+                                  f"hidden layer {number} of {name}; use at most {widths[number - 1]}")
+        if architecture.conv:
+            for dataset in config["datasets"]:
+                _check_maps(architecture, dataset)
+
+
+def describe_architecture(architecture: ModelId) -> str:
+    if not architecture.conv:
+        return f"widths {list(architecture.widths)}"
+    return (f"the CNN of channels {list(architecture.channels)}, kernel {architecture.kernel}, pool {architecture.pool}"
+            f" and dense {list(architecture.dense)}")
+
+
+def feature_map_sizes(architecture: ModelId, image_shape: tuple[int, int]) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Per convolutional layer, the side lengths of its feature maps and of the pooled maps after it
+    (convolution without padding, stride 1; pooling of size = stride, the remainder dropped). Sizes
+    below 1 are returned as they are: the caller says which layer fails."""
+    sizes, (height, width) = [], image_shape
+    for _ in architecture.channels:
+        height, width = height - architecture.kernel + 1, width - architecture.kernel + 1
+        pooled = (height // architecture.pool, width // architecture.pool)
+        sizes.append(((height, width), pooled))
+        height, width = pooled
+    return sizes
+
+
+def _check_maps(architecture: ModelId, dataset: str) -> None:
+    if dataset not in IMAGE_SHAPES:
+        raise ConfigError(f"cnns: {dataset} has no images (its points are {SHAPE_DIMENSIONS}-D), so "
+                          f"{describe_architecture(architecture)} cannot read it; study it with widths alone")
+    height, width = IMAGE_SHAPES[dataset]
+    for number, (maps, pooled) in enumerate(feature_map_sizes(architecture, IMAGE_SHAPES[dataset]), start=1):
+        if min(maps) < 1:
+            raise ConfigError(f"cnns: the {architecture.kernel}x{architecture.kernel} kernel of convolutional layer "
+                              f"{number} is larger than its {height}x{width} input ({dataset}); use a smaller kernel "
+                              f"or fewer convolutional layers")
+        if min(pooled) < 1:
+            raise ConfigError(f"cnns: pooling of {architecture.pool} after convolutional layer {number} shrinks its "
+                              f"{maps[0]}x{maps[1]} maps below 1x1 ({dataset}); use a smaller pool (1 for none) or "
+                              f"fewer convolutional layers")
+        height, width = pooled
 
 
 def _check_methods(config: dict) -> None:
@@ -210,11 +263,20 @@ def widths_of(entry) -> tuple[int, ...]:
     return (entry,) if isinstance(entry, int) else tuple(entry)
 
 
+def architectures(config: dict) -> list[ModelId]:
+    """The grid's architectures, the MLPs' widths then the CNNs (as model ids of seed 0, relu, no
+    regularization: only their layers count)."""
+    mlps = [ModelId(widths_of(widths), "none", 0) for widths in config["widths"]]
+    cnns = [ModelId((*cnn["channels"], *cnn["dense"]), "none", 0, conv=len(cnn["channels"]), kernel=cnn["kernel"],
+                    pool=cnn["pool"]) for cnn in config["cnns"]]
+    return mlps + cnns
+
+
 def model_ids(config: dict) -> list[ModelId]:
-    """Every model of the grid: widths x activations x regularizations x seeds, in config order."""
+    """Every model of the grid: architectures x activations x regularizations x seeds, in config order."""
     return [
-        ModelId(widths_of(widths), reg, seed, activation)
-        for widths in config["widths"]
+        dataclasses.replace(architecture, regularization=reg, seed=seed, activation=activation)
+        for architecture in architectures(config)
         for activation in config["activations"]
         for reg in config["regularizations"]
         for seed in config["seeds"]
@@ -252,8 +314,13 @@ def training_slice(config: dict, model: str | ModelId) -> dict:
     if model.regularization not in config["regularization"]:
         presets = ", ".join(config["regularization"])
         raise ConfigError(f"model {model}: no regularization preset {model.regularization!r}; presets: {presets}")
+    convolution = {}
+    if model.conv:  # an MLP's slice has no such keys, so adding CNNs to a study retrains no MLP
+        convolution = {"convolution": {"channels": list(model.channels), "kernel": model.kernel, "pool": model.pool},
+                       "spatial_reduction": config["spatial_reduction"]}
     return {
-        "widths": list(model.widths),
+        "widths": list(model.dense),  # the fully connected hidden layers
+        **convolution,
         "activation": {"name": model.activation, **config["activation"].get(model.activation, {})},
         "regularization": {"name": model.regularization, **config["regularization"][model.regularization]},
         "seed": model.seed,
@@ -302,3 +369,16 @@ def figures_slice(config: dict, keys) -> dict:
 def ablation_slice(config: dict, model: str, layer: str) -> dict:
     """What the ablation reads: the layers whose top neurons are silenced, k, and the random baseline."""
     return {"layers": ranked_layers(config, model, layer), "top_k": config["clustering"]["top_k"], **config["ablation"]}
+
+
+def convolutional_layers(model: str | ModelId) -> list[str]:
+    """The hidden layers of ``model`` that are convolutions (a CNN's first ones; none of an MLP's)."""
+    from nntopo.layout import hidden_name
+
+    model = ModelId.parse(model) if isinstance(model, str) else model
+    return [hidden_name(i) for i in range(1, model.conv + 1)]
+
+
+def filters_slice(config: dict) -> dict:
+    """What the space of first-layer filters reads: the ``filters`` block."""
+    return copy.deepcopy(config["filters"])

@@ -103,35 +103,51 @@ def _open(path) -> h5py.File:
         raise LayoutError(f"{path}: not a readable HDF5 file ({exc})") from None
 
 
-def _dataset(h5: h5py.File, name: str, kind: str, ndim: int) -> np.ndarray:
-    """Read dataset ``name`` and check its dtype kind ('f' float, 'i' integer) and rank."""
+def _dataset(h5: h5py.File, name: str, kind: str, ndim: int | tuple[int, ...]) -> np.ndarray:
+    """Read dataset ``name`` and check its dtype kind ('f' float, 'i' integer) and rank (or one of ranks)."""
+    ranks = ndim if isinstance(ndim, tuple) else (ndim,)
     if name not in h5 or not isinstance(h5[name], h5py.Dataset):
         raise LayoutError(f"{h5.filename}: missing dataset '{name}' (has: {', '.join(sorted(h5)) or 'nothing'})")
     data = h5[name][()]
-    if data.dtype.kind not in (kind, "u" if kind == "i" else kind) or data.ndim != ndim:
+    if data.dtype.kind not in (kind, "u" if kind == "i" else kind) or data.ndim not in ranks:
         wanted = {"f": "float", "i": "integer"}[kind]
         raise LayoutError(
             f"{h5.filename}: dataset '{name}' is {data.dtype} with shape {data.shape}; "
-            f"expected a {ndim}-D {wanted} array"
+            f"expected a {' or '.join(map(str, ranks))}-D {wanted} array"
         )
     return data
 
 
-# --- weights.h5: one group per layer (hidden_1 .. hidden_L, output), each `weight` (out x in) and `bias`,
-# and for a batch-normalised hidden layer its eval-mode normalisation `scale` and `shift` (out,).
+# --- weights.h5: one group per layer (hidden_1 .. hidden_L, output), each `weight` (out x in, or a
+# convolution's out x in x kernel height x kernel width) and `bias`, and for a batch-normalised hidden
+# layer its eval-mode normalisation `scale` and `shift` (out,).
 
 @dataclass(frozen=True)
 class Layer:
-    weight: np.ndarray  # (out, in), as in torch: the Linear map alone
+    weight: np.ndarray  # (out, in) or a convolution's (out, in, kh, kw), as in torch: the map alone
     bias: np.ndarray  # (out,)
     scale: np.ndarray | None = None  # batch normalisation, scale * (W x + b) + shift; None without it
     shift: np.ndarray | None = None
+
+    @property
+    def is_convolution(self) -> bool:
+        return self.weight.ndim == 4
+
+    @property
+    def kernel_shape(self) -> tuple[int, int] | None:
+        """A convolution's kernel (height, width); None for a dense layer."""
+        return tuple(self.weight.shape[2:]) if self.is_convolution else None
 
     def affine(self) -> tuple[np.ndarray, np.ndarray]:
         """The layer's map before its activation, batch normalisation folded in: (weight, bias)."""
         if self.scale is None:
             return self.weight, self.bias
-        return self.scale[:, None] * self.weight, self.scale * self.bias + self.shift
+        scale = self.scale.reshape(-1, *[1] * (self.weight.ndim - 1))
+        return scale * self.weight, self.scale * self.bias + self.shift
+
+    def unit_weights(self) -> np.ndarray:
+        """(out, everything a unit reads): a neuron's input weights, a channel's kernels flattened."""
+        return self.affine()[0].reshape(len(self.weight), -1)
 
 
 NORMALISATION = ("scale", "shift")
@@ -160,7 +176,7 @@ def read_weights(path) -> dict[str, Layer]:
             raise LayoutError(f"{path}: expected groups {', '.join(names)}; found groups: {', '.join(groups) or 'none'}")
         layers = {}
         for name in names:
-            weight = _dataset(h5, f"{name}/weight", "f", 2)
+            weight = _dataset(h5, f"{name}/weight", "f", (2, 4))  # dense or convolution
             bias = _dataset(h5, f"{name}/bias", "f", 1)
             normalisation = [_dataset(h5, f"{name}/{key}", "f", 1) if key in h5[name] else None for key in NORMALISATION]
             if (normalisation[0] is None) != (normalisation[1] is None):
@@ -169,10 +185,13 @@ def read_weights(path) -> dict[str, Layer]:
                 if values is not None and values.shape[0] != weight.shape[0]:
                     raise LayoutError(f"{path}: {name}/{key} has {values.shape[0]} entries for {weight.shape[0]} units")
             layers[name] = Layer(weight, bias, *normalisation)
-    widths = [layer.weight.shape for layer in layers.values()]
-    for (out_prev, _), (_, in_next) in zip(widths, widths[1:]):
-        if out_prev != in_next:
-            raise LayoutError(f"{path}: layer shapes {widths} do not chain")
+    shapes = [layer.weight.shape for layer in layers.values()]
+    for previous, following in zip(shapes, shapes[1:]):
+        # A dense layer after a convolution reads its flattened pooled maps: a multiple of its channels.
+        fits = following[1] % previous[0] == 0 if len(previous) == 4 and len(following) == 2 else \
+            previous[0] == following[1] and not (len(previous) == 2 and len(following) == 4)
+        if not fits:
+            raise LayoutError(f"{path}: layer shapes {[list(shape) for shape in shapes]} do not chain")
     return layers
 
 
@@ -569,3 +588,125 @@ def read_neuron_space(path) -> NeuronSpace:
             raise LayoutError(f"{path}: {what}")
     return NeuronSpace(arrays["neurons"], arrays["points"], arrays["norms"], arrays["alive"].astype(bool),
                        arrays["label"], arrays["linear_path"], top_k, sources, graph, diagrams, attrs)
+
+
+# --- filters space.h5: {dataset}/filters/{architecture}/space.h5, the space of first-layer filters of
+# one CNN architecture, the kernels of every seed together (nntopo/weights/filters.py). Every kernel
+# gathered: `kernels` (N x kh x kw, as read, batch normalisation folded in; one per pair of output and
+# input channel), `source` (N,) the model it came from (an index into the attribute `models`) and
+# `contrast` (N,) its contrast after mean-centring (the norm named by the attribute `contrast_norm`).
+# The selection: `contrasted` (M,) the kernels the contrast filter keeps (indices of kernels, ascending)
+# and `density` (M,) each one's distance, as a centred unit vector, to its density_k-th nearest
+# neighbour among them; `kept` (n,) those the density filter keeps too (indices of kernels, ascending),
+# `points` (n x kh*kw) their centred unit vectors and `plane` (n x 2) their coordinates along the
+# points' first two principal components (about the points' mean; a circle of filters goes round in
+# it; the attribute `plane_variance` is the share of variance it holds). Group `mapper`: the graph
+# (`node_ptr`, `node_points`: CSR, indices of points; `edges`; `node_component`; `positions`) and
+# `node_kernels` (n_nodes x kh x kw), the mean of each node's points. Group `diagram`: `h0`, `h1`
+# (`h2`), Euclidean Vietoris-Rips on the points, not rescaled. Root attributes: `dataset`,
+# `architecture`, `models` and `weight_files` (JSON lists, in the order `source` counts), the settings
+# (`config` as JSON and each parameter alone), `kernel_shape`, the DBSCAN radius `eps` (NaN: no graph)
+# and `versions`.
+
+FILTER_ARRAYS = {"kernels": ("f", 3), "source": ("i", 1), "contrast": ("f", 1), "contrasted": ("i", 1),
+                 "density": ("f", 1), "kept": ("i", 1), "points": ("f", 2), "plane": ("f", 2)}
+FILTER_GRAPH_GROUP = "mapper"
+FILTER_GRAPH_ARRAYS = {"node_ptr": ("i", 1), "node_points": ("i", 1), "edges": ("i", 2), "node_component": ("i", 1),
+                       "positions": ("f", 2), "node_kernels": ("f", 3)}
+FILTER_DIAGRAM_GROUP = "diagram"
+
+
+@dataclass
+class FilterSpace:
+    kernels: np.ndarray  # (N, kh, kw) every first-layer kernel gathered
+    source: np.ndarray  # (N,) index into models of the model each came from
+    contrast: np.ndarray  # (N,) norm after mean-centring
+    contrasted: np.ndarray  # (M,) kernels kept by the contrast filter, ascending
+    density: np.ndarray  # (M,) distance to the density_k-th nearest neighbour among the contrasted
+    kept: np.ndarray  # (n,) kernels kept by both filters, ascending
+    points: np.ndarray  # (n, kh * kw) their centred unit vectors
+    plane: np.ndarray  # (n, 2) coordinates along the points' first two principal components
+    graph: dict[str, np.ndarray]  # FILTER_GRAPH_ARRAYS by name
+    diagrams: list[np.ndarray]  # H0 .. H_maxdim, (bars, 2)
+    attrs: dict
+
+    @property
+    def kernel_shape(self) -> tuple[int, int]:
+        return tuple(int(s) for s in self.kernels.shape[1:])
+
+    @property
+    def angle(self) -> np.ndarray:
+        """(n,) each point's angle in the plane of the first two principal components, in [-pi, pi]."""
+        return np.arctan2(self.plane[:, 1], self.plane[:, 0])
+
+    @property
+    def models(self) -> list[str]:
+        return json.loads(self.attrs["models"])
+
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many kernels each step keeps: gathered, by the contrast filter, by the density filter too."""
+        return {"kernels": len(self.kernels), "contrast": len(self.contrasted), "density": len(self.kept)}
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.graph["node_ptr"]) - 1
+
+
+def write_filter_space(path, space: FilterSpace) -> None:
+    with atomic(path) as tmp, h5py.File(tmp, "w") as h5:
+        _write_attrs(h5, space.attrs)
+        for name, (kind, _) in FILTER_ARRAYS.items():
+            dtype = np.float64 if kind == "f" else np.int64
+            h5.create_dataset(name, data=np.asarray(getattr(space, name), dtype=dtype))
+        group = h5.create_group(FILTER_GRAPH_GROUP)
+        for name, (kind, ndim) in FILTER_GRAPH_ARRAYS.items():
+            values = np.asarray(space.graph[name], dtype=np.float64 if kind == "f" else np.int64)
+            shape = {2: (-1, 2), 3: (-1, *space.kernel_shape)}.get(ndim)
+            group.create_dataset(name, data=values.reshape(shape) if shape else values)
+        for dim, diagram in enumerate(space.diagrams):
+            h5.create_dataset(f"{FILTER_DIAGRAM_GROUP}/h{dim}",
+                              data=np.asarray(diagram, dtype=np.float64).reshape(-1, 2))
+
+
+def read_filter_space(path) -> FilterSpace:
+    with _open(path) as h5:
+        attrs = {key: _plain(value) for key, value in h5.attrs.items()}
+        if "architecture" not in attrs or "models" not in attrs or FILTER_GRAPH_GROUP not in h5:
+            raise LayoutError(f"{path}: no 'architecture' or 'models' attribute or '{FILTER_GRAPH_GROUP}' group; "
+                              f"not a filter space file")
+        arrays = {name: _dataset(h5, name, kind, ndim) for name, (kind, ndim) in FILTER_ARRAYS.items()}
+        graph = {name: _dataset(h5, f"{FILTER_GRAPH_GROUP}/{name}", kind, ndim)
+                 for name, (kind, ndim) in FILTER_GRAPH_ARRAYS.items()}
+        stored = h5[FILTER_DIAGRAM_GROUP] if FILTER_DIAGRAM_GROUP in h5 else {}
+        dims = sorted(int(key[1:]) for key in stored if key[:1] == "h" and key[1:].isdigit())
+        diagrams = [_dataset(h5, f"{FILTER_DIAGRAM_GROUP}/h{d}", "f", 2) for d in dims]
+    kernels, kept, contrasted = arrays["kernels"], arrays["kept"], arrays["contrasted"]
+    n_kernels, n = len(kernels), len(kept)
+    n_models = len(json.loads(attrs["models"]))
+    n_nodes = len(graph["node_ptr"]) - 1
+    problems = [
+        (any(len(arrays[k]) != n_kernels for k in ("source", "contrast")),
+         f"source and contrast need {n_kernels} entries"),
+        (len(arrays["source"]) and not (0 <= arrays["source"].min() and arrays["source"].max() < n_models),
+         f"source names models outside the {n_models} of attribute 'models'"),
+        (len(arrays["density"]) != len(contrasted),
+         f"density has {len(arrays['density'])} entries for {len(contrasted)} contrasted kernels"),
+        (len(contrasted) and not (0 <= contrasted.min() and contrasted.max() < n_kernels),
+         "contrasted outside the kernels"),
+        (not np.isin(kept, contrasted).all(), "kept holds kernels the contrast filter dropped"),
+        (arrays["points"].shape != (n, int(np.prod(kernels.shape[1:]))), f"points is not ({n}, kernel pixels)"),
+        (arrays["plane"].shape != (n, 2), f"plane is not ({n}, 2)"),
+        (graph["node_ptr"][-1] != len(graph["node_points"]), "mapper node_ptr and node_points disagree"),
+        (len(graph["node_points"]) and graph["node_points"].max() >= n, "mapper node_points outside the points"),
+        (graph["positions"].shape != (n_nodes, 2) or len(graph["node_component"]) != n_nodes,
+         f"mapper positions or node_component do not have one entry per node ({n_nodes})"),
+        (graph["node_kernels"].shape != (n_nodes, *kernels.shape[1:]), "mapper node_kernels not one kernel per node"),
+        (not diagrams, "no persistence diagram"),
+    ]
+    for wrong, what in problems:
+        if wrong:
+            raise LayoutError(f"{path}: {what}")
+    return FilterSpace(kernels, arrays["source"], arrays["contrast"], contrasted, arrays["density"], kept,
+                       arrays["points"], arrays["plane"], graph, diagrams, attrs)
+# --- end of filters space.h5

@@ -9,6 +9,7 @@ rule analyse_layer:
     input:
         activations=paths.ACTIVATIONS,
         weights=paths.WEIGHTS,
+        state=paths.MODEL_STATE,  # a CNN's channels are silenced in its network, run on the test images
         **per_method({"clusters": paths.CLUSTERS}),
     output:
         agreement=paths.AGREEMENT,

@@ -62,7 +62,7 @@ CASES = {
     "width-is-a-word": ({"widths": ["wide"]}, {}, ["widths.0", "positive integer"]),
     "duplicate-widths": ({"widths": [16, 16]}, {}, ["widths", "non-unique"]),
     # empty grids
-    "no-widths": ({"widths": []}, {}, ["widths", "non-empty"]),
+    "no-widths": ({"widths": []}, {}, ["widths and cnns are both empty"]),
     "no-seeds": ({"seeds": []}, {}, ["seeds", "non-empty"]),
     "no-datasets": ({"datasets": []}, {}, ["datasets", "non-empty"]),
     # unknown names
@@ -106,6 +106,16 @@ CASES = {
     "layer-too-deep": ({"analysis": {"layers": [1, 2]}}, {}, ["analysis.layers", "hidden layer 2", "numbers up to 1"]),
     "zero-leaky-slope": ({"activation": {"leaky_relu": {"slope": 0}}}, {}, ["activation.leaky_relu.slope", "0"]),
     "negative-leaky-slope": ({"activation": {"leaky_relu": {"slope": -0.1}}}, {}, ["activation.leaky_relu.slope", "-0.1"]),
+    # convolutional networks (digits' images are 8x8)
+    "cnn-kernel-larger-than-image": ({"cnns": [{"kernel": 9}]}, {}, ["cnns", "9x9 kernel", "larger than its 8x8 input"]),
+    "cnn-pooling-below-one-pixel": ({"cnns": [{"channels": [6], "pool": 7}]}, {}, ["pooling of 7", "6x6 maps below 1x1"]),
+    "cnn-zero-channels": ({"cnns": [{"channels": [0]}]}, {}, ["cnns.0.channels.0", "minimum of 1"]),
+    "cnn-top-k-above-channels": ({"cnns": [{"channels": [4], "pool": 1}], "clustering": {"top_k": 5}}, {},
+                                 ["clustering.top_k", "5 is more than the 4 channels of hidden layer 1"]),
+    "cnn-layer-too-deep": ({"widths": [[16, 16]], "cnns": [{"channels": [4], "pool": 1, "dense": []}],
+                            "analysis": {"layers": [2]}}, {},
+                           ["analysis.layers", "hidden layer 2", "CNN of channels [4]"]),
+    "cnn-on-points": ({"datasets": ["disks"], "cnns": [{}]}, {}, ["cnns", "disks has no images"]),
     # neural persistence and early stopping
     "np-p-zero": ({"neural_persistence": {"p": 0}}, {}, ["neural_persistence.p", "0"]),
     "np-p-negative": ({"neural_persistence": {"p": -2}}, {}, ["neural_persistence.p", "-2"]),

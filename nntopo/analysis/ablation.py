@@ -146,6 +146,10 @@ class Ablator:
             raise ValueError(f"{self.y_true.shape[0] if self.y_true.ndim else 'no'} true labels for {len(hidden)} points")
         self._known: dict[bytes, np.ndarray] = {}
 
+    @property
+    def n_neurons(self) -> int:
+        return len(self.hidden_t)
+
     def _logits_from_first(self, first: np.ndarray) -> np.ndarray:
         if len(self.layers) == 1:
             return first
@@ -178,7 +182,7 @@ def ablate_clusters(hidden, weight, bias, y_true, cluster_labels, ranking: pd.Da
     if n_random < 1:
         raise ValueError(f"n_random must be at least 1, got {n_random}")
     ablator = ablator or Ablator(hidden, weight, bias, y_true, downstream, activation)
-    n_neurons = len(ablator.hidden_t)
+    n_neurons = ablator.n_neurons
     labels = np.asarray(cluster_labels, dtype=np.int64)
     if labels.shape != ablator.y_true.shape:
         raise ValueError(f"{labels.shape[0] if labels.ndim else 'no'} cluster labels for {len(ablator.y_true)} points")
@@ -250,37 +254,52 @@ def ablate_clusters(hidden, weight, bias, y_true, cluster_labels, ranking: pd.Da
     )
 
 
-def recorded_ablator(activations, weights: dict, layer: str, rtol: float = 1e-4) -> Ablator:
+def recorded_ablator(activations, weights: dict, layer: str, rtol: float = 1e-4, network=None):
     """The ``Ablator`` of a model's recorded files, read already (``layout.Activations`` and
     ``layout.read_weights``' dict), for the ranked hidden layer ``layer``: the layers after it come
-    from ``weights``, the activation function from the files' training settings. Checks first that
-    the recomputed logits match the stored float32 ones within ``rtol`` of the largest logit
-    (relative: deep and wide layers sum more rounding than a fixed tolerance allows)."""
+    from ``weights``, the activation function from the files' training settings. A convolutional
+    layer's channels are silenced in their full maps instead (``ChannelAblator``), from the network and
+    test images that ``network()`` returns. Checks first that the recomputed logits (and a channel's
+    reduced maps) match the stored float32 ones within ``rtol`` of the largest value (relative: deep
+    and wide layers sum more rounding than a fixed tolerance allows)."""
     import json
 
     from nntopo.layout import OUTPUT_LAYER, layer_names
     from nntopo.network.activation import of_settings
 
-    activation = of_settings(json.loads(activations.attrs.get("config", "{}")))
     hidden = activations.layer(layer)  # KeyError naming the layers for a layer the model lacks
-    names = layer_names(len(activations.hidden))
-    downstream = [weights[name].affine() for name in names[names.index(layer) + 1:-1]]
-    output = weights[OUTPUT_LAYER]
-    ablator = Ablator(hidden, output.weight, output.bias, activations.labels, downstream, activation)
-    error = float(np.max(np.abs(ablator.logits - activations.output), initial=0.0))
-    tolerance = rtol * max(1.0, float(np.abs(activations.output).max(initial=0.0)))
-    if not error <= tolerance:
-        raise ValueError(f"the logits recomputed from {layer} and the layers after it differ from the stored "
-                         f"ones by up to {error:.3g} (> {tolerance:.3g}): weights and activations of different models?")
+    if weights[layer].is_convolution:
+        from nntopo.analysis.channel_ablation import ChannelAblator
+
+        model, images = network()
+        ablator = ChannelAblator(model, images, layer, activations.labels)
+        _check_close(ablator.maps_reduced[activations.attrs.get("spatial_reduction", "max")], hidden, rtol,
+                     f"the channels of {layer} recomputed from the network")
+    else:
+        activation = of_settings(json.loads(activations.attrs.get("config", "{}")))
+        names = layer_names(len(activations.hidden))
+        downstream = [weights[name].affine() for name in names[names.index(layer) + 1:-1]]
+        output = weights[OUTPUT_LAYER]
+        ablator = Ablator(hidden, output.weight, output.bias, activations.labels, downstream, activation)
+    _check_close(ablator.logits, activations.output, rtol, f"the logits recomputed from {layer} and the layers after it")
     return ablator
 
 
+def _check_close(recomputed, stored, rtol: float, what: str) -> None:
+    error = float(np.max(np.abs(recomputed - stored), initial=0.0))
+    tolerance = rtol * max(1.0, float(np.abs(stored).max(initial=0.0)))
+    if not error <= tolerance:
+        raise ValueError(f"{what} differ from the stored ones by up to {error:.3g} (> {tolerance:.3g}): "
+                         f"files of different models?")
+
+
 def ablate_recorded(activations, weights: dict, cluster_labels, ranking: pd.DataFrame, k: int, layer: str,
-                    n_random: int = 100, seed: int = 0, rtol: float = 1e-4, ablator: Ablator | None = None) -> pd.DataFrame:
+                    n_random: int = 100, seed: int = 0, rtol: float = 1e-4, ablator: Ablator | None = None,
+                    network=None) -> pd.DataFrame:
     """``ablate_clusters`` on a model's recorded files (see ``recorded_ablator``, or pass its result
     as ``ablator`` to share it between clusterings of the same layer)."""
-    ablator = ablator or recorded_ablator(activations, weights, layer, rtol)
-    return ablate_clusters(ablator.hidden_t.T, None, None, activations.labels, cluster_labels, ranking, k,
+    ablator = ablator or recorded_ablator(activations, weights, layer, rtol, network)
+    return ablate_clusters(None, None, None, activations.labels, cluster_labels, ranking, k,
                            n_random=n_random, seed=seed, ablator=ablator)
 
 

@@ -98,7 +98,7 @@ def _model_groups(models: list[str]) -> tuple[list[str], list[str]]:
             groups.append(str(model))
             regs.append("")
             continue
-        groups.append(f"mlp{'x'.join(map(str, mid.widths))}  s{mid.seed}")
+        groups.append(f"{mid.architecture_name}  s{mid.seed}")
         regs.append(mid.regularization)
     return groups, regs
 

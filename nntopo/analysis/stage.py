@@ -46,10 +46,12 @@ def rank_clusters(activations_path, clusters_path, ranking_path, table_path, set
 
 
 def ablate(activations_path, weights_path, clusters_path, ranking_path, output_path, settings: dict, log=print,
-           ablators: dict | None = None) -> None:
+           ablators: dict | None = None, network=None) -> None:
     """Silence each cluster's top-k neurons in each ranked layer and compare with random neurons of
     that layer (``settings``: config.ablation_slice). ``ablators`` (layer -> Ablator), when given, is
-    filled and reused, so that the methods clustering one layer share their random baseline."""
+    filled and reused, so that the methods clustering one layer share their random baseline.
+    ``network()`` returns the trained network and its test images, which a convolutional layer's
+    channels are silenced in (``nntopo.network.stage.recorded_network``)."""
     import pandas as pd
 
     from nntopo.analysis.ablation import ablate_recorded, recorded_ablator, summarize_ablation
@@ -61,7 +63,7 @@ def ablate(activations_path, weights_path, clusters_path, ranking_path, output_p
     tables = []
     for layer in settings["layers"]:
         if layer not in ablators:
-            ablators[layer] = recorded_ablator(acts, weights, layer)
+            ablators[layer] = recorded_ablator(acts, weights, layer, network=network)
         table = ablate_recorded(acts, weights, clusters.labels, rankings[rankings["layer"] == layer],
                                 k=settings["top_k"], layer=layer, n_random=settings["n_random"],
                                 seed=int(acts.attrs["seed"]), ablator=ablators[layer])
@@ -74,16 +76,27 @@ def ablate(activations_path, weights_path, clusters_path, ranking_path, output_p
         pd.concat(tables, ignore_index=True).to_csv(tmp, index=False)
 
 
-def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict, log=print) -> None:
+def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict, log=print, *, data_dir=None,
+                  download: bool = False, threads: int = 1) -> None:
     """Every analysis of one layer's clusters, method by method (``inputs.clusters__{method}``, outputs
-    ``ranking__``, ``table__`` and ``ablation__{method}``), then the agreement between the methods."""
+    ``ranking__``, ``table__`` and ``ablation__{method}``), then the agreement between the methods.
+    A CNN's channels are ablated in the network of ``inputs.state`` run on the test images (read
+    from ``data_dir``)."""
+    from nntopo.network.stage import recorded_network
+
     ablators = {}  # per ranked layer, shared by the methods: the same random draws for all
+
+    def network():
+        attrs = layout.read_attrs(inputs.activations)
+        return recorded_network(inputs.state, attrs, layout.read_activations(inputs.activations).output.shape[1],
+                                data_dir=data_dir, download=download, threads=threads)
+
     for method in methods:
         clusters = inputs[f"clusters__{method}"]
         rank_clusters(inputs.activations, clusters, outputs[f"ranking__{method}"], outputs[f"table__{method}"],
                       ranking, log=log)
         ablate(inputs.activations, inputs.weights, clusters, outputs[f"ranking__{method}"],
-               outputs[f"ablation__{method}"], ablation, log=log, ablators=ablators)
+               outputs[f"ablation__{method}"], ablation, log=log, ablators=ablators, network=network)
     agree(inputs.activations, [inputs[f"clusters__{method}"] for method in methods], outputs.agreement, log=log)
 
 

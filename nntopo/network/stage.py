@@ -31,13 +31,17 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     log(f"{model_id} on {dataset}: {len(dataset_.x_train)} training, {len(dataset_.x_test)} test {what}")
     trained = train.train(dataset_, settings["widths"], settings["regularization"], settings["training"],
                           settings["seed"], device, log, activation=settings.get("activation"),
-                          neural_persistence=settings["neural_persistence"])
-    hidden, logits = train.record(trained.model, dataset_.x_test)
+                          neural_persistence=settings["neural_persistence"], convolution=settings.get("convolution"))
+    reduction = settings.get("spatial_reduction", "max")
+    hidden, logits = train.record(trained.model, dataset_.x_test, reduction)
     if not all(np.isfinite(values).all() for values in (*hidden, logits)):  # a last step that diverged
         raise train.TrainingDiverged(f"the trained network's test activations hold NaN or infinite values; lower "
                                      f"training.lr (now {settings['training']['lr']})")
     predictions = logits.argmax(1)
-    attrs = layout.provenance(dataset, model_id, settings["seed"], settings, image_shape=list(dataset_.image_shape or ()))
+    # A convolutional layer's channels are recorded reduced over space (the files say how).
+    convolutions = [name for name in trained.model.layers if trained.model.is_convolution(name)]
+    attrs = layout.provenance(dataset, model_id, settings["seed"], settings, image_shape=list(dataset_.image_shape or ()),
+                              **({"convolutions": convolutions, "spatial_reduction": reduction} if convolutions else {}))
 
     samples = trained.samples
     persistence = persistence_metrics(settings["neural_persistence"], trained.initial, trained.history, trained.seconds)
@@ -81,3 +85,22 @@ def persistence_metrics(settings: dict, initial: dict, history: list[dict], trai
     seconds = sum(entry["persistence_seconds"] for entry in history)
     return {**settings, "initial": initial, "final": history[-1]["neural_persistence"], "seconds": seconds,
             "share_of_training_seconds": seconds / train_seconds}
+
+
+def recorded_network(state_path, attrs: dict, n_classes: int, *, data_dir, download: bool = False, threads: int = 1):
+    """(the trained network of ``model.pt``, the test images it was recorded on): what replays it when
+    the recorded activations are not enough (a convolutional layer's full maps). ``attrs`` are its
+    files' root attributes (dataset, the training slice as "config", image_shape)."""
+    import math
+
+    import torch
+
+    from nntopo import data
+    from nntopo.network.model import load
+
+    torch.set_num_threads(threads)
+    image_shape = tuple(attrs.get("image_shape") or ())
+    if not image_shape:
+        raise layout.LayoutError(f"{state_path}: its files name no image shape, so its network cannot be rebuilt")
+    model = load(state_path, json.loads(attrs["config"]), math.prod(image_shape), n_classes, image_shape)
+    return model, data.load(attrs["dataset"], data_dir, download, train=False).x_test

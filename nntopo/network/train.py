@@ -12,7 +12,7 @@ from torch import nn
 
 from nntopo.data import Dataset
 from nntopo.layout import Layer
-from nntopo.network.model import MLP, add_penalty_gradient, build
+from nntopo.network.model import Network, add_penalty_gradient, build
 from nntopo.network.stopping import stopping_epoch
 from nntopo.weights import persistence
 
@@ -25,7 +25,7 @@ class TrainingDiverged(RuntimeError):
 
 @dataclass
 class Trained:
-    model: MLP
+    model: Network
     device: str
     history: list[dict] = field(default_factory=list)
     seconds: float = 0.0
@@ -48,10 +48,11 @@ def validation_split(data: Dataset, share: float | None):
     return data.x_train[keep], data.y_train[keep], data.x_train[held], data.y_train[held]
 
 
-def persistence_record(model: MLP, p: float, rng: np.random.Generator, log) -> dict:
+def persistence_record(model: Network, p: float, rng: np.random.Generator, log) -> dict:
     """Neural persistence of the model's weights now, beside two controls: the same weights shuffled
-    within each layer, and each layer's weight variance."""
-    weights = {name: layer.weight.detach().cpu().numpy() for name, layer in model.layers.items()}
+    within each layer, and each layer's weight variance. Rieck et al. define it for fully connected
+    layers: a CNN's convolutions are left out."""
+    weights = {name: layer.weight.detach().cpu().numpy() for name, layer in model.dense_layers().items()}
     for name, w in weights.items():
         if not w.any():
             log(f"{name}: every weight is zero, so its neural persistence is 0")
@@ -72,14 +73,15 @@ def pick_device(choice: str = "auto") -> torch.device:
     return torch.device(choice)
 
 
-def flops_per_sample(model: MLP) -> int:
-    """Multiply-adds of one forward and backward pass: 2 FLOPs per weight forward, 4 backward."""
-    return 6 * sum(w.numel() for w in model.weight_matrices())
+def flops_per_sample(model: Network) -> int:
+    """FLOPs of one image's forward and backward pass: 2 per multiply-add forward, 4 backward (a
+    convolution's weight counts once per position of its feature map)."""
+    return 6 * model.multiply_adds()
 
 
 def train(data: Dataset, widths, regularization: dict, training: dict, seed: int,
           device: str = "auto", log=print, activation: dict | None = None,
-          neural_persistence: dict | None = None) -> Trained:
+          neural_persistence: dict | None = None, convolution: dict | None = None) -> Trained:
     """Adam with a cosine-decayed learning rate; deterministic on CPU for a given seed.
 
     After every epoch (and once before the first) the weights' neural persistence is measured with
@@ -95,13 +97,17 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
     # for CUDA alone because setting it imports torch's compiler: 1.4 s of every training job.
     if device.type == "cuda":
         torch.use_deterministic_algorithms(True, warn_only=True)
+        # Convolutions on recent GPUs default to TF32 (10-bit mantissas): recorded channels would then
+        # differ from the CPU's float64 replay (ablation, figures) by ~1e-3, beyond their checks.
+        torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     # L2 and L1 drive weights and Adam's moments into subnormal floats, whose arithmetic is many times
     # slower on x86: the last epochs of mlp1024-l2 took 2.5x as long. Flushed to zero instead (values
     # under 1e-38, far below anything measured).
     torch.set_flush_denormal(True)
     shuffle = torch.Generator().manual_seed(seed)
 
-    model = build(data.n_features, data.n_classes, widths, regularization, activation).to(device)
+    model = build(data.n_features, data.n_classes, widths, regularization, activation, convolution,
+                  data.image_shape).to(device)
     x_train, y_train, x_valid, y_valid = (torch.from_numpy(a).to(device)
                                           for a in validation_split(data, training.get("validation_split")))
     x_test, y_test = torch.from_numpy(data.x_test).to(device), torch.from_numpy(data.y_test).to(device)
@@ -169,30 +175,51 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
     return result
 
 
+# Images per forward pass outside training: a convolutional layer's maps of 10,000 test images at
+# once would take 0.4-1.7 GB; chunks of 1,000 change no number (every image is computed alone).
+CHUNK = 1000
+
+
 @torch.no_grad()
-def accuracy(model: MLP, x: torch.Tensor, y: torch.Tensor) -> float:
+def logits_of(model: Network, x: torch.Tensor) -> torch.Tensor:
     model.eval()
-    return (model(x).argmax(1) == y).float().mean().item()
+    return torch.cat([model(part) for part in x.split(CHUNK)])
 
 
-@torch.no_grad()
-def evaluate(model: MLP, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+def accuracy(model: Network, x: torch.Tensor, y: torch.Tensor) -> float:
+    return (logits_of(model, x).argmax(1) == y).float().mean().item()
+
+
+def evaluate(model: Network, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
     """Mean cross-entropy and accuracy in eval mode."""
-    model.eval()
-    logits = model(x)
+    logits = logits_of(model, x)
     return nn.functional.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
 
 
+REDUCTIONS = {"max": lambda maps: maps.amax(dim=(2, 3)), "mean": lambda maps: maps.mean(dim=(2, 3))}
+
+
+def reduce_maps(h: torch.Tensor, reduction: str = "max") -> torch.Tensor:
+    """A hidden activation as N x units: a convolutional layer's (N, C, H, W) maps reduced over space
+    by ``reduction`` (max or mean), a dense layer's as it is."""
+    return REDUCTIONS[reduction](h) if h.ndim == 4 else h
+
+
 @torch.no_grad()
-def record(model: MLP, x: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Hidden activations (after the activation function) and output logits for inputs ``x``, in eval mode."""
+def record(model: Network, x: np.ndarray, reduction: str = "max") -> tuple[list[np.ndarray], np.ndarray]:
+    """Hidden activations (after the activation function; a convolutional layer's channels reduced
+    over space by ``reduction``) and output logits for inputs ``x``, in eval mode."""
     model.eval()
     device = next(model.parameters()).device
-    hidden, logits = model.forward_all(torch.from_numpy(x).to(device))
-    return [h.cpu().numpy() for h in hidden], logits.cpu().numpy()
+    parts = []
+    for chunk in torch.from_numpy(x).split(CHUNK):
+        hidden, logits = model.forward_all(chunk.to(device))
+        parts.append([reduce_maps(h, reduction).cpu().numpy() for h in hidden] + [logits.cpu().numpy()])
+    arrays = [np.concatenate(column) for column in zip(*parts)]
+    return arrays[:-1], arrays[-1]
 
 
-def layers(model: MLP) -> dict[str, Layer]:
+def layers(model: Network) -> dict[str, Layer]:
     def numpy(tensor):
         return tensor.detach().cpu().numpy()
 
@@ -204,7 +231,7 @@ def layers(model: MLP) -> dict[str, Layer]:
     return result
 
 
-def weight_stats(model: MLP) -> dict:
+def weight_stats(model: Network) -> dict:
     """L2 norm of all weights and the share of near-zero weights, overall and per layer."""
     per_layer = {}
     for name, layer in layers(model).items():

@@ -55,6 +55,12 @@ def linear_path(layers: dict, layer: str) -> np.ndarray:
     product = None
     for name in reversed(names[names.index(layer) + 1:]):
         weight = np.asarray(layers[name].affine()[0], dtype=np.float64)
+        # A CNN's layers as maps of channels, each as if its feature map were uniform: a kernel adds up
+        # (its response to a constant map), and a dense layer reading flattened maps sums each map's block.
+        weight = weight.sum(axis=(2, 3)) if weight.ndim == 4 else weight
+        before = len(layers[names[names.index(name) - 1]].weight)
+        if weight.shape[1] != before:
+            weight = weight.reshape(len(weight), before, -1).sum(axis=2)
         product = weight if product is None else product @ weight
     return product
 
@@ -168,7 +174,7 @@ def neuron_space(weights_path, activations_path, ranking_paths, layer: str, sett
     if layer not in list(weights)[:-1]:
         raise layout.LayoutError(f"{weights_path}: no hidden layer {layer}; it has {', '.join(list(weights)[:-1])}")
     acts = layout.read_activations(activations_path)
-    weight = np.asarray(weights[layer].affine()[0], dtype=np.float64)
+    weight = np.asarray(weights[layer].unit_weights(), dtype=np.float64)  # a channel's kernels, flattened
     width = weight.shape[0]
     hidden = acts.layer(layer)
     if hidden.shape[1] != width or acts.attrs.get("model") != attrs.get("model"):
@@ -215,7 +221,8 @@ def neuron_space(weights_path, activations_path, ranking_paths, layer: str, sett
 
     provenance = layout.provenance(
         attrs.get("dataset", ""), attrs.get("model", ""), int(attrs.get("seed", 0)), settings,
-        image_shape=list(attrs.get("image_shape", [])), layer=layer, mapper=json.dumps(settings["mapper"], sort_keys=True),
+        image_shape=list(attrs.get("image_shape", [])), kernel_shape=list(weights[layer].kernel_shape or ()),
+        layer=layer, mapper=json.dumps(settings["mapper"], sort_keys=True),
         maxdim=settings["maxdim"], min_norm=settings["min_norm"], top_k=settings["top_k"],
         eps=float("nan") if eps is None else eps, top_k_clusters=json.dumps(clusters),
     )
@@ -249,12 +256,12 @@ def draw_figures(space: NeuronSpace, outputs) -> None:
 
 def draw_filters(space_path, output) -> None:
     """Rule neuron_filters: the first hidden layer's graph with each node drawn as the mean weight
-    image of its neurons."""
+    image of its neurons (a convolution's: its mean kernel)."""
     from nntopo import plotting
     from nntopo.weights import neuron_plots
 
     space = layout.read_neuron_space(space_path)
-    shape = tuple(int(s) for s in space.attrs.get("image_shape") or ())
+    shape = tuple(int(s) for s in space.attrs.get("kernel_shape") or space.attrs.get("image_shape") or ())
     if len(shape) != 2 or shape[0] * shape[1] != space.points.shape[1]:
         raise layout.LayoutError(f"{space_path}: the {space.points.shape[1]} inputs of {space.attrs['layer']} are not "
                                  f"the pixels of an image (image_shape {list(shape)}); no weight images to draw")

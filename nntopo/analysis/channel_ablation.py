@@ -1,0 +1,76 @@
+"""Silence a convolutional layer's channels: each one's whole feature map set to zero, the network run
+from there on the test images. The counterpart of ``ablation.Ablator`` (same interface, so
+``ablation.ablate_clusters`` uses either): a channel's recorded activation is its map reduced over
+space, from which the later layers cannot be replayed, so its maps are recomputed from ``model.pt``
+and the test images.
+
+Max pooling of a map of zeros is zero, so silencing channels S of the ranked layer l zeroes the same
+channels of its pooled maps P, and the next layer's pre-activation loses exactly their term:
+
+    z_S = z - W[:, S] * P[:, S]      (a convolution, or the Linear map of the flattened maps)
+
+with z computed once; only the |S| silenced channels' term and the layers after the next one are
+recomputed per set. All arithmetic is in float64, as the dense layers' replay.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional
+
+from nntopo.network.train import CHUNK, reduce_maps
+
+
+class ChannelAblator:
+    """Ablated predictions' correctness for any channel set of convolutional layer ``layer``,
+    remembered per set (as ``ablation.Ablator``)."""
+
+    @torch.no_grad()
+    def __init__(self, model, x_test: np.ndarray, layer: str, y_true):
+        self.model = model.double().eval()
+        names = list(model.layers)
+        self.layer, self.next = layer, names[names.index(layer) + 1]
+        pooled, first, reduced = [], [], {"max": [], "mean": []}
+        for chunk in torch.from_numpy(np.asarray(x_test, dtype=np.float64)).split(CHUNK):
+            hidden = self.model.forward_all(chunk)[0][names.index(layer)]  # full maps: kept pooled alone
+            for reduction, values in reduced.items():
+                values.append(reduce_maps(hidden, reduction))
+            pooled.append(self.model.onward(layer, hidden))
+            first.append(self.model.pre_activation(self.next, pooled[-1]))
+        self.pooled, self.first = torch.cat(pooled), torch.cat(first)
+        # To check against the recorded channels.
+        self.maps_reduced = {reduction: torch.cat(values).numpy() for reduction, values in reduced.items()}
+        self.logits = self._logits(self.first)
+        self.y_true = np.asarray(y_true, dtype=np.int64)
+        self.n_neurons = self.pooled.shape[1]
+        self._known: dict[bytes, np.ndarray] = {}
+
+    def _logits(self, first: torch.Tensor) -> np.ndarray:
+        return torch.cat([self.model.logits_from(self.next, part) for part in first.split(CHUNK)]).numpy()
+
+    def _term(self, pooled: torch.Tensor, silenced: torch.Tensor) -> torch.Tensor:
+        """The silenced channels' share of the next layer's pre-activation (no bias)."""
+        following = self.model.layers[self.next]
+        if isinstance(following, nn.Conv2d):
+            return functional.conv2d(pooled[:, silenced], following.weight[:, silenced])
+        # A Linear map reads the maps flattened channel by channel: channel c's columns are one block.
+        weight = following.weight.view(len(following.weight), self.n_neurons, -1)[:, silenced]
+        return pooled[:, silenced].flatten(1) @ weight.flatten(1).T
+
+    @torch.no_grad()
+    def correct(self, silenced=()) -> np.ndarray:
+        silenced = np.unique(np.asarray(silenced, dtype=np.int64).reshape(-1))
+        if silenced.size and (silenced.min() < 0 or silenced.max() >= self.n_neurons):
+            raise ValueError(f"channel indices must lie in 0..{self.n_neurons - 1}, got {silenced.tolist()}")
+        key = silenced.tobytes()
+        if key not in self._known:
+            logits = self.logits
+            if silenced.size:
+                which = torch.from_numpy(silenced)
+                logits = np.concatenate([
+                    self.model.logits_from(self.next, first - self._term(pooled, which)).numpy()
+                    for first, pooled in zip(self.first.split(CHUNK), self.pooled.split(CHUNK))])
+            self._known[key] = logits.argmax(axis=1) == self.y_true
+        return self._known[key]
