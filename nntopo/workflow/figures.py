@@ -85,9 +85,21 @@ def _ranking(job: Job):
 
 
 def _where(job: Job, shown: str | None = None) -> str:
-    """A figure's title: model, clustered layer and method (and the ranked layer when it differs)."""
-    ranked = f", {shown} neurons" if shown and shown != job.layer else ""
+    """A figure's title: model, clustered layer and method (and the ranked layer when it differs:
+    its neurons, or a convolutional layer's channels)."""
+    units = "channels" if shown and _convolutional(job, shown) else "neurons"
+    ranked = f", {shown} {units}" if shown and shown != job.layer else ""
     return f"{job.title}, {job.layer}, {job.method}{ranked}"
+
+
+def _convolutional(job: Job, layer: str) -> bool:
+    """Whether ``layer`` of the job's model (its title's "dataset model") is a convolution."""
+    from nntopo.config import convolutional_layers
+
+    try:
+        return layer in convolutional_layers(job.title.split(" ")[-1])
+    except ValueError:  # a title that names no model id
+        return False
 
 
 def _heatmap(job: Job):
@@ -150,9 +162,17 @@ def _pixel_weights(job: Job, shown: str):
 
 
 def _neurons(job: Job):
-    from nntopo.analysis import plots
+    from nntopo import layout
+    from nntopo.analysis import channel_plots, plots
 
     ranking, shown = _ranking(job)
+    layer = layout.read_weights(job.inputs.weights)[shown]
+    if layer.is_convolution:  # a CNN's first layer: its channels' kernels, in the kernel shape of the file
+        if layer.weight.shape[1] != 1:
+            raise ValueError(f"{shown} reads {layer.weight.shape[1]} channels, not the image's pixels: its kernels "
+                             "cannot be drawn as images")
+        return channel_plots.kernel_images(ranking, layer.unit_weights(), layer.kernel_shape, top=job.settings["top"],
+                                           title=_where(job, shown), max_clusters=job.settings["max_clusters"])
     weight, image_shape, _ = _pixel_weights(job, shown)
     return plots.neuron_weight_images(ranking, weight, image_shape, top=job.settings["top"], title=_where(job, shown),
                                       max_clusters=job.settings["max_clusters"])
@@ -169,6 +189,48 @@ def _transformed(job: Job):
                                     image_shape, seed=int(attrs["seed"]), top=job.settings["top"],
                                     per_cluster=job.settings["per_cluster"], title=_where(job, shown),
                                     max_clusters=job.settings["max_clusters"])
+
+
+def _network(job: Job):
+    """The trained network of the job's model (model.pt, rebuilt from the training settings the
+    weights file records), its test images (N, H*W) and their shape."""
+    from nntopo import layout
+    from nntopo.network.stage import recorded_network
+
+    attrs = layout.read_attrs(job.inputs.weights)
+    n_classes = len(layout.read_weights(job.inputs.weights)[layout.OUTPUT_LAYER].bias)
+    model, images = recorded_network(job.inputs.state, attrs, n_classes, data_dir=job.data_dir, download=job.download)
+    return model, images, tuple(int(s) for s in attrs["image_shape"]), json.loads(attrs["config"]), attrs
+
+
+def _filters(job: Job):
+    from nntopo import layout
+    from nntopo.analysis import channel_plots
+
+    first = layout.read_weights(job.inputs.weights)[layout.hidden_name(1)]
+    if not first.is_convolution:
+        raise layout.LayoutError(f"{job.inputs.weights}: hidden_1 is not a convolution, so it has no filters to draw")
+    return channel_plots.filters(first.affine()[0], title=job.title)
+
+
+def _channels(job: Job):
+    from nntopo import layout
+    from nntopo.analysis import channel_plots, channels
+
+    ranking, shown = _ranking(job)
+    model, images, image_shape, settings, attrs = _network(job)
+    acts = layout.read_activations(job.inputs.activations)
+    labels = layout.read_clusters(job.inputs.clusters).labels
+    field = channels.receptive_field(settings["convolution"], shown)
+    try:
+        found = channels.cluster_channels(
+            model, images, image_shape, acts.layer(shown), labels, ranking, shown, field, top=job.settings["top"],
+            per_cluster=job.settings["per_cluster"], seed=int(attrs["seed"]),
+            max_clusters=job.settings["max_clusters"], reduction=acts.attrs.get("spatial_reduction", "max"))
+    except channels.MapMismatch as error:
+        raise layout.LayoutError(f"{job.inputs.activations} and {job.inputs.state}: {shown}: {error}") from None
+    return channel_plots.channel_responses(images, image_shape, found, top=job.settings["top"],
+                                           title=_where(job, shown))
 
 
 def _graph_of(path):
@@ -315,19 +377,38 @@ GRAPH_FIGURES = {
     "mapper_page": _spec(["clusters", "activations", "ranking"], ["top", "shown"], write=_mapper_page),
     "graph_file": _spec(["clusters", "activations"], write=_graph_file),
 }
-# Weight images: where the ranked layer is the first hidden layer, whose inputs are the pixels.
+# Weight images: where the ranked layer is the first hidden layer, whose inputs are the pixels (an
+# MLP's; a CNN's are below).
 IMAGE_FIGURES = {
     "neurons": _spec(["ranking", "weights"], ["top", "max_clusters", "shown"], _neurons),
     "transformed": _spec(["ranking", "weights", "clusters"], ["top", "per_cluster", "max_clusters", "shown"],
                          _transformed),
 }
-# The batches the figure rules write, one job each: a model's, a layer's, a layer's weight images.
+# A CNN's: its first layer's filters (per model); where the ranked layer is its first, the top
+# channels' kernels, drawn by the same Spec as an MLP's weight images (the input-times-weights view
+# has no counterpart for a convolution); and where the ranked layer is convolutional, what the top
+# channels respond to.
+FILTER_FIGURES = {"filters": _spec(["weights"], draw=_filters)}
+KERNEL_FIGURES = {"neurons": IMAGE_FIGURES["neurons"]}
+CHANNEL_FIGURES = {
+    "channels": _spec(["ranking", "clusters", "activations", "weights", "state"],
+                      ["top", "per_cluster", "max_clusters", "shown"], _channels),
+}
+# The batches the figure rules write, one job each: a model's, a layer's, a layer's weight images;
+# a CNN's filters, its first layer's kernel images, a convolutional layer's channels.
 MODEL_BATCH = [MODEL_FIGURES, FLOW_FIGURES, FLOW_GRAPH_FIGURES]
 LAYER_BATCH = [LAYER_FIGURES, METHOD_FIGURES, GRAPH_FIGURES]
 IMAGE_BATCH = [IMAGE_FIGURES]
+FILTER_BATCH = [FILTER_FIGURES]
+KERNEL_BATCH = [KERNEL_FIGURES]
+CHANNEL_BATCH = [CHANNEL_FIGURES]
 SPECS = {**MODEL_FIGURES, **FLOW_FIGURES, **FLOW_GRAPH_FIGURES, **LAYER_FIGURES, **METHOD_FIGURES, **GRAPH_FIGURES,
-         **IMAGE_FIGURES}
-PER_METHOD = {**FLOW_FIGURES, **FLOW_GRAPH_FIGURES, **METHOD_FIGURES, **GRAPH_FIGURES, **IMAGE_FIGURES}
+         **IMAGE_FIGURES, **FILTER_FIGURES, **CHANNEL_FIGURES}
+PER_METHOD = {**FLOW_FIGURES, **FLOW_GRAPH_FIGURES, **METHOD_FIGURES, **GRAPH_FIGURES, **IMAGE_FIGURES,
+              **CHANNEL_FIGURES}
+# The model ids of each kind, for the rules whose outputs are drawn for one kind alone.
+MLP_ID_REGEX = "(?=mlp)" + paths.MODEL_ID_REGEX
+CNN_ID_REGEX = "(?=cnn)" + paths.MODEL_ID_REGEX
 
 # Where each output of a table lies (the patterns' {figure} is the Spec's name).
 FILE_PATTERNS = {"mapper_page": paths.MAPPER_PAGE, "graph_file": paths.MAPPER_GRAPH_FILE,
@@ -336,7 +417,7 @@ LEVEL_PATTERNS = {"model": paths.MODEL_FIGURE, "flow": paths.FLOW_FIGURE, "layer
                   "method": paths.METHOD_FIGURE}
 TABLE_LEVELS = [(MODEL_FIGURES, "model"), (FLOW_FIGURES, "flow"), (FLOW_GRAPH_FIGURES, "flow"),
                 (LAYER_FIGURES, "layer"), (METHOD_FIGURES, "method"), (GRAPH_FIGURES, "method"),
-                (IMAGE_FIGURES, "method")]
+                (IMAGE_FIGURES, "method"), (FILTER_FIGURES, "model"), (CHANNEL_FIGURES, "method")]
 
 
 def output_pattern(name: str) -> str:
@@ -361,6 +442,7 @@ INPUT_PATTERNS = {
     "ablation": paths.ABLATION,
     "embedding": paths.CLUSTERS,
     "layer_clusters": paths.CLUSTERS,
+    "state": paths.MODEL_STATE,
 }
 METHOD_NEEDS = {"clusters", "ranking", "table", "ablation", "embedding", "layer_clusters"}
 SEPARATOR = "__"  # a batch's output and input names: figure__method, need__method
@@ -379,6 +461,38 @@ def shows_pixels(config: dict, dataset: str, model: str, layer: str) -> bool:
     from nntopo.layout import hidden_name
 
     return dataset not in SHAPES and ranked_layers(config, model, layer)[-1] == hidden_name(1)
+
+
+def image_batches(config: dict, dataset: str, model: str, layer: str) -> list[list[dict]]:
+    """The image batches drawn for the clusters of ``layer``: an MLP's weight images where it
+    ``shows_pixels``; a CNN's kernel images there, and its channels wherever the ranked layer is
+    convolutional."""
+    from nntopo.config import convolutional_layers, ranked_layers
+
+    if not paths.ModelId.parse(model).conv:
+        return [IMAGE_BATCH] if shows_pixels(config, dataset, model, layer) else []
+    convolutional = ranked_layers(config, model, layer)[-1] in convolutional_layers(model)
+    return ([KERNEL_BATCH] if shows_pixels(config, dataset, model, layer) else []) + (
+        [CHANNEL_BATCH] if convolutional and _has_images(dataset) else [])
+
+
+def image_outputs(config: dict, dataset: str, model: str, layer: str) -> list[str]:
+    """The image figures of ``layer``'s clusters (every method), as path patterns (``image_batches``)."""
+    return [path for tables in image_batches(config, dataset, model, layer)
+            for path in batch_outputs(tables, config).values()]
+
+
+def model_image_outputs(config: dict, dataset: str, model: str) -> list[str]:
+    """A model's own image figures: a CNN's first-layer filters; none of an MLP's."""
+    if not paths.ModelId.parse(model).conv or not _has_images(dataset):
+        return []
+    return list(batch_outputs(FILTER_BATCH, config).values())
+
+
+def _has_images(dataset: str) -> bool:
+    from nntopo.config import SHAPES
+
+    return dataset not in SHAPES
 
 
 def embedding_method(config: dict, method: str) -> str:
