@@ -18,6 +18,7 @@ include: "rules/analysis.smk"
 include: "rules/homology.smk"
 include: "rules/neurons.smk"
 include: "rules/persistence.smk"
+include: "rules/filters.smk"
 
 
 rule all:

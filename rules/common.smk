@@ -123,24 +123,60 @@ def neuron_rankings(wildcards):
     ]
 
 
+def filter_targets():
+    """The space of first-layer filters and its figures for every dataset and every CNN architecture of
+    the grid (an MLP has no kernels; none without CNNs)."""
+    architectures = sorted({m.architecture for m in nnconfig.model_ids(config) if m.conv > 0})
+    outputs = [paths.FILTER_SPACE, *(paths.fill(paths.FILTER_FIGURE, figure=f) for f in paths.FILTER_FIGURES)]
+    return [paths.fill(path, dataset=dataset, architecture=architecture)
+            for dataset in config["datasets"] for architecture in architectures for path in outputs]
+
+
+def filter_weights(wildcards):
+    """weights.h5 of every model of the grid of architecture ``wildcards.architecture``: its seeds."""
+    models = [m for m in nnconfig.model_ids(config) if m.conv > 0 and m.architecture == wildcards.architecture]
+    if not models:
+        raise ValueError(f"no CNN of architecture {wildcards.architecture} in the config's grid")
+    return [paths.fill(paths.WEIGHTS, dataset=wildcards.dataset, model=str(m)) for m in models]
+
+
+def filter_points(wildcards):
+    """How many kernels the rule will keep, the size of the cloud whose persistence it computes: every
+    seed's first-layer kernels (channels x 1 input channel: the datasets are grayscale), times the two
+    shares kept."""
+    import math
+
+    settings = nnconfig.filters_slice(config)
+    channels = paths.ModelId.parse(f"{wildcards.architecture}-s0").channels[0]
+    kernels = len(filter_weights(wildcards)) * channels
+    return math.ceil(math.ceil(kernels * settings["contrast_share"]) * settings["density_share"])
+
+
 def all_targets():
     """Everything the study makes; with no clustering method, the models, their homology and the neural
     persistence summary alone."""
     recorded = model_outputs(paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS)
     if not config["clustering"]["methods"]:
-        return recorded + homology_targets() + persistence_targets()
+        return recorded + homology_targets() + persistence_targets() + filter_targets()
     per_model = [paths.PROBE, *figures.batch_outputs(figures.MODEL_BATCH, config).values()]
     per_model += method_outputs([paths.FLOW, paths.CONTINGENCY], lambda *p: list(p))
     per_layer = [paths.AGREEMENT, *method_outputs([paths.CLUSTERS, paths.RANKING, paths.CLUSTER_TABLE, paths.ABLATION],
                                                   lambda *p: list(p))]
     per_layer += figures.batch_outputs(figures.LAYER_BATCH, config).values()
+    # Image figures (figures.image_batches): an MLP's weight images where the ranked layer sees the
+    # pixels; a CNN's kernel images there and its channels where the ranked layer is convolutional.
     images = [
         paths.fill(path, dataset=dataset, model=model, layer=layer)
-        for path in figures.batch_outputs(figures.IMAGE_BATCH, config).values()
         for dataset in config["datasets"]
         for model in models()
         for layer in analysed_layers(model)
-        if figures.shows_pixels(config, dataset, str(model), layer)
+        for path in figures.image_outputs(config, dataset, str(model), layer)
+    ]
+    channels = [  # a CNN's first-layer filters
+        paths.fill(path, dataset=dataset, model=model)
+        for dataset in config["datasets"]
+        for model in models()
+        for path in figures.model_image_outputs(config, dataset, str(model))
     ]
     return (
         recorded
@@ -149,9 +185,11 @@ def all_targets():
         # The space of neurons is part of the study with clustering, whose rankings colour it; a study
         # without clustering stays what it says (training and homology), though its files can be named.
         + neuron_targets()
+        + filter_targets()  # a CNN architecture's first-layer filters, over its seeds
         + model_outputs(*per_model)
         + layer_outputs(*per_layer)
         + images
+        + channels
         + [paths.fill(p, dataset=d) for d in config["datasets"] for p in summary_outputs()]
     )
 
