@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench.py            # `make bench`: the default study (config.yaml)
     .venv/bin/python benchmarks/bench.py --quick    # a small study on the embedded digits, to try it out
+    .venv/bin/python benchmarks/bench.py --cnn      # the CNN study (configs/cnn.yaml), no reference
 
 In a fresh scratch directory (nothing in the repository's results/ is read or written), in order:
 
@@ -187,6 +188,58 @@ def gemm_peak(env: dict, architectures: list[tuple[int, ...]], batch: int, reps:
     return {"square": measured["square"], "training": dict(zip(architectures, measured["training"]))}
 
 
+# Training steps of the default CNN (and two MLPs beside it) on random images, as train() takes them:
+# Adam, cross-entropy, 1 thread unless said. Variants: the convolutions' memory layout (NCHW, or
+# channels_last: NHWC, which oneDNN's CPU kernels are written for), the batch size, and 2 threads in one
+# process against the workflow's 2 processes of 1 thread.
+STEPS = """
+import json, time, torch
+from torch import nn
+from nntopo.network.model import build
+def rate(model, batch, threads=1, channels_last=False, steps={steps}):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    x, y = torch.rand(batch, 784), torch.randint(0, 10, (batch,))
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters())
+    def step():
+        loss = nn.functional.cross_entropy(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    for _ in range(3):
+        step()
+    best = float("inf")
+    for _ in range(3):  # the best of three runs of `steps` steps: the machine is shared
+        began = time.perf_counter()
+        for _ in range(steps):
+            step()
+        best = min(best, (time.perf_counter() - began) / steps)
+    return {{"samples_per_s": batch / best, "gflops": 6 * model.multiply_adds() * batch / best / 1e9}}
+cnn = lambda: build(784, 10, [64], {{"name": "none"}}, None, {{"channels": [16, 32], "kernel": 3, "pool": 2}}, (28, 28))
+mlp = lambda widths: build(784, 10, widths, {{"name": "none"}})
+rows = []
+for batch in (128, 256, 512, 1024):
+    for channels_last in (False, True):
+        rows.append({{"model": "cnn16x32-d64", "batch": batch, "threads": 1, "channels_last": channels_last,
+                     **rate(cnn(), batch, channels_last=channels_last)}})
+rows.append({{"model": "cnn16x32-d64", "batch": 512, "threads": 2, "channels_last": False, **rate(cnn(), 512, threads=2)}})
+for widths in ([100], [1024]):
+    rows.append({{"model": "mlp" + "x".join(map(str, widths)), "batch": 512, "threads": 1, "channels_last": False,
+                 **rate(mlp(widths), 512)}})
+print(json.dumps(rows))
+"""
+
+
+def training_steps(env: dict, steps: int = 10) -> list[dict]:
+    """Samples/s and GFLOP/s of the default CNN's training step in each variant, and of two MLPs'
+    beside it (STEPS)."""
+    done = subprocess.run([sys.executable, "-c", STEPS.format(steps=steps)], env={**env, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def architecture(features: int, widths, classes: int = 10) -> tuple[int, ...]:
     """The layer sizes of a model, input to output."""
     return (features, *widths, classes)
@@ -235,7 +288,7 @@ def stage_of(rule: str, job: str) -> str:
         return f"cluster {job.replace('/', '-').rsplit('-', 1)[-1]}"  # the method ends the job's name
     if rule == "train":
         return "train"
-    if rule in ("figure", *FIGURE_RULES):  # the reference's one-figure jobs, the workflow's batches
+    if rule in ("figure", *FIGURE_RULES, *CNN_FIGURE_RULES):  # the reference's one-figure jobs, the workflow's batches
         return "figures"
     return "after clustering"  # analyse_layer, flow, probe, summary (and seed_stability)
 
@@ -255,8 +308,10 @@ def stage_seconds(results: Path, reference: dict | None = None) -> dict[str, flo
 
 
 def training_table(results: Path) -> list[dict]:
-    """Per model: samples/s and GFLOP/s, the FLOPs computed from the layer sizes: the hidden widths
-    from the model id, the input and output sizes from weights.h5."""
+    """Per model: samples/s and GFLOP/s. An MLP's FLOPs are computed from its layer sizes (the hidden
+    widths from the model id, the input and output sizes from weights.h5); a CNN's are training's own
+    count (metrics.json's GFLOP/s: 6 per multiply-add of the forward pass, a kernel's counted at every
+    position of its map)."""
     import h5py
 
     from nntopo.paths import ModelId
@@ -264,17 +319,22 @@ def training_table(results: Path) -> list[dict]:
     rows = []
     for metrics_path in sorted(results.glob("*/*/metrics.json")):
         metrics = json.loads(metrics_path.read_text())
-        widths = ModelId.parse(metrics["model"]).widths
-        with h5py.File(metrics_path.parent / "weights.h5", "r") as h5:
-            sizes = architecture(h5["hidden_1"]["weight"].shape[1], widths, h5["output"]["weight"].shape[0])
-        weights = sum(i * o for i, o in zip(sizes, sizes[1:]))
-        flops = 6 * weights  # per sample: 2 per weight forward, 4 backward
+        model = ModelId.parse(metrics["model"])
+        widths = model.widths
         rate = metrics["samples_per_second"]
+        if model.conv:
+            sizes = model.architecture_name
+            flops = metrics["gflops_per_second"] * 1e9 / rate
+        else:
+            with h5py.File(metrics_path.parent / "weights.h5", "r") as h5:
+                sizes = architecture(h5["hidden_1"]["weight"].shape[1], widths, h5["output"]["weight"].shape[0])
+            flops = 6 * sum(i * o for i, o in zip(sizes, sizes[1:]))  # per sample: 2 per weight forward, 4 backward
         rows.append({
             "model": metrics["model"],
             "sizes": sizes,
-            "layers": describe_sizes(sizes),
+            "layers": sizes if model.conv else describe_sizes(sizes),
             "widths": list(widths),
+            "convolutional": bool(model.conv),
             "flops_per_sample": flops,
             "train_s": metrics["train_seconds"],
             "samples_per_s": rate,
@@ -317,6 +377,7 @@ def pick_figure(work: Path, cfg: dict, models: list[str]) -> tuple[Path, str]:
     batch), else that method's heatmap.png of the model's output layer (a layer_figures batch)."""
     from nntopo import config as nnconfig
     from nntopo import paths
+    from nntopo.paths import ModelId
     from nntopo.workflow import figures
 
     method = cfg["figures"]["embedding"] if cfg["figures"]["embedding"] in cfg["clustering"]["methods"] \
@@ -324,7 +385,8 @@ def pick_figure(work: Path, cfg: dict, models: list[str]) -> tuple[Path, str]:
     dataset, model = cfg["datasets"][-1], models[-1]
     layers = nnconfig.layers_of(cfg, model)
     pixels = [layer for layer in layers if figures.shows_pixels(cfg, dataset, model, layer)]
-    figure, layer, rule = ("neurons", pixels[0], "image_figures") if pixels else ("heatmap", layers[-1], "layer_figures")
+    image_rule = "kernel_figures" if ModelId.parse(model).conv else "image_figures"  # rules/figures.smk
+    figure, layer, rule = ("neurons", pixels[0], image_rule) if pixels else ("heatmap", layers[-1], "layer_figures")
     path = work / paths.fill(paths.METHOD_FIGURE, dataset=dataset, model=model, layer=layer, method=method,
                              figure=figure)
     if not path.exists():
@@ -332,6 +394,7 @@ def pick_figure(work: Path, cfg: dict, models: list[str]) -> tuple[Path, str]:
     return path, rule
 
 
+CNN_FIGURE_RULES = ("filter_figures", "kernel_figures", "channel_figures")  # a CNN's image batches (no reference)
 HOMOLOGY_RULES = {"input_homology", "homology", "homology_figures", "homology_summary", "all"}
 
 
@@ -398,13 +461,16 @@ def expected_after_change(cfg: dict, method: str) -> set[tuple[str, tuple]]:
     """The jobs a change to clustering ``method``'s parameters must rerun, from the rules: the method's
     cluster job of every analysed layer; what reads them: per layer analyse_layer and layer_figures
     (every method's at once; k-means' manifold is drawn on the embedding method's points), and
-    image_figures where the ranked layer sees the pixels; per analysed hidden layer the space of its
+    image_figures where the ranked layer sees the pixels (a CNN's kernel_figures there, and its
+    channel_figures where the ranked layer is convolutional); per analysed hidden layer the space of its
     neurons (and neuron_filters where it sees the pixels); per model flow and model_figures (a method
     across layers); per dataset the summary (and seed_stability with several seeds). Never train or
     probe (which reads the activations alone)."""
     from nntopo import config as nnconfig
     from nntopo.workflow import figures
 
+    rules = {id(figures.IMAGE_BATCH): "image_figures", id(figures.KERNEL_BATCH): "kernel_figures",
+             id(figures.CHANNEL_BATCH): "channel_figures"}  # the rules of rules/figures.smk drawing each batch
     jobs = set()
     for dataset in cfg["datasets"]:
         for model in map(str, nnconfig.model_ids(cfg)):
@@ -412,8 +478,7 @@ def expected_after_change(cfg: dict, method: str) -> set[tuple[str, tuple]]:
                 where = {"dataset": dataset, "model": model, "layer": layer}
                 jobs |= {job_key("cluster", **where, method=method), job_key("analyse_layer", **where),
                          job_key("layer_figures", **where)}
-                if figures.shows_pixels(cfg, dataset, model, layer):
-                    jobs.add(job_key("image_figures", **where))
+                jobs |= {job_key(rules[id(tables)], **where) for tables in figures.image_batches(cfg, dataset, model, layer)}
                 if layer != "output":  # the space of its neurons reads the rankings (rules/neurons.smk)
                     jobs.add(job_key("neurons", **where))
                     if figures.shows_pixels(cfg, dataset, model, layer):
@@ -451,7 +516,14 @@ def main(argv=None) -> int:
     parser.add_argument("--scratch", type=Path, help="scratch directory (default: a new one under the temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory (it is removed otherwise)")
     parser.add_argument("--no-reference", action="store_true", help="skip the straightforward reference")
+    parser.add_argument("--cnn", action="store_true",
+                        help="the CNN study (configs/cnn.yaml unless --configfile names another), its training steps' "
+                             "variants beside the MLPs', no reference (whose own training loop is the MLPs')")
     args = parser.parse_args(argv)
+    if args.cnn:
+        args.no_reference = True
+        if args.configfile == ROOT / "config.yaml":
+            args.configfile = ROOT / "configs" / "cnn.yaml"
 
     import yaml
 
@@ -504,6 +576,11 @@ def main(argv=None) -> int:
     peaks = gemm["training"]
     record["gemm_gflops"] = {"square": gemm["square"],
                              "training": {describe_sizes(sizes): rate for sizes, rate in peaks.items()}}
+    steps = None
+    if args.cnn:
+        progress("timing the default CNN's training step in each layout, batch size and thread count, and two MLPs'")
+        steps = training_steps(env)
+        record["training_steps"] = steps
 
     # 1. The full study from empty, then the report.
     progress("phase 1/6: the full study from empty (snakemake --cores %d)" % args.cores)
@@ -632,17 +709,29 @@ def main(argv=None) -> int:
     studies = [("workflow", training)] + ([("reference", reference["training"])] if reference else [])
     for study, rows in studies:
         for r in rows:
-            peak = peaks.get(r["sizes"], float("nan"))
+            peak = peaks.get(r["sizes"], gemm["square"])  # a CNN's: the square product (no product of its own)
             say(f"  {study:<10} {r['model']:<26} {r['layers']:<22} {r['train_s']:>8.1f} {r['samples_per_s']:>10.0f} "
                 f"{r['gflops']:>8.1f} {r['gflops'] / peak:>7.0%} {r['gflops'] / ISSUE_PEAK_GFLOPS:>6.0%} "
                 f"{r['test_accuracy']:>9.4f} {r['persistence_share']:>8.1%}")
 
+    if steps:
+        square = gemm["square"]
+        say()
+        say(f"Training steps, side by side (random images, Adam; best of 3 x 10 steps; % of the one-thread 2048 x 2048 "
+            f"product, {square:.0f} GFLOP/s, which 2 threads can double)")
+        say(f"  {'model':<14} {'batch':>6} {'threads':>8} {'layout':<14} {'samples/s':>10} {'GFLOP/s':>8} {'% peak':>7}")
+        for r in steps:
+            say(f"  {r['model']:<14} {r['batch']:>6} {r['threads']:>8} {'channels_last' if r['channels_last'] else 'NCHW':<14} "
+                f"{r['samples_per_s']:>10.0f} {r['gflops']:>8.1f} {r['gflops'] / square:>7.0%}")
+
     # --- the targets ---
-    widest = max(max(r["widths"]) for r in training)
-    wide = [r for r in training if max(r["widths"]) == widest]
-    slowest_wide = min(wide, key=lambda r: r["gflops"])
+    mlps = [r for r in training if not r["convolutional"]]
+    cnns = [r for r in training if r["convolutional"]]
+    widest = max((max(r["widths"]) for r in mlps), default=0)
+    wide = [r for r in mlps if max(r["widths"]) == widest]
+    slowest_wide = min(wide, key=lambda r: r["gflops"]) if wide else None
     costliest = max(training, key=lambda r: r["persistence_share"])
-    peak = peaks.get(slowest_wide["sizes"], float("nan"))
+    peak = peaks.get(slowest_wide["sizes"], float("nan")) if wide else float("nan")
     worst_rule = max(rules.items(), key=lambda kv: kv[1]["max_rss_mib"]) if rules else ("-", {"max_rss_mib": 0.0, "worst": ""})
     peak_rss = max(worst_rule[1]["max_rss_mib"], rss_any_mib if unrecorded else 0.0)
     rest_s = max(full_s - homology_s, 1e-9)  # the study without its homology, at most
@@ -660,10 +749,13 @@ def main(argv=None) -> int:
          f"{len(planned)} jobs planned ({own} {method}), {len(ran)} run; expected {len(expected)}"
          + ("" if only_its_jobs else f"; extra {describe(planned - expected)}; missing {describe(expected - planned)}"),
          only_its_jobs),
-        (f"training, {widest}-wide ({slowest_wide['model']}, the slower)", f">= {TARGETS['train_share']:.0%} of peak",
-         f"{slowest_wide['gflops']:.0f} GFLOP/s = {slowest_wide['gflops'] / peak:.0%} of {peak:.0f} "
-         f"({slowest_wide['gflops'] / ISSUE_PEAK_GFLOPS:.0%} of {ISSUE_PEAK_GFLOPS:.0f})",
-         slowest_wide["gflops"] >= TARGETS["train_share"] * peak),
+        *([(f"training, {widest}-wide ({slowest_wide['model']}, the slower)", f">= {TARGETS['train_share']:.0%} of peak",
+            f"{slowest_wide['gflops']:.0f} GFLOP/s = {slowest_wide['gflops'] / peak:.0%} of {peak:.0f} "
+            f"({slowest_wide['gflops'] / ISSUE_PEAK_GFLOPS:.0%} of {ISSUE_PEAK_GFLOPS:.0f})",
+            slowest_wide["gflops"] >= TARGETS["train_share"] * peak)] if wide else []),
+        *([(f"CNN training ({min(cnns, key=lambda r: r['gflops'])['model']}, the slowest)", "reported",
+            f"{min(r['gflops'] for r in cnns):.0f} GFLOP/s = {min(r['gflops'] for r in cnns) / gemm['square']:.0%} of the "
+            f"square product's {gemm['square']:.0f}", "reported")] if cnns else []),
         ("homology's share of the study's wall time", f"<= {TARGETS['homology_share']:.0%}",
          (f"{homology_s / rest_s:.0%} ({homology_s:.0f} s alone / {rest_s:.0f} s the rest; an upper bound)"
           if homology_ok else f"the homology phase ran {describe(homology_jobs)}, not the homology alone"),
@@ -683,7 +775,7 @@ def main(argv=None) -> int:
     say("Targets")
     say(f"  {'target':<46} {'wanted':<22} {'measured':<58} result")
     for name, wanted, measured, met in rows:
-        verdict = "not run" if met is None else ("met" if met else "NOT MET")
+        verdict = met if isinstance(met, str) else "not run" if met is None else ("met" if met else "NOT MET")
         say(f"  {name:<46} {wanted:<22} {measured:<58} {verdict}")
     if args.quick:
         say("  (--quick: a small study; the targets are for the default study, `make bench`)")
