@@ -64,7 +64,7 @@ CASES = [
     ("weights", changed(good_weights(), hidden_1__bias=np.zeros(3, np.float32)), "hidden_1/bias has 3 entries for 4 units"),
     ("weights", changed(good_weights(), output__weight=np.ones((3, 7), np.float32)), "do not chain"),
     ("weights", changed(good_weights(), hidden_1__weight=np.ones((4, 5), np.int32)),
-     "'hidden_1/weight' is int32 .*expected a 2-D float array"),
+     "'hidden_1/weight' is int32 .*expected a 2 or 4-D float array"),
     ("clusters", changed(good_clusters(), labels=np.zeros(N, np.float64)), "'labels' is float64"),
     ("clusters", changed(good_clusters(), embedding=np.zeros((N, 3), np.float32)), r"embedding has shape \(6, 3\), expected \(6, 2\)"),
     ("clusters", changed(good_clusters(), labels=np.full(N, -2)), "labels below -1"),
