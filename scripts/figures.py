@@ -1,4 +1,5 @@
-"""Rules model_figures, layer_figures and image_figures: every output of the batch, in one process."""
+"""Rules model_figures, layer_figures, image_figures and a CNN's filter_figures, kernel_figures and
+channel_figures: every output of the batch, in one process."""
 
 from nntopo import config
 from nntopo.workflow.figures import write_batch
