@@ -9,7 +9,7 @@ output layer (``weight`` C x H, ``bias`` C) follows:
 where ``mask_S`` is 1 everywhere but 0 on the columns S. The right-hand side touches only the |S|
 silenced columns, which is what makes many random draws cheap. For an earlier hidden layer the
 hidden layers in between (``downstream``: their (weight, bias), each followed by the network's
-activation function, ``nntopo.network.activation``, as in ``model.MLP``) are recomputed from ``h * mask_S`` for every neuron set: exact, and slower.
+activation function, ``nntopo.network.activation``, as in ``model.Network``) are recomputed from ``h * mask_S`` for every neuron set: exact, and slower.
 All arithmetic is in float64.
 
 Definitions (one row per cluster c >= 0 of ``cluster_labels``; points labelled -1 are in no cluster):
