@@ -141,7 +141,7 @@ def filter_weights(wildcards):
 
 
 def filter_points(wildcards):
-    """How many kernels the rule will keep, the size of the cloud whose persistence it computes: every
+    """How many kernels filter_space keeps (the size of the cloud whose persistence it computes): every
     seed's first-layer kernels (channels x 1 input channel: the datasets are grayscale), times the two
     shares kept."""
     import math

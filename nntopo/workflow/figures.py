@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
@@ -193,13 +194,19 @@ def _transformed(job: Job):
 
 def _network(job: Job):
     """The trained network of the job's model (model.pt, rebuilt from the training settings the
-    weights file records), its test images (N, H*W) and their shape."""
+    weights file records), its test images (N, H*W), their shape, the settings and the attributes;
+    read once per batch job, whose methods' figures all use them."""
+    return _recorded_network(str(job.inputs.state), str(job.inputs.weights), job.data_dir, job.download)
+
+
+@lru_cache(maxsize=1)
+def _recorded_network(state, weights, data_dir, download: bool):
     from nntopo import layout
     from nntopo.network.stage import recorded_network
 
-    attrs = layout.read_attrs(job.inputs.weights)
-    n_classes = len(layout.read_weights(job.inputs.weights)[layout.OUTPUT_LAYER].bias)
-    model, images = recorded_network(job.inputs.state, attrs, n_classes, data_dir=job.data_dir, download=job.download)
+    attrs = layout.read_attrs(weights)
+    n_classes = len(layout.read_weights(weights)[layout.OUTPUT_LAYER].bias)
+    model, images = recorded_network(state, attrs, n_classes, data_dir=data_dir, download=download)
     return model, images, tuple(int(s) for s in attrs["image_shape"]), json.loads(attrs["config"]), attrs
 
 
