@@ -12,6 +12,7 @@ report: "report/workflow.rst"
 
 include: "rules/common.smk"
 include: "rules/train.smk"
+include: "rules/external.smk"
 include: "rules/cluster.smk"
 include: "rules/figures.smk"
 include: "rules/analysis.smk"

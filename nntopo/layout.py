@@ -61,6 +61,12 @@ def provenance(dataset: str, model: str, seed: int, config: dict, **extra) -> di
     }
 
 
+def carried(attrs: dict) -> dict:
+    """The attributes every file made from a model's files carries on: where an external network came
+    from (its files' paths and SHA-256), when it is one."""
+    return {key: attrs[key] for key in ("external",) if key in attrs}
+
+
 @contextmanager
 def atomic(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; move it into place only if the block succeeds.

@@ -177,6 +177,22 @@ class ModelId:
                    kernel=int(match["kernel"] or DEFAULT_KERNEL), pool=int(match["pool"] or DEFAULT_POOL))
 
 
+# A network the user brings (config `external`) is named by its `name`: lower-case letters, digits and
+# underscores, never a hyphen, so that no name reads as a grid model's id (which ends in -s{seed}).
+EXTERNAL_NAME_REGEX = "[a-z][a-z0-9_]*"
+
+
+def is_grid_model(model) -> bool:
+    """Whether ``model`` is a model id of the grid (an MLP or CNN nntopo trains), not an external name."""
+    return re.fullmatch(MODEL_ID_REGEX, str(model)) is not None
+
+
+def architecture_of(model) -> str:
+    """What models differing only in their seed share: a grid model's id without its seed; an external
+    network's name (it is its own architecture)."""
+    return ModelId.parse(str(model)).architecture if is_grid_model(model) else str(model)
+
+
 # --- the space of first-layer filters (nntopo/weights/filters.py, rules/filters.smk) ---------------------
 # Per dataset and CNN architecture (a CNN's model id without its seed, e.g. cnn16x32-none), the first
 # convolutional layer's kernels of every seed together: the filtered cloud, its persistence diagram and

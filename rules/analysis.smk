@@ -7,9 +7,10 @@
 
 rule analyse_layer:
     input:
+        # A CNN's channels are silenced in its network, run on the test images; an external network's
+        # units in that network; a grid MLP's neurons in its layers replayed from weights.h5.
+        unpack(network_inputs),
         activations=paths.ACTIVATIONS,
-        weights=paths.WEIGHTS,
-        state=paths.MODEL_STATE,  # a CNN's channels are silenced in its network, run on the test images
         **per_method({"clusters": paths.CLUSTERS}),
     output:
         agreement=paths.AGREEMENT,
@@ -18,6 +19,7 @@ rule analyse_layer:
         methods=config["clustering"]["methods"],
         ranking=lambda wildcards: nnconfig.ranking_slice(config, wildcards.model, wildcards.layer),
         ablation=lambda wildcards: nnconfig.ablation_slice(config, wildcards.model, wildcards.layer),
+        external=external_settings,
     log:
         paths.for_rule(paths.LAYER_LOG, "analyse_layer"),
     benchmark:
@@ -25,10 +27,11 @@ rule analyse_layer:
     threads: 1
     # A CNN's channels are silenced in maps recomputed from model.pt (/usr/bin/time, cnn16x32-d64 on
     # MNIST, 4 methods, 2 busy cores): 1.5 GB and 174 s for hidden_1, 1.6 GB and 151 s for the output
-    # (which silences every layer's channels); an MLP's layers took at most 385 MB and 10 s.
+    # (which silences every layer's channels); an MLP's layers took at most 385 MB and 10 s. An external
+    # network runs whole per silenced set: asked as much as a CNN.
     resources:
-        mem_mb=lambda wildcards, attempt: (2000 if paths.ModelId.parse(wildcards.model).conv else 1000) * attempt,
-        runtime=lambda wildcards, attempt: (15 if paths.ModelId.parse(wildcards.model).conv else 5) * attempt,
+        mem_mb=lambda wildcards, attempt: (2000 if runs_network(wildcards.model) else 1000) * attempt,
+        runtime=lambda wildcards, attempt: (15 if runs_network(wildcards.model) else 5) * attempt,
     conda:
         "../envs/nntopo.yaml"
     script:
@@ -83,9 +86,11 @@ rule probe:
 
 rule seed_stability:
     input:
-        clusters=lambda wildcards: method_outputs([paths.CLUSTERS], lambda p: layer_outputs(p, dataset=wildcards.dataset)),
+        # The grid's seeds (an external network has one).
+        clusters=lambda wildcards: method_outputs([paths.CLUSTERS],
+                                                  lambda p: layer_outputs(p, dataset=wildcards.dataset, grid=True)),
         # The true labels of the test points, the same in every model's file.
-        activations=lambda wildcards: model_outputs(paths.ACTIVATIONS, dataset=wildcards.dataset)[0],
+        activations=lambda wildcards: model_outputs(paths.ACTIVATIONS, dataset=wildcards.dataset, grid=True)[0],
     output:
         paths.SEED_STABILITY,
     log:

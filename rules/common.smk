@@ -28,33 +28,38 @@ if getattr(workflow, "is_main_process", True):
 
 wildcard_constraints:
     dataset="[a-z_]+",
-    model=paths.MODEL_ID_REGEX,
+    # The grid's ids, and the names of the external networks (exactly those: a results folder such as
+    # summary/ is never read as a model's).
+    model="|".join([paths.MODEL_ID_REGEX, *(entry["name"] for entry in config["external"])]),
     layer=paths.LAYER_REGEX,
     # Any registered method: k-means' figures read figures.embedding's clusters, listed or not.
     method="|".join(METHODS),
 
 
-def models():
-    return nnconfig.model_ids(config)
+def models(dataset, grid=False):
+    """The models studied on ``dataset``: the grid's, then its external networks (none with ``grid``)."""
+    return nnconfig.model_ids(config) if grid else nnconfig.models_of(config, dataset)
 
 
-def model_outputs(*patterns, dataset=None):
-    """Each pattern filled for every model of the grid, in every dataset (or in ``dataset``)."""
+def model_outputs(*patterns, dataset=None, grid=False, weights=False):
+    """Each pattern filled for every model (of the grid alone with ``grid``; with a weights.h5 alone
+    with ``weights``), in every dataset (or in ``dataset``)."""
     return [
         paths.fill(pattern, dataset=name, model=model)
         for pattern in patterns
         for name in ([dataset] if dataset else config["datasets"])
-        for model in models()
+        for model in models(name, grid)
+        if not weights or nnconfig.has_weights(config, model)
     ]
 
 
-def layer_outputs(*patterns, dataset=None, layers=None):
+def layer_outputs(*patterns, dataset=None, layers=None, grid=False):
     """Each pattern filled for every model and every one of its analysed layers (or ``layers(model)``)."""
     return [
         paths.fill(pattern, dataset=name, model=model, layer=layer)
         for pattern in patterns
         for name in ([dataset] if dataset else config["datasets"])
-        for model in models()
+        for model in models(name, grid)
         for layer in (layers or analysed_layers)(model)
     ]
 
@@ -78,7 +83,36 @@ def graph_methods():
 
 def dataset_inputs(wildcards):
     """A shape's generated data file (MNIST-family datasets are read from data_dir instead)."""
-    return {"data": paths.SHAPE_DATA} if wildcards.dataset in nnconfig.SHAPES else {}
+    return shape_data(wildcards.dataset)
+
+
+def shape_data(dataset):
+    return {"data": paths.fill(paths.SHAPE_DATA, dataset=dataset)} if dataset in nnconfig.SHAPES else {}
+
+
+def network_inputs(wildcards):
+    """What the ablation replays a model from: a grid model's weights and model.pt; an external
+    network's own files (and weights.h5 when it has one); nothing for recorded activations."""
+    where = dict(dataset=wildcards.dataset, model=wildcards.model)
+    entry = nnconfig.external_entry(config, wildcards.model)
+    if entry is None:
+        return {"weights": paths.fill(paths.WEIGHTS, **where), "state": paths.fill(paths.MODEL_STATE, **where)}
+    files = {} if nnconfig.external_kind(entry) == "activations" else {"files": nnconfig.external_files(entry)}
+    weights = {"weights": paths.fill(paths.WEIGHTS, **where)} if nnconfig.has_weights(config, entry["name"]) else {}
+    return {**files, **weights, **shape_data(wildcards.dataset)}
+
+
+def runs_network(model):
+    """Whether the ablation of ``model`` runs a network on the test images: a CNN's or an external one."""
+    entry = nnconfig.external_entry(config, model)
+    return paths.ModelId.parse(model).conv > 0 if entry is None else nnconfig.external_kind(entry) != "activations"
+
+
+def external_settings(wildcards):
+    """An external network's config slice (its files' checksums included), None for a grid model."""
+    if nnconfig.external_entry(config, wildcards.model) is None:
+        return None
+    return nnconfig.external_slice(config, wildcards.model)
 
 
 def homology_targets():
@@ -90,14 +124,17 @@ HOMOLOGY_FIGURES = [paths.fill(paths.HOMOLOGY_FIGURE, figure=name) for name in p
 
 
 def persistence_targets():
-    """Neural persistence gathered per dataset (training measures it)."""
+    """Neural persistence through training gathered per dataset (training measures it; none without a
+    grid: an external network's is measured once, in its metrics.json and the summary)."""
+    if not nnconfig.model_ids(config):
+        return []
     return [paths.fill(p, dataset=d) for d in config["datasets"]
             for p in (paths.SUMMARY_NEURAL_PERSISTENCE, paths.SUMMARY_EARLY_STOPPING, paths.SUMMARY_NEURAL_PERSISTENCE_FIGURE)]
 
 
 def neuron_targets():
-    """The space of neurons of every hidden layer of every model (analysed or not), and for the first
-    hidden layer of an image dataset its nodes as weight images."""
+    """The space of neurons of every hidden layer of every model with weights (analysed or not), and for
+    the first hidden layer of an image dataset its nodes as weight images."""
     from nntopo.layout import hidden_name  # here, not at the top: h5py need not load for every dry run
 
     outputs = [paths.NEURON_SPACE, *(paths.fill(paths.NEURON_FIGURE, figure=f) for f in paths.NEURON_FIGURES)]
@@ -105,9 +142,11 @@ def neuron_targets():
     return [
         paths.fill(path, dataset=dataset, model=model, layer=layer)
         for dataset in config["datasets"]
-        for model in models()
-        for layer in (hidden_name(i) for i in range(1, len(model.widths) + 1))
-        for path in outputs + (images if figures.shows_pixels(config, dataset, str(model), layer) else [])
+        for model in models(dataset)
+        if nnconfig.has_weights(config, model)
+        for layer in (hidden_name(i) for i in range(1, nnconfig.n_hidden(config, model) + 1))
+        for path in outputs + (images if paths.is_grid_model(model) and figures.shows_pixels(config, dataset, str(model), layer)
+                               else [])
     ]
 
 
@@ -155,7 +194,7 @@ def filter_points(wildcards):
 def all_targets():
     """Everything the study makes; with no clustering method, the models, their homology and the neural
     persistence summary alone."""
-    recorded = model_outputs(paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS)
+    recorded = model_outputs(paths.ACTIVATIONS, paths.METRICS) + model_outputs(paths.WEIGHTS, weights=True)
     if not config["clustering"]["methods"]:
         return recorded + homology_targets() + persistence_targets() + filter_targets()
     per_model = [paths.PROBE, *figures.batch_outputs(figures.MODEL_BATCH, config).values()]
@@ -168,14 +207,14 @@ def all_targets():
     images = [
         paths.fill(path, dataset=dataset, model=model, layer=layer)
         for dataset in config["datasets"]
-        for model in models()
+        for model in models(dataset)
         for layer in analysed_layers(model)
         for path in figures.image_outputs(config, dataset, str(model), layer)
     ]
     channels = [  # a CNN's first-layer filters
         paths.fill(path, dataset=dataset, model=model)
         for dataset in config["datasets"]
-        for model in models()
+        for model in models(dataset)
         for path in figures.model_image_outputs(config, dataset, str(model))
     ]
     return (
@@ -198,7 +237,7 @@ def summary_outputs():
     """The cross-model summaries; seed stability only when the grid has several seeds."""
     outputs = [paths.SUMMARY_TABLE, paths.SUMMARY_FIGURE, paths.SUMMARY_ABLATION, paths.SUMMARY_AGREEMENT,
                paths.SUMMARY_LAYERS, *depth_figures()]
-    return outputs + ([paths.SEED_STABILITY] if len(config["seeds"]) > 1 else [])
+    return outputs + ([paths.SEED_STABILITY] if len(config["seeds"]) > 1 and nnconfig.model_ids(config) else [])
 
 
 def depth_figures():

@@ -5,7 +5,7 @@
 
 rule neural_persistence_summary:
     input:
-        metrics=lambda wildcards: model_outputs(paths.METRICS, dataset=wildcards.dataset),
+        metrics=lambda wildcards: model_outputs(paths.METRICS, dataset=wildcards.dataset, grid=True),
     output:
         table=paths.SUMMARY_NEURAL_PERSISTENCE,
         stopping=paths.SUMMARY_EARLY_STOPPING,

@@ -8,6 +8,8 @@ rule train:
         metrics=paths.METRICS,
     params:
         settings=training_settings,
+    wildcard_constraints:
+        model=paths.MODEL_ID_REGEX,  # the grid's; an external network's files are rules/external.smk's
     log:
         paths.for_rule(paths.LOG, "train"),
     benchmark:

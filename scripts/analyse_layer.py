@@ -8,4 +8,4 @@ with job(snakemake.log[0], snakemake.threads) as log:
     analyse_layer(snakemake.input, snakemake.output, snakemake.params.methods, snakemake.params.ranking,
                   snakemake.params.ablation, log=log.info,
                   data_dir=config.data_dir(snakemake.config), download=snakemake.config["download"],
-                  threads=snakemake.threads)
+                  threads=snakemake.threads, external=snakemake.params.external)

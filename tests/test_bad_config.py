@@ -62,8 +62,14 @@ CASES = {
     "width-is-a-word": ({"widths": ["wide"]}, {}, ["widths.0", "positive integer"]),
     "duplicate-widths": ({"widths": [16, 16]}, {}, ["widths", "non-unique"]),
     # empty grids
-    "no-widths": ({"widths": []}, {}, ["widths and cnns are both empty"]),
+    "no-widths": ({"widths": []}, {}, ["widths, cnns and external are all empty"]),
     "no-seeds": ({"seeds": []}, {}, ["seeds", "non-empty"]),
+    # networks the user brings (tests/test_external.py has the rest)
+    "external-file-missing": ({"external": [{"name": "mine", "dataset": "digits", "module": "mine:Net",
+                                             "state_dict": "nowhere/mine.pt", "layers": ["fc1"]}]}, {},
+                              ["external.0 (mine)", "nowhere/mine.pt does not exist"]),
+    "external-name-with-hyphen": ({"external": [{"name": "my-net", "dataset": "digits", "activations": "a.h5"}]}, {},
+                                  ["external.0.name", "does not match"]),
     "no-datasets": ({"datasets": []}, {}, ["datasets", "non-empty"]),
     # unknown names
     "unknown-dataset": ({"datasets": ["mnsit"]}, {}, ["datasets.0", "choose one of: mnist, fashion_mnist, digits"]),

@@ -89,7 +89,7 @@ def test_a_cnn_that_cannot_run_is_refused_in_one_line(cnn, extra, message):
 
 
 def test_an_empty_grid_and_twin_cnns_are_refused():
-    with pytest.raises(config.ConfigError, match="widths and cnns are both empty"):
+    with pytest.raises(config.ConfigError, match="widths, cnns and external are all empty"):
         config.validate({"widths": []})
     with pytest.raises(config.ConfigError, match="the same network twice"):
         config.validate({"widths": [], "cnns": [{}, {"channels": [16, 32]}]})

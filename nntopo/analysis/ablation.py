@@ -273,7 +273,7 @@ def recorded_ablator(activations, weights: dict, layer: str, rtol: float = 1e-4,
 
         model, images = network()
         ablator = ChannelAblator(model, images, layer, activations.labels)
-        _check_close(ablator.maps_reduced[activations.attrs.get("spatial_reduction", "max")], hidden, rtol,
+        check_close(ablator.maps_reduced[activations.attrs.get("spatial_reduction", "max")], hidden, rtol,
                      f"the channels of {layer} recomputed from the network")
     else:
         activation = of_settings(json.loads(activations.attrs.get("config", "{}")))
@@ -281,11 +281,11 @@ def recorded_ablator(activations, weights: dict, layer: str, rtol: float = 1e-4,
         downstream = [weights[name].affine() for name in names[names.index(layer) + 1:-1]]
         output = weights[OUTPUT_LAYER]
         ablator = Ablator(hidden, output.weight, output.bias, activations.labels, downstream, activation)
-    _check_close(ablator.logits, activations.output, rtol, f"the logits recomputed from {layer} and the layers after it")
+    check_close(ablator.logits, activations.output, rtol, f"the logits recomputed from {layer} and the layers after it")
     return ablator
 
 
-def _check_close(recomputed, stored, rtol: float, what: str) -> None:
+def check_close(recomputed, stored, rtol: float, what: str) -> None:
     error = float(np.max(np.abs(recomputed - stored), initial=0.0))
     tolerance = rtol * max(1.0, float(np.abs(stored).max(initial=0.0)))
     if not error <= tolerance:

@@ -386,19 +386,20 @@ def transformed_inputs(images: np.ndarray, labels: np.ndarray, ranking: pd.DataF
 
 
 def ablation_effects(table: pd.DataFrame, title: str = "", alpha: float = 0.05,
-                     max_clusters: int = MAX_CLUSTERS) -> Figure:
+                     max_clusters: int = MAX_CLUSTERS, empty: str = "no clusters") -> Figure:
     """Per cluster: its accuracy with all neurons, without its top-k neurons, and without k random ones
     (mean and standard deviation over the draws); the accuracy on all other points under the same
     silencing; stars mark p < alpha (the top-k hurt more than any but a share alpha of random draws).
 
     ``table``: nntopo.analysis.ablation's columns (cluster, size, acc_cluster_before, acc_cluster_after,
     acc_other_before, acc_other_after, random_mean, random_std, p_value).
+    ``empty``: what an empty table means (no clusters; or why the ablation was skipped).
     """
     table = table.sort_values("size", ascending=False).head(max_clusters).sort_values("cluster")
     fig = new_figure(max(7.0, 0.75 * len(table) + 3), 6.4)
     own, other = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.3])
     if table.empty:
-        no_data(own, "no clusters")
+        no_data(own, empty)
         return fig
     x = np.arange(len(table))
     colors = cluster_colors(int(table["cluster"].max()) + 1)[table["cluster"].to_numpy()]

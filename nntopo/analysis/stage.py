@@ -34,6 +34,12 @@ def rank_clusters(activations_path, clusters_path, ranking_path, table_path, set
     acts, clusters = _clusters_of(activations_path, clusters_path)
     rankings = []
     for layer in settings["layers"]:
+        units = acts.layer(layer).shape[1]
+        if settings["top_k"] > units:  # known only now for an external network (its layers' units show when it runs)
+            from nntopo.config import ConfigError
+
+            raise ConfigError(f"clustering.top_k: {settings['top_k']} is more than the {units} units of {layer} of "
+                              f"{acts.attrs['model']}; use at most {units}")
         ranking = rank_neurons(acts.layer(layer), clusters.labels, settings["top_k"])
         log(f"ranked {layer} neurons (top {settings['top_k']}) for {clusters.n_clusters} clusters of "
             f"{clusters.attrs['space']}: {len(ranking)} (cluster, neuron) rows")
@@ -45,28 +51,27 @@ def rank_clusters(activations_path, clusters_path, ranking_path, table_path, set
             table.to_csv(tmp, index=False)
 
 
-def ablate(activations_path, weights_path, clusters_path, ranking_path, output_path, settings: dict, log=print,
-           ablators: dict | None = None, network=None) -> None:
+def ablate(activations_path, clusters_path, ranking_path, output_path, settings: dict, ablator_of, log=print) -> None:
     """Silence each cluster's top-k neurons in each ranked layer and compare with random neurons of
-    that layer (``settings``: config.ablation_slice). ``ablators`` (layer -> Ablator), when given, is
-    filled and reused, so that the methods clustering one layer share their random baseline.
-    ``network()`` returns the trained network and its test images, which a convolutional layer's
-    channels are silenced in (``nntopo.network.stage.recorded_network``)."""
+    that layer (``settings``: config.ablation_slice). ``ablator_of(acts, layer)`` gives the layer's
+    ablator (``analysis.ablation.Ablator`` or one with its interface), or None when the model has no
+    network to silence neurons in: then the table is written empty, and the log says why."""
     import pandas as pd
 
-    from nntopo.analysis.ablation import ablate_recorded, recorded_ablator, summarize_ablation
+    from nntopo.analysis.ablation import COLUMNS, ablate_recorded, summarize_ablation
 
     acts, clusters = _clusters_of(activations_path, clusters_path)
-    weights = layout.read_weights(weights_path)
     rankings = pd.read_csv(ranking_path)
-    ablators = {} if ablators is None else ablators
     tables = []
     for layer in settings["layers"]:
-        if layer not in ablators:
-            ablators[layer] = recorded_ablator(acts, weights, layer, network=network)
-        table = ablate_recorded(acts, weights, clusters.labels, rankings[rankings["layer"] == layer],
+        ablator = ablator_of(acts, layer)
+        if ablator is None:
+            log(f"{layer}: ablation skipped: {acts.attrs['model']}: {acts.attrs['no_network']}")
+            tables.append(_described(pd.DataFrame(columns=COLUMNS), clusters, layer))
+            continue
+        table = ablate_recorded(acts, None, clusters.labels, rankings[rankings["layer"] == layer],
                                 k=settings["top_k"], layer=layer, n_random=settings["n_random"],
-                                seed=int(acts.attrs["seed"]), ablator=ablators[layer])
+                                seed=int(acts.attrs["seed"]), ablator=ablator)
         summary = summarize_ablation(table, alpha=settings["alpha"])
         log(f"{layer}: {summary['hurt_more_than_random']} of {summary['clusters']} clusters lose more accuracy "
             f"without their top {settings['top_k']} neurons than without random ones (p < {settings['alpha']}; "
@@ -76,27 +81,62 @@ def ablate(activations_path, weights_path, clusters_path, ranking_path, output_p
         pd.concat(tables, ignore_index=True).to_csv(tmp, index=False)
 
 
+def ablators(weights_path=None, network=None, external: dict | None = None):
+    """``ablate``'s ``ablator_of``, built once per layer and shared by the methods clustering it (the
+    same random draws for all). A grid model's layers are replayed from ``weights_path`` (a CNN's
+    channels in the network ``network()`` returns, see ``recorded_ablator``); an external network's
+    units are silenced in the network itself (``external``: its config slice, ``network()`` its network
+    and test images); recorded activations have no network (None)."""
+    from nntopo.analysis.ablation import check_close, recorded_ablator
+
+    built = {}
+
+    def ablator_of(acts, layer: str):
+        if layer not in built:
+            if "no_network" in acts.attrs:
+                built[layer] = None
+            elif external is not None:
+                from nntopo.network.external import NetworkAblator
+
+                model, images = network()
+                ablator = NetworkAblator(model, external, images, layout.layer_names(len(acts.hidden)).index(layer),
+                                         acts.labels)
+                check_close(ablator.hidden, acts.layer(layer), 1e-4, f"{layer} recomputed from the network")
+                check_close(ablator.logits, acts.output, 1e-4, "the output recomputed from the network")
+                built[layer] = ablator
+            else:
+                built[layer] = recorded_ablator(acts, layout.read_weights(weights_path), layer, network=network)
+        return built[layer]
+
+    return ablator_of
+
+
 def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict, log=print, *, data_dir=None,
-                  download: bool = False, threads: int = 1) -> None:
+                  download: bool = False, threads: int = 1, external: dict | None = None) -> None:
     """Every analysis of one layer's clusters, method by method (``inputs.clusters__{method}``, outputs
     ``ranking__``, ``table__`` and ``ablation__{method}``), then the agreement between the methods.
     A CNN's channels are ablated in the network of ``inputs.state`` run on the test images (read
-    from ``data_dir``)."""
+    from ``data_dir``); an external network's units in that network (``external``: its config slice)."""
     from nntopo.network.stage import recorded_network
-
-    ablators = {}  # per ranked layer, shared by the methods: the same random draws for all
 
     def network():
         attrs = layout.read_attrs(inputs.activations)
+        if external is not None:
+            from nntopo import data
+            from nntopo.network.external import load_network
+
+            return load_network(external), data.load(external["dataset"], data_dir, download, train=False,
+                                                     shape_file=inputs.get("data")).x_test
         return recorded_network(inputs.state, attrs, layout.read_activations(inputs.activations).output.shape[1],
                                 data_dir=data_dir, download=download, threads=threads)
 
+    ablator_of = ablators(inputs.get("weights"), network, external)
     for method in methods:
         clusters = inputs[f"clusters__{method}"]
         rank_clusters(inputs.activations, clusters, outputs[f"ranking__{method}"], outputs[f"table__{method}"],
                       ranking, log=log)
-        ablate(inputs.activations, inputs.weights, clusters, outputs[f"ranking__{method}"],
-               outputs[f"ablation__{method}"], ablation, log=log, ablators=ablators, network=network)
+        ablate(inputs.activations, clusters, outputs[f"ranking__{method}"], outputs[f"ablation__{method}"], ablation,
+               ablator_of, log=log)
     agree(inputs.activations, [inputs[f"clusters__{method}"] for method in methods], outputs.agreement, log=log)
 
 

@@ -32,6 +32,6 @@ def cluster_activations(activations_path, clusters_path, layer: str, settings: d
         graph = {name: getattr(result.graph, name) for name in (*layout.MAPPER_ARRAYS, layout.MAPPER_POSITIONS)}
         log(f"mapper graph: {result.graph.n_nodes} nodes, {len(result.graph.edges)} edges")
     attrs = layout.provenance(acts.attrs["dataset"], acts.attrs["model"], seed, settings,
-                              method=settings["method"], space=space,
+                              method=settings["method"], space=space, **layout.carried(acts.attrs),
                               parameters=json.dumps(settings["params"], sort_keys=True), seconds=seconds)
     layout.write_clusters(clusters_path, result.labels, result.embedding, graph, attrs)

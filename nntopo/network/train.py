@@ -233,11 +233,16 @@ def layers(model: Network) -> dict[str, Layer]:
 
 def weight_stats(model: Network) -> dict:
     """L2 norm of all weights and the share of near-zero weights, overall and per layer."""
+    return weight_stats_of(layers(model))
+
+
+def weight_stats_of(layers: dict[str, Layer]) -> dict:
+    """``weight_stats`` of layers read or recorded (weights.h5's)."""
     per_layer = {}
-    for name, layer in layers(model).items():
+    for name, layer in layers.items():
         w = layer.weight
         per_layer[name] = {"l2_norm": float(np.linalg.norm(w)), "near_zero_fraction": float(np.mean(np.abs(w) < NEAR_ZERO))}
-    all_w = np.concatenate([layer.weight.ravel() for layer in layers(model).values()])
+    all_w = np.concatenate([layer.weight.ravel() for layer in layers.values()])
     return {
         "weight_l2_norm": float(np.linalg.norm(all_w)),
         "near_zero_fraction": float(np.mean(np.abs(all_w) < NEAR_ZERO)),

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from nntopo.layout import Homology
-from nntopo.paths import ModelId
+from nntopo.paths import architecture_of
 from nntopo.plotting import natural_sort_key, new_figure, no_data, series_colors
 
 DIM_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # H0, H1, H2
@@ -36,7 +36,7 @@ def betti_depth(table: pd.DataFrame, class_names: list[str], known: dict | None 
         for ax in axes.flat:
             no_data(ax)
         return fig
-    table = table.assign(architecture=table["model"].map(lambda m: ModelId.parse(m).architecture))
+    table = table.assign(architecture=table["model"].map(architecture_of))
     architectures = sorted(table["architecture"].unique(), key=natural_sort_key)
     colors = dict(zip(architectures, series_colors(len(architectures))))
     for col, c in enumerate(classes):

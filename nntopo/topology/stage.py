@@ -102,6 +102,7 @@ def model_homology(activations_path, input_path, settings: dict, outputs, log=pr
             for c, idx in first.points.items()
         }
     attrs = layout.provenance(acts.attrs["dataset"], acts.attrs["model"], acts.attrs["seed"], settings,
+                              **layout.carried(acts.attrs),
                               class_names=first.attrs["class_names"], known_betti=first.attrs["known_betti"],
                               **_parameters(settings))
     result = Homology(first.points, first.subsample, layers, attrs)
@@ -186,11 +187,13 @@ def summarize(tables, metrics, input_path, outputs, min_train_accuracy: float = 
     accuracy = {}
     for path in metrics:
         recorded = json.loads(Path(path).read_text())
-        accuracy[recorded["model"]] = (recorded["epochs"][-1]["train_accuracy"], recorded["test_accuracy"])
+        # An external network's is measured on the training images (or unknown: recorded activations).
+        train = recorded["epochs"][-1]["train_accuracy"] if "epochs" in recorded else recorded.get("train_accuracy")
+        accuracy[recorded["model"]] = (float("nan") if train is None else train, recorded["test_accuracy"])
     summary = summarize_homology(tables, outputs.table, accuracy)
     attrs = layout.read_attrs(input_path)
     known = {int(c): b for c, b in json.loads(attrs["known_betti"]).items()}
-    shown = summary[summary["train_accuracy"] >= min_train_accuracy]
+    shown = summary[~(summary["train_accuracy"] < min_train_accuracy)]  # unknown (NaN): shown
     left_out = summary["model"].nunique() - shown["model"].nunique()
     note = f"\n{left_out} of {summary['model'].nunique()} models left out: training accuracy below {min_train_accuracy}"
     figure = plots.betti_depth(shown, json.loads(attrs["class_names"]), known,

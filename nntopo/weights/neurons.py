@@ -222,7 +222,7 @@ def neuron_space(weights_path, activations_path, ranking_paths, layer: str, sett
     provenance = layout.provenance(
         attrs.get("dataset", ""), attrs.get("model", ""), int(attrs.get("seed", 0)), settings,
         image_shape=list(attrs.get("image_shape", [])), kernel_shape=list(weights[layer].kernel_shape or ()),
-        layer=layer, mapper=json.dumps(settings["mapper"], sort_keys=True),
+        layer=layer, mapper=json.dumps(settings["mapper"], sort_keys=True), **layout.carried(attrs),
         maxdim=settings["maxdim"], min_norm=settings["min_norm"], top_k=settings["top_k"],
         eps=float("nan") if eps is None else eps, top_k_clusters=json.dumps(clusters),
     )

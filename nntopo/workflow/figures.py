@@ -57,6 +57,14 @@ def _weights(job: Job):
     from nntopo import layout
     from nntopo.network import plots
 
+    if job.inputs.weights is None:  # an external network given without its weights
+        from nntopo import plotting
+
+        fig = plotting.new_figure(6, 2)
+        plotting.no_data(fig.subplots(), "no weights were given for this network (weight_modules, or weights with "
+                                         "recorded activations),\nso its weights are not drawn")
+        fig.suptitle(f"{job.title}: weights")
+        return fig
     layers = layout.read_weights(job.inputs.weights)
     metrics = json.loads(Path(job.inputs.metrics).read_text())
     return plots.weight_distributions({n: l.weight for n, l in layers.items()}, title=f"{job.title}: weights",
@@ -141,11 +149,17 @@ def _ablation(job: Job):
 
     from nntopo.analysis import plots
 
+    import textwrap
+
+    from nntopo import layout
+
     table = pd.read_csv(job.inputs.ablation)
     shown = job.settings["shown"]
+    skipped = layout.read_attrs(job.inputs.activations).get("no_network")  # recorded activations alone
     return plots.ablation_effects(table[table["layer"] == shown], title=f"{_where(job, shown)}: silencing each "
                                   "cluster's top neurons", alpha=job.settings["alpha"],
-                                  max_clusters=job.settings["max_clusters"])
+                                  max_clusters=job.settings["max_clusters"],
+                                  empty=textwrap.fill(f"Ablation skipped: {skipped}", 60) if skipped else "no clusters")
 
 
 def _pixel_weights(job: Job, shown: str):
@@ -377,7 +391,7 @@ METHOD_FIGURES = {
     "heatmap": _spec(["ranking", "clusters"], ["top", "max_clusters", "shown"], _heatmap),
     "barplot": _spec(["table"], ["max_clusters"], _barplot),
     "manifold": _spec(["clusters", "embedding"], ["max_clusters"], _manifold),
-    "ablation": _spec(["ablation"], ["max_clusters", "alpha", "shown"], _ablation),
+    "ablation": _spec(["ablation", "activations"], ["max_clusters", "alpha", "shown"], _ablation),
 }
 GRAPH_FIGURES = {
     "mapper_graph": _spec(["clusters", "activations"], draw=_mapper_graph),
@@ -476,6 +490,8 @@ def image_batches(config: dict, dataset: str, model: str, layer: str) -> list[li
     convolutional."""
     from nntopo.config import convolutional_layers, ranked_layers
 
+    if not paths.is_grid_model(model):  # an external network's layers are not known to read pixels
+        return []
     if not paths.ModelId.parse(model).conv:
         return [IMAGE_BATCH] if shows_pixels(config, dataset, model, layer) else []
     convolutional = ranked_layers(config, model, layer)[-1] in convolutional_layers(model)
@@ -491,7 +507,7 @@ def image_outputs(config: dict, dataset: str, model: str, layer: str) -> list[st
 
 def model_image_outputs(config: dict, dataset: str, model: str) -> list[str]:
     """A model's own image figures: a CNN's first-layer filters; none of an MLP's."""
-    if not paths.ModelId.parse(model).conv or not _has_images(dataset):
+    if not paths.is_grid_model(model) or not paths.ModelId.parse(model).conv or not _has_images(dataset):
         return []
     return list(batch_outputs(FILTER_BATCH, config).values())
 
@@ -535,13 +551,15 @@ def batch_outputs(tables: list[dict], config: dict) -> dict[str, str]:
 
 def batch_inputs(tables: list[dict], config: dict, dataset: str, model: str, layer: str | None = None) -> dict:
     """The files a batch reads, by its Specs' needs (``need__method`` for the files of one method)."""
-    from nntopo.config import layers_of
+    from nntopo.config import has_weights, layers_of
 
     where = {"dataset": dataset, "model": model, **({"layer": layer} if layer else {})}
     inputs = {}
     for name in batch(tables, config):
         spec, _, method = name.partition(SEPARATOR)
         for need in SPECS[spec].needs:
+            if need == "weights" and not has_weights(config, model):
+                continue  # an external network given without weights: its figure says so
             if need not in METHOD_NEEDS:
                 inputs[need] = paths.fill(INPUT_PATTERNS[need], **where)
             elif need == "layer_clusters":
@@ -579,7 +597,7 @@ def write_batch(outputs: dict, inputs, settings: dict, dataset: str, model: str,
     missing = []
     for name, output in outputs.items():
         spec, _, method = name.partition(SEPARATOR)
-        own = {need: given[need + SEPARATOR + method] if need in METHOD_NEEDS else given[need]
+        own = {need: given[need + SEPARATOR + method] if need in METHOD_NEEDS else given.get(need)
                for need in SPECS[spec].needs}
         job = Job(SimpleNamespace(**own), settings[name], f"{dataset} {model}", layer, method or None, data_dir,
                   download)
@@ -614,13 +632,15 @@ def summarize(inputs, outputs, settings: dict) -> None:
     rows = {}
     for path in inputs.metrics:
         metrics = read_metrics(path)
-        persistence = metrics["neural_persistence"]
+        # An external network has no training (nor initial weights), and NP only when its weights are given.
+        persistence = metrics["neural_persistence"] or {}
+        nan = {"mean_normalized": float("nan"), "shuffled_mean_normalized": float("nan")}
         rows[metrics["model"]] = {
-            **{key: metrics[key] for key in ("model", "test_accuracy", "weight_l2_norm", "near_zero_fraction",
-                                             "train_seconds")},
-            "mean_normalized_np": persistence["final"]["mean_normalized"],
-            "mean_normalized_np_initial": persistence["initial"]["mean_normalized"],
-            "mean_normalized_np_shuffled": persistence["final"]["shuffled_mean_normalized"],
+            **{key: metrics.get(key, float("nan")) for key in ("model", "test_accuracy", "weight_l2_norm",
+                                                               "near_zero_fraction", "train_seconds")},
+            "mean_normalized_np": persistence.get("final", nan)["mean_normalized"],
+            "mean_normalized_np_initial": persistence.get("initial", nan)["mean_normalized"],
+            "mean_normalized_np_shuffled": persistence.get("final", nan)["shuffled_mean_normalized"],
         }
     for path in inputs.activations:
         acts = layout.read_activations(path)

@@ -1,0 +1,319 @@
+"""A network nntopo did not train (the config's ``external``): run it on a dataset's test images with
+forward hooks on the named modules, and write the files a trained model's folder holds; or take
+activations recorded elsewhere in nntopo's layout. Every later stage then reads them as any model's.
+
+Two kinds of network are run: a ``torch.export`` program (a .pt2 of ``torch.export.save``), whose module
+hierarchy ``torch.export.unflatten`` gives back so that hooks reach its modules; and an importable
+``nn.Module`` class with its state dict. TorchScript is not one of them: a loaded ScriptModule refuses
+forward hooks ("register_forward_hook is not supported on ScriptModules", torch 2.14), and torch.export
+is what torch now recommends instead of it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from nntopo import layout
+from nntopo.config import ConfigError
+
+CHUNK = 1000  # test images per forward pass: a bounded memory, whatever the model's layers hold
+
+
+class ExternalError(ConfigError):
+    """An external network that cannot be analysed; the message names it, its file and the fix."""
+
+
+def _where(settings: dict) -> str:
+    files = ", ".join(settings["files"])
+    return f"external network {settings['name']} ({files})"
+
+
+def load_network(settings: dict) -> nn.Module:
+    """The network of an external entry (config.external_slice), on the CPU in eval mode, float32."""
+    where = _where(settings)
+    if settings["kind"] == "program":
+        try:
+            program = torch.export.load(settings["program"])
+        except Exception as error:  # torch raises many types for a foreign file
+            raise ExternalError(f"{where}: not a program torch.export.save wrote ({_first_line(error)}); save it "
+                                f"again with torch.export.save") from None
+        network = torch.export.unflatten(program)
+    else:
+        module_name, class_name = settings["module"].split(":")
+        if str(Path.cwd()) not in sys.path:  # the folder snakemake runs in, as for a script run there
+            sys.path.insert(0, str(Path.cwd()))
+        try:
+            network = getattr(importlib.import_module(module_name), class_name)(**settings["kwargs"])
+        except (ImportError, AttributeError, TypeError) as error:
+            raise ExternalError(f"external network {settings['name']}: cannot build {settings['module']}"
+                                f"(**{settings['kwargs']}) ({type(error).__name__}: {_first_line(error)}); put its "
+                                f"folder on PYTHONPATH and check its kwargs") from None
+        try:
+            state = torch.load(settings["state_dict"], map_location="cpu", weights_only=True)
+            network.load_state_dict(state)
+        except Exception as error:
+            raise ExternalError(f"{where}: does not load into {settings['module']} ({_first_line(error)}); save "
+                                f"it with torch.save(model.state_dict(), path) from that class") from None
+    return network.float().eval()
+
+
+def _first_line(error: Exception) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def named_modules(network: nn.Module, names: list[str], settings: dict) -> list[nn.Module]:
+    """The modules called ``names``, or one line listing the names the network has."""
+    modules = dict(network.named_modules())
+    missing = [name for name in names if name not in modules]
+    if missing:
+        known = [name for name in modules if name]
+        raise ExternalError(f"{_where(settings)}: no module {', '.join(map(repr, missing))}; its modules are: "
+                            f"{', '.join(known[:60])}{' ...' if len(known) > 60 else ''}")
+    return [modules[name] for name in names]
+
+
+def reduce_units(values: torch.Tensor, unit_axis: int, reduction: str) -> torch.Tensor:
+    """A module's output as N x units: the unit axis kept, every other axis after the first reduced by
+    ``reduction`` (max or mean), as a convolutional layer's maps are."""
+    if values.ndim == 2:
+        return values
+    units = values.movedim(unit_axis, 1).flatten(2)
+    return units.amax(dim=2) if reduction == "max" else units.mean(dim=2)
+
+
+class Hooks:
+    """Forward hooks on the recorded modules: each call keeps every module's output reduced to N x
+    units, and ``silence`` (module index, units) zeroes those units of that module's output first, so
+    that the rest of the network runs on without them."""
+
+    def __init__(self, modules: list[nn.Module], names: list[str], settings: dict):
+        self.names, self.settings = names, settings
+        self.outputs: list[torch.Tensor | None] = [None] * len(modules)
+        self.shapes: list[list[int] | None] = [None] * len(modules)  # one input's output, before reduction
+        self.silence: tuple[int, torch.Tensor] | None = None
+        self.handles = [module.register_forward_hook(self._hook(i)) for i, module in enumerate(modules)]
+
+    def _hook(self, index: int):
+        def hook(module, inputs, output):
+            if not isinstance(output, torch.Tensor):
+                raise ExternalError(f"{_where(self.settings)}: module {self.names[index]!r} returns a "
+                                    f"{type(output).__name__}, not a tensor; record a module that returns one")
+            if self.silence is not None and self.silence[0] == index:
+                mask = torch.ones(output.shape[self.settings["unit_axis"]], dtype=output.dtype)
+                mask[self.silence[1]] = 0
+                output = output * mask.reshape(-1, *[1] * (output.ndim - 1 - self.settings["unit_axis"] % output.ndim))
+            self.shapes[index] = list(output.shape[1:])
+            self.outputs[index] = reduce_units(output, self.settings["unit_axis"], self.settings["spatial_reduction"])
+            return output
+        return hook
+
+    def remove(self) -> None:
+        for handle in self.handles:
+            handle.remove()
+
+
+def model_inputs(x: np.ndarray, settings: dict) -> torch.Tensor:
+    """The dataset's flat inputs in the shape the network reads (``input_shape``; flat by default)."""
+    shape = settings.get("input_shape") or [x.shape[1]]
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(len(x), *shape)
+
+
+@torch.no_grad()
+def run(network: nn.Module, hooks: Hooks, x: torch.Tensor, n_classes: int, settings: dict):
+    """(per recorded module, N x units; N x classes outputs) of the network on ``x``, in chunks."""
+    hidden, outputs = [], []
+    for start in range(0, len(x), CHUNK):
+        try:
+            output = network(x[start:start + CHUNK])
+        except ExternalError:
+            raise
+        except Exception as error:
+            raise ExternalError(f"{_where(settings)}: the {settings['dataset']} inputs, shaped {list(x.shape[1:])}, "
+                                f"do not fit the network ({type(error).__name__}: {_first_line(error)}); set its "
+                                f"input_shape (e.g. [1, 28, 28] for a CNN)") from None
+        if not isinstance(output, torch.Tensor) or output.ndim != 2 or output.shape[1] != n_classes:
+            shape = list(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+            raise ExternalError(f"{_where(settings)}: its output is {shape} for {len(x[start:start + CHUNK])} "
+                                f"inputs; nntopo needs one score per class, N x {n_classes} ({settings['dataset']})")
+        missing = [name for name, values in zip(hooks.names, hooks.outputs) if values is None]
+        if missing:
+            raise ExternalError(f"{_where(settings)}: module {', '.join(map(repr, missing))} never ran in the "
+                                f"forward pass; record modules the forward pass calls")
+        hidden.append([values.numpy().copy() for values in hooks.outputs])
+        outputs.append(output.numpy().copy())
+        hooks.outputs = [None] * len(hooks.outputs)
+    return [np.concatenate(parts) for parts in zip(*hidden)], np.concatenate(outputs)
+
+
+def weight_layers(network: nn.Module, settings: dict, widths: list[int]) -> dict[str, layout.Layer]:
+    """weights.h5's layers from ``weight_modules`` (one per recorded layer, then the output's), checked
+    to have a weight and bias and as many units as the layer they map to."""
+    names = settings["weight_modules"]
+    layers = {}
+    for layer, name, module, units in zip(layout.layer_names(len(widths) - 1), names,
+                                          named_modules(network, names, settings), widths):
+        weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
+        if not isinstance(weight, torch.Tensor) or weight.ndim not in (2, 4) or bias is None:
+            raise ExternalError(f"{_where(settings)}: weight module {name!r} ({type(module).__name__}) has no 2-D or "
+                                f"4-D weight and a bias; name a Linear or Conv2d module")
+        if len(weight) != units:
+            raise ExternalError(f"{_where(settings)}: weight module {name!r} has {len(weight)} outputs, but {layer} "
+                                f"has {units} units; name the module that computes {layer}")
+        layers[layer] = layout.Layer(weight.detach().numpy().copy(), bias.detach().numpy().copy())
+    return layers
+
+
+def neural_persistence(layers: dict[str, layout.Layer], settings: dict, p: float, seed: int) -> dict | None:
+    """The weights' neural persistence on their dense layers (as for a trained model's last epoch),
+    with the shuffled control; None without dense layers."""
+    from nntopo.weights import persistence
+
+    weights = {name: layer.weight for name, layer in layers.items() if not layer.is_convolution}
+    if not weights:
+        return None
+    measured = persistence.neural_persistence(weights, p)
+    control = persistence.neural_persistence(persistence.shuffled(weights, np.random.default_rng(seed)), p)
+    return {"p": p, "seed": seed, "final": {
+        "layers": measured.layers, "normalized": measured.normalized, "mean_normalized": measured.mean_normalized,
+        "shuffled_normalized": control.normalized, "shuffled_mean_normalized": control.mean_normalized,
+        "variance": persistence.variances(weights)}}
+
+
+def _provenance(settings: dict, image_shape, **extra) -> dict:
+    """Root attributes of an external network's files: the usual ones, and which files it came from
+    (path and SHA-256), so that every later output can name them."""
+    return layout.provenance(settings["dataset"], settings["name"], settings["seed"], settings,
+                             image_shape=list(image_shape or ()),
+                             external=json.dumps({"kind": settings["kind"], "files": settings["files"]}, sort_keys=True),
+                             **extra)
+
+
+def record_network(settings: dict, outputs, *, data_dir, download: bool = False, threads: int = 1, log=print,
+                   shape_file=None, neural_persistence_settings: dict | None = None) -> dict:
+    """Run an external network (``settings``: config.external_slice) on its dataset's test images and
+    write ``outputs.activations``, ``outputs.metrics`` and, with weight_modules, ``outputs.weights``."""
+    from nntopo import data
+
+    torch.set_num_threads(threads)
+    start = time.perf_counter()
+    dataset = data.load(settings["dataset"], data_dir, download, shape_file=shape_file)
+    network = load_network(settings)
+    hooks = Hooks(named_modules(network, settings["layers"], settings), settings["layers"], settings)
+    x_test = model_inputs(dataset.x_test, settings)
+    hidden, logits = run(network, hooks, x_test, dataset.n_classes, settings)
+    _, train_logits = run(network, hooks, model_inputs(dataset.x_train, settings), dataset.n_classes, settings)
+    hooks.remove()
+    for name, values in zip([*settings["layers"], "the output"], (*hidden, logits)):
+        if not np.isfinite(values).all():
+            raise ExternalError(f"{_where(settings)}: {name} holds NaN or infinite values on the {settings['dataset']} "
+                                f"test images; check the network and its input_shape")
+    widths = [values.shape[1] for values in (*hidden, logits)]
+    predictions = logits.argmax(1)
+    accuracy = float(np.mean(predictions == dataset.y_test))
+    log(f"{settings['name']} on {settings['dataset']}: layers {dict(zip(settings['layers'], widths))} units, output "
+        f"{widths[-1]} classes; test accuracy {accuracy:.4f} ({time.perf_counter() - start:.1f} s)")
+    attrs = _provenance(settings, dataset.image_shape, spatial_reduction=settings["spatial_reduction"],
+                        layer_modules=json.dumps(settings["layers"]))
+    layers = weight_layers(network, settings, widths) if settings.get("weight_modules") else None
+    metrics = _metrics(settings, accuracy, layers, neural_persistence_settings, log,
+                       train_accuracy=float(np.mean(train_logits.argmax(1) == dataset.y_train)),
+                       layer_shapes=dict(zip(settings["layers"], hooks.shapes)),
+                       record_seconds=time.perf_counter() - start, threads=threads)
+    _write(outputs, layers, hidden, logits, dataset.y_test, attrs, metrics, log)
+    return metrics
+
+
+def _metrics(settings: dict, accuracy: float, layers, np_settings: dict | None, log, **extra) -> dict:
+    from nntopo.network.train import weight_stats_of
+
+    persistence = None
+    if layers is None:
+        log(f"{settings['name']}: no weights given, so its neural persistence, weight figure and space of neurons "
+            f"are skipped")
+    else:
+        persistence = neural_persistence(layers, settings, np_settings["p"], np_settings["seed"]) if np_settings else None
+        if persistence:
+            log(f"{settings['name']}: mean normalised neural persistence {persistence['final']['mean_normalized']:.4f} "
+                f"(dense layers)")
+    return {"dataset": settings["dataset"], "model": settings["name"], "seed": settings["seed"], "settings": settings,
+            "external": {"kind": settings["kind"], "files": settings["files"]}, "test_accuracy": accuracy,
+            **(weight_stats_of(layers) if layers else {}), "neural_persistence": persistence, **extra,
+            "versions": layout.versions()}
+
+
+def _write(outputs, layers, hidden, logits, labels, attrs: dict, metrics: dict, log) -> None:
+    if layers is not None:
+        layout.write_weights(outputs.weights, layers, attrs)
+        layout.read_weights(outputs.weights)  # the layers must chain, as a trained model's do
+    layout.write_activations(outputs.activations, hidden, logits, labels, logits.argmax(1), attrs)
+    with layout.atomic(outputs.metrics) as tmp:
+        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    log(f"wrote {', '.join(str(path) for path in outputs)}")
+
+
+def import_recorded(settings: dict, outputs, *, data_dir, download: bool = False, log=print, shape_file=None,
+                    neural_persistence_settings: dict | None = None) -> dict:
+    """Activations (and weights) recorded elsewhere, checked to be of the dataset's test set in nntopo's
+    order, written where a trained model's are with this study's provenance (theirs kept as
+    ``recorded_attrs``). No network runs: the ablation is skipped (``NO_NETWORK``)."""
+    from nntopo import data
+
+    acts = layout.read_activations(settings["activations"])
+    layers = layout.read_weights(settings["weights"]) if "weights" in settings else None
+    dataset = data.load(settings["dataset"], data_dir, download, train=False, shape_file=shape_file)
+    if not np.array_equal(acts.labels, dataset.y_test):
+        raise ExternalError(f"{_where(settings)}: its labels are not the {settings['dataset']} test labels in nntopo's "
+                            f"order ({int(np.sum(acts.labels != dataset.y_test))} differ); record the test set in the "
+                            f"order nntopo.data.load gives it")
+    accuracy = float(np.mean(acts.output.argmax(1) == acts.labels))
+    log(f"{settings['name']} on {settings['dataset']}: recorded layers of {[h.shape[1] for h in acts.hidden]} units, "
+        f"test accuracy {accuracy:.4f}; {NO_NETWORK}")
+    attrs = _provenance(settings, dataset.image_shape, no_network=NO_NETWORK,
+                        recorded_attrs=json.dumps({k: str(v) for k, v in acts.attrs.items()}, sort_keys=True))
+    metrics = _metrics(settings, accuracy, layers, neural_persistence_settings, log)
+    _write(outputs, layers, acts.hidden, acts.output, acts.labels, attrs, metrics, log)
+    return metrics
+
+
+NO_NETWORK = ("its activations were recorded elsewhere and no network is given, so the ablation (silencing a "
+              "cluster's top units and running the layers after them) is skipped")
+
+
+class NetworkAblator:
+    """Ablated predictions' correctness for any unit set of one recorded module of an external network,
+    remembered per set (the interface of ``analysis.ablation.Ablator``): the units are zeroed in the
+    module's output by its hook and the whole network runs on the test images. Slower than replaying
+    recorded layers (one forward pass of the test set per set), but it holds for any architecture."""
+
+    def __init__(self, network: nn.Module, settings: dict, x_test: np.ndarray, layer_index: int, y_true):
+        self.network, self.settings, self.index = network, settings, layer_index
+        self.hooks = Hooks(named_modules(network, settings["layers"], settings), settings["layers"], settings)
+        self.x = model_inputs(x_test, settings)
+        self.y_true = np.asarray(y_true, dtype=np.int64)
+        hidden, self.logits = run(network, self.hooks, self.x, int(self.y_true.max()) + 1, settings)
+        self.hidden = hidden[layer_index]
+        self.n_neurons = self.hidden.shape[1]
+        self._known: dict[bytes, np.ndarray] = {}
+
+    def correct(self, silenced=()) -> np.ndarray:
+        silenced = np.unique(np.asarray(silenced, dtype=np.int64).reshape(-1))
+        if silenced.size and (silenced.min() < 0 or silenced.max() >= self.n_neurons):
+            raise ValueError(f"unit indices must lie in 0..{self.n_neurons - 1}, got {silenced.tolist()}")
+        key = silenced.tobytes()
+        if key not in self._known:
+            logits = self.logits
+            if silenced.size:
+                self.hooks.silence = (self.index, torch.from_numpy(silenced))
+                logits = run(self.network, self.hooks, self.x, self.logits.shape[1], self.settings)[1]
+                self.hooks.silence = None
+            self._known[key] = logits.argmax(axis=1) == self.y_true
+        return self._known[key]
