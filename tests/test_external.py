@@ -330,7 +330,7 @@ def test_every_stage_after_training_runs_on_an_external_network(study, model):
 @pytest.mark.workflow
 def test_the_log_says_why_recorded_activations_are_not_ablated(study):
     log = (study.dir / paths.LAYER_LOG.format(rule="analyse_layer", **here("theirs", "hidden_1"))).read_text()
-    assert "ablation skipped" in log and "no network is given" in log
+    assert "ablation skipped" in log and "no network was given" in log
 
 
 @pytest.mark.workflow

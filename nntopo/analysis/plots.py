@@ -400,6 +400,8 @@ def ablation_effects(table: pd.DataFrame, title: str = "", alpha: float = 0.05,
     own, other = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.3])
     if table.empty:
         no_data(own, empty)
+        own.set_title(title, fontsize=10)
+        other.set_visible(False)
         return fig
     x = np.arange(len(table))
     colors = cluster_colors(int(table["cluster"].max()) + 1)[table["cluster"].to_numpy()]

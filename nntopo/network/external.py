@@ -276,7 +276,7 @@ def import_recorded(settings: dict, outputs, *, data_dir, download: bool = False
                             f"order nntopo.data.load gives it")
     accuracy = float(np.mean(acts.output.argmax(1) == acts.labels))
     log(f"{settings['name']} on {settings['dataset']}: recorded layers of {[h.shape[1] for h in acts.hidden]} units, "
-        f"test accuracy {accuracy:.4f}; {NO_NETWORK}")
+        f"test accuracy {accuracy:.4f}; ablation skipped: {NO_NETWORK}")
     attrs = _provenance(settings, dataset.image_shape, no_network=NO_NETWORK,
                         recorded_attrs=json.dumps({k: str(v) for k, v in acts.attrs.items()}, sort_keys=True))
     metrics = _metrics(settings, accuracy, layers, neural_persistence_settings, log)
@@ -284,8 +284,8 @@ def import_recorded(settings: dict, outputs, *, data_dir, download: bool = False
     return metrics
 
 
-NO_NETWORK = ("its activations were recorded elsewhere and no network is given, so the ablation (silencing a "
-              "cluster's top units and running the layers after them) is skipped")
+NO_NETWORK = ("its activations were recorded elsewhere and no network was given, so no units can be silenced and "
+              "the layers after them run again")
 
 
 class NetworkAblator:

@@ -60,9 +60,9 @@ def _weights(job: Job):
     if job.inputs.weights is None:  # an external network given without its weights
         from nntopo import plotting
 
-        fig = plotting.new_figure(6, 2)
-        plotting.no_data(fig.subplots(), "no weights were given for this network (weight_modules, or weights with "
-                                         "recorded activations),\nso its weights are not drawn")
+        fig = plotting.new_figure(7, 2.2)
+        plotting.no_data(fig.subplots(), "No weights were given for this network (its entry's weight_modules,\nor "
+                                         "weights beside recorded activations), so none are drawn.")
         fig.suptitle(f"{job.title}: weights")
         return fig
     layers = layout.read_weights(job.inputs.weights)
@@ -159,7 +159,7 @@ def _ablation(job: Job):
     return plots.ablation_effects(table[table["layer"] == shown], title=f"{_where(job, shown)}: silencing each "
                                   "cluster's top neurons", alpha=job.settings["alpha"],
                                   max_clusters=job.settings["max_clusters"],
-                                  empty=textwrap.fill(f"Ablation skipped: {skipped}", 60) if skipped else "no clusters")
+                                  empty=textwrap.fill(f"Ablation skipped: {skipped}.", 60) if skipped else "no clusters")
 
 
 def _pixel_weights(job: Job, shown: str):
