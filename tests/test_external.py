@@ -15,7 +15,10 @@ import torch
 from torch import nn
 
 from nntopo import config, data, layout, paths
+from nntopo.analysis.network_ablation import NetworkAblator
 from nntopo.network import external
+from tests.test_cnn import STUDY as CNN_STUDY
+from tests.test_cnn import TRAINING
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -151,7 +154,7 @@ def test_hook_ablation_is_the_network_with_units_zeroed_by_hand(files, digits):
     settings = settings_of(entry(files, layers=["conv", "act"]))
     network = external.load_network(settings)
     for index, silenced in ((0, [1]), (1, [0, 5, 7]), (1, []), (0, [0, 1, 2])):
-        ablator = external.NetworkAblator(network, settings, digits.x_test, index, digits.y_test)
+        ablator = NetworkAblator(network, settings, digits.x_test, index, digits.y_test)
         with torch.no_grad():
             images = torch.from_numpy(digits.x_test).reshape(-1, 1, 8, 8)
             maps = files.model.conv(images)
@@ -243,7 +246,7 @@ def test_recorded_activations_are_imported_with_their_provenance(tmp_path, files
     external.import_recorded(settings, outputs, data_dir=tmp_path, log=lambda _: None)
     acts, original = layout.read_activations(outputs.activations), layout.read_activations(source.activations)
     np.testing.assert_array_equal(acts.hidden[1], original.hidden[1])
-    assert acts.attrs["model"] == "theirs" and "ablation" in acts.attrs["no_network"]
+    assert acts.attrs["model"] == "theirs" and "no network was given" in acts.attrs["no_network"]
     assert json.loads(acts.attrs["external"])["kind"] == "activations"
     shuffled = tmp_path / "shuffled.h5"
     order = np.random.default_rng(0).permutation(len(original.labels))
@@ -257,18 +260,8 @@ def test_recorded_activations_are_imported_with_their_provenance(tmp_path, files
 
 # --- the workflow -----------------------------------------------------------------------------------
 
-STUDY = {
-    "datasets": ["digits"],
-    "widths": [16],
-    "regularizations": ["none"],
-    "training": {"epochs": 3, "batch_size": 64, "lr": 0.01},
-    "device": "cpu",
-    "clustering": {"methods": ["kmeans", "mapper"], "top_k": 3, "kmeans": {"n_clusters": 8},
-                   "mapper": {"n_cubes": 5, "min_samples": 5}},
-    "figures": {"embedding": "mapper"},
-    "ablation": {"n_random": 20},
-    "homology": {"points_per_class": None, "diagram_points": 30, "k": 10},
-}
+# The CNN study's small settings on digits, with a grid of one MLP.
+STUDY = {**{key: value for key, value in CNN_STUDY.items() if key != "cnns"}, "training": {**TRAINING, "epochs": 3}}
 GRID = "mlp16-none-s0"
 
 

@@ -39,6 +39,8 @@ Definitions (one row per cluster c >= 0 of ``cluster_labels``; points labelled -
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 
@@ -126,9 +128,35 @@ def top_neurons(ranking: pd.DataFrame, k: int) -> dict[int, np.ndarray]:
     return {int(c): group["neuron"].to_numpy(dtype=np.int64) for c, group in top.groupby("cluster", sort=True)}
 
 
-class Ablator:
-    """Ablated predictions' correctness for any neuron set of the ranked layer, remembered per set so
-    that the methods clustering one layer share their random baseline (the same draws for all).
+class Remembered:
+    """Ablated predictions' correctness for any neuron set of a layer, computed once per set and
+    remembered, so that the methods clustering one layer share their random baseline (the same draws
+    for all). A subclass sets ``n_neurons``, ``y_true`` and ``logits`` (nothing silenced) and computes
+    ``_logits_without(silenced)`` for a non-empty set of sorted unique indices."""
+
+    n_neurons: int
+    y_true: np.ndarray
+    logits: np.ndarray
+
+    @functools.cached_property
+    def _known(self) -> dict[bytes, np.ndarray]:
+        return {}
+
+    def correct(self, silenced=()) -> np.ndarray:
+        silenced = np.unique(_indices(silenced, self.n_neurons))
+        key = silenced.tobytes()
+        if key not in self._known:
+            logits = self._logits_without(silenced) if silenced.size else self.logits
+            self._known[key] = logits.argmax(axis=1) == self.y_true
+        return self._known[key]
+
+    def _logits_without(self, silenced: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Ablator(Remembered):
+    """The ranked layer's neurons silenced in its recorded activations, the layers after it replayed
+    from their weights (float64).
 
     Silencing S changes the first layer after the ranked one by a rank-|S| term: its pre-activations
     are ``z - h[:, S] @ W[:, S].T``, with z computed once; only the layers after that one are
@@ -144,7 +172,6 @@ class Ablator:
         self.y_true = np.asarray(y_true, dtype=np.int64)
         if self.y_true.shape != (len(hidden),):
             raise ValueError(f"{self.y_true.shape[0] if self.y_true.ndim else 'no'} true labels for {len(hidden)} points")
-        self._known: dict[bytes, np.ndarray] = {}
 
     @property
     def n_neurons(self) -> int:
@@ -155,16 +182,9 @@ class Ablator:
             return first
         return _logits(apply(self.activation or RELU, first), self.layers[1:], self.activation)
 
-    def correct(self, silenced=()) -> np.ndarray:
-        silenced = np.unique(_indices(silenced, len(self.hidden_t)))
-        key = silenced.tobytes()
-        if key not in self._known:
-            logits = self.logits
-            if silenced.size:
-                weight = self.layers[0][0]
-                logits = self._logits_from_first(self.first - self.hidden_t[silenced].T @ weight[:, silenced].T)
-            self._known[key] = logits.argmax(axis=1) == self.y_true
-        return self._known[key]
+    def _logits_without(self, silenced: np.ndarray) -> np.ndarray:
+        weight = self.layers[0][0]
+        return self._logits_from_first(self.first - self.hidden_t[silenced].T @ weight[:, silenced].T)
 
 
 def ablate_clusters(hidden, weight, bias, y_true, cluster_labels, ranking: pd.DataFrame, k: int,

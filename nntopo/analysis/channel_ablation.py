@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from nntopo.analysis.ablation import Remembered
 from nntopo.network.train import reduce_maps
 
 # Images per float64 pass: a chunk's transient maps and convolution buffers are ~0.4 GB at 1,000
@@ -27,7 +28,7 @@ from nntopo.network.train import reduce_maps
 CHUNK = 250
 
 
-class ChannelAblator:
+class ChannelAblator(Remembered):
     """Ablated predictions' correctness for any channel set of convolutional layer ``layer``,
     remembered per set (as ``ablation.Ablator``)."""
 
@@ -54,7 +55,6 @@ class ChannelAblator:
         self.logits = self._logits(self.first)
         self.y_true = np.asarray(y_true, dtype=np.int64)
         self.n_neurons = self.pooled.shape[1]
-        self._known: dict[bytes, np.ndarray] = {}
 
     def _logits(self, first: torch.Tensor) -> np.ndarray:
         return torch.cat([self.model.logits_from(self.next, part) for part in first.split(CHUNK)]).numpy()
@@ -69,17 +69,7 @@ class ChannelAblator:
         return pooled[:, silenced].flatten(1) @ weight.flatten(1).T
 
     @torch.no_grad()
-    def correct(self, silenced=()) -> np.ndarray:
-        silenced = np.unique(np.asarray(silenced, dtype=np.int64).reshape(-1))
-        if silenced.size and (silenced.min() < 0 or silenced.max() >= self.n_neurons):
-            raise ValueError(f"channel indices must lie in 0..{self.n_neurons - 1}, got {silenced.tolist()}")
-        key = silenced.tobytes()
-        if key not in self._known:
-            logits = self.logits
-            if silenced.size:
-                which = torch.from_numpy(silenced)
-                logits = np.concatenate([
-                    self.model.logits_from(self.next, first - self._term(pooled, which)).numpy()
-                    for first, pooled in zip(self.first.split(CHUNK), self.pooled.split(CHUNK))])
-            self._known[key] = logits.argmax(axis=1) == self.y_true
-        return self._known[key]
+    def _logits_without(self, silenced: np.ndarray) -> np.ndarray:
+        which = torch.from_numpy(silenced)
+        return np.concatenate([self.model.logits_from(self.next, first - self._term(pooled, which)).numpy()
+                               for first, pooled in zip(self.first.split(CHUNK), self.pooled.split(CHUNK))])

@@ -96,7 +96,7 @@ def ablators(weights_path=None, network=None, external: dict | None = None):
             if "no_network" in acts.attrs:
                 built[layer] = None
             elif external is not None:
-                from nntopo.network.external import NetworkAblator
+                from nntopo.analysis.network_ablation import NetworkAblator
 
                 model, images = network()
                 ablator = NetworkAblator(model, external, images, layout.layer_names(len(acts.hidden)).index(layer),

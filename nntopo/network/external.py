@@ -287,33 +287,3 @@ def import_recorded(settings: dict, outputs, *, data_dir, download: bool = False
 NO_NETWORK = ("its activations were recorded elsewhere and no network was given, so no units can be silenced and "
               "the layers after them run again")
 
-
-class NetworkAblator:
-    """Ablated predictions' correctness for any unit set of one recorded module of an external network,
-    remembered per set (the interface of ``analysis.ablation.Ablator``): the units are zeroed in the
-    module's output by its hook and the whole network runs on the test images. Slower than replaying
-    recorded layers (one forward pass of the test set per set), but it holds for any architecture."""
-
-    def __init__(self, network: nn.Module, settings: dict, x_test: np.ndarray, layer_index: int, y_true):
-        self.network, self.settings, self.index = network, settings, layer_index
-        self.hooks = Hooks(named_modules(network, settings["layers"], settings), settings["layers"], settings)
-        self.x = model_inputs(x_test, settings)
-        self.y_true = np.asarray(y_true, dtype=np.int64)
-        hidden, self.logits = run(network, self.hooks, self.x, int(self.y_true.max()) + 1, settings)
-        self.hidden = hidden[layer_index]
-        self.n_neurons = self.hidden.shape[1]
-        self._known: dict[bytes, np.ndarray] = {}
-
-    def correct(self, silenced=()) -> np.ndarray:
-        silenced = np.unique(np.asarray(silenced, dtype=np.int64).reshape(-1))
-        if silenced.size and (silenced.min() < 0 or silenced.max() >= self.n_neurons):
-            raise ValueError(f"unit indices must lie in 0..{self.n_neurons - 1}, got {silenced.tolist()}")
-        key = silenced.tobytes()
-        if key not in self._known:
-            logits = self.logits
-            if silenced.size:
-                self.hooks.silence = (self.index, torch.from_numpy(silenced))
-                logits = run(self.network, self.hooks, self.x, self.logits.shape[1], self.settings)[1]
-                self.hooks.silence = None
-            self._known[key] = logits.argmax(axis=1) == self.y_true
-        return self._known[key]

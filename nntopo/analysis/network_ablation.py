@@ -1,0 +1,35 @@
+"""Silence units of a network the user brings (config `external`): zeroed in the output of the module
+that is their layer, through its forward hook, and the whole network run on the test images again.
+The counterpart of ``ablation.Ablator`` for a network nntopo cannot replay from recorded layers (any
+architecture): one forward pass of the test set per silenced set, in float32 as it was recorded.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from nntopo.analysis.ablation import Remembered
+from nntopo.network.external import Hooks, model_inputs, named_modules, run
+
+
+class NetworkAblator(Remembered):
+    """Ablated predictions' correctness for any unit set of recorded layer ``layer_index`` (0: hidden_1)
+    of an external network (``settings``: its config slice), remembered per set."""
+
+    def __init__(self, network: nn.Module, settings: dict, x_test: np.ndarray, layer_index: int, y_true):
+        self.network, self.settings, self.index = network, settings, layer_index
+        self.hooks = Hooks(named_modules(network, settings["layers"], settings), settings["layers"], settings)
+        self.x = model_inputs(x_test, settings)
+        self.y_true = np.asarray(y_true, dtype=np.int64)
+        hidden, self.logits = run(network, self.hooks, self.x, int(self.y_true.max()) + 1, settings)
+        self.hidden = hidden[layer_index]  # as recorded: the caller checks it against the files
+        self.n_neurons = self.hidden.shape[1]
+
+    def _logits_without(self, silenced: np.ndarray) -> np.ndarray:
+        self.hooks.silence = (self.index, torch.from_numpy(silenced))
+        try:
+            return run(self.network, self.hooks, self.x, self.logits.shape[1], self.settings)[1]
+        finally:
+            self.hooks.silence = None
