@@ -454,6 +454,13 @@ def _recorded_widths(path: str, mtime_ns: int) -> list[int]:  # read once per fi
 
 
 def checksum(path: str | os.PathLike) -> str:
+    """The file's SHA-256, read once per version of the file (every job's params name it)."""
+    stat = os.stat(path)
+    return _checksum(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _checksum(path: str, mtime_ns: int, size: int) -> str:
     import hashlib
 
     digest = hashlib.sha256()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections import Counter
 
 import matplotlib.ticker
@@ -133,8 +134,9 @@ def grid_summary(table: pd.DataFrame, title: str = "") -> Figure:
         for j, i in enumerate(members):
             xs[i] = group_index[g] + (j - (len(members) - 1) / 2) * bar_w
     for ax, (column, label, fmt) in zip(axes, _METRICS):
-        if column not in table or len(table) == 0:
-            no_data(ax, f"no {column}")
+        if column not in table or len(table) == 0 or table[column].isna().all():
+            # An external network given without its weights has no weight statistics.
+            no_data(ax, f"no {column}" if column not in table or len(table) == 0 else "no weights given")
             ax.set_title(label)
             continue
         values = table[column].to_numpy(np.float64)
@@ -155,7 +157,9 @@ def grid_summary(table: pd.DataFrame, title: str = "") -> Figure:
         elif finite.size:
             ax.set_ylim(0, float(finite.max()) * 1.25 or 1)
         if column in ("test_accuracy", "near_zero_fraction"):
-            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=1))
+            # Ticks a tenth of a point apart or closer (one model's axis) need two decimals to differ.
+            step = np.diff(ax.get_yticks()).min(initial=1.0)
+            ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=1 if step >= 0.001 else 2))
         ax.set_title(label, fontsize=11)
         ax.set_xticks(x, group_names, rotation=30 if len(group_names) > 3 else 0, ha="right" if len(group_names) > 3 else "center",
                       fontsize=9)
@@ -429,8 +433,8 @@ def ablation_effects(table: pd.DataFrame, title: str = "", alpha: float = 0.05,
     # Legends beside the panels: inside they would cover points at either end of the zoomed axis.
     own.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     hurt = int(((table["p_value"] < alpha) & (table["acc_cluster_after"] < table["random_mean"])).sum())
-    own.set_title(f"{title}\n{hurt} of {len(table)} clusters hurt more by their top-k than by random neurons "
-                  f"(* p < {alpha})", fontsize=10)
+    own.set_title(f"{textwrap.fill(title, 70)}\n{hurt} of {len(table)} clusters hurt more by their top-k than by "
+                  f"random neurons (* p < {alpha})", fontsize=10)
     other.plot(x, table["acc_other_before"], "o-", color="0.6", label="all neurons")
     other.plot(x, table["acc_other_after"], "s-", color="black", label="cluster's top-k silenced")
     other.set_ylabel("accuracy,\nother points")

@@ -674,7 +674,7 @@ def summarize(inputs, outputs, settings: dict) -> None:
             frame.to_csv(tmp, index=False)
     shown = ["model", "test_accuracy", "weight_l2_norm", "near_zero_fraction"] + [
         c for c in table.columns if c.startswith("n_clusters_")]
-    plotting.save(analysis_plots.grid_summary(table[shown], title=f"{settings['dataset']}: the grid of models"),
+    plotting.save(analysis_plots.grid_summary(table[shown], title=f"{settings['dataset']}: the models"),
                   outputs.figure)
     for method, path in zip(settings["methods"], outputs.depth):
         plotting.save(analysis_plots.depth_profile(layers[layers["method"] == method],
