@@ -39,11 +39,10 @@ Definitions (one row per cluster c >= 0 of ``cluster_labels``; points labelled -
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pandas as pd
 
+from nntopo.analysis.silencing import Remembered, unit_indices
 from nntopo.network.activation import apply
 
 RELU = {"name": "relu"}
@@ -89,17 +88,10 @@ def output_logits(hidden, weight, bias, downstream=(), activation: dict | None =
 def logits_without(hidden, weight, bias, silenced, downstream=(), activation: dict | None = None) -> np.ndarray:
     """(N, C) float64 logits with the hidden neurons ``silenced`` (indices) set to zero."""
     hidden, layers = _check(hidden, weight, bias, downstream)
-    silenced = _indices(silenced, hidden.shape[1])
+    silenced = unit_indices(silenced, hidden.shape[1])
     mask = np.ones(hidden.shape[1])
     mask[silenced] = 0.0
     return _logits(hidden * mask, layers, activation)
-
-
-def _indices(silenced, n_neurons: int) -> np.ndarray:
-    silenced = np.asarray(silenced, dtype=np.int64).reshape(-1)
-    if silenced.size and (silenced.min() < 0 or silenced.max() >= n_neurons):
-        raise ValueError(f"neuron indices must lie in 0..{n_neurons - 1}, got {silenced.tolist()}")
-    return silenced
 
 
 def logit_error(hidden, weight, bias, stored, downstream=(), activation: dict | None = None) -> float:
@@ -126,32 +118,6 @@ def top_neurons(ranking: pd.DataFrame, k: int) -> dict[int, np.ndarray]:
         raise ValueError(f"k must be at least 1, got {k}")
     top = ranking[ranking["rank"] <= k].sort_values(["cluster", "rank"])
     return {int(c): group["neuron"].to_numpy(dtype=np.int64) for c, group in top.groupby("cluster", sort=True)}
-
-
-class Remembered:
-    """Ablated predictions' correctness for any neuron set of a layer, computed once per set and
-    remembered, so that the methods clustering one layer share their random baseline (the same draws
-    for all). A subclass sets ``n_neurons``, ``y_true`` and ``logits`` (nothing silenced) and computes
-    ``_logits_without(silenced)`` for a non-empty set of sorted unique indices."""
-
-    n_neurons: int
-    y_true: np.ndarray
-    logits: np.ndarray
-
-    @functools.cached_property
-    def _known(self) -> dict[bytes, np.ndarray]:
-        return {}
-
-    def correct(self, silenced=()) -> np.ndarray:
-        silenced = np.unique(_indices(silenced, self.n_neurons))
-        key = silenced.tobytes()
-        if key not in self._known:
-            logits = self._logits_without(silenced) if silenced.size else self.logits
-            self._known[key] = logits.argmax(axis=1) == self.y_true
-        return self._known[key]
-
-    def _logits_without(self, silenced: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
 
 
 class Ablator(Remembered):

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from nntopo.analysis.ablation import Remembered
+from nntopo.analysis.silencing import Remembered
 from nntopo.network.train import reduce_maps
 
 # Images per float64 pass: a chunk's transient maps and convolution buffers are ~0.4 GB at 1,000

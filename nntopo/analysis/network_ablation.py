@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nntopo.analysis.ablation import Remembered
+from nntopo.analysis.silencing import Remembered
 from nntopo.network.external import Hooks, model_inputs, named_modules, run
 
 
