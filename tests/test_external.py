@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from nntopo import config, data, layout, paths
+from examples.own_network.train import fit
 from nntopo.analysis.network_ablation import NetworkAblator
 from nntopo.network import external
 from tests.test_cnn import STUDY as CNN_STUDY
@@ -50,15 +51,8 @@ def files(tmp_path_factory, digits):
     """A Tiny trained for a moment on digits, saved as a state dict and as a torch.export program."""
     folder = tmp_path_factory.mktemp("tiny")
     torch.manual_seed(0)
-    model = Tiny()
     x, y = torch.from_numpy(digits.x_train).reshape(-1, 1, 8, 8), torch.from_numpy(digits.y_train)
-    optimiser = torch.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(5):
-        for batch in torch.randperm(len(x)).split(64):
-            optimiser.zero_grad()
-            nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
-            optimiser.step()
-    model.eval()
+    model = fit(Tiny(), x, y, epochs=5)  # the worked example's training loop
     torch.save(model.state_dict(), folder / "tiny.pt")
     program = torch.export.export(model, (x[:2],), dynamic_shapes=({0: torch.export.Dim("batch")},))
     torch.export.save(program, folder / "tiny.pt2")
