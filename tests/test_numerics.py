@@ -78,8 +78,9 @@ def run_stages(folder, trained, graph=False):
              "ablation": folder / "ablation.csv"}
     analysis.rank_clusters(paths["activations"], paths["clusters"], paths["ranking"], paths["table"],
                            config.ranking_slice(SETTINGS, MODEL, "output"), log=lambda _: None)
-    analysis.ablate(paths["activations"], paths["weights"], paths["clusters"], paths["ranking"], paths["ablation"],
-                    config.ablation_slice(SETTINGS, MODEL, "output"), log=lambda _: None)
+    analysis.ablate(paths["activations"], paths["clusters"], paths["ranking"], paths["ablation"],
+                    config.ablation_slice(SETTINGS, MODEL, "output"), analysis.ablators(paths["weights"]),
+                    log=lambda _: None)
     drawn = {**figures.METHOD_FIGURES, **figures.IMAGE_FIGURES, **figures.MODEL_FIGURES}
     written = {"mapper_page": "mapper.html", "graph_file": "mapper.graphml", "mapper_graph": "mapper_graph.png"}
     for name, spec in {**drawn, **(figures.GRAPH_FIGURES if graph else {})}.items():

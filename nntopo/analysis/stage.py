@@ -122,9 +122,12 @@ def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict,
     def network():
         attrs = layout.read_attrs(inputs.activations)
         if external is not None:
+            import torch
+
             from nntopo import data
             from nntopo.network.external import load_network
 
+            torch.set_num_threads(threads)
             return load_network(external), data.load(external["dataset"], data_dir, download, train=False,
                                                      shape_file=inputs.get("data")).x_test
         return recorded_network(inputs.state, attrs, layout.read_activations(inputs.activations).output.shape[1],
