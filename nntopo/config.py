@@ -525,7 +525,7 @@ def _check_external(config: dict) -> None:
         if kind == "activations":
             _check_recorded(config, where, entry)
         chosen = config["analysis"]["layers"]
-        depth = len(entry["layers"]) if "layers" in entry else len(external_widths(entry))
+        depth = len(external_widths(entry))
         if isinstance(chosen, list) and max(chosen) > depth:
             raise ConfigError(f"analysis.layers: hidden layer {max(chosen)} is deeper than the {depth} recorded "
                               f"layer(s) of {where}; use all, last, or numbers up to {depth}")

@@ -191,14 +191,19 @@ def read_weights(path) -> dict[str, Layer]:
                 if values is not None and values.shape[0] != weight.shape[0]:
                     raise LayoutError(f"{path}: {name}/{key} has {values.shape[0]} entries for {weight.shape[0]} units")
             layers[name] = Layer(weight, bias, *normalisation)
+    check_chain(layers, path)
+    return layers
+
+
+def check_chain(layers: dict[str, Layer], where) -> None:
+    """Each layer reads what the one before it gives (``where``: what the message names)."""
     shapes = [layer.weight.shape for layer in layers.values()]
     for previous, following in zip(shapes, shapes[1:]):
         # A dense layer after a convolution reads its flattened pooled maps: a multiple of its channels.
         fits = following[1] % previous[0] == 0 if len(previous) == 4 and len(following) == 2 else \
             previous[0] == following[1] and not (len(previous) == 2 and len(following) == 4)
         if not fits:
-            raise LayoutError(f"{path}: layer shapes {[list(shape) for shape in shapes]} do not chain")
-    return layers
+            raise LayoutError(f"{where}: layer shapes {[list(shape) for shape in shapes]} do not chain")
 
 
 # --- weights.h5's `neural_persistence` group: the weights' neural persistence before training (row 0)

@@ -124,6 +124,18 @@ def new_figure(width: float, height: float, constrained: bool = True) -> Figure:
     return Figure(figsize=(width, height), layout="constrained" if constrained else None)
 
 
+def finish_diagram(ax, handles: list, top: float, headroom: float, birth: str, title: str) -> None:
+    """A persistence diagram's legend, limits and labels: births from 0 to ``top`` (``birth`` says what
+    they measure), deaths up to ``top * headroom``."""
+    ax.legend(handles=handles, loc="lower right", fontsize=8.5)
+    ax.set_xlim(-0.02 * top, top)
+    ax.set_ylim(0, top * headroom)
+    ax.set_xlabel(f"birth ({birth})", fontsize=9)
+    ax.set_ylabel("death", fontsize=9)
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(labelsize=8)
+
+
 def no_data(ax, message: str = "no data") -> None:
     ax.text(0.5, 0.5, message, ha="center", va="center", transform=ax.transAxes, fontsize=10, color="0.4")
     ax.set_xticks([])

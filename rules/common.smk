@@ -145,8 +145,7 @@ def neuron_targets():
         for model in models(dataset)
         if nnconfig.has_weights(config, model)
         for layer in (hidden_name(i) for i in range(1, nnconfig.n_hidden(config, model) + 1))
-        for path in outputs + (images if paths.is_grid_model(model) and figures.shows_pixels(config, dataset, str(model), layer)
-                               else [])
+        for path in outputs + (images if figures.shows_pixels(config, dataset, str(model), layer) else [])
     ]
 
 

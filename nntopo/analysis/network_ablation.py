@@ -7,11 +7,10 @@ architecture): one forward pass of the test set per silenced set, in float32 as 
 from __future__ import annotations
 
 import numpy as np
-import torch
 from torch import nn
 
 from nntopo.analysis.silencing import Remembered
-from nntopo.network.external import Hooks, model_inputs, named_modules, run
+from nntopo.network.external import model_inputs, named_modules, run
 
 
 class NetworkAblator(Remembered):
@@ -20,16 +19,12 @@ class NetworkAblator(Remembered):
 
     def __init__(self, network: nn.Module, settings: dict, x_test: np.ndarray, layer_index: int, y_true):
         self.network, self.settings, self.index = network, settings, layer_index
-        self.hooks = Hooks(named_modules(network, settings["layers"], settings), settings["layers"], settings)
+        self.modules = named_modules(network, settings["layers"], settings)
         self.x = model_inputs(x_test, settings)
         self.y_true = np.asarray(y_true, dtype=np.int64)
-        hidden, self.logits = run(network, self.hooks, self.x, int(self.y_true.max()) + 1, settings)
+        hidden, self.logits, _ = run(network, self.modules, self.x, int(self.y_true.max()) + 1, settings)
         self.hidden = hidden[layer_index]  # as recorded: the caller checks it against the files
         self.n_neurons = self.hidden.shape[1]
 
     def _logits_without(self, silenced: np.ndarray) -> np.ndarray:
-        self.hooks.silence = (self.index, torch.from_numpy(silenced))
-        try:
-            return run(self.network, self.hooks, self.x, self.logits.shape[1], self.settings)[1]
-        finally:
-            self.hooks.silence = None
+        return run(self.network, self.modules, self.x, self.logits.shape[1], self.settings, (self.index, silenced))[1]

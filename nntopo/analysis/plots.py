@@ -88,17 +88,16 @@ _METRICS = (
 
 
 def _model_groups(models: list[str]) -> tuple[list[str], list[str]]:
-    """(architecture-and-seed group, regularization) of each model id; the id itself when not parseable."""
-    from nntopo.paths import ModelId
+    """(architecture-and-seed group, regularization) of each model id; an external network's name alone."""
+    from nntopo.paths import ModelId, is_grid_model
 
     groups, regs = [], []
     for model in models:
-        try:
-            mid = ModelId.parse(str(model))
-        except ValueError:
+        if not is_grid_model(model):
             groups.append(str(model))
             regs.append("")
             continue
+        mid = ModelId.parse(str(model))
         groups.append(f"{mid.architecture_name}  s{mid.seed}")
         regs.append(mid.regularization)
     return groups, regs

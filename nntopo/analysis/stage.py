@@ -117,10 +117,12 @@ def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict,
     ``ranking__``, ``table__`` and ``ablation__{method}``), then the agreement between the methods.
     A CNN's channels are ablated in the network of ``inputs.state`` run on the test images (read
     from ``data_dir``); an external network's units in that network (``external``: its config slice)."""
+    import functools
+
     from nntopo.network.stage import recorded_network
 
+    @functools.cache  # once per job, however many of its ranked layers run the network
     def network():
-        attrs = layout.read_attrs(inputs.activations)
         if external is not None:
             import torch
 
@@ -130,7 +132,8 @@ def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict,
             torch.set_num_threads(threads)
             return load_network(external), data.load(external["dataset"], data_dir, download, train=False,
                                                      shape_file=inputs.get("data")).x_test
-        return recorded_network(inputs.state, attrs, layout.read_activations(inputs.activations).output.shape[1],
+        return recorded_network(inputs.state, layout.read_attrs(inputs.activations),
+                                layout.read_activations(inputs.activations).output.shape[1],
                                 data_dir=data_dir, download=download, threads=threads)
 
     ablator_of = ablators(inputs.get("weights"), network, external)

@@ -91,15 +91,15 @@ def reduce_units(values: torch.Tensor, unit_axis: int, reduction: str) -> torch.
 
 
 class Hooks:
-    """Forward hooks on the recorded modules: each call keeps every module's output reduced to N x
-    units, and ``silence`` (module index, units) zeroes those units of that module's output first, so
-    that the rest of the network runs on without them."""
+    """Forward hooks on the recorded modules, for one ``run``: each call keeps every module's output
+    reduced to N x units, and ``silence`` (module index, units) zeroes those units of that module's
+    output first, so that the rest of the network runs on without them."""
 
-    def __init__(self, modules: list[nn.Module], names: list[str], settings: dict):
-        self.names, self.settings = names, settings
+    def __init__(self, modules: list[nn.Module], settings: dict, silence: tuple[int, np.ndarray] | None = None):
+        self.names, self.settings = settings["layers"], settings
         self.outputs: list[torch.Tensor | None] = [None] * len(modules)
         self.shapes: list[list[int] | None] = [None] * len(modules)  # one input's output, before reduction
-        self.silence: tuple[int, torch.Tensor] | None = None
+        self.silence = None if silence is None else (silence[0], torch.from_numpy(silence[1]))
         self.handles = [module.register_forward_hook(self._hook(i)) for i, module in enumerate(modules)]
 
     def _hook(self, index: int):
@@ -128,8 +128,19 @@ def model_inputs(x: np.ndarray, settings: dict) -> torch.Tensor:
 
 
 @torch.no_grad()
-def run(network: nn.Module, hooks: Hooks, x: torch.Tensor, n_classes: int, settings: dict):
-    """(per recorded module, N x units; N x classes outputs) of the network on ``x``, in chunks."""
+def run(network: nn.Module, modules: list[nn.Module], x: torch.Tensor, n_classes: int, settings: dict,
+        silence: tuple[int, np.ndarray] | None = None):
+    """(per recorded module, N x units; N x classes outputs; per module, one input's output shape) of the
+    network on ``x``, in chunks, with the units ``silence`` names (module index, units) zeroed. The
+    modules' hooks are in place for this call alone."""
+    hooks = Hooks(modules, settings, silence)
+    try:
+        return _run(network, hooks, x, n_classes, settings) + (hooks.shapes,)
+    finally:
+        hooks.remove()
+
+
+def _run(network: nn.Module, hooks: Hooks, x: torch.Tensor, n_classes: int, settings: dict):
     hidden, outputs = [], []
     for start in range(0, len(x), CHUNK):
         try:
@@ -172,28 +183,27 @@ def weight_layers(network: nn.Module, settings: dict, widths: list[int]) -> dict
     return layers
 
 
-def neural_persistence(layers: dict[str, layout.Layer], settings: dict, p: float, seed: int) -> dict | None:
-    """The weights' neural persistence on their dense layers (as for a trained model's last epoch),
-    with the shuffled control; None without dense layers."""
+def neural_persistence(layers: dict[str, layout.Layer], p: float, seed: int) -> dict | None:
+    """The weights' neural persistence on their dense layers, as training records it for its last
+    epoch ("final"); None without dense layers."""
     from nntopo.weights import persistence
 
     weights = {name: layer.weight for name, layer in layers.items() if not layer.is_convolution}
     if not weights:
         return None
-    measured = persistence.neural_persistence(weights, p)
-    control = persistence.neural_persistence(persistence.shuffled(weights, np.random.default_rng(seed)), p)
-    return {"p": p, "seed": seed, "final": {
-        "layers": measured.layers, "normalized": measured.normalized, "mean_normalized": measured.mean_normalized,
-        "shuffled_normalized": control.normalized, "shuffled_mean_normalized": control.mean_normalized,
-        "variance": persistence.variances(weights)}}
+    return {"p": p, "seed": seed, "final": persistence.with_controls(weights, p, np.random.default_rng(seed))}
+
+
+def _source(settings: dict) -> dict:
+    """Which files an external network came from: its kind, and each file's path and SHA-256."""
+    return {"kind": settings["kind"], "files": settings["files"]}
 
 
 def _provenance(settings: dict, image_shape, **extra) -> dict:
-    """Root attributes of an external network's files: the usual ones, and which files it came from
-    (path and SHA-256), so that every later output can name them."""
+    """Root attributes of an external network's files: the usual ones, and its ``_source``, so that
+    every later output can name it."""
     return layout.provenance(settings["dataset"], settings["name"], settings["seed"], settings,
-                             image_shape=list(image_shape or ()),
-                             external=json.dumps({"kind": settings["kind"], "files": settings["files"]}, sort_keys=True),
+                             image_shape=list(image_shape or ()), external=json.dumps(_source(settings), sort_keys=True),
                              **extra)
 
 
@@ -207,11 +217,9 @@ def record_network(settings: dict, outputs, *, data_dir, download: bool = False,
     start = time.perf_counter()
     dataset = data.load(settings["dataset"], data_dir, download, shape_file=shape_file)
     network = load_network(settings)
-    hooks = Hooks(named_modules(network, settings["layers"], settings), settings["layers"], settings)
-    x_test = model_inputs(dataset.x_test, settings)
-    hidden, logits = run(network, hooks, x_test, dataset.n_classes, settings)
-    _, train_logits = run(network, hooks, model_inputs(dataset.x_train, settings), dataset.n_classes, settings)
-    hooks.remove()
+    modules = named_modules(network, settings["layers"], settings)
+    hidden, logits, shapes = run(network, modules, model_inputs(dataset.x_test, settings), dataset.n_classes, settings)
+    train_logits = run(network, modules, model_inputs(dataset.x_train, settings), dataset.n_classes, settings)[1]
     for name, values in zip([*settings["layers"], "the output"], (*hidden, logits)):
         if not np.isfinite(values).all():
             raise ExternalError(f"{_where(settings)}: {name} holds NaN or infinite values on the {settings['dataset']} "
@@ -226,7 +234,7 @@ def record_network(settings: dict, outputs, *, data_dir, download: bool = False,
     layers = weight_layers(network, settings, widths) if settings.get("weight_modules") else None
     metrics = _metrics(settings, accuracy, layers, neural_persistence_settings, log,
                        train_accuracy=float(np.mean(train_logits.argmax(1) == dataset.y_train)),
-                       layer_shapes=dict(zip(settings["layers"], hooks.shapes)),
+                       layer_shapes=dict(zip(settings["layers"], shapes)),
                        record_seconds=time.perf_counter() - start, threads=threads)
     _write(outputs, layers, hidden, logits, dataset.y_test, attrs, metrics, log)
     return metrics
@@ -240,20 +248,20 @@ def _metrics(settings: dict, accuracy: float, layers, np_settings: dict | None, 
         log(f"{settings['name']}: no weights given, so its neural persistence, weight figure and space of neurons "
             f"are skipped")
     else:
-        persistence = neural_persistence(layers, settings, np_settings["p"], np_settings["seed"]) if np_settings else None
+        persistence = neural_persistence(layers, np_settings["p"], np_settings["seed"]) if np_settings else None
         if persistence:
             log(f"{settings['name']}: mean normalised neural persistence {persistence['final']['mean_normalized']:.4f} "
                 f"(dense layers)")
     return {"dataset": settings["dataset"], "model": settings["name"], "seed": settings["seed"], "settings": settings,
-            "external": {"kind": settings["kind"], "files": settings["files"]}, "test_accuracy": accuracy,
+            "external": _source(settings), "test_accuracy": accuracy,
             **(weight_stats_of(layers) if layers else {}), "neural_persistence": persistence, **extra,
             "versions": layout.versions()}
 
 
 def _write(outputs, layers, hidden, logits, labels, attrs: dict, metrics: dict, log) -> None:
     if layers is not None:
+        layout.check_chain(layers, outputs.weights)  # as a trained model's do, before any file is written
         layout.write_weights(outputs.weights, layers, attrs)
-        layout.read_weights(outputs.weights)  # the layers must chain, as a trained model's do
     layout.write_activations(outputs.activations, hidden, logits, labels, logits.argmax(1), attrs)
     with layout.atomic(outputs.metrics) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2) + "\n")

@@ -56,11 +56,7 @@ def persistence_record(model: Network, p: float, rng: np.random.Generator, log) 
     for name, w in weights.items():
         if not w.any():
             log(f"{name}: every weight is zero, so its neural persistence is 0")
-    measured = persistence.neural_persistence(weights, p)
-    control = persistence.neural_persistence(persistence.shuffled(weights, rng), p)
-    return {"layers": measured.layers, "normalized": measured.normalized, "mean_normalized": measured.mean_normalized,
-            "shuffled_normalized": control.normalized, "shuffled_mean_normalized": control.mean_normalized,
-            "variance": persistence.variances(weights)}
+    return persistence.with_controls(weights, p, rng)
 
 
 def pick_device(choice: str = "auto") -> torch.device:

@@ -21,7 +21,7 @@ from matplotlib.patches import Rectangle
 
 from nntopo.clustering.graph import unit_positions
 from nntopo.layout import FilterSpace
-from nntopo.plotting import new_figure, no_data
+from nntopo.plotting import finish_diagram, new_figure, no_data
 from nntopo.weights.filters import loop_lifetimes, loop_ratio
 
 KERNEL_CMAP = "gray"  # diverging in grey: black negative, mid grey 0, white positive
@@ -116,13 +116,8 @@ def _diagram(ax, space: FilterSpace) -> None:
                     **(dict(xytext=(birth - 0.06 * top, death + 0.04 * top), ha="right") if birth > 0.5 * top
                        else dict(xytext=(birth + 0.06 * top, death + 0.04 * top), ha="left")),
                     arrowprops=dict(arrowstyle="-", color=DIM_COLORS[1], linewidth=0.8))
-    ax.legend(handles=handles, loc="lower right", fontsize=8.5)
-    ax.set_xlim(-0.02 * top, top)
-    ax.set_ylim(0, top * 1.12)
-    ax.set_xlabel("birth (distance between unit kernels)", fontsize=9)
-    ax.set_ylabel("death", fontsize=9)
-    ax.set_title("persistence diagram (Vietoris-Rips, Euclidean): H0 components, H1 loops", fontsize=10)
-    ax.tick_params(labelsize=8)
+    finish_diagram(ax, handles, top, 1.12, "distance between unit kernels",
+                   "persistence diagram (Vietoris-Rips, Euclidean): H0 components, H1 loops")
 
 
 def _plane(fig, ax, space: FilterSpace) -> None:

@@ -20,7 +20,7 @@ from matplotlib.patches import Rectangle
 from nntopo.clustering.graph import unit_positions
 from nntopo.clustering.plots import draw_graph
 from nntopo.layout import NeuronSpace
-from nntopo.plotting import WEIGHT_CMAP, class_colors, new_figure, no_data
+from nntopo.plotting import WEIGHT_CMAP, class_colors, finish_diagram, new_figure, no_data
 
 TOP_K_CMAP = "viridis"
 ALIVE_CMAP = "RdYlBu"  # 0 (every neuron of the node dead) red, 1 (all alive) blue
@@ -137,13 +137,8 @@ def neuron_diagram(space: NeuronSpace, title: str = "") -> Figure:
         handles.append(Line2D([], [], color=color, marker="o", linestyle="none",
                               label=f"H{dim}: {len(diagram)} bars, longest finite bar {longest:.3f}"))
     handles.append(Line2D([], [], color=DIM_COLORS[0], marker="^", linestyle="none", label="H0 bar that never dies"))
-    ax.legend(handles=handles, loc="lower right", fontsize=8.5)
-    ax.set_xlim(-0.02 * top, top)
-    ax.set_ylim(0, top * 1.02)
-    ax.set_xlabel("birth (distance between unit weight vectors)", fontsize=9)
-    ax.set_ylabel("death", fontsize=9)
-    ax.set_title("H0: neurons merging into one cloud; H1: loops", fontsize=10)
-    ax.tick_params(labelsize=8)
+    finish_diagram(ax, handles, top, 1.02, "distance between unit weight vectors",
+                   "H0: neurons merging into one cloud; H1: loops")
     hist.hist(distances, bins=60, range=(0, 2), color="0.45")
     hist.axvline(np.sqrt(2), color="0.2", linestyle=":", linewidth=1)
     hist.set_xlim(0, 2)

@@ -92,6 +92,17 @@ def neural_persistence(weights: Mapping[str, np.ndarray], p: float = 2.0) -> Neu
     return NeuralPersistence(layers, normalized, p)
 
 
+def with_controls(weights: Mapping[str, np.ndarray], p: float, rng: np.random.Generator) -> dict:
+    """A network's neural-persistence record, as metrics.json and weights.h5 keep it: NP per layer and
+    its mean, beside two controls, the same weights shuffled within each layer (by ``rng``) and each
+    layer's weight variance."""
+    measured = neural_persistence(weights, p)
+    control = neural_persistence(shuffled(weights, rng), p)
+    return {"layers": measured.layers, "normalized": measured.normalized, "mean_normalized": measured.mean_normalized,
+            "shuffled_normalized": control.normalized, "shuffled_mean_normalized": control.mean_normalized,
+            "variance": variances(weights)}
+
+
 def records(initial: dict, history: list[dict]) -> list[dict]:
     """A training run's neural-persistence records in epoch order: before training (epoch 0), then
     each epoch's (``history``: the per-epoch entries of nntopo.network.train and metrics.json)."""

@@ -102,13 +102,11 @@ def _where(job: Job, shown: str | None = None) -> str:
 
 
 def _convolutional(job: Job, layer: str) -> bool:
-    """Whether ``layer`` of the job's model (its title's "dataset model") is a convolution."""
+    """Whether ``layer`` of the job's model (its title's "dataset model") is a convolution (none is of a
+    title that names no grid model)."""
     from nntopo.config import convolutional_layers
 
-    try:
-        return layer in convolutional_layers(job.title.split(" ")[-1])
-    except ValueError:  # a title that names no model id
-        return False
+    return layer in convolutional_layers(job.title.split(" ")[-1])
 
 
 def _heatmap(job: Job):
@@ -477,11 +475,13 @@ def makes_graph(method: str) -> bool:
 
 def shows_pixels(config: dict, dataset: str, model: str, layer: str) -> bool:
     """Whether a (layer, method) figure's ranked layer is the first hidden layer (see IMAGE_FIGURES)
-    of a dataset of images (point clouds such as disks have no pixels to draw)."""
+    of a dataset of images (point clouds such as disks have no pixels to draw), in a model of the grid
+    (an external network's first layer is not known to read the pixels)."""
     from nntopo.config import SHAPES, ranked_layers
     from nntopo.layout import hidden_name
 
-    return dataset not in SHAPES and ranked_layers(config, model, layer)[-1] == hidden_name(1)
+    return (paths.is_grid_model(model) and dataset not in SHAPES
+            and ranked_layers(config, model, layer)[-1] == hidden_name(1))
 
 
 def image_batches(config: dict, dataset: str, model: str, layer: str) -> list[list[dict]]:
@@ -490,7 +490,7 @@ def image_batches(config: dict, dataset: str, model: str, layer: str) -> list[li
     convolutional."""
     from nntopo.config import convolutional_layers, ranked_layers
 
-    if not paths.is_grid_model(model):  # an external network's layers are not known to read pixels
+    if not paths.is_grid_model(model):  # no weight images, kernels or channel maps of an external network
         return []
     if not paths.ModelId.parse(model).conv:
         return [IMAGE_BATCH] if shows_pixels(config, dataset, model, layer) else []
