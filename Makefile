@@ -1,15 +1,17 @@
 # The README's two commands: `make run` (the study) and `make test` (the tests).
-# Both install the pinned requirements into .venv once; later calls reuse it.
+# Both install the pinned requirements and the package (`pip install -e .`) into .venv once; later
+# calls reuse it.
 PYTHON ?= python3
 VENV := .venv
 INSTALLED := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: run test js
+.PHONY: run test test-fast docs js
 
-$(INSTALLED): requirements.txt
+$(INSTALLED): requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
 # D3 from the npm registry, inlined into the Mapper pages so they work offline.
@@ -22,6 +24,14 @@ run: js
 
 test: js
 	$(VENV)/bin/python -m pytest
+
+# The unit tests alone (tests/unit: no Snakemake run, no SLURM), in under 3 minutes here.
+test-fast: js
+	$(VENV)/bin/python -m pytest tests/unit -m "not workflow and not slurm"
+
+# The documentation site (docs/, mkdocs.yml) into site/; `mkdocs serve` to browse it while editing.
+docs: $(INSTALLED)
+	$(VENV)/bin/python -m mkdocs build --strict
 
 # The benchmark (benchmarks/README.md): the default study from empty on a scratch copy, a no-op run,
 # one figure, one changed parameter, and the straightforward reference, timed in the same run (~10 min).

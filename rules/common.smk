@@ -2,9 +2,7 @@
 import os
 import sys
 
-# The package holds the code; make it importable here and in every job's script.
-sys.path.insert(0, workflow.basedir)
-os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [workflow.basedir, os.environ.get("PYTHONPATH")])))
+# The package `nntopo` is installed (pip install -e ., as `make` does), so jobs import it as any package.
 
 from nntopo import config as nnconfig
 from nntopo import paths

@@ -24,7 +24,7 @@ def real_data_dir():
 def reference_run(tmp_path_factory):
     """One uninterrupted run of the small study of tests/reliability.py at --cores 2; the crash and
     determinism tests compare their runs with it."""
-    from tests import reliability
+    from tests.workflow import reliability
 
     workdir = reliability.prepare(tmp_path_factory.mktemp("reference"))
     reliability.run(workdir)

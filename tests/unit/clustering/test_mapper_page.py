@@ -23,7 +23,7 @@ import pytest
 from nntopo.clustering import mapper_page
 from nntopo.clustering.mapper_page import WARNING_ID, embed_js, js_dirs, required_js, write_mapper_page
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT  # noqa: E402
 IN_CI = bool(os.environ.get("CI"))
 
 

@@ -16,7 +16,7 @@ import pytest
 from nntopo.clustering import mapper_page
 from nntopo.clustering.graph import graph_layout, selected_share, unit_positions, write_graph_file
 from nntopo.clustering.mapper_page import write_layers_page
-from tests.test_mapper_page import (  # noqa: F401  (chromium, real_js_dir: fixtures)
+from tests.unit.clustering.test_mapper_page import (  # noqa: F401  (chromium, real_js_dir: fixtures)
     ROOT,
     assert_in_view,
     chromium,

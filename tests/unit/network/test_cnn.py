@@ -319,7 +319,7 @@ CNN_LAYERS = ["hidden_1", "hidden_2", "hidden_3", "output"]
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    from tests.test_workflow import snakemake
+    from tests.workflow.test_workflow import snakemake
 
     workdir = tmp_path_factory.mktemp("cnn_study")
     snakemake(workdir, STUDY)
@@ -340,7 +340,7 @@ def test_channel_rankings_recount_and_every_channel_layer_is_ablated(study, laye
     import pandas as pd
 
     from nntopo import paths
-    from tests.test_workflow import recount
+    from tests.workflow.test_workflow import recount
 
     acts = layout.read_activations(study / paths.ACTIVATIONS.format(**here(CNN)))
     labels = layout.read_clusters(study / paths.CLUSTERS.format(**here(CNN, layer, method))).labels
@@ -377,7 +377,7 @@ def test_the_study_has_every_stage_for_the_cnn(study):
 
 @pytest.mark.workflow
 def test_cnn_settings_rerun_only_the_cnn(study):
-    from tests.test_workflow import planned_jobs, snakemake
+    from tests.workflow.test_workflow import planned_jobs, snakemake
 
     for change in ({"spatial_reduction": "mean"}, {"cnns": [{**SMALL, "kernel": 3}, {**SMALL, "channels": [5]}]}):
         jobs = planned_jobs(snakemake(study, {**STUDY, **change}, "-n"))

@@ -13,7 +13,7 @@ from threadpoolctl import threadpool_limits
 
 from nntopo import config, layout, paths
 from nntopo.clustering.methods import make_method
-from tests import reliability
+from tests.workflow import reliability
 
 pytestmark = pytest.mark.workflow
 

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
-from tests import reliability
+from tests.workflow import reliability
 from tests.conftest import ROOT
 
 PROFILE = ROOT / "profiles" / "slurm"

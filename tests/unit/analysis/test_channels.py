@@ -19,7 +19,7 @@ from nntopo.layout import LayoutError
 from nntopo.network.model import build
 from nntopo.workflow import figures
 from tests.conftest import ROOT
-from tests.test_plots import png_size, saved
+from tests.unit.analysis.test_plots import png_size, saved
 
 
 def network(convolution: dict, image_shape, widths=(), n_classes: int = 2, activation=None):

@@ -32,7 +32,7 @@ from nntopo.network import stage as network
 from nntopo.workflow import figures
 from nntopo.clustering.methods import METHODS, cluster_points, coincide, make_method
 from nntopo.analysis.ranking import rank_neurons
-from tests import reliability
+from tests.workflow import reliability
 from tests.conftest import ROOT
 
 MODEL = "mlp16-none-s0"

@@ -12,7 +12,7 @@ import pytest
 
 from nntopo import layout, paths, shapes
 from nntopo.topology import homology
-from tests.test_workflow import planned_jobs, snakemake
+from tests.workflow.test_workflow import planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 

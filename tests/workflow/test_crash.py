@@ -27,7 +27,7 @@ import time
 
 import pytest
 
-from tests import reliability
+from tests.workflow import reliability
 
 pytestmark = pytest.mark.workflow
 

@@ -243,7 +243,7 @@ def at(pattern, **more):
 
 @pytest.mark.workflow
 def test_the_rule_reads_the_rankings_not_the_training_logs(tmp_path):
-    from tests.test_workflow import planned_jobs, snakemake
+    from tests.workflow.test_workflow import planned_jobs, snakemake
 
     config = STUDY
     targets = [at(paths.NEURON_SPACE, layer=layer) for layer in ("hidden_1", "hidden_2")]

@@ -236,7 +236,7 @@ def test_a_cuda_device_that_is_not_there_is_one_clear_line():
 def test_a_corrupt_data_file_stops_the_run_naming_the_file(tmp_path):
     """Bad data is found when the training job reads it: one line naming the file, no traceback."""
     from nntopo.data import IDX_FILES
-    from tests.test_data import fake_mnist
+    from tests.unit.data.test_data import fake_mnist
 
     folder = fake_mnist(tmp_path / "data")
     images = folder / IDX_FILES["test_images"]

@@ -231,7 +231,7 @@ STUDY = {
 @pytest.mark.workflow
 def test_the_rule_gathers_every_seed_of_an_architecture(tmp_path):
     from tests.conftest import ROOT
-    from tests.test_workflow import snakemake
+    from tests.workflow.test_workflow import snakemake
 
     if "rules/filters.smk" not in (ROOT / "Snakefile").read_text():
         pytest.skip("the Snakefile does not include rules/filters.smk")

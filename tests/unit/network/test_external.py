@@ -18,10 +18,10 @@ from nntopo import config, data, layout, paths
 from examples.own_network.train import fit
 from nntopo.analysis.network_ablation import NetworkAblator
 from nntopo.network import external
-from tests.test_cnn import STUDY as CNN_STUDY
-from tests.test_cnn import TRAINING
+from tests.unit.network.test_cnn import STUDY as CNN_STUDY
+from tests.unit.network.test_cnn import TRAINING
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT  # noqa: E402
 
 
 class Tiny(nn.Module):
@@ -64,7 +64,7 @@ LAYERS = ["conv", "act", "tokens"]
 
 def entry(files, kind="module", **more):
     given = {"program": {"program": str(files.program)},
-             "module": {"module": "tests.test_external:Tiny", "state_dict": str(files.state)}}[kind]
+             "module": {"module": "tests.unit.network.test_external:Tiny", "state_dict": str(files.state)}}[kind]
     return {"name": "tiny", "dataset": "digits", **given, "layers": LAYERS, "input_shape": [1, 8, 8], **more}
 
 
@@ -204,8 +204,8 @@ def test_job_time_refusals_name_the_file(tmp_path, files):
     assert "no module 'fc9'" in message and "conv.0, conv.1, dense, act, tokens, head" in message
     assert str(files.state) in message
     assert "do not fit the network" in job_error({**entry(files), "input_shape": None})
-    assert "one score per class" in job_error(entry(files, kwargs={}) | {"module": "tests.test_external:Features"})
-    assert "cannot build" in job_error(entry(files) | {"module": "tests.test_external:Missing"})
+    assert "one score per class" in job_error(entry(files, kwargs={}) | {"module": "tests.unit.network.test_external:Features"})
+    assert "cannot build" in job_error(entry(files) | {"module": "tests.unit.network.test_external:Missing"})
     assert "does not load into" in job_error(entry(files, kwargs={"channels": 5}))
     assert "has 24 outputs, but hidden_1 has 3 units" in job_error(
         entry(files, layers=["conv", "act"], weight_modules=["dense", "dense", "head"]))
@@ -263,7 +263,7 @@ GRID = "mlp16-none-s0"
 def study(tmp_path_factory, files):
     """A grid MLP, the Tiny as a class and as a program (weights given for the first), and the Tiny's
     activations as if recorded elsewhere, studied together."""
-    from tests.test_workflow import snakemake
+    from tests.workflow.test_workflow import snakemake
 
     workdir = tmp_path_factory.mktemp("external_study")
     shutil.copy(files.state, workdir / "tiny.pt")
@@ -287,7 +287,7 @@ def here(model, layer=None, method=None):
 def test_every_stage_after_training_runs_on_an_external_network(study, model):
     import pandas as pd
 
-    from tests.test_workflow import recount
+    from tests.workflow.test_workflow import recount
 
     acts = layout.read_activations(study.dir / paths.ACTIVATIONS.format(**here(model)))
     source = json.loads(acts.attrs["external"])
@@ -324,7 +324,7 @@ def test_the_log_says_why_recorded_activations_are_not_ablated(study):
 def test_a_changed_model_file_reruns_that_network_alone(study, files):
     import re
 
-    from tests.test_workflow import snakemake
+    from tests.workflow.test_workflow import snakemake
 
     assert "Nothing to be done" in snakemake(study.dir, study.config, "-n")
     torch.save(Tiny().state_dict(), study.dir / "tiny.pt")  # other weights
