@@ -62,6 +62,26 @@ def rank_neurons(hidden, labels, k: int) -> pd.DataFrame:
     )
 
 
+def top_rows(ranking: pd.DataFrame, top_k: int) -> pd.DataFrame:
+    """Each cluster's rows of one layer's ``rank_neurons`` table with rank <= top_k, sorted by
+    cluster, rank, neuron (the one place the study takes a ranking's top-k).
+
+    Ranks are unique within a cluster (ties already went to the lower neuron), so this is the
+    same as each cluster's first top_k rows in rank order. The index is reset.
+    """
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
+    rows = ranking[ranking["rank"] <= top_k]
+    return rows.sort_values(["cluster", "rank", "neuron"], kind="stable").reset_index(drop=True)
+
+
+def top_neurons(ranking: pd.DataFrame, top_k: int) -> dict[int, np.ndarray]:
+    """Per cluster of one layer's ``rank_neurons`` table, its top_k neurons' indices (int64) in
+    rank order; clusters with no ranked neuron are absent."""
+    rows = top_rows(ranking, top_k)
+    return {int(c): group["neuron"].to_numpy(dtype=np.int64) for c, group in rows.groupby("cluster", sort=True)}
+
+
 def cluster_summary(labels, y_true, y_pred, n_classes: int = 10) -> pd.DataFrame:
     """One row per cluster: size, accuracy, majority true label, and the count of each true label.
 

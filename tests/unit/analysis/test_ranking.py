@@ -1,7 +1,8 @@
 import numpy as np
+import pandas as pd
 import pytest
 
-from nntopo.analysis.ranking import cluster_summary, rank_neurons, top_k_neurons
+from nntopo.analysis.ranking import cluster_summary, rank_neurons, top_k_neurons, top_neurons, top_rows
 
 # Six points, four neurons. With k = 2 the top-k, worked out by hand:
 HIDDEN = np.array(
@@ -56,6 +57,49 @@ def test_rank_neurons_by_hand():
         [1, 2, 1, 1],
     ]
     assert table["fraction"].tolist() == pytest.approx([2 / 3, 2 / 3, 1 / 3, 1 / 3, 1 / 2])
+
+
+# A ranking table out of order, as a caller may hold it; equal counts were already ranked apart
+# (ties to the lower neuron), so ranks are unique within a cluster.
+SHUFFLED = pd.DataFrame(
+    {
+        "cluster": [1, 0, 0, 2, 0, 1, 0],
+        "neuron": [4, 3, 1, 0, 2, 5, 0],
+        "count": [2, 1, 3, 1, 3, 1, 2],
+        "fraction": [1.0, 0.25, 0.75, 1.0, 0.75, 0.5, 0.5],
+        "rank": [1, 4, 1, 1, 2, 2, 3],
+    },
+    index=[10, 11, 12, 13, 14, 15, 16],
+)
+
+
+def test_top_rows_keeps_rank_up_to_top_k_sorted():
+    rows = top_rows(SHUFFLED, 2)
+    assert rows[["cluster", "neuron", "rank"]].values.tolist() == [[0, 1, 1], [0, 2, 2], [1, 4, 1], [1, 5, 2], [2, 0, 1]]
+    assert rows.index.tolist() == list(range(5))
+    assert list(rows.columns) == list(SHUFFLED.columns)
+
+
+def test_top_rows_is_each_clusters_head_in_rank_order():
+    table = rank_neurons(HIDDEN, LABELS, 2)
+    for top_k in (1, 2, 3, 10):
+        head = table.sort_values(["cluster", "rank", "neuron"]).groupby("cluster").head(top_k)
+        assert top_rows(table, top_k).equals(head.reset_index(drop=True))
+
+
+def test_top_neurons_per_cluster_in_rank_order():
+    neurons = top_neurons(SHUFFLED, 3)
+    assert list(neurons) == [0, 1, 2]
+    assert [a.tolist() for a in neurons.values()] == [[1, 2, 0], [4, 5], [0]]
+    assert all(a.dtype == np.int64 for a in neurons.values())
+    assert top_neurons(SHUFFLED.iloc[:0], 3) == {}
+
+
+def test_top_k_below_one_is_refused():
+    with pytest.raises(ValueError, match="top_k must be"):
+        top_rows(SHUFFLED, 0)
+    with pytest.raises(ValueError, match="top_k must be"):
+        top_neurons(SHUFFLED, 0)
 
 
 def test_cluster_summary_by_hand():
