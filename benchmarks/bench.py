@@ -424,7 +424,7 @@ def class_layer_times(results: Path, cfg: dict) -> dict:
     import numpy as np
     from threadpoolctl import threadpool_limits
 
-    from nntopo import data, layout
+    from nntopo import data, store
     from nntopo import config as nnconfig
     from nntopo.topology import homology
 
@@ -432,12 +432,12 @@ def class_layer_times(results: Path, cfg: dict) -> dict:
     times, sizes = {}, set()
     with threadpool_limits(1):
         for acts_path in sorted(results.glob("*/*/activations.h5")):
-            acts = layout.read_activations(acts_path)
+            acts = store.read_activations(acts_path)
             dataset = acts.attrs["dataset"]
             members = np.flatnonzero(acts.labels == np.bincount(acts.labels).argmax())[:CLASS_LAYER_POINTS]
             sizes.add(len(members))
             clouds = {f"{dataset} {acts.attrs['model']} {name}": acts.layer(name)
-                      for name in layout.layer_names(len(acts.hidden))}
+                      for name in store.layer_names(len(acts.hidden))}
             if f"{dataset} input" not in times:
                 clouds[f"{dataset} input"] = data.load(dataset, nnconfig.data_dir(cfg), False, train=False).x_test
             for where, values in clouds.items():

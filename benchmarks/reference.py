@@ -93,7 +93,7 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
     from torch.utils.data import DataLoader, TensorDataset
 
     from nntopo import config as nnconfig
-    from nntopo import data, layout, paths
+    from nntopo import data, paths, store
     from nntopo.network import model as nnmodel
     from nntopo.network import train as nntrain
     from nntopo.network.stage import persistence_metrics
@@ -145,7 +145,7 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
 
     hidden, logits = nntrain.record(net, ds.x_test)
     predictions = logits.argmax(1)
-    attrs = layout.provenance(dataset, model_id, seed, settings, image_shape=list(ds.image_shape))
+    attrs = store.provenance(dataset, model_id, seed, settings, image_shape=list(ds.image_shape))
     samples = len(ds.x_train) * training["epochs"]
     metrics = {
         "dataset": dataset, "model": model_id, "seed": seed, "settings": settings, "device": "cpu",
@@ -156,7 +156,7 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
         "samples_per_second": samples / train_seconds,
         "gflops_per_second": nntrain.flops_per_sample(net) * samples / train_seconds / 1e9,
         "threads": 1,
-        "versions": layout.versions(),
+        "versions": store.versions(),
         "neural_persistence": persistence_metrics(settings["neural_persistence"], initial, history, train_seconds),
         "reference": "DataLoader-fed training (benchmarks/reference.py)",
     }
@@ -164,9 +164,9 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
     for pattern in (paths.MODEL_STATE, paths.WEIGHTS, paths.ACTIVATIONS, paths.METRICS):
         Path(paths.fill(pattern, **where)).parent.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), paths.fill(paths.MODEL_STATE, **where))
-    layout.write_weights(paths.fill(paths.WEIGHTS, **where), nntrain.layers(net), attrs,
-                         extra=layout.neural_persistence_writer(records(initial, history), settings["neural_persistence"]))
-    layout.write_activations(paths.fill(paths.ACTIVATIONS, **where), hidden, logits, ds.y_test, predictions, attrs)
+    store.write_weights(paths.fill(paths.WEIGHTS, **where), nntrain.layers(net), attrs,
+                         extra=store.neural_persistence_writer(records(initial, history), settings["neural_persistence"]))
+    store.write_activations(paths.fill(paths.ACTIVATIONS, **where), hidden, logits, ds.y_test, predictions, attrs)
     Path(paths.fill(paths.METRICS, **where)).write_text(json.dumps(metrics, indent=2) + "\n")
     print(f"test accuracy {metrics['test_accuracy']:.4f}, {metrics['samples_per_second']:.0f} samples/s, "
           f"{metrics['gflops_per_second']:.1f} GFLOP/s", flush=True)
@@ -178,13 +178,13 @@ def cluster_job(cfg: dict, dataset: str, model_id: str, layer: str, method: str)
     import numpy as np
 
     from nntopo import config as nnconfig
-    from nntopo import layout, paths
+    from nntopo import paths, store
     from nntopo.clustering.methods import canonical_labels, cluster_points, coincide, make_method
 
     settings = nnconfig.clustering_slice(cfg, method)
     params = settings["params"]
     where = {"dataset": dataset, "model": model_id, "layer": layer, "method": method}
-    acts = layout.read_activations(paths.fill(paths.ACTIVATIONS, **where))
+    acts = store.read_activations(paths.fill(paths.ACTIVATIONS, **where))
     points = np.asarray(acts.layer(layer), dtype=np.float64)
     seed = int(acts.attrs["seed"])
 
@@ -213,17 +213,17 @@ def cluster_job(cfg: dict, dataset: str, model_id: str, layer: str, method: str)
         result = cluster_points(make_method(method, seed, params), points)
         labels, embedding = result.labels, result.embedding
         if result.graph is not None:
-            graph = {name: getattr(result.graph, name) for name in layout.MAPPER_ARRAYS}
+            graph = {name: getattr(result.graph, name) for name in store.MAPPER_ARRAYS}
     seconds = time.perf_counter() - start
     print(f"{method} on {layer} ({points.shape[0]} x {points.shape[1]}): {int(labels.max(initial=-1)) + 1} "
           f"clusters in {seconds:.1f} s", flush=True)
 
-    attrs = layout.provenance(acts.attrs["dataset"], acts.attrs["model"], seed, settings, method=method, space=layer,
+    attrs = store.provenance(acts.attrs["dataset"], acts.attrs["model"], seed, settings, method=method, space=layer,
                               parameters=json.dumps(params, sort_keys=True), seconds=seconds,
                               reference="library defaults (benchmarks/reference.py)")
     out = paths.fill(paths.CLUSTERS, **where)
     Path(out).parent.mkdir(parents=True, exist_ok=True)
-    layout.write_clusters(out, labels, embedding, graph, attrs)
+    store.write_clusters(out, labels, embedding, graph, attrs)
 
 
 def dense_rips_betti(points, k: int, epsilon: int, maxdim: int = 1):

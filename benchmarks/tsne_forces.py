@@ -93,11 +93,11 @@ def main(argv=None) -> None:
 
     from threadpoolctl import threadpool_limits
 
-    from nntopo import layout
+    from nntopo import store
 
     with threadpool_limits(1):
         for path in args.clusters:
-            embedding = layout.read_clusters(path).embedding
+            embedding = store.read_clusters(path).embedding
             if embedding is None:
                 sys.exit(f"{path}: no embedding in this clusters file; give a t-SNE one")
             Y = np.ascontiguousarray(embedding, dtype=np.float64)

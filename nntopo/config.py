@@ -304,7 +304,7 @@ def hidden_layers(widths, chosen) -> list[int]:
 
 def layers_of(config: dict, model: str | ModelId) -> list[str]:
     """The analysed layers of ``model``, in depth order: the chosen hidden layers, then the output."""
-    from nntopo.layout import OUTPUT_LAYER, hidden_name
+    from nntopo.store import OUTPUT_LAYER, hidden_name
 
     return [hidden_name(i) for i in hidden_layers(range(n_hidden(config, model)), config["analysis"]["layers"])] + [OUTPUT_LAYER]
 
@@ -321,7 +321,7 @@ def n_hidden(config: dict, model: str | ModelId) -> int:
 def ranked_layers(config: dict, model: str | ModelId, layer: str) -> list[str]:
     """Whose neurons are ranked for the clusters of ``layer``: its own for a hidden layer; for the
     output (the study's clustering), every analysed hidden layer's."""
-    from nntopo.layout import OUTPUT_LAYER
+    from nntopo.store import OUTPUT_LAYER
 
     return layers_of(config, model)[:-1] if layer == OUTPUT_LAYER else [layer]
 
@@ -392,7 +392,7 @@ def ablation_slice(config: dict, model: str, layer: str) -> dict:
 def convolutional_layers(model: str | ModelId) -> list[str]:
     """The hidden layers of ``model`` that are convolutions (a CNN's first ones; none of an MLP's, nor
     of an external network's: its layers are whatever modules it records)."""
-    from nntopo.layout import hidden_name
+    from nntopo.store import hidden_name
     from nntopo.paths import is_grid_model
 
     if not is_grid_model(model):
@@ -551,19 +551,19 @@ def _check_readable(where: str, path: str) -> None:
 
 
 def _check_recorded(config: dict, where: str, entry: dict) -> None:
-    """Recorded activations (and weights): the layout's own readers, on the dataset's test points."""
-    from nntopo import layout
+    """Recorded activations (and weights): the store's own readers, on the dataset's test points."""
+    from nntopo import store
 
     try:
-        acts = layout.read_activations(entry["activations"])
+        acts = store.read_activations(entry["activations"])
         if "weights" in entry:
-            weights = layout.read_weights(entry["weights"])
+            weights = store.read_weights(entry["weights"])
             widths = [layer.weight.shape[0] for layer in weights.values()]
             recorded = [values.shape[1] for values in (*acts.hidden, acts.output)]
             if widths != recorded:
-                raise layout.LayoutError(f"{entry['weights']}: its layers have {widths} units, but the activations "
+                raise store.StoreError(f"{entry['weights']}: its layers have {widths} units, but the activations "
                                          f"of {entry['activations']} have {recorded}")
-    except layout.LayoutError as error:
+    except store.StoreError as error:
         raise ConfigError(f"{where}: {error}") from None
     points = n_test_points(config, entry["dataset"])
     if len(acts.labels) != points:

@@ -164,12 +164,12 @@ def class_names(name: str, n_classes: int) -> list[str]:
 
 
 def _load_shape(name: str, path: str | Path | None) -> Dataset:
-    from nntopo import layout
+    from nntopo import store
 
     if path is None:
         raise DataError(f"dataset {name}: its points are generated into results/{name}/data.h5 by the workflow; "
                         "give that file")
-    arrays, attrs = layout.read_shape_data(path)
+    arrays, attrs = store.read_shape_data(path)
     if attrs.get("dataset") != name:
         raise DataError(f"{path}: holds dataset {attrs.get('dataset')!r}, not {name!r}; delete it to generate it again")
     return Dataset(name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], None)

@@ -108,7 +108,7 @@ def label_colors(labels: np.ndarray, n_clusters: int) -> np.ndarray:
 
 def save(fig: Figure, path, dpi: int = DPI) -> Path:
     """Write ``fig`` as a PNG to ``path`` atomically (temporary sibling, then os.replace)."""
-    from nntopo.layout import atomic
+    from nntopo.store import atomic
 
     path = Path(path)
     # Not registered with pyplot, the figure is freed with its last reference; clearing it first

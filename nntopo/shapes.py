@@ -117,13 +117,13 @@ def write(name: str, settings: dict, output, log=print) -> None:
     """Generate shape ``name`` with ``settings`` (train_points, test_points, seed) into ``output``."""
     import json
 
-    from nntopo import layout
+    from nntopo import store
 
     x_train, y_train, x_test, y_test = generate(name, settings["train_points"], settings["test_points"],
                                                 settings["seed"])
     known = {str(c): list(b) for c, b in KNOWN_BETTI[name].items()}
-    attrs = layout.provenance(name, "", settings["seed"], settings, known_betti=json.dumps(known),
+    attrs = store.provenance(name, "", settings["seed"], settings, known_betti=json.dumps(known),
                               class_names=json.dumps(CLASS_NAMES))
-    layout.write_shape_data(output, dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test), attrs)
+    store.write_shape_data(output, dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test), attrs)
     log(f"{name}: {len(x_train)} training and {len(x_test)} test points in {x_train.shape[1]}-D; "
         f"known Betti numbers {known}")

@@ -133,7 +133,7 @@ def persistence_targets():
 def neuron_targets():
     """The space of neurons of every hidden layer of every model with weights (analysed or not), and for
     the first hidden layer of an image dataset its nodes as weight images."""
-    from nntopo.layout import hidden_name  # here, not at the top: h5py need not load for every dry run
+    from nntopo.store import hidden_name  # here, not at the top: h5py need not load for every dry run
 
     outputs = [paths.NEURON_SPACE, *(paths.fill(paths.NEURON_FIGURE, figure=f) for f in paths.NEURON_FIGURES)]
     images = [paths.fill(paths.NEURON_FIGURE, figure=f) for f in paths.NEURON_IMAGE_FIGURES]

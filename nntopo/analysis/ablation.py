@@ -250,7 +250,7 @@ def recorded_ablator(activations, weights: dict, layer: str, rtol: float = 1e-4,
     and wide layers sum more rounding than a fixed tolerance allows)."""
     import json
 
-    from nntopo.layout import OUTPUT_LAYER, layer_names
+    from nntopo.store import OUTPUT_LAYER, layer_names
     from nntopo.network.activation import of_settings
 
     hidden = activations.layer(layer)  # KeyError naming the layers for a layer the model lacks

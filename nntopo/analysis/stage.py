@@ -4,15 +4,15 @@ from __future__ import annotations
 
 
 
-from nntopo import layout
+from nntopo import store
 
 
 def _clusters_of(activations_path, clusters_path):
     """The activations and the clusters of one model, checked to describe the same test points."""
-    acts = layout.read_activations(activations_path)
-    clusters = layout.read_clusters(clusters_path)
+    acts = store.read_activations(activations_path)
+    clusters = store.read_clusters(clusters_path)
     if len(clusters.labels) != len(acts.labels):
-        raise layout.LayoutError(f"{clusters_path}: {len(clusters.labels)} labels for {len(acts.labels)} test points "
+        raise store.StoreError(f"{clusters_path}: {len(clusters.labels)} labels for {len(acts.labels)} test points "
                                  f"in {activations_path}; rerun its clustering")
     return acts, clusters
 
@@ -47,7 +47,7 @@ def rank_clusters(activations_path, clusters_path, ranking_path, table_path, set
     summary = cluster_summary(clusters.labels, acts.labels, acts.predictions, n_classes=acts.output.shape[1])
     summary = _described(summary, clusters, clusters.attrs["space"]).drop(columns="layer")
     for path, table in ((ranking_path, pd.concat(rankings, ignore_index=True)), (table_path, summary)):
-        with layout.atomic(path) as tmp:
+        with store.atomic(path) as tmp:
             table.to_csv(tmp, index=False)
 
 
@@ -77,7 +77,7 @@ def ablate(activations_path, clusters_path, ranking_path, output_path, settings:
             f"without their top {settings['top_k']} neurons than without random ones (p < {settings['alpha']}; "
             f"{summary['hurt_more_than_random_bh']} after Benjamini-Hochberg)")
         tables.append(_described(table, clusters, layer))
-    with layout.atomic(output_path) as tmp:
+    with store.atomic(output_path) as tmp:
         pd.concat(tables, ignore_index=True).to_csv(tmp, index=False)
 
 
@@ -99,13 +99,13 @@ def ablators(weights_path=None, network=None, external: dict | None = None):
                 from nntopo.analysis.network_ablation import NetworkAblator
 
                 model, images = network()
-                ablator = NetworkAblator(model, external, images, layout.layer_names(len(acts.hidden)).index(layer),
+                ablator = NetworkAblator(model, external, images, store.layer_names(len(acts.hidden)).index(layer),
                                          acts.labels)
                 check_close(ablator.hidden, acts.layer(layer), 1e-4, f"{layer} recomputed from the network")
                 check_close(ablator.logits, acts.output, 1e-4, "the output recomputed from the network")
                 built[layer] = ablator
             else:
-                built[layer] = recorded_ablator(acts, layout.read_weights(weights_path), layer, network=network)
+                built[layer] = recorded_ablator(acts, store.read_weights(weights_path), layer, network=network)
         return built[layer]
 
     return ablator_of
@@ -132,8 +132,8 @@ def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict,
             torch.set_num_threads(threads)
             return load_network(external), data.load(external["dataset"], data_dir, download, train=False,
                                                      shape_file=inputs.get("data")).x_test
-        return recorded_network(inputs.state, layout.read_attrs(inputs.activations),
-                                layout.read_activations(inputs.activations).output.shape[1],
+        return recorded_network(inputs.state, store.read_attrs(inputs.activations),
+                                store.read_activations(inputs.activations).output.shape[1],
                                 data_dir=data_dir, download=download, threads=threads)
 
     ablator_of = ablators(inputs.get("weights"), network, external)
@@ -152,10 +152,10 @@ def agree(activations_path, cluster_paths: list, output_path, log=print) -> None
 
     from nntopo.analysis.agreement import pairwise_agreement, purity_table
 
-    acts = layout.read_activations(activations_path)
+    acts = store.read_activations(activations_path)
     labelings = {}
     for path in cluster_paths:
-        clusters = layout.read_clusters(path)
+        clusters = store.read_clusters(path)
         labelings[clusters.attrs["method"]] = clusters.labels
     pairs = pairwise_agreement(labelings)
     purity = purity_table(labelings, acts.labels)
@@ -165,7 +165,7 @@ def agree(activations_path, cluster_paths: list, output_path, log=print) -> None
     table = table.assign(dataset=acts.attrs["dataset"], model=acts.attrs["model"], space=clusters.attrs["space"])
     table = table[["dataset", "model", "space", *pairs.columns.union(purity.columns, sort=False)]]
     log(pairs.to_string(index=False))
-    with layout.atomic(output_path) as tmp:
+    with store.atomic(output_path) as tmp:
         table.to_csv(tmp, index=False)
 
 
@@ -183,11 +183,11 @@ def seed_stability(cluster_paths: list, activations_path, output_path, log=print
 
     groups: dict[tuple, dict[int, object]] = {}
     for path in cluster_paths:
-        clusters = layout.read_clusters(path)
+        clusters = store.read_clusters(path)
         model = ModelId.parse(clusters.attrs["model"])
         key = (clusters.attrs["dataset"], model.architecture, clusters.attrs["space"], clusters.attrs["method"])
         groups.setdefault(key, {})[model.seed] = clusters.labels
-    y_true = layout.read_activations(activations_path).labels  # the test set's labels, the same for every model
+    y_true = store.read_activations(activations_path).labels  # the test set's labels, the same for every model
     rows = []
     for (dataset, architecture, space, method), by_seed in groups.items():
         if len(by_seed) < 2:
@@ -197,7 +197,7 @@ def seed_stability(cluster_paths: list, activations_path, output_path, log=print
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
         columns=["dataset", "architecture", "space", "method", "seed_a", "seed_b", "ari", "nmi"])
     log(f"seed stability: {len(table)} pairs of seeds compared")
-    with layout.atomic(output_path) as tmp:
+    with store.atomic(output_path) as tmp:
         table.to_csv(tmp, index=False)
 
 
@@ -209,10 +209,10 @@ def layer_flow(activations_path, cluster_paths: list, flow_path, contingency_pat
 
     from nntopo.analysis import flow
 
-    acts = layout.read_activations(activations_path)
+    acts = store.read_activations(activations_path)
     labelings = {}
     for path in cluster_paths:
-        clusters = layout.read_clusters(path)
+        clusters = store.read_clusters(path)
         labelings[clusters.attrs["space"]] = clusters.labels
     where = {"dataset": acts.attrs["dataset"], "model": acts.attrs["model"], "method": clusters.attrs["method"]}
     table = flow.layer_flow(labelings, acts.labels)
@@ -223,7 +223,7 @@ def layer_flow(activations_path, cluster_paths: list, flow_path, contingency_pat
     log(table.to_string(index=False))
     for path, frame in ((flow_path, table), (contingency_path, counts)):
         frame = frame.assign(**where)
-        with layout.atomic(path) as tmp:
+        with store.atomic(path) as tmp:
             frame[[*where, *(c for c in frame.columns if c not in where)]].to_csv(tmp, index=False)
 
 
@@ -232,10 +232,10 @@ def probe_layers(activations_path, output_path, layers: list, seed: int, log=pri
     points' activations and scored on the other half (the same halves for every layer and model)."""
     from nntopo.analysis import flow
 
-    acts = layout.read_activations(activations_path)
+    acts = store.read_activations(activations_path)
     fit_mask = flow.probe_halves(len(acts.labels), seed)
     table = flow.linear_probe({layer: acts.layer(layer) for layer in layers}, acts.labels, fit_mask, seed=seed)
     table = table.assign(dataset=acts.attrs["dataset"], model=acts.attrs["model"], probe_seed=seed)
     log(table.to_string(index=False))
-    with layout.atomic(output_path) as tmp:
+    with store.atomic(output_path) as tmp:
         table.to_csv(tmp, index=False)

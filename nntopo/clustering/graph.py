@@ -189,7 +189,7 @@ def write_graph_file(
     """
     import networkx as nx
 
-    from nntopo.layout import atomic
+    from nntopo.store import atomic
 
     labels_true = np.asarray(labels_true, dtype=np.int64).ravel()
     labels_pred = np.asarray(labels_pred, dtype=np.int64).ravel()

@@ -200,7 +200,7 @@ def _json_for_script(obj) -> str:
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    from nntopo.layout import atomic
+    from nntopo.store import atomic
 
     with atomic(path) as tmp:
         tmp.write_text(text, encoding="utf-8")

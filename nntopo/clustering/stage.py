@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 
-from nntopo import layout
+from nntopo import store
 
 
 def cluster_activations(activations_path, clusters_path, layer: str, settings: dict, log=print) -> None:
@@ -15,7 +15,7 @@ def cluster_activations(activations_path, clusters_path, layer: str, settings: d
     (``settings``: config.clustering_slice)."""
     from nntopo.clustering.methods import cluster_points, coincide, make_method
 
-    acts = layout.read_activations(activations_path)
+    acts = store.read_activations(activations_path)
     space, points = layer, acts.layer(layer)
     seed = int(acts.attrs["seed"])
     method = make_method(settings["method"], seed, settings["params"])
@@ -29,9 +29,9 @@ def cluster_activations(activations_path, clusters_path, layer: str, settings: d
         f"{unassigned} points in none, {seconds:.1f} s")
     graph = None
     if result.graph is not None:
-        graph = {name: getattr(result.graph, name) for name in (*layout.MAPPER_ARRAYS, layout.MAPPER_POSITIONS)}
+        graph = {name: getattr(result.graph, name) for name in (*store.MAPPER_ARRAYS, store.MAPPER_POSITIONS)}
         log(f"mapper graph: {result.graph.n_nodes} nodes, {len(result.graph.edges)} edges")
-    attrs = layout.provenance(acts.attrs["dataset"], acts.attrs["model"], seed, settings,
-                              method=settings["method"], space=space, **layout.carried(acts.attrs),
+    attrs = store.provenance(acts.attrs["dataset"], acts.attrs["model"], seed, settings,
+                              method=settings["method"], space=space, **store.carried(acts.attrs),
                               parameters=json.dumps(settings["params"], sort_keys=True), seconds=seconds)
-    layout.write_clusters(clusters_path, result.labels, result.embedding, graph, attrs)
+    store.write_clusters(clusters_path, result.labels, result.embedding, graph, attrs)

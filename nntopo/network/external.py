@@ -1,6 +1,6 @@
 """A network nntopo did not train (the config's ``external``): run it on a dataset's test images with
 forward hooks on the named modules, and write the files a trained model's folder holds; or take
-activations recorded elsewhere in nntopo's layout. Every later stage then reads them as any model's.
+activations recorded elsewhere in nntopo's store. Every later stage then reads them as any model's.
 
 Two kinds of network are run: a ``torch.export`` program (a .pt2 of ``torch.export.save``), whose module
 hierarchy ``torch.export.unflatten`` gives back so that hooks reach its modules; and an importable
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nntopo import layout
+from nntopo import store
 from nntopo.config import ConfigError
 
 CHUNK = 1000  # test images per forward pass: a bounded memory, whatever the model's layers hold
@@ -165,12 +165,12 @@ def _run(network: nn.Module, hooks: Hooks, x: torch.Tensor, n_classes: int, sett
     return [np.concatenate(parts) for parts in zip(*hidden)], np.concatenate(outputs)
 
 
-def weight_layers(network: nn.Module, settings: dict, widths: list[int]) -> dict[str, layout.Layer]:
+def weight_layers(network: nn.Module, settings: dict, widths: list[int]) -> dict[str, store.Layer]:
     """weights.h5's layers from ``weight_modules`` (one per recorded layer, then the output's), checked
     to have a weight and bias and as many units as the layer they map to."""
     names = settings["weight_modules"]
     layers = {}
-    for layer, name, module, units in zip(layout.layer_names(len(widths) - 1), names,
+    for layer, name, module, units in zip(store.layer_names(len(widths) - 1), names,
                                           named_modules(network, names, settings), widths):
         weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
         if not isinstance(weight, torch.Tensor) or weight.ndim not in (2, 4) or bias is None:
@@ -179,11 +179,11 @@ def weight_layers(network: nn.Module, settings: dict, widths: list[int]) -> dict
         if len(weight) != units:
             raise ExternalError(f"{_where(settings)}: weight module {name!r} has {len(weight)} outputs, but {layer} "
                                 f"has {units} units; name the module that computes {layer}")
-        layers[layer] = layout.Layer(weight.detach().numpy().copy(), bias.detach().numpy().copy())
+        layers[layer] = store.Layer(weight.detach().numpy().copy(), bias.detach().numpy().copy())
     return layers
 
 
-def neural_persistence(layers: dict[str, layout.Layer], p: float, seed: int) -> dict | None:
+def neural_persistence(layers: dict[str, store.Layer], p: float, seed: int) -> dict | None:
     """The weights' neural persistence on their dense layers, as training records it for its last
     epoch ("final"); None without dense layers."""
     from nntopo.weights import persistence
@@ -202,7 +202,7 @@ def _source(settings: dict) -> dict:
 def _provenance(settings: dict, image_shape, **extra) -> dict:
     """Root attributes of an external network's files: the usual ones, and its ``_source``, so that
     every later output can name it."""
-    return layout.provenance(settings["dataset"], settings["name"], settings["seed"], settings,
+    return store.provenance(settings["dataset"], settings["name"], settings["seed"], settings,
                              image_shape=list(image_shape or ()), external=json.dumps(_source(settings), sort_keys=True),
                              **extra)
 
@@ -255,15 +255,15 @@ def _metrics(settings: dict, accuracy: float, layers, np_settings: dict | None, 
     return {"dataset": settings["dataset"], "model": settings["name"], "seed": settings["seed"], "settings": settings,
             "external": _source(settings), "test_accuracy": accuracy,
             **(weight_stats_of(layers) if layers else {}), "neural_persistence": persistence, **extra,
-            "versions": layout.versions()}
+            "versions": store.versions()}
 
 
 def _write(outputs, layers, hidden, logits, labels, attrs: dict, metrics: dict, log) -> None:
     if layers is not None:
-        layout.check_chain(layers, outputs.weights)  # as a trained model's do, before any file is written
-        layout.write_weights(outputs.weights, layers, attrs)
-    layout.write_activations(outputs.activations, hidden, logits, labels, logits.argmax(1), attrs)
-    with layout.atomic(outputs.metrics) as tmp:
+        store.check_chain(layers, outputs.weights)  # as a trained model's do, before any file is written
+        store.write_weights(outputs.weights, layers, attrs)
+    store.write_activations(outputs.activations, hidden, logits, labels, logits.argmax(1), attrs)
+    with store.atomic(outputs.metrics) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2) + "\n")
     log(f"wrote {', '.join(str(path) for path in outputs)}")
 
@@ -275,8 +275,8 @@ def import_recorded(settings: dict, outputs, *, data_dir, download: bool = False
     ``recorded_attrs``). No network runs: the ablation is skipped (``NO_NETWORK``)."""
     from nntopo import data
 
-    acts = layout.read_activations(settings["activations"])
-    layers = layout.read_weights(settings["weights"]) if "weights" in settings else None
+    acts = store.read_activations(settings["activations"])
+    layers = store.read_weights(settings["weights"]) if "weights" in settings else None
     dataset = data.load(settings["dataset"], data_dir, download, train=False, shape_file=shape_file)
     if not np.array_equal(acts.labels, dataset.y_test):
         raise ExternalError(f"{_where(settings)}: its labels are not the {settings['dataset']} test labels in nntopo's "

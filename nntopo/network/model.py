@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from nntopo.layout import OUTPUT_LAYER, hidden_name
+from nntopo.store import OUTPUT_LAYER, hidden_name
 
 
 def activation_module(spec: dict) -> nn.Module:
@@ -176,16 +176,16 @@ def load(state_path, settings: dict, n_inputs: int, n_classes: int, image_shape=
     does not fit the architecture its settings describe."""
     import pickle
 
-    from nntopo.layout import LayoutError
+    from nntopo.store import StoreError
 
     model = from_settings(settings, n_inputs, n_classes, image_shape)
     try:
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)
     except FileNotFoundError:
-        raise LayoutError(f"{state_path}: file does not exist") from None
+        raise StoreError(f"{state_path}: file does not exist") from None
     except (RuntimeError, OSError, EOFError, KeyError, TypeError, pickle.UnpicklingError) as error:
-        raise LayoutError(f"{state_path}: not the state dict of the network its settings describe "
+        raise StoreError(f"{state_path}: not the state dict of the network its settings describe "
                           f"({str(error).splitlines()[0]})") from None
     return model.eval()
 

@@ -79,7 +79,7 @@ def weight_distributions(layers: dict, title: str = "", near_zero: float = NEAR_
     """One histogram per layer of its weights (log counts), with its size, L2 norm and near-zero share.
 
     ``layers`` maps a layer name to its weight matrix (or to anything with a ``.weight``, such as
-    ``nntopo.layout.Layer``).
+    ``nntopo.store.Layer``).
     """
     names = list(layers)
     fig = new_figure(max(4.5 * len(names), 6), 4.2)

@@ -9,7 +9,7 @@ import json
 
 import numpy as np
 
-from nntopo import layout
+from nntopo import store
 
 
 def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, data_dir, download: bool = True,
@@ -40,7 +40,7 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     predictions = logits.argmax(1)
     # A convolutional layer's channels are recorded reduced over space (the files say how).
     convolutions = [name for name in trained.model.layers if trained.model.is_convolution(name)]
-    attrs = layout.provenance(dataset, model_id, settings["seed"], settings, image_shape=list(dataset_.image_shape or ()),
+    attrs = store.provenance(dataset, model_id, settings["seed"], settings, image_shape=list(dataset_.image_shape or ()),
                               **({"convolutions": convolutions, "spatial_reduction": reduction} if convolutions else {}))
 
     samples = trained.samples
@@ -61,20 +61,20 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
         "samples_per_second": samples / trained.seconds,
         "gflops_per_second": train.flops_per_sample(trained.model) * samples / trained.seconds / 1e9,
         "threads": threads,
-        "versions": layout.versions(),
+        "versions": store.versions(),
     }
     log(f"test accuracy {metrics['test_accuracy']:.4f}, weight L2 norm {metrics['weight_l2_norm']:.2f}, "
         f"near-zero weights {metrics['near_zero_fraction']:.1%}, {metrics['gflops_per_second']:.0f} GFLOP/s, "
         f"mean normalised NP {persistence['final']['mean_normalized']:.4f} (measuring it: {persistence['seconds']:.1f} s, "
         f"{persistence['share_of_training_seconds']:.1%} of training)")
 
-    with layout.atomic(outputs.state) as tmp:
+    with store.atomic(outputs.state) as tmp:
         torch.save(trained.model.state_dict(), tmp)
-    layout.write_weights(outputs.weights, train.layers(trained.model), attrs,
-                         extra=layout.neural_persistence_writer(records(trained.initial, trained.history),
+    store.write_weights(outputs.weights, train.layers(trained.model), attrs,
+                         extra=store.neural_persistence_writer(records(trained.initial, trained.history),
                                                                 settings["neural_persistence"]))
-    layout.write_activations(outputs.activations, hidden, logits, dataset_.y_test, predictions, attrs)
-    with layout.atomic(outputs.metrics) as tmp:
+    store.write_activations(outputs.activations, hidden, logits, dataset_.y_test, predictions, attrs)
+    with store.atomic(outputs.metrics) as tmp:
         tmp.write_text(json.dumps(metrics, indent=2) + "\n")
     return metrics
 
@@ -101,6 +101,6 @@ def recorded_network(state_path, attrs: dict, n_classes: int, *, data_dir, downl
     torch.set_num_threads(threads)
     image_shape = tuple(attrs.get("image_shape") or ())
     if not image_shape:
-        raise layout.LayoutError(f"{state_path}: its files name no image shape, so its network cannot be rebuilt")
+        raise store.StoreError(f"{state_path}: its files name no image shape, so its network cannot be rebuilt")
     model = load(state_path, json.loads(attrs["config"]), math.prod(image_shape), n_classes, image_shape)
     return model, data.load(attrs["dataset"], data_dir, download, train=False).x_test

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from nntopo.data import Dataset
-from nntopo.layout import Layer
+from nntopo.store import Layer
 from nntopo.network.model import Network, add_penalty_gradient, build
 from nntopo.network.stopping import stopping_epoch
 from nntopo.weights import persistence

@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from nntopo.layout import Homology
+from nntopo.store import Homology
 from nntopo.paths import architecture_of
 from nntopo.plotting import natural_sort_key, new_figure, no_data, series_colors
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from nntopo import layout
-from nntopo.layout import INPUT_LAYER, ClassHomology, Homology
+from nntopo import store
+from nntopo.store import INPUT_LAYER, ClassHomology, Homology
 from nntopo.topology import homology
 
 # Rows of the tables: what a row is about, then the measures.
@@ -69,46 +69,46 @@ def input_homology(dataset: str, settings: dict, output, *, data_dir, download: 
     subsample = {c: idx[homology.furthest_point_sample(x[idx], min(settings["diagram_points"], len(idx)))]
                  for c, idx in points.items()}
     names = data.class_names(dataset, dataset_.n_classes)
-    known = layout.read_attrs(shape_file).get("known_betti", "{}") if shape_file else "{}"
+    known = store.read_attrs(shape_file).get("known_betti", "{}") if shape_file else "{}"
     layer = {c: measure(x[idx], _positions(idx, subsample[c]), settings, f"input, class {names[c]}", log)
              for c, idx in points.items()}
-    attrs = layout.provenance(dataset, "", settings["seed"], settings, class_names=json.dumps(names),
+    attrs = store.provenance(dataset, "", settings["seed"], settings, class_names=json.dumps(names),
                               known_betti=known, **_parameters(settings))
     result = Homology(points, subsample, {INPUT_LAYER: layer}, attrs)
-    layout.write_homology(output, result)
+    store.write_homology(output, result)
     return result
 
 
 def model_homology(activations_path, input_path, settings: dict, outputs, log=print) -> Homology:
     """Every layer of one model after the input, each class on the points the input chose."""
-    acts = layout.read_activations(activations_path)
-    first = layout.read_homology(input_path)
+    acts = store.read_activations(activations_path)
+    first = store.read_homology(input_path)
     # The input file must be of these settings and these test points: a stale one would mix scales or
     # images between depth 0 and the rest.
     stale = f"; delete {input_path} so that it is measured again"
     if json.loads(first.attrs["config"]) != settings or first.attrs["dataset"] != acts.attrs["dataset"]:
-        raise layout.LayoutError(f"{input_path} was measured with other homology settings or data{stale}")
+        raise store.StoreError(f"{input_path} was measured with other homology settings or data{stale}")
     for c, idx in first.points.items():
         if idx.max(initial=-1) >= len(acts.labels) or not np.all(acts.labels[idx] == c):
-            raise layout.LayoutError(f"{activations_path} and {input_path} disagree on the test points of class {c}{stale}")
+            raise store.StoreError(f"{activations_path} and {input_path} disagree on the test points of class {c}{stale}")
     names = json.loads(first.attrs["class_names"])
     layers = {INPUT_LAYER: first.layers[INPUT_LAYER]}
     previous = layers[INPUT_LAYER]
-    for name in layout.layer_names(len(acts.hidden)):  # hidden_1 .. output
+    for name in store.layer_names(len(acts.hidden)):  # hidden_1 .. output
         values = acts.layer(name)
         previous = layers[name] = {
             c: measure(values[idx], _positions(idx, first.subsample[c]), settings, f"{name}, class {names[c]}", log,
                        previous[c])
             for c, idx in first.points.items()
         }
-    attrs = layout.provenance(acts.attrs["dataset"], acts.attrs["model"], acts.attrs["seed"], settings,
-                              **layout.carried(acts.attrs),
+    attrs = store.provenance(acts.attrs["dataset"], acts.attrs["model"], acts.attrs["seed"], settings,
+                              **store.carried(acts.attrs),
                               class_names=first.attrs["class_names"], known_betti=first.attrs["known_betti"],
                               **_parameters(settings))
     result = Homology(first.points, first.subsample, layers, attrs)
-    layout.write_homology(outputs.data, result)
+    store.write_homology(outputs.data, result)
     table = homology_table(result)
-    with layout.atomic(outputs.table) as tmp:
+    with store.atomic(outputs.table) as tmp:
         table.to_csv(tmp, index=False)
     return result
 
@@ -117,7 +117,7 @@ def _positions(points: np.ndarray, subsample: np.ndarray) -> np.ndarray:
     """Where the subsample's test points sit among a class's (sorted) measured points."""
     positions = np.searchsorted(points, subsample)
     if positions.max(initial=-1) >= len(points) or not np.array_equal(points[positions], subsample):
-        raise layout.LayoutError("the diagrams' subsample holds test points the class does not measure; delete the "
+        raise store.StoreError("the diagrams' subsample holds test points the class does not measure; delete the "
                                  "dataset's homology/input.h5 so that it is measured again")
     return positions
 
@@ -153,7 +153,7 @@ def summarize_homology(tables, output, accuracy: dict) -> pd.DataFrame:
     at = summary.columns.get_loc("class_name") + 1
     for i, column in enumerate(("train_accuracy", "test_accuracy")):
         summary.insert(at + i, column, [accuracy[model][i] for model in summary["model"]])
-    with layout.atomic(output) as tmp:
+    with store.atomic(output) as tmp:
         summary.to_csv(tmp, index=False)
     return summary
 
@@ -168,7 +168,7 @@ def draw_model_figures(homology_path, table_path, outputs) -> None:
     from nntopo import plotting
     from nntopo.topology import plots
 
-    result = layout.read_homology(homology_path)
+    result = store.read_homology(homology_path)
     names = json.loads(result.attrs["class_names"])
     title = _title(result.attrs)
     plotting.save(plots.persistence_diagrams(result, names, title=f"persistence diagrams by layer\n{title}"),
@@ -191,7 +191,7 @@ def summarize(tables, metrics, input_path, outputs, min_train_accuracy: float = 
         train = recorded["epochs"][-1]["train_accuracy"] if "epochs" in recorded else recorded.get("train_accuracy")
         accuracy[recorded["model"]] = (float("nan") if train is None else train, recorded["test_accuracy"])
     summary = summarize_homology(tables, outputs.table, accuracy)
-    attrs = layout.read_attrs(input_path)
+    attrs = store.read_attrs(input_path)
     known = {int(c): b for c, b in json.loads(attrs["known_betti"]).items()}
     shown = summary[~(summary["train_accuracy"] < min_train_accuracy)]  # unknown (NaN): shown
     left_out = summary["model"].nunique() - shown["model"].nunique()

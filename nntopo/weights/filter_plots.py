@@ -20,7 +20,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from nntopo.clustering.graph import unit_positions
-from nntopo.layout import FilterSpace
+from nntopo.store import FilterSpace
 from nntopo.plotting import finish_diagram, new_figure, no_data
 from nntopo.weights.filters import loop_lifetimes, loop_ratio
 

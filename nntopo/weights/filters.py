@@ -20,7 +20,7 @@ of natural images", 2008). Per dataset and CNN architecture this module
   beside it, and the points' angle in their first two principal components (``principal_plane``), the
   place on the circle, should there be one.
 
-Plain numpy in, plain numpy out; reading the files and writing ``layout.FilterSpace`` happen in
+Plain numpy in, plain numpy out; reading the files and writing ``store.FilterSpace`` happen in
 ``filter_space`` and ``architecture_filter_space`` alone.
 """
 
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nntopo import layout
-from nntopo.layout import FilterSpace
+from nntopo import store
+from nntopo.store import FilterSpace
 
 CONTRAST_NORMS = ("euclidean", "d_norm")
 FLAT = 1e-9  # a centred kernel whose contrast is at most this share of the largest is flat: no direction
@@ -45,10 +45,10 @@ FLAT = 1e-9  # a centred kernel whose contrast is at most this share of the larg
 def first_layer_kernels(path) -> np.ndarray:
     """(out * in, kh, kw) the kernels of the first hidden layer of ``weights.h5`` at ``path``, batch
     normalisation's per-channel scale folded in, in the order (output channel, input channel). A file
-    whose first hidden layer is not a convolution is refused (LayoutError, one line)."""
-    first = layout.read_weights(path)[layout.hidden_name(1)]
+    whose first hidden layer is not a convolution is refused (StoreError, one line)."""
+    first = store.read_weights(path)[store.hidden_name(1)]
     if not first.is_convolution:
-        raise layout.LayoutError(f"{path}: hidden_1 is not a convolution (weight of shape "
+        raise store.StoreError(f"{path}: hidden_1 is not a convolution (weight of shape "
                                  f"{list(first.weight.shape)}); the space of filters needs a CNN's weights")
     weight = np.asarray(first.affine()[0], dtype=np.float64)
     return weight.reshape(-1, *first.kernel_shape)
@@ -61,7 +61,7 @@ def gather_kernels(paths) -> tuple[np.ndarray, np.ndarray]:
     for index, path in enumerate(paths):
         found = first_layer_kernels(path)
         if kernels and found.shape[1:] != kernels[0].shape[1:]:
-            raise layout.LayoutError(f"{path}: {found.shape[1]}x{found.shape[2]} kernels, but {paths[0]} has "
+            raise store.StoreError(f"{path}: {found.shape[1]}x{found.shape[2]} kernels, but {paths[0]} has "
                                      f"{kernels[0].shape[1]}x{kernels[0].shape[2]}; gather one architecture's models")
         kernels.append(found)
         source.append(np.full(len(found), index, dtype=np.int64))
@@ -228,7 +228,7 @@ def model_of(path) -> str:
     """The model id ``weights.h5`` at ``path`` records (its folder's name if it records none)."""
     from pathlib import Path
 
-    return str(layout.read_attrs(path).get("model") or Path(path).parent.name)
+    return str(store.read_attrs(path).get("model") or Path(path).parent.name)
 
 
 def filter_space(weight_paths, dataset: str, architecture: str, settings: dict, log=print) -> FilterSpace:
@@ -246,7 +246,7 @@ def filter_space(weight_paths, dataset: str, architecture: str, settings: dict, 
         except ValueError:
             found = None  # a file from elsewhere: its kernels are read, its name is not checked
         if found is not None and found != architecture:
-            raise layout.LayoutError(f"{path}: model {model} is not of architecture {architecture}")
+            raise store.StoreError(f"{path}: model {model} is not of architecture {architecture}")
     kernels, source = gather_kernels(weight_paths)
     shape = tuple(int(s) for s in kernels.shape[1:])
     where = f"{dataset} {architecture}"
@@ -293,7 +293,7 @@ def filter_space(weight_paths, dataset: str, architecture: str, settings: dict, 
         "models": json.dumps(models),
         "weight_files": json.dumps(weight_paths),
         "config": json.dumps(settings, sort_keys=True),
-        "versions": json.dumps(layout.versions(), sort_keys=True),
+        "versions": json.dumps(store.versions(), sort_keys=True),
         "kernel_shape": list(shape),
         "contrast_norm": settings["contrast_norm"],
         "contrast_share": settings["contrast_share"],
@@ -313,7 +313,7 @@ def architecture_filter_space(weight_paths, dataset: str, architecture: str, set
     """Rule filter_space: the space of first-layer filters into ``outputs.space`` and its figures
     (paths.FILTER_FIGURES, named outputs)."""
     space = filter_space(weight_paths, dataset, architecture, settings, log)
-    layout.write_filter_space(outputs.space, space)
+    store.write_filter_space(outputs.space, space)
     draw_figures(space, outputs)
     return space
 

@@ -19,7 +19,7 @@ from matplotlib.patches import Rectangle
 
 from nntopo.clustering.graph import unit_positions
 from nntopo.clustering.plots import draw_graph
-from nntopo.layout import NeuronSpace
+from nntopo.store import NeuronSpace
 from nntopo.plotting import WEIGHT_CMAP, class_colors, finish_diagram, new_figure, no_data
 
 TOP_K_CMAP = "viridis"

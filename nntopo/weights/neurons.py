@@ -26,8 +26,8 @@ import time
 
 import numpy as np
 
-from nntopo import layout
-from nntopo.layout import NeuronSpace
+from nntopo import store
+from nntopo.store import NeuronSpace
 
 
 # --- the cloud ------------------------------------------------------------------------------------
@@ -78,14 +78,14 @@ def alive_neurons(activations: np.ndarray) -> np.ndarray:
 
 def top_k_counts(rankings: dict[str, object], layer: str, width: int, top_k: int) -> np.ndarray:
     """(sources, width): per rankings table (``rankings``: source name -> DataFrame of
-    ``layout.RANKING_COLUMNS``), how many of its clusters rank each neuron of ``layer`` among their
+    ``store.RANKING_COLUMNS``), how many of its clusters rank each neuron of ``layer`` among their
     top ``top_k`` (rank <= top_k)."""
     counts = np.zeros((len(rankings), width), dtype=np.int64)
     for row, (source, table) in enumerate(rankings.items()):
         top = table[(table["layer"] == layer) & (table["rank"] <= top_k)]
         neurons = top["neuron"].to_numpy(dtype=np.int64)
         if len(neurons) and (neurons.min() < 0 or neurons.max() >= width):
-            raise layout.LayoutError(f"rankings {source}: neurons {neurons.min()}..{neurons.max()} of {layer}, "
+            raise store.StoreError(f"rankings {source}: neurons {neurons.min()}..{neurons.max()} of {layer}, "
                                      f"which has {width}; rerun its ranking")
         counts[row] = np.bincount(neurons, minlength=width)
     return counts
@@ -99,7 +99,7 @@ EMPTY_GRAPH = {"node_ptr": np.zeros(1, dtype=np.int64), "node_points": np.zeros(
 
 
 def mapper_graph(points: np.ndarray, mapper: dict, seed: int = 0) -> tuple[dict[str, np.ndarray], float | None]:
-    """The Mapper graph of ``points`` (layout.NEURON_GRAPH_ARRAYS by name; nodes hold indices of
+    """The Mapper graph of ``points`` (store.NEURON_GRAPH_ARRAYS by name; nodes hold indices of
     points) with the clustering stage's MapperMethod, PCA lens, nodes grouped by connected component,
     and the DBSCAN radius it used. A cloud of no more than ``min_samples`` points (no radius to take
     from the neighbours) or of fewer than two input dimensions (no 2-D lens) gets the empty graph
@@ -156,7 +156,7 @@ def _rankings(paths) -> dict[str, object]:
 
     tables = {}
     for path in paths:
-        table = layout.read_rankings(path)
+        table = store.read_rankings(path)
         where = Path(path)
         source = (f"{table['method'].iloc[0]}/{table['space'].iloc[0]}" if len(table)
                   else f"{where.stem}/{where.parent.parent.name}")
@@ -169,16 +169,16 @@ def neuron_space(weights_path, activations_path, ranking_paths, layer: str, sett
     model's weights, its test activations and the rankings of the clusters that rank this layer
     (none: no top-k colouring)."""
     start = time.perf_counter()
-    weights = layout.read_weights(weights_path)
-    attrs = layout.read_attrs(weights_path)
+    weights = store.read_weights(weights_path)
+    attrs = store.read_attrs(weights_path)
     if layer not in list(weights)[:-1]:
-        raise layout.LayoutError(f"{weights_path}: no hidden layer {layer}; it has {', '.join(list(weights)[:-1])}")
-    acts = layout.read_activations(activations_path)
+        raise store.StoreError(f"{weights_path}: no hidden layer {layer}; it has {', '.join(list(weights)[:-1])}")
+    acts = store.read_activations(activations_path)
     weight = np.asarray(weights[layer].unit_weights(), dtype=np.float64)  # a channel's kernels, flattened
     width = weight.shape[0]
     hidden = acts.layer(layer)
     if hidden.shape[1] != width or acts.attrs.get("model") != attrs.get("model"):
-        raise layout.LayoutError(f"{activations_path} ({acts.attrs.get('model')}, {hidden.shape[1]} neurons in "
+        raise store.StoreError(f"{activations_path} ({acts.attrs.get('model')}, {hidden.shape[1]} neurons in "
                                  f"{layer}) does not describe the model of {weights_path} ({attrs.get('model')}, "
                                  f"{width}); rerun its recording")
     where = f"{attrs.get('model')} {layer}"
@@ -219,10 +219,10 @@ def neuron_space(weights_path, activations_path, ranking_paths, layer: str, sett
     log(f"{where}: persistence diagram, bars per dimension {[len(d) for d in diagrams]}, longest finite "
         f"{[round(x, 3) for x in longest]} ({time.perf_counter() - start:.1f} s in all)")
 
-    provenance = layout.provenance(
+    provenance = store.provenance(
         attrs.get("dataset", ""), attrs.get("model", ""), int(attrs.get("seed", 0)), settings,
         image_shape=list(attrs.get("image_shape", [])), kernel_shape=list(weights[layer].kernel_shape or ()),
-        layer=layer, mapper=json.dumps(settings["mapper"], sort_keys=True), **layout.carried(attrs),
+        layer=layer, mapper=json.dumps(settings["mapper"], sort_keys=True), **store.carried(attrs),
         maxdim=settings["maxdim"], min_norm=settings["min_norm"], top_k=settings["top_k"],
         eps=float("nan") if eps is None else eps, top_k_clusters=json.dumps(clusters),
     )
@@ -239,7 +239,7 @@ def layer_neuron_space(weights_path, activations_path, ranking_paths, layer: str
     """Rule neurons: measure one hidden layer's space of neurons into ``outputs.space`` and draw its
     figures (paths.NEURON_FIGURES, named outputs)."""
     space = neuron_space(weights_path, activations_path, ranking_paths, layer, settings, log)
-    layout.write_neuron_space(outputs.space, space)
+    store.write_neuron_space(outputs.space, space)
     draw_figures(space, outputs)
     return space
 
@@ -260,10 +260,10 @@ def draw_filters(space_path, output) -> None:
     from nntopo import plotting
     from nntopo.weights import neuron_plots
 
-    space = layout.read_neuron_space(space_path)
+    space = store.read_neuron_space(space_path)
     shape = tuple(int(s) for s in space.attrs.get("kernel_shape") or space.attrs.get("image_shape") or ())
     if len(shape) != 2 or shape[0] * shape[1] != space.points.shape[1]:
-        raise layout.LayoutError(f"{space_path}: the {space.points.shape[1]} inputs of {space.attrs['layer']} are not "
+        raise store.StoreError(f"{space_path}: the {space.points.shape[1]} inputs of {space.attrs['layer']} are not "
                                  f"the pixels of an image (image_shape {list(shape)}); no weight images to draw")
     plotting.save(neuron_plots.neuron_filters(space, shape, title=_title(space)), output)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nntopo.layout import NEURAL_PERSISTENCE_MEASURES, LayoutError
+from nntopo.store import NEURAL_PERSISTENCE_MEASURES, StoreError
 from nntopo.paths import ModelId
 from nntopo.weights.persistence import records
 
@@ -32,7 +32,7 @@ def read_metrics(path) -> dict:
     """A model's metrics.json, refused in one line when it predates neural persistence."""
     metrics = json.loads(Path(path).read_text())
     if "neural_persistence" not in metrics:
-        raise LayoutError(f"{path}: no neural persistence; the model was trained before it was recorded: delete the "
+        raise StoreError(f"{path}: no neural persistence; the model was trained before it was recorded: delete the "
                           f"model's folder and rerun")
     return metrics
 
@@ -77,15 +77,15 @@ def stopping_rows(metrics: dict, patience: int, min_delta: float) -> list[dict]:
 def summarize_persistence(metrics_paths, outputs, settings: dict) -> None:
     """``outputs.table``: NP, its controls and the variance per model, epoch and layer;
     ``outputs.stopping``: the early-stopping table; ``outputs.figure``: NP through training."""
-    from nntopo import layout
+    from nntopo import store
     from nntopo.weights.plots import persistence_through_training
 
     everything = [read_metrics(path) for path in metrics_paths]
     table = pd.DataFrame([row for metrics in everything for row in persistence_rows(metrics)])
     stopping = pd.DataFrame([row for metrics in everything
                              for row in stopping_rows(metrics, settings["patience"], settings["min_delta"])])
-    with layout.atomic(outputs.table) as tmp:
+    with store.atomic(outputs.table) as tmp:
         table.to_csv(tmp, index=False)
-    with layout.atomic(outputs.stopping) as tmp:
+    with store.atomic(outputs.stopping) as tmp:
         stopping.to_csv(tmp, index=False)
     persistence_through_training(table, outputs.figure, settings["dataset"])

@@ -45,16 +45,16 @@ class Job:
 # --- what each figure shows ----------------------------------------------------------------------
 
 def _activations(job: Job):
-    from nntopo import layout
+    from nntopo import store
     from nntopo.network import plots
 
-    acts = layout.read_activations(job.inputs.activations)
-    last = layout.hidden_name(len(acts.hidden))
+    acts = store.read_activations(job.inputs.activations)
+    last = store.hidden_name(len(acts.hidden))
     return plots.activation_distributions(acts.layer(last), acts.output, title=f"{job.title}: {last} and output activations")
 
 
 def _weights(job: Job):
-    from nntopo import layout
+    from nntopo import store
     from nntopo.network import plots
 
     if job.inputs.weights is None:  # an external network given without its weights
@@ -65,7 +65,7 @@ def _weights(job: Job):
                                          "weights beside recorded activations), so none are drawn.")
         fig.suptitle(f"{job.title}: weights")
         return fig
-    layers = layout.read_weights(job.inputs.weights)
+    layers = store.read_weights(job.inputs.weights)
     metrics = json.loads(Path(job.inputs.metrics).read_text())
     return plots.weight_distributions({n: l.weight for n, l in layers.items()}, title=f"{job.title}: weights",
                                       near_zero=metrics["near_zero_threshold"])
@@ -110,11 +110,11 @@ def _convolutional(job: Job, layer: str) -> bool:
 
 
 def _heatmap(job: Job):
-    from nntopo import layout
+    from nntopo import store
     from nntopo.analysis import plots
 
     ranking, shown = _ranking(job)
-    clusters = layout.read_clusters(job.inputs.clusters)
+    clusters = store.read_clusters(job.inputs.clusters)
     return plots.ranking_heatmap(ranking, clusters.n_clusters, top=job.settings["top"], title=_where(job, shown),
                                  max_clusters=job.settings["max_clusters"])
 
@@ -131,13 +131,13 @@ def _barplot(job: Job):
 
 
 def _manifold(job: Job):
-    from nntopo import layout
+    from nntopo import store
     from nntopo.clustering import plots
 
-    shown = layout.read_clusters(job.inputs.embedding)
+    shown = store.read_clusters(job.inputs.embedding)
     if shown.embedding is None:
-        raise layout.LayoutError(f"{job.inputs.embedding}: no embedding to draw the points with")
-    return plots.cluster_manifold(shown.embedding, layout.read_clusters(job.inputs.clusters).labels,
+        raise store.StoreError(f"{job.inputs.embedding}: no embedding to draw the points with")
+    return plots.cluster_manifold(shown.embedding, store.read_clusters(job.inputs.clusters).labels,
                                   max_clusters=job.settings["max_clusters"],
                                   title=f"{_where(job)} clusters on the {shown.attrs['method']} embedding")
 
@@ -149,11 +149,11 @@ def _ablation(job: Job):
 
     import textwrap
 
-    from nntopo import layout
+    from nntopo import store
 
     table = pd.read_csv(job.inputs.ablation)
     shown = job.settings["shown"]
-    skipped = layout.read_attrs(job.inputs.activations).get("no_network")  # recorded activations alone
+    skipped = store.read_attrs(job.inputs.activations).get("no_network")  # recorded activations alone
     return plots.ablation_effects(table[table["layer"] == shown], title=f"{_where(job, shown)}: silencing each "
                                   "cluster's top neurons", alpha=job.settings["alpha"],
                                   max_clusters=job.settings["max_clusters"],
@@ -163,10 +163,10 @@ def _ablation(job: Job):
 def _pixel_weights(job: Job, shown: str):
     """The input weights of the shown layer's neurons as images: only the first hidden layer's
     inputs are the image's pixels (the figures that need them are drawn for it alone)."""
-    from nntopo import layout
+    from nntopo import store
 
-    weights = layout.read_weights(job.inputs.weights)
-    attrs = layout.read_attrs(job.inputs.weights)
+    weights = store.read_weights(job.inputs.weights)
+    attrs = store.read_attrs(job.inputs.weights)
     image_shape = tuple(attrs["image_shape"])
     weight = weights[shown].affine()[0]  # batch normalisation's per-neuron scale folded in
     if weight.shape[1] != image_shape[0] * image_shape[1]:
@@ -175,11 +175,11 @@ def _pixel_weights(job: Job, shown: str):
 
 
 def _neurons(job: Job):
-    from nntopo import layout
+    from nntopo import store
     from nntopo.analysis import channel_plots, plots
 
     ranking, shown = _ranking(job)
-    layer = layout.read_weights(job.inputs.weights)[shown]
+    layer = store.read_weights(job.inputs.weights)[shown]
     if layer.is_convolution:  # a CNN's first layer: its channels' kernels, in the kernel shape of the file
         if layer.weight.shape[1] != 1:
             raise ValueError(f"{shown} reads {layer.weight.shape[1]} channels, not the image's pixels: its kernels "
@@ -192,13 +192,13 @@ def _neurons(job: Job):
 
 
 def _transformed(job: Job):
-    from nntopo import data, layout
+    from nntopo import data, store
     from nntopo.analysis import plots
 
     ranking, shown = _ranking(job)
     weight, image_shape, attrs = _pixel_weights(job, shown)
     images = data.load(attrs["dataset"], job.data_dir, job.download, train=False).x_test
-    return plots.transformed_inputs(images, layout.read_clusters(job.inputs.clusters).labels, ranking, weight,
+    return plots.transformed_inputs(images, store.read_clusters(job.inputs.clusters).labels, ranking, weight,
                                     image_shape, seed=int(attrs["seed"]), top=job.settings["top"],
                                     per_cluster=job.settings["per_cluster"], title=_where(job, shown),
                                     max_clusters=job.settings["max_clusters"])
@@ -213,33 +213,33 @@ def _network(job: Job):
 
 @lru_cache(maxsize=1)
 def _recorded_network(state, weights, data_dir, download: bool):
-    from nntopo import layout
+    from nntopo import store
     from nntopo.network.stage import recorded_network
 
-    attrs = layout.read_attrs(weights)
-    n_classes = len(layout.read_weights(weights)[layout.OUTPUT_LAYER].bias)
+    attrs = store.read_attrs(weights)
+    n_classes = len(store.read_weights(weights)[store.OUTPUT_LAYER].bias)
     model, images = recorded_network(state, attrs, n_classes, data_dir=data_dir, download=download)
     return model, images, tuple(int(s) for s in attrs["image_shape"]), json.loads(attrs["config"]), attrs
 
 
 def _filters(job: Job):
-    from nntopo import layout
+    from nntopo import store
     from nntopo.analysis import channel_plots
 
-    first = layout.read_weights(job.inputs.weights)[layout.hidden_name(1)]
+    first = store.read_weights(job.inputs.weights)[store.hidden_name(1)]
     if not first.is_convolution:
-        raise layout.LayoutError(f"{job.inputs.weights}: hidden_1 is not a convolution, so it has no filters to draw")
+        raise store.StoreError(f"{job.inputs.weights}: hidden_1 is not a convolution, so it has no filters to draw")
     return channel_plots.filters(first.affine()[0], title=job.title)
 
 
 def _channels(job: Job):
-    from nntopo import layout
+    from nntopo import store
     from nntopo.analysis import channel_plots, channels
 
     ranking, shown = _ranking(job)
     model, images, image_shape, settings, attrs = _network(job)
-    acts = layout.read_activations(job.inputs.activations)
-    labels = layout.read_clusters(job.inputs.clusters).labels
+    acts = store.read_activations(job.inputs.activations)
+    labels = store.read_clusters(job.inputs.clusters).labels
     field = channels.receptive_field(settings["convolution"], shown)
     try:
         found = channels.cluster_channels(
@@ -247,53 +247,53 @@ def _channels(job: Job):
             per_cluster=job.settings["per_cluster"], seed=int(attrs["seed"]),
             max_clusters=job.settings["max_clusters"], reduction=acts.attrs.get("spatial_reduction", "max"))
     except channels.MapMismatch as error:
-        raise layout.LayoutError(f"{job.inputs.activations} and {job.inputs.state}: {shown}: {error}") from None
+        raise store.StoreError(f"{job.inputs.activations} and {job.inputs.state}: {shown}: {error}") from None
     return channel_plots.channel_responses(images, image_shape, found, top=job.settings["top"],
                                            title=_where(job, shown))
 
 
 def _graph_of(path):
-    from nntopo import layout
+    from nntopo import store
 
-    clusters = layout.read_clusters(path)
+    clusters = store.read_clusters(path)
     if clusters.graph is None:
-        raise layout.LayoutError(f"{path}: {clusters.attrs.get('method')} stored no Mapper graph")
+        raise store.StoreError(f"{path}: {clusters.attrs.get('method')} stored no Mapper graph")
     return clusters
 
 
 def _mapper_graph(job: Job):
-    from nntopo import layout
+    from nntopo import store
     from nntopo.clustering import plots
 
     clusters = _graph_of(job.inputs.clusters)
     g = clusters.graph
     return plots.mapper_graph(g["node_ptr"], g["node_points"], g["edges"], g["node_cluster"],
-                              labels_true=layout.read_activations(job.inputs.activations).labels, title=_where(job),
+                              labels_true=store.read_activations(job.inputs.activations).labels, title=_where(job),
                               seed=int(clusters.attrs["seed"]), positions=g.get("positions"))
 
 
 def _layer_labelings(job: Job) -> dict:
     """Layer name -> cluster labels of the method, for every analysed layer in depth order."""
-    from nntopo import layout
+    from nntopo import store
 
     labelings = {}
     for path in job.inputs.layer_clusters:
-        clusters = layout.read_clusters(path)
+        clusters = store.read_clusters(path)
         labelings[clusters.attrs["space"]] = clusters.labels
     return labelings
 
 
 def _sankey(job: Job):
-    from nntopo import layout
+    from nntopo import store
     from nntopo.analysis import plots
 
-    return plots.layer_sankey(_layer_labelings(job), layout.read_activations(job.inputs.activations).labels,
+    return plots.layer_sankey(_layer_labelings(job), store.read_activations(job.inputs.activations).labels,
                               title=f"{job.title}, {job.method}",
                               max_clusters=job.settings["max_clusters"])
 
 
 def _mapper_layers(job: Job):
-    from nntopo import layout
+    from nntopo import store
     from nntopo.clustering import plots
 
     graphs = []
@@ -302,7 +302,7 @@ def _mapper_layers(job: Job):
         g = clusters.graph
         graphs.append((clusters.attrs["space"], g["node_ptr"], g["node_points"], g["edges"], g["node_cluster"],
                        g.get("positions")))
-    return plots.mapper_graphs_by_layer(graphs, layout.read_activations(job.inputs.activations).labels,
+    return plots.mapper_graphs_by_layer(graphs, store.read_activations(job.inputs.activations).labels,
                                         title=f"{job.title}, {job.method}", seed=int(clusters.attrs["seed"]),
                                         max_cols=5)
 
@@ -313,11 +313,11 @@ def _mapper_page(job: Job, output) -> list[str]:
     """The interactive page of one layer's Mapper graph; returns the scripts it could not inline."""
     import pandas as pd
 
-    from nntopo import layout
+    from nntopo import store
     from nntopo.clustering.mapper_page import write_mapper_page
 
     clusters = _graph_of(job.inputs.clusters)
-    acts = layout.read_activations(job.inputs.activations)
+    acts = store.read_activations(job.inputs.activations)
     g = clusters.graph
     ranking, _ = _ranking(job)
     return write_mapper_page(output, g["node_ptr"], g["node_points"], g["edges"], acts.labels, acts.predictions,
@@ -327,11 +327,11 @@ def _mapper_page(job: Job, output) -> list[str]:
 
 def _graph_file(job: Job, output) -> list[str]:
     """One layer's Mapper graph as GraphML, for networkx, Gephi or Cytoscape."""
-    from nntopo import layout
+    from nntopo import store
     from nntopo.clustering.graph import write_graph_file
 
     clusters = _graph_of(job.inputs.clusters)
-    acts = layout.read_activations(job.inputs.activations)
+    acts = store.read_activations(job.inputs.activations)
     g = clusters.graph
     write_graph_file(output, g["node_ptr"], g["node_points"], g["edges"], acts.labels, acts.predictions,
                      node_cluster=g["node_cluster"], positions=g.get("positions"),
@@ -342,15 +342,15 @@ def _graph_file(job: Job, output) -> list[str]:
 
 def _layers_page(job: Job, output) -> list[str]:
     """A model's Mapper graphs of every analysed layer in one page, with a layer picker."""
-    from nntopo import layout
+    from nntopo import store
     from nntopo.clustering.mapper_page import write_layers_page
 
-    acts = layout.read_activations(job.inputs.activations)
+    acts = store.read_activations(job.inputs.activations)
     layers = []
     for path in job.inputs.layer_clusters:
         clusters = _graph_of(path)
         layers.append({"name": clusters.attrs["space"], **clusters.graph})
-    output_clusters = layout.read_clusters(job.inputs.layer_clusters[-1]).labels
+    output_clusters = store.read_clusters(job.inputs.layer_clusters[-1]).labels
     return write_layers_page(output, layers, acts.labels, acts.predictions, output_clusters=output_clusters,
                              title=f"{job.title}, {job.method}: the Mapper graph of every layer")
 
@@ -478,7 +478,7 @@ def shows_pixels(config: dict, dataset: str, model: str, layer: str) -> bool:
     of a dataset of images (point clouds such as disks have no pixels to draw), in a model of the grid
     (an external network's first layer is not known to read the pixels)."""
     from nntopo.config import SHAPES, ranked_layers
-    from nntopo.layout import hidden_name
+    from nntopo.store import hidden_name
 
     return (paths.is_grid_model(model) and dataset not in SHAPES
             and ranked_layers(config, model, layer)[-1] == hidden_name(1))
@@ -624,7 +624,7 @@ def summarize(inputs, outputs, settings: dict) -> None:
     """
     import pandas as pd
 
-    from nntopo import layout, plotting
+    from nntopo import plotting, store
     from nntopo.analysis import plots as analysis_plots
     from nntopo.analysis.ablation import summarize_ablation
     from nntopo.weights.stage import read_metrics
@@ -643,17 +643,17 @@ def summarize(inputs, outputs, settings: dict) -> None:
             "mean_normalized_np_shuffled": persistence.get("final", nan)["shuffled_mean_normalized"],
         }
     for path in inputs.activations:
-        acts = layout.read_activations(path)
+        acts = store.read_activations(path)
         rows[acts.attrs["model"]]["silent_activations"] = float((acts.hidden[-1] <= 0).mean())
     ablations = []
     for clusters_path, ranking_path, ablation_path in zip(inputs.clusters, inputs.rankings, inputs.ablations):
-        clusters = layout.read_clusters(clusters_path)
+        clusters = store.read_clusters(clusters_path)
         model, method = clusters.attrs["model"], clusters.attrs["method"]
         ranking = pd.read_csv(ranking_path)
         for layer, table in pd.read_csv(ablation_path).groupby("layer", sort=False):
             ablations.append({"model": model, "method": method, "space": clusters.attrs["space"], "layer": layer,
                               **summarize_ablation(table, alpha=settings["alpha"])})
-        if clusters.attrs["space"] != layout.OUTPUT_LAYER:
+        if clusters.attrs["space"] != store.OUTPUT_LAYER:
             continue
         shown = ranking[ranking["layer"] == ranking["layer"].iloc[-1]] if len(ranking) else ranking
         rows[model].update({
@@ -670,7 +670,7 @@ def summarize(inputs, outputs, settings: dict) -> None:
     table = pd.DataFrame(list(rows.values()))
     for path, frame in ((outputs.table, table), (outputs.ablation, pd.DataFrame(ablations)),
                         (outputs.agreement, agreements), (outputs.layers, layers)):
-        with layout.atomic(path) as tmp:
+        with store.atomic(path) as tmp:
             frame.to_csv(tmp, index=False)
     shown = ["model", "test_accuracy", "weight_l2_norm", "near_zero_fraction"] + [
         c for c in table.columns if c.startswith("n_clusters_")]

@@ -60,9 +60,9 @@ def cache_environment(environ: dict | None = None) -> dict[str, str]:
 def user_errors() -> tuple[type[Exception], ...]:
     from nntopo.config import ConfigError
     from nntopo.data import DataError
-    from nntopo.layout import LayoutError
+    from nntopo.store import StoreError
 
-    errors = [ConfigError, DataError, LayoutError]
+    errors = [ConfigError, DataError, StoreError]
     if "nntopo.network.train" in sys.modules:  # only jobs that train can diverge; keep torch out of the rest
         errors.append(sys.modules["nntopo.network.train"].TrainingDiverged)
     return tuple(errors)

@@ -147,16 +147,16 @@ def incomplete(workdir: Path) -> set[str]:
 
 def check_whole(path: Path) -> None:
     """Read ``path`` completely with the reader its kind calls for; raise if it is cut short or corrupt."""
-    from nntopo import layout
+    from nntopo import store
 
     suffix = path.suffix
     if suffix == ".h5":
         if path.name == "weights.h5":
-            layout.read_weights(path)
+            store.read_weights(path)
         elif path.name == "activations.h5":
-            layout.read_activations(path)
+            store.read_activations(path)
         elif path.parent.name == "clusters":
-            layout.read_clusters(path)
+            store.read_clusters(path)
         h5_fingerprint(path)  # every dataset readable
     elif suffix == ".png":
         from PIL import Image

@@ -9,7 +9,7 @@ so that every moment lands where it is meant to. After every kill no file may lo
 cut short. Then the plain command runs to the end, and every output must be
 bit-identical to an uninterrupted run's (conftest's ``reference_run``).
 
-What makes this hold: every output is written under a temporary name and renamed (nntopo.layout.atomic);
+What makes this hold: every output is written under a temporary name and renamed (nntopo.store.atomic);
 Snakemake marks the outputs of running jobs incomplete and the workflow profile's rerun-incomplete
 redoes them; the lock a killed run leaves is cleared by the next run when no run is alive
 (nntopo/workflow/recovery.py).

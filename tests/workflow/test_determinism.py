@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from nntopo import config, layout, paths
+from nntopo import config, paths, store
 from nntopo.clustering.methods import make_method
 from tests.workflow import reliability
 
@@ -58,8 +58,8 @@ def test_activations_clusters_and_rankings_are_bit_identical(reference_run, seri
 def test_clusters_do_not_depend_on_the_thread_count(reference_run, method):
     """The job's labels again in this process, with one thread and with two."""
     where = {"dataset": "digits", "model": "mlp16-l2-s0", "layer": "output", "method": method}
-    acts = layout.read_activations(reference_run / paths.fill(paths.ACTIVATIONS, **where))
-    stored = layout.read_clusters(reference_run / paths.fill(paths.CLUSTERS, **where))
+    acts = store.read_activations(reference_run / paths.fill(paths.ACTIVATIONS, **where))
+    stored = store.read_clusters(reference_run / paths.fill(paths.CLUSTERS, **where))
     params = reliability.STUDY["clustering"][method]
     results = []
     for threads in (1, 2):

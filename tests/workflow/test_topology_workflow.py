@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nntopo import layout, paths, shapes
+from nntopo import paths, shapes, store
 from nntopo.topology import homology
 from tests.workflow.test_workflow import planned_jobs, snakemake
 
@@ -45,9 +45,9 @@ def disks(tmp_path_factory):
 def test_the_input_layer_has_the_known_betti_numbers(disks):
     """At the default k and epsilon the input layer of disks shows a = (9, 0), b = (1, 9), in the
     dataset's file and in every model's, recomputed here from the generated points."""
-    data, attrs = layout.read_shape_data(disks / at(paths.SHAPE_DATA))
+    data, attrs = store.read_shape_data(disks / at(paths.SHAPE_DATA))
     assert {int(c): b[:2] for c, b in json.loads(attrs["known_betti"]).items()} == {0: [9, 0], 1: [1, 9]}
-    first = layout.read_homology(disks / at(paths.INPUT_HOMOLOGY))
+    first = store.read_homology(disks / at(paths.INPUT_HOMOLOGY))
     k, epsilon = first.attrs["k"], first.attrs["epsilon"]
     for c in (0, 1):
         assert np.array_equal(first.points[c], np.flatnonzero(data["y_test"] == c))  # every test point
@@ -64,14 +64,14 @@ def test_every_layer_is_measured_on_the_same_images(disks):
     """Each model's file holds every layer in depth order; one hidden layer's Betti numbers and its
     diagrams' distance to the previous layer are recomputed from activations.h5 and the stored indices."""
     for model in MODELS:
-        result = layout.read_homology(disks / at(paths.HOMOLOGY, model))
-        first = layout.read_homology(disks / at(paths.INPUT_HOMOLOGY))
+        result = store.read_homology(disks / at(paths.HOMOLOGY, model))
+        first = store.read_homology(disks / at(paths.INPUT_HOMOLOGY))
         assert list(result.layers) == LAYERS
         for c in (0, 1):
             assert np.array_equal(result.points[c], first.points[c])
             assert np.array_equal(result.subsample[c], first.subsample[c])
             assert len(result.subsample[c]) == 60
-        acts = layout.read_activations(disks / at(paths.ACTIVATIONS, model))
+        acts = store.read_activations(disks / at(paths.ACTIVATIONS, model))
         for c in (0, 1):
             points, sub = acts.layer("hidden_2")[result.points[c]], acts.layer("hidden_2")[result.subsample[c]]
             betti = homology.rips_betti(points, result.attrs["k"], result.attrs["epsilon"])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from nntopo import layout, paths
+from nntopo import paths, store
 from tests.workflow import reliability
 from tests.conftest import ROOT
 from tests.unit.clustering.test_mapper_page import chromium  # noqa: F401  (a fixture)
@@ -80,10 +80,10 @@ def finished(tmp_path_factory):
 def test_the_grid_is_trained_and_recorded(finished):
     for model in MODELS:
         where = {"dataset": "digits", "model": model}
-        acts = layout.read_activations(finished / paths.ACTIVATIONS.format(**where))
+        acts = store.read_activations(finished / paths.ACTIVATIONS.format(**where))
         widths = paths.ModelId.parse(model).widths
         assert [h.shape[1] for h in acts.hidden] == list(widths) and acts.output.shape[1] == 10
-        assert layout.read_attrs(finished / paths.WEIGHTS.format(**where))["model"] == model
+        assert store.read_attrs(finished / paths.WEIGHTS.format(**where))["model"] == model
         for pattern in (paths.MODEL_STATE, paths.METRICS):
             assert (finished / pattern.format(**where)).is_file()
         assert (finished / paths.for_rule(paths.LOG, "train").format(**where)).read_text().count("epoch ") >= 5
@@ -151,8 +151,8 @@ def test_clusters_partition_the_points_and_rankings_recount(finished, model, lay
     import pandas as pd
 
     here = where(model, layer, method)
-    acts = layout.read_activations(finished / paths.ACTIVATIONS.format(**here))
-    clusters = layout.read_clusters(finished / paths.CLUSTERS.format(**here))
+    acts = store.read_activations(finished / paths.ACTIVATIONS.format(**here))
+    clusters = store.read_clusters(finished / paths.CLUSTERS.format(**here))
     labels = clusters.labels
     assert len(labels) == len(acts.labels) and labels.min() >= -1
     assert set(labels[labels >= 0]) == set(range(clusters.n_clusters)) and clusters.n_clusters >= 2
@@ -184,8 +184,8 @@ def test_clusters_partition_the_points_and_rankings_recount(finished, model, lay
 def test_rerun_gives_identical_activations(finished, tmp_path):
     snakemake(tmp_path, {**TINY, "widths": [16], "regularizations": ["l2"]})
     where = {"dataset": "digits", "model": "mlp16-l2-s0"}
-    first = layout.read_activations(finished / paths.ACTIVATIONS.format(**where))
-    second = layout.read_activations(tmp_path / paths.ACTIVATIONS.format(**where))
+    first = store.read_activations(finished / paths.ACTIVATIONS.format(**where))
+    second = store.read_activations(tmp_path / paths.ACTIVATIONS.format(**where))
     assert np.array_equal(first.hidden[0], second.hidden[0]) and np.array_equal(first.output, second.output)
 
 
@@ -233,7 +233,7 @@ def test_mapper_pages_draw_every_stored_node_offline(finished, chromium, tmp_pat
 
     for layer in LAYERS[DEEP]:
         here = where(DEEP, layer, "mapper")
-        graph = layout.read_clusters(finished / paths.CLUSTERS.format(**here)).graph
+        graph = store.read_clusters(finished / paths.CLUSTERS.format(**here)).graph
         dom = render_dom(chromium, finished / paths.MAPPER_PAGE.format(**here), tmp_path)
         nodes, links = drawn(dom)
         assert nodes == len(graph["node_ptr"]) - 1 and links == len(graph["edges"])
@@ -244,7 +244,7 @@ def test_graph_files_open_in_networkx(finished):
 
     for layer in LAYERS[DEEP]:
         here = where(DEEP, layer, "mapper")
-        graph = layout.read_clusters(finished / paths.CLUSTERS.format(**here)).graph
+        graph = store.read_clusters(finished / paths.CLUSTERS.format(**here)).graph
         read = nx.read_graphml(finished / paths.MAPPER_GRAPH_FILE.format(**here))
         assert read.number_of_nodes() == len(graph["node_ptr"]) - 1
         assert read.number_of_edges() == len(graph["edges"])
@@ -273,9 +273,9 @@ def test_ablation_numbers_recomputed_from_the_inputs(finished, model, layer):
     table = pd.read_csv(finished / paths.ABLATION.format(**here))
     assert {"cluster", "neurons", "acc_cluster_before", "acc_cluster_after", "acc_other_before",
             "acc_other_after", "random_mean", "random_std", "p_value"} <= set(table.columns)
-    weights = layout.read_weights(finished / paths.WEIGHTS.format(**here))
-    acts = layout.read_activations(finished / paths.ACTIVATIONS.format(**here))
-    labels = layout.read_clusters(finished / paths.CLUSTERS.format(**here)).labels
+    weights = store.read_weights(finished / paths.WEIGHTS.format(**here))
+    acts = store.read_activations(finished / paths.ACTIVATIONS.format(**here))
+    labels = store.read_clusters(finished / paths.CLUSTERS.format(**here)).labels
     ranking = pd.read_csv(finished / paths.RANKING.format(**here))
     assert list(dict.fromkeys(table["layer"])) == list(dict.fromkeys(ranking["layer"]))
     x = load("digits").x_test  # recompute from the inputs, not from the stored activations
@@ -298,7 +298,7 @@ def test_probe_recomputed_independently_for_one_layer(finished):
 
     table = pd.read_csv(finished / paths.PROBE.format(**where(DEEP))).set_index("layer")
     assert list(table.index) == LAYERS[DEEP]
-    acts = layout.read_activations(finished / paths.ACTIVATIONS.format(**where(DEEP)))
+    acts = store.read_activations(finished / paths.ACTIVATIONS.format(**where(DEEP)))
     fit = np.zeros(len(acts.labels), dtype=bool)
     fit[np.random.default_rng(TINY.get("analysis", {}).get("probe_seed", 0)).permutation(len(fit))[:len(fit) // 2]] = True
     x = acts.layer("hidden_2")
@@ -316,7 +316,7 @@ def test_flow_between_layers(finished):
 
     flow = pd.read_csv(finished / paths.FLOW.format(**where(DEEP, method="kmeans")))
     assert list(flow["layer"]) == LAYERS[DEEP] and flow.set_index("layer").loc["output", "ari_output"] == 1.0
-    labels = {layer: layout.read_clusters(finished / paths.CLUSTERS.format(**where(DEEP, layer, "kmeans"))).labels
+    labels = {layer: store.read_clusters(finished / paths.CLUSTERS.format(**where(DEEP, layer, "kmeans"))).labels
               for layer in LAYERS[DEEP]}
     # k-means assigns every point, so the ARI is scikit-learn's on all of them.
     assert flow.set_index("layer").loc["hidden_1", "ari_next"] == pytest.approx(

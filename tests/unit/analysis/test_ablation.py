@@ -13,7 +13,7 @@ from nntopo.analysis.ablation import (
     summarize_ablation,
     top_neurons,
 )
-from nntopo.layout import Activations, Layer
+from nntopo.store import Activations, Layer
 
 # A hand-made output layer: 4 hidden neurons, 2 classes. Neuron 0 votes strongly for class 0,
 # neuron 1 strongly for class 1; neurons 2 and 3 weakly for class 0 and class 1.

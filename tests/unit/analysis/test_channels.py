@@ -12,10 +12,10 @@ import torch
 import yaml
 
 from nntopo import config as nnconfig
-from nntopo import layout, paths
+from nntopo import paths, store
 from nntopo.analysis import channel_plots, channels
 from nntopo.analysis.ranking import rank_neurons
-from nntopo.layout import LayoutError
+from nntopo.store import StoreError
 from nntopo.network.model import build
 from nntopo.workflow import figures
 from tests.conftest import ROOT
@@ -270,21 +270,21 @@ def cnn_files(tmp_path_factory):
         net = build(64, 10, settings["widths"], settings["regularization"], settings["activation"],
                     settings["convolution"], digits.image_shape).eval()
         hidden, logits = train.record(net, digits.x_test, "max")
-        attrs = layout.provenance("digits", model, 0, settings, image_shape=list(digits.image_shape),
+        attrs = store.provenance("digits", model, 0, settings, image_shape=list(digits.image_shape),
                                   convolutions=nnconfig.convolutional_layers(model), spatial_reduction="max")
         torch.save(net.state_dict(), where["state"])
-        layout.write_weights(where["weights"], train.layers(net), attrs)
-        layout.write_activations(where["activations"], hidden, logits, digits.y_test, logits.argmax(1), attrs)
+        store.write_weights(where["weights"], train.layers(net), attrs)
+        store.write_activations(where["activations"], hidden, logits, digits.y_test, logits.argmax(1), attrs)
 
     record(0, files)
     other = {name: folder / f"other_{path.name}" for name, path in files.items()}
     record(1, other)
-    acts = layout.read_activations(files["activations"])
+    acts = store.read_activations(files["activations"])
     labels = digits.y_test.copy()
     labels[:10] = -1
     for layer in nnconfig.layers_of(config, model):
         files[f"clusters_{layer}"] = folder / f"clusters_{layer}.h5"
-        layout.write_clusters(files[f"clusters_{layer}"], labels, attrs={"method": "kmeans", "space": layer, "seed": 0})
+        store.write_clusters(files[f"clusters_{layer}"], labels, attrs={"method": "kmeans", "space": layer, "seed": 0})
         files[f"ranking_{layer}"] = folder / f"ranking_{layer}.csv"
         pd.concat([rank_neurons(acts.layer(ranked), labels, 5).assign(layer=ranked)
                    for ranked in nnconfig.ranked_layers(config, model, layer)]).to_csv(files[f"ranking_{layer}"],
@@ -319,7 +319,7 @@ def test_the_channels_figure_refuses_another_models_activations(cnn_files, tmp_p
     config, model, files, other = cnn_files
     inputs = {"ranking": files["ranking_hidden_2"], "clusters": files["clusters_hidden_2"],
               "activations": other["activations"], "weights": files["weights"], "state": files["state"]}
-    with pytest.raises(LayoutError) as error:
+    with pytest.raises(StoreError) as error:
         figures.draw_figure("channels", inputs, tmp_path / "channels.png",
                             figures.settings_of("channels", config, model, "hidden_2"), "digits", model, "hidden_2",
                             "kmeans")

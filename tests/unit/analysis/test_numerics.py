@@ -25,7 +25,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from nntopo import config, layout
+from nntopo import config, store
 from nntopo.analysis import stage as analysis
 from nntopo.clustering import stage as clustering
 from nntopo.network import stage as network
@@ -52,21 +52,21 @@ def trained(tmp_path_factory):
 def write_case(folder, trained, labels, hidden=None, embedding="pca", graph=None):
     """The trained model's activations and a clusters file. A ``hidden`` layer given replaces the
     recorded one, and the logits are recomputed from it, as if the network had computed it."""
-    acts = layout.read_activations(trained / "activations.h5")
+    acts = store.read_activations(trained / "activations.h5")
     if hidden is not None:
-        out = layout.read_weights(trained / "weights.h5")["output"]
+        out = store.read_weights(trained / "weights.h5")["output"]
         logits = (hidden @ out.weight.T + out.bias).astype(np.float32)
-        layout.write_activations(folder / "activations.h5", [hidden], logits, acts.labels, logits.argmax(1), acts.attrs)
+        store.write_activations(folder / "activations.h5", [hidden], logits, acts.labels, logits.argmax(1), acts.attrs)
     else:
-        layout.write_activations(folder / "activations.h5", acts.hidden, acts.output, acts.labels, acts.predictions,
+        store.write_activations(folder / "activations.h5", acts.hidden, acts.output, acts.labels, acts.predictions,
                                  acts.attrs)
-    acts = layout.read_activations(folder / "activations.h5")
+    acts = store.read_activations(folder / "activations.h5")
     if isinstance(embedding, str):
         centred = acts.output - acts.output.mean(0)
         embedding = centred @ np.linalg.svd(centred, full_matrices=False)[2][:2].T
-    attrs = layout.provenance("digits", MODEL, 0, {}, method="mapper" if graph else "kmeans", space="output",
+    attrs = store.provenance("digits", MODEL, 0, {}, method="mapper" if graph else "kmeans", space="output",
                               parameters="{}")
-    layout.write_clusters(folder / "clusters.h5", labels, embedding, graph, attrs)
+    store.write_clusters(folder / "clusters.h5", labels, embedding, graph, attrs)
     return acts
 
 
@@ -111,19 +111,19 @@ def test_a_diverging_run_stops_the_workflow_with_one_clear_line(tmp_path):
 
 
 def test_nan_in_recorded_activations_is_refused_naming_the_dataset(tmp_path, trained):
-    acts = layout.read_activations(trained / "activations.h5")
+    acts = store.read_activations(trained / "activations.h5")
     output = acts.output.copy()
     output[3, 2] = np.nan
     output[7, 0] = np.inf
-    layout.write_activations(tmp_path / "a.h5", acts.hidden, output, acts.labels, acts.predictions, acts.attrs)
-    with pytest.raises(layout.LayoutError, match=r"a\.h5: dataset 'output' holds 2 NaN or infinite values"):
-        layout.read_activations(tmp_path / "a.h5")
+    store.write_activations(tmp_path / "a.h5", acts.hidden, output, acts.labels, acts.predictions, acts.attrs)
+    with pytest.raises(store.StoreError, match=r"a\.h5: dataset 'output' holds 2 NaN or infinite values"):
+        store.read_activations(tmp_path / "a.h5")
 
 
 # --- dead neurons ----------------------------------------------------------------------------------
 
 def test_points_with_no_active_neuron_contribute_nothing(tmp_path, trained):
-    acts = layout.read_activations(trained / "activations.h5")
+    acts = store.read_activations(trained / "activations.h5")
     hidden = acts.hidden[0].copy()
     dead = np.arange(len(hidden)) % 3 == 0
     hidden[dead] = 0.0  # a third of the points: no active neuron
@@ -140,7 +140,7 @@ def test_points_with_no_active_neuron_contribute_nothing(tmp_path, trained):
 
 
 def test_a_dead_layer_gives_empty_rankings_and_figures_still_draw(tmp_path, trained):
-    acts = layout.read_activations(trained / "activations.h5")
+    acts = store.read_activations(trained / "activations.h5")
     write_case(tmp_path, trained, acts.labels, np.zeros_like(acts.hidden[0]))
     ranking, table = run_stages(tmp_path, trained)
     assert len(ranking) == 0 and list(ranking.columns) == ["dataset", "model", "space", "method", "layer", "cluster",
@@ -158,7 +158,7 @@ def test_a_single_cluster(tmp_path, trained):
 
 
 def test_a_cluster_of_one_point(tmp_path, trained):
-    acts = layout.read_activations(trained / "activations.h5")
+    acts = store.read_activations(trained / "activations.h5")
     labels = acts.labels.copy()
     alive = np.flatnonzero(acts.hidden[0].max(1) > 0)[0]
     labels[alive] = 10  # a cluster of its own; the smallest, so numbered last
@@ -219,7 +219,7 @@ def test_a_whole_dead_network_runs_through_the_stages(tmp_path, trained):
         clustering.cluster_activations(tmp_path / "activations.h5", tmp_path / "clusters.h5", "output",
                                        config.clustering_slice(config.validate({"clustering": PARAMS}), method),
                                        log=lambda _: None)
-        assert layout.read_clusters(tmp_path / "clusters.h5").n_clusters == 1
+        assert store.read_clusters(tmp_path / "clusters.h5").n_clusters == 1
         ranking, table = run_stages(tmp_path, trained, graph=method == "mapper")
         assert len(ranking) == 0 and table["size"].tolist() == [len(acts.labels)]
 

@@ -10,7 +10,7 @@ from nntopo.analysis import plots as analysis_plots
 from nntopo.clustering import plots as clustering_plots
 from nntopo.network import plots as network_plots
 from nntopo import plotting
-from nntopo.layout import Layer
+from nntopo.store import Layer
 
 
 # --- synthetic inputs --------------------------------------------------------------------------------

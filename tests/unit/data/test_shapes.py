@@ -13,7 +13,7 @@ import pytest
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from nntopo import config, layout, shapes
+from nntopo import config, shapes, store
 from nntopo.config import ConfigError
 from nntopo.topology import stage
 from nntopo.topology.homology import rips_betti
@@ -242,7 +242,7 @@ def test_write_then_read_shape_data(tmp_path, name):
     settings = {"train_points": 300, "test_points": 200, "seed": 9}
     logged = []
     shapes.write(name, settings, tmp_path / "data.h5", log=logged.append)
-    arrays, attrs = layout.read_shape_data(tmp_path / "data.h5")
+    arrays, attrs = store.read_shape_data(tmp_path / "data.h5")
     for key, expected in zip(("x_train", "y_train", "x_test", "y_test"), shapes.generate(name, 300, 200, 9)):
         assert np.array_equal(arrays[key], expected) and arrays[key].dtype == expected.dtype
     assert {int(c): tuple(b) for c, b in json.loads(attrs["known_betti"]).items()} == shapes.KNOWN_BETTI[name]

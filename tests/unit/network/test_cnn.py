@@ -12,7 +12,7 @@ import pytest
 import torch
 from scipy.signal import correlate2d
 
-from nntopo import config, data, layout
+from nntopo import config, data, store
 from nntopo.analysis.ablation import Ablator, ablate_clusters, recorded_ablator
 from nntopo.analysis.channel_ablation import ChannelAblator
 from nntopo.network.model import build
@@ -159,10 +159,10 @@ def test_neural_persistence_covers_the_dense_layers(trained):
 # --- the recorded files ----------------------------------------------------------------------------
 
 def test_files_hold_kernels_and_reduced_channels(trained, digits):
-    weights = layout.read_weights(trained.files.weights)
+    weights = store.read_weights(trained.files.weights)
     assert [w.weight.shape for w in weights.values()] == [(4, 1, 3, 3), (6, 4, 3, 3), (12, 96), (10, 12)]
     assert weights["hidden_1"].kernel_shape == (3, 3) and not weights["hidden_3"].is_convolution
-    acts = layout.read_activations(trained.files.activations)
+    acts = store.read_activations(trained.files.activations)
     assert [h.shape for h in acts.hidden] == [(540, 4), (540, 6), (540, 12)]
     assert acts.attrs["convolutions"] == ["hidden_1", "hidden_2"] and acts.attrs["spatial_reduction"] == "max"
     # The test accuracy, recomputed from the recorded logits and the dataset's own labels.
@@ -170,7 +170,7 @@ def test_files_hold_kernels_and_reduced_channels(trained, digits):
     assert trained.metrics["test_accuracy"] > 0.5
     # The channels, recomputed by independent code from model.pt's weights.
     state = torch.load(trained.files.state, weights_only=True)
-    independent = {name: layout.Layer(state[f"layers.{name}.weight"].double().numpy(), state[f"layers.{name}.bias"].double().numpy())
+    independent = {name: store.Layer(state[f"layers.{name}.weight"].double().numpy(), state[f"layers.{name}.bias"].double().numpy())
                    for name in ("hidden_1", "hidden_2", "hidden_3", "output")}
     expected = numpy_forward(independent, digits.x_test.reshape(-1, 8, 8).astype(np.float64), pool=1)
     for got, want in zip(acts.hidden, expected):
@@ -178,7 +178,7 @@ def test_files_hold_kernels_and_reduced_channels(trained, digits):
 
 
 def test_affine_folds_a_channels_batch_normalisation():
-    layer = layout.Layer(np.ones((2, 1, 3, 3)), np.array([1.0, 2.0]), np.array([2.0, 3.0]), np.array([0.5, -1.0]))
+    layer = store.Layer(np.ones((2, 1, 3, 3)), np.array([1.0, 2.0]), np.array([2.0, 3.0]), np.array([0.5, -1.0]))
     weight, bias = layer.affine()
     np.testing.assert_array_equal(weight[:, 0, 0, 0], [2.0, 3.0])
     np.testing.assert_array_equal(bias, [2.5, 5.0])
@@ -186,19 +186,19 @@ def test_affine_folds_a_channels_batch_normalisation():
 
 
 def test_weights_that_do_not_chain_are_refused(tmp_path):
-    layers = {"hidden_1": layout.Layer(np.zeros((4, 1, 3, 3)), np.zeros(4)),
-              "hidden_2": layout.Layer(np.zeros((6, 5, 3, 3)), np.zeros(6)),
-              "output": layout.Layer(np.zeros((10, 24)), np.zeros(10))}
-    layout.write_weights(tmp_path / "w.h5", layers, {})
-    with pytest.raises(layout.LayoutError, match="do not chain"):
-        layout.read_weights(tmp_path / "w.h5")
+    layers = {"hidden_1": store.Layer(np.zeros((4, 1, 3, 3)), np.zeros(4)),
+              "hidden_2": store.Layer(np.zeros((6, 5, 3, 3)), np.zeros(6)),
+              "output": store.Layer(np.zeros((10, 24)), np.zeros(10))}
+    store.write_weights(tmp_path / "w.h5", layers, {})
+    with pytest.raises(store.StoreError, match="do not chain"):
+        store.read_weights(tmp_path / "w.h5")
 
 
 def test_linear_path_of_a_channel_adds_up_its_kernels():
     """A channel's vote through a convolution and a dense layer reading 2 positions per channel."""
-    layers = {"hidden_1": layout.Layer(np.zeros((2, 1, 1, 1)), np.zeros(2)),
-              "hidden_2": layout.Layer(np.arange(8.0).reshape(1, 2, 2, 2), np.zeros(1)),  # 1 channel
-              "output": layout.Layer(np.array([[1.0, 2.0], [3.0, -1.0]]), np.zeros(2))}  # 2 positions of 1 channel
+    layers = {"hidden_1": store.Layer(np.zeros((2, 1, 1, 1)), np.zeros(2)),
+              "hidden_2": store.Layer(np.arange(8.0).reshape(1, 2, 2, 2), np.zeros(1)),  # 1 channel
+              "output": store.Layer(np.array([[1.0, 2.0], [3.0, -1.0]]), np.zeros(2))}  # 2 positions of 1 channel
     # hidden_2's kernel sums: channel 0 -> 0+1+2+3 = 6, channel 1 -> 4+5+6+7 = 22; the output's blocks: 3 and 2.
     np.testing.assert_allclose(linear_path(layers, "hidden_1"), [[3 * 6, 3 * 22], [2 * 6, 2 * 22]])
 
@@ -236,9 +236,9 @@ def hooked_correct(model, images, labels, layer, silenced):
 
 @pytest.mark.parametrize("layer", ["hidden_1", "hidden_2"])  # before a convolution, before a dense layer
 def test_channel_ablation_matches_the_network_with_maps_zeroed(trained, digits, layer):
-    acts = layout.read_activations(trained.files.activations)
-    weights = layout.read_weights(trained.files.weights)
-    attrs = layout.read_attrs(trained.files.activations)
+    acts = store.read_activations(trained.files.activations)
+    weights = store.read_weights(trained.files.weights)
+    attrs = store.read_attrs(trained.files.activations)
 
     def network():
         return recorded_network(trained.files.state, attrs, 10, data_dir=trained.folder)
@@ -254,16 +254,16 @@ def test_channel_ablation_matches_the_network_with_maps_zeroed(trained, digits, 
 
 
 def test_channels_of_another_model_are_refused(trained, tmp_path):
-    acts = layout.read_activations(trained.files.activations)
-    weights = layout.read_weights(trained.files.weights)
-    attrs = layout.read_attrs(trained.files.activations)
+    acts = store.read_activations(trained.files.activations)
+    weights = store.read_weights(trained.files.weights)
+    attrs = store.read_attrs(trained.files.activations)
     other = build(64, 10, [12], {"name": "none"}, None, {**SMALL, "kernel": 3}, (8, 8))
     torch.save(other.state_dict(), tmp_path / "model.pt")
     with pytest.raises(ValueError, match="channels of hidden_1 recomputed from the network differ"):
         recorded_ablator(acts, weights, "hidden_1",
                          network=lambda: recorded_network(tmp_path / "model.pt", attrs, 10, data_dir=tmp_path))
     (tmp_path / "broken.pt").write_text("not a state dict")
-    with pytest.raises(layout.LayoutError, match="broken.pt: not the state dict"):
+    with pytest.raises(store.StoreError, match="broken.pt: not the state dict"):
         recorded_network(tmp_path / "broken.pt", attrs, 10, data_dir=tmp_path)
 
 
@@ -271,9 +271,9 @@ def test_ablating_clusters_of_channels_runs_the_random_baseline(trained, digits)
     """The cluster table for channels: the top channels of each cluster against random channels."""
     import pandas as pd
 
-    acts = layout.read_activations(trained.files.activations)
-    weights = layout.read_weights(trained.files.weights)
-    attrs = layout.read_attrs(trained.files.activations)
+    acts = store.read_activations(trained.files.activations)
+    weights = store.read_weights(trained.files.weights)
+    attrs = store.read_attrs(trained.files.activations)
     ablator = recorded_ablator(acts, weights, "hidden_2", network=lambda: recorded_network(
         trained.files.state, attrs, 10, data_dir=trained.folder))
     labels = digits.y_test  # the true classes as clusters
@@ -342,8 +342,8 @@ def test_channel_rankings_recount_and_every_channel_layer_is_ablated(study, laye
     from nntopo import paths
     from tests.workflow.test_workflow import recount
 
-    acts = layout.read_activations(study / paths.ACTIVATIONS.format(**here(CNN)))
-    labels = layout.read_clusters(study / paths.CLUSTERS.format(**here(CNN, layer, method))).labels
+    acts = store.read_activations(study / paths.ACTIVATIONS.format(**here(CNN)))
+    labels = store.read_clusters(study / paths.CLUSTERS.format(**here(CNN, layer, method))).labels
     ranking = pd.read_csv(study / paths.RANKING.format(**here(CNN, layer, method)))
     ranked = CNN_LAYERS[:-1] if layer == "output" else [layer]
     assert list(dict.fromkeys(ranking["layer"])) == ranked
@@ -369,7 +369,7 @@ def test_the_study_has_every_stage_for_the_cnn(study):
         assert figure("hidden_1", "neurons").is_file() and not figure("hidden_1", "transformed").exists()
         assert figure("hidden_1", "channels").is_file() and figure("hidden_2", "channels").is_file()
         assert not figure("hidden_3", "channels").exists()  # a dense layer's neurons are no channels
-    homology = layout.read_homology(study / paths.HOMOLOGY.format(**here(CNN)))
+    homology = store.read_homology(study / paths.HOMOLOGY.format(**here(CNN)))
     assert {"hidden_1", "hidden_2", "hidden_3", "output"} <= set(homology.layers)
     summary = (study / paths.SUMMARY_TABLE.format(dataset="digits")).read_text()
     assert CNN in summary and MLP in summary

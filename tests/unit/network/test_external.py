@@ -14,7 +14,7 @@ import pytest
 import torch
 from torch import nn
 
-from nntopo import config, data, layout, paths
+from nntopo import config, data, paths, store
 from examples.own_network.train import fit
 from nntopo.analysis.network_ablation import NetworkAblator
 from nntopo.network import external
@@ -110,7 +110,7 @@ def test_recorded_activations_are_the_direct_forward_pass(tmp_path, files, digit
     settings = settings_of(entry(files, kind, unit_axis=1), spatial_reduction=reduction)
     # The token layer's units are its last axis: record it in a network of its own settings.
     outputs, metrics = record(tmp_path, settings, weights=False)
-    acts = layout.read_activations(outputs.activations)
+    acts = store.read_activations(outputs.activations)
     expected, logits = direct(files.model, digits.x_test, reduction)
     for recorded, wanted in zip(acts.hidden[:2], expected[:2]):
         np.testing.assert_allclose(recorded, wanted, rtol=1e-5, atol=1e-6)
@@ -120,7 +120,7 @@ def test_recorded_activations_are_the_direct_forward_pass(tmp_path, files, digit
     assert metrics["layer_shapes"] == {"conv": [3, 6, 6], "act": [24], "tokens": [4, 6]}
     tokens = record(tmp_path, settings_of(entry(files, kind, unit_axis=-1), spatial_reduction=reduction),
                     weights=False)[0]
-    np.testing.assert_allclose(layout.read_activations(tokens.activations).hidden[2], expected[2], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(store.read_activations(tokens.activations).hidden[2], expected[2], rtol=1e-5, atol=1e-6)
 
 
 def test_files_carry_the_external_file_and_its_checksum(tmp_path, files):
@@ -130,9 +130,9 @@ def test_files_carry_the_external_file_and_its_checksum(tmp_path, files):
     outputs, metrics = record(tmp_path, settings)
     digest = hashlib.sha256(files.state.read_bytes()).hexdigest()
     for path in (outputs.activations, outputs.weights):
-        assert json.loads(layout.read_attrs(path)["external"]) == {"kind": "module", "files": {str(files.state): digest}}
+        assert json.loads(store.read_attrs(path)["external"]) == {"kind": "module", "files": {str(files.state): digest}}
     assert metrics["external"]["files"] == {str(files.state): digest}
-    weights = layout.read_weights(outputs.weights)
+    weights = store.read_weights(outputs.weights)
     np.testing.assert_array_equal(weights["hidden_2"].weight, files.model.dense.weight.detach().numpy())
     assert weights["hidden_1"].is_convolution
     # Neural persistence of the dense layers, as training measures it.
@@ -220,7 +220,7 @@ class Features(Tiny):
 
 def test_recorded_activations_are_checked_at_load_time(tmp_path, digits):
     bad = tmp_path / "activations.h5"
-    layout.write_activations(bad, [np.ones((10, 3))], np.ones((10, 10)), np.zeros(10), np.zeros(10), {})
+    store.write_activations(bad, [np.ones((10, 3))], np.ones((10, 10)), np.zeros(10), np.zeros(10), {})
     assert "holds 10 points, but the digits test set has 540" in refused([{"name": "theirs", "dataset": "digits",
                                                                          "activations": str(bad)}])
     broken = tmp_path / "broken.h5"
@@ -238,13 +238,13 @@ def test_recorded_activations_are_imported_with_their_provenance(tmp_path, files
     settings = settings_of(given, clustering={"top_k": 3})  # the conv layer has 3 channels
     outputs = Outputs(activations=tmp_path / "a.h5", metrics=tmp_path / "m.json")
     external.import_recorded(settings, outputs, data_dir=tmp_path, log=lambda _: None)
-    acts, original = layout.read_activations(outputs.activations), layout.read_activations(source.activations)
+    acts, original = store.read_activations(outputs.activations), store.read_activations(source.activations)
     np.testing.assert_array_equal(acts.hidden[1], original.hidden[1])
     assert acts.attrs["model"] == "theirs" and "no network was given" in acts.attrs["no_network"]
     assert json.loads(acts.attrs["external"])["kind"] == "activations"
     shuffled = tmp_path / "shuffled.h5"
     order = np.random.default_rng(0).permutation(len(original.labels))
-    layout.write_activations(shuffled, [h[order] for h in original.hidden], original.output[order],
+    store.write_activations(shuffled, [h[order] for h in original.hidden], original.output[order],
                              original.labels[order], original.predictions[order], {})
     with pytest.raises(external.ExternalError, match="not the digits test labels in nntopo's order"):
         external.import_recorded(settings_of({**given, "activations": str(shuffled)}, clustering={"top_k": 3}), outputs,
@@ -289,11 +289,11 @@ def test_every_stage_after_training_runs_on_an_external_network(study, model):
 
     from tests.workflow.test_workflow import recount
 
-    acts = layout.read_activations(study.dir / paths.ACTIVATIONS.format(**here(model)))
+    acts = store.read_activations(study.dir / paths.ACTIVATIONS.format(**here(model)))
     source = json.loads(acts.attrs["external"])
     for layer in ("hidden_1", "hidden_2", "output"):
         for method in STUDY["clustering"]["methods"]:
-            clusters = layout.read_clusters(study.dir / paths.CLUSTERS.format(**here(model, layer, method)))
+            clusters = store.read_clusters(study.dir / paths.CLUSTERS.format(**here(model, layer, method)))
             assert json.loads(clusters.attrs["external"]) == source  # provenance carried on
             ranking = pd.read_csv(study.dir / paths.RANKING.format(**here(model, layer, method)))
             for name in (["hidden_1", "hidden_2"] if layer == "output" else [layer]):
@@ -303,7 +303,7 @@ def test_every_stage_after_training_runs_on_an_external_network(study, model):
             ablation = pd.read_csv(study.dir / paths.ABLATION.format(**here(model, layer, method)))
             assert ablation.empty == (model == "theirs")  # recorded activations: no network to silence units in
             assert (study.dir / paths.METHOD_FIGURE.format(**here(model, layer, method), figure="ablation")).is_file()
-    homology = layout.read_homology(study.dir / paths.HOMOLOGY.format(**here(model)))
+    homology = store.read_homology(study.dir / paths.HOMOLOGY.format(**here(model)))
     assert list(homology.layers) == ["input", "hidden_1", "hidden_2", "output"]
     assert json.loads(homology.attrs["external"]) == source
     assert (study.dir / paths.MODEL_FIGURE.format(**here(model), figure="weights")).is_file()

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from nntopo import config, data, layout
-from nntopo.layout import LayoutError
+from nntopo import config, data, store
+from nntopo.store import StoreError
 from nntopo.network.stage import train_and_record
 from nntopo.network.train import TrainingDiverged, train, weight_stats
 
@@ -46,12 +46,12 @@ def test_same_seed_same_weights_other_seed_differs(tmp_path, digits):
 def test_outputs_have_the_layout_and_provenance(tmp_path, digits):
     s = settings(widths=(12, 8), epochs=15)
     metrics = run(tmp_path, s)
-    weights = layout.read_weights(tmp_path / "weights.h5")
+    weights = store.read_weights(tmp_path / "weights.h5")
     assert list(weights) == ["hidden_1", "hidden_2", "output"]
     assert weights["hidden_1"].weight.shape == (12, 64) and weights["hidden_2"].weight.shape == (8, 12)
     assert weights["output"].weight.shape == (10, 8) and weights["output"].bias.shape == (10,)
 
-    acts = layout.read_activations(tmp_path / "activations.h5")
+    acts = store.read_activations(tmp_path / "activations.h5")
     n = len(digits.x_test)
     assert [h.shape for h in acts.hidden] == [(n, 12), (n, 8)] and acts.output.shape == (n, 10)
     assert (acts.hidden[0] >= 0).all(), "hidden activations are taken after ReLU"
@@ -64,7 +64,7 @@ def test_outputs_have_the_layout_and_provenance(tmp_path, digits):
     np.testing.assert_allclose(acts.hidden[0], h1, rtol=1e-5, atol=1e-5)
 
     for path in ("weights.h5", "activations.h5"):
-        attrs = layout.read_attrs(tmp_path / path)
+        attrs = store.read_attrs(tmp_path / path)
         assert attrs["dataset"] == "digits" and attrs["model"] == "mlp12x8-none-s0" and attrs["seed"] == 0
         assert json.loads(attrs["config"]) == s and "torch" in json.loads(attrs["versions"])
         assert attrs["image_shape"] == [8, 8]
@@ -121,13 +121,13 @@ def test_readers_say_what_is_wrong_with_a_foreign_file(tmp_path):
         h5["output"] = np.zeros((5, 10), dtype=np.float32)
         h5["labels"] = np.zeros(5, dtype=np.float32)
         h5["predictions"] = np.zeros(5, dtype=np.int64)
-    with pytest.raises(LayoutError, match="'labels' is float32.*expected a 1-D integer"):
-        layout.read_activations(path)
-    with pytest.raises(LayoutError, match="expected groups output; found groups: none"):
-        layout.read_weights(path)
+    with pytest.raises(StoreError, match="'labels' is float32.*expected a 1-D integer"):
+        store.read_activations(path)
+    with pytest.raises(StoreError, match="expected groups output; found groups: none"):
+        store.read_weights(path)
     (tmp_path / "junk.h5").write_text("not hdf5")
-    with pytest.raises(LayoutError, match="not a readable HDF5 file"):
-        layout.read_activations(tmp_path / "junk.h5")
+    with pytest.raises(StoreError, match="not a readable HDF5 file"):
+        store.read_activations(tmp_path / "junk.h5")
 
 
 @pytest.mark.realdata
@@ -148,8 +148,8 @@ def test_recorded_activations_are_the_chosen_function_of_the_recorded_weights(tm
     metrics = train_and_record("digits", model, s, outputs(tmp_path), data_dir=tmp_path, device="cpu",
                                log=lambda _: None)
     assert metrics["test_accuracy"] > 0.8
-    weights = layout.read_weights(tmp_path / "weights.h5")
-    acts = layout.read_activations(tmp_path / "activations.h5")
+    weights = store.read_weights(tmp_path / "weights.h5")
+    acts = store.read_activations(tmp_path / "activations.h5")
     z = acts.hidden[0] @ weights["hidden_2"].weight.T + weights["hidden_2"].bias
     expected = np.tanh(z) if activation == "tanh" else np.where(z > 0, z, 0.2 * z)
     np.testing.assert_allclose(acts.hidden[1], expected, rtol=1e-4, atol=1e-5)

@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 from scipy.sparse.csgraph import connected_components
 
-from nntopo import layout
+from nntopo import store
 from nntopo.config import ConfigError
-from nntopo.layout import ClassHomology, Homology, LayoutError
+from nntopo.store import ClassHomology, Homology, StoreError
 from nntopo.topology import homology, stage
 from nntopo.topology.homology import betti_at, diagrams, distances, furthest_point_sample, hop_distances, rips_betti
 
@@ -428,8 +428,8 @@ def small_homology():
 def test_homology_file_round_trip(tmp_path):
     """Every array, attribute and the layers' order come back as written."""
     written = small_homology()
-    layout.write_homology(tmp_path / "homology.h5", written)
-    read = layout.read_homology(tmp_path / "homology.h5")
+    store.write_homology(tmp_path / "homology.h5", written)
+    read = store.read_homology(tmp_path / "homology.h5")
     assert read.classes == [0, 2]
     assert list(read.layers) == ["input", "hidden_1", "output"]
     assert read.attrs == {**written.attrs, "layers": json.dumps(["input", "hidden_1", "output"])}
@@ -454,19 +454,19 @@ def test_homology_file_round_trip(tmp_path):
 
 def test_homology_file_missing_a_group(tmp_path):
     path = tmp_path / "homology.h5"
-    layout.write_homology(path, small_homology())
+    store.write_homology(path, small_homology())
     with h5py.File(path, "a") as h5:
         del h5["hidden_1/2"]
-    with pytest.raises(LayoutError, match="missing group 'hidden_1/2'"):
-        layout.read_homology(path)
+    with pytest.raises(StoreError, match="missing group 'hidden_1/2'"):
+        store.read_homology(path)
 
 
 def test_homology_file_without_layers_is_foreign(tmp_path):
     path = tmp_path / "other.h5"
     with h5py.File(path, "w") as h5:
         h5["classes"] = np.arange(2)
-    with pytest.raises(LayoutError, match="not a homology file"):
-        layout.read_homology(path)
+    with pytest.raises(StoreError, match="not a homology file"):
+        store.read_homology(path)
 
 
 # --- the stage
@@ -560,19 +560,19 @@ def test_a_stale_input_file_is_refused(tmp_path):
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1], 40)
     acts_path = tmp_path / "activations.h5"
-    layout.write_activations(acts_path, [rng.normal(size=(80, 4))], rng.normal(size=(80, 2)), labels, labels,
-                             layout.provenance("digits", "mlp4-none-s0", 0, {}))
+    store.write_activations(acts_path, [rng.normal(size=(80, 4))], rng.normal(size=(80, 2)), labels, labels,
+                             store.provenance("digits", "mlp4-none-s0", 0, {}))
     settings = {"k": 5, "epsilon": 1, "maxdim": 1, "points_per_class": None, "diagram_points": 10, "seed": 0}
     points = {c: np.flatnonzero(labels == c) for c in (0, 1)}
     first = Homology(points, {c: idx[:10] for c, idx in points.items()},
                      {"input": {c: stage.measure(rng.normal(size=(40, 3)), np.arange(10), settings, "input")
                                 for c in (0, 1)}},
-                     layout.provenance("digits", "", 0, settings, class_names=json.dumps(["0", "1"]), known_betti="{}",
+                     store.provenance("digits", "", 0, settings, class_names=json.dumps(["0", "1"]), known_betti="{}",
                                        k=5, epsilon=1, maxdim=1, diagram_points=10))
-    layout.write_homology(tmp_path / "input.h5", first)
+    store.write_homology(tmp_path / "input.h5", first)
     outputs = SimpleNamespace(data=tmp_path / "homology.h5", table=tmp_path / "homology.csv")
     stage.model_homology(acts_path, tmp_path / "input.h5", settings, outputs, log=lambda *a: None)
-    assert list(layout.read_homology(outputs.data).layers) == ["input", "hidden_1", "output"]
-    with pytest.raises(LayoutError, match="other homology settings.*delete .*input.h5") as error:
+    assert list(store.read_homology(outputs.data).layers) == ["input", "hidden_1", "output"]
+    with pytest.raises(StoreError, match="other homology settings.*delete .*input.h5") as error:
         stage.model_homology(acts_path, tmp_path / "input.h5", {**settings, "k": 6}, outputs, log=lambda *a: None)
     assert "\n" not in str(error.value)

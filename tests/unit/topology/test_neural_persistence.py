@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from nntopo import config, data, layout
+from nntopo import config, data, store
 from nntopo.network.model import build
 from nntopo.network.stage import train_and_record
 from nntopo.network.stopping import CRITERIA, stopping_epoch
@@ -138,11 +138,11 @@ def run(folder, s):
 
 def test_training_records_np_every_epoch_as_recomputed_from_weights_h5(tmp_path):
     metrics = run(tmp_path, settings())
-    history = layout.read_neural_persistence(tmp_path / "weights.h5")
+    history = store.read_neural_persistence(tmp_path / "weights.h5")
     assert history.layers == ["hidden_1", "hidden_2", "output"] and history.epochs.tolist() == [0, 1, 2, 3, 4]
     assert [e["neural_persistence"]["mean_normalized"] for e in metrics["epochs"]] == pytest.approx(
         history.measures["normalized"][1:].mean(1).tolist())
-    weights = {name: layer.weight for name, layer in layout.read_weights(tmp_path / "weights.h5").items()}
+    weights = {name: layer.weight for name, layer in store.read_weights(tmp_path / "weights.h5").items()}
     recomputed = independent_np(weights)
     final = metrics["neural_persistence"]["final"]
     assert final["layers"] == pytest.approx(recomputed, abs=1e-6)
@@ -203,12 +203,12 @@ def test_the_validation_images_are_held_out_of_training(digits):
 
 def test_batchnorm_folds_into_the_recorded_layers(tmp_path, digits):
     metrics = run(tmp_path, settings(reg="batchnorm"))
-    weights = layout.read_weights(tmp_path / "weights.h5")
+    weights = store.read_weights(tmp_path / "weights.h5")
     assert weights["hidden_1"].scale is not None and weights["output"].scale is None
     state = torch.load(tmp_path / "model.pt")
     assert "norms.hidden_1.running_mean" in state
     # The numpy replay with the normalisation folded in gives the recorded activations and logits.
-    acts = layout.read_activations(tmp_path / "activations.h5")
+    acts = store.read_activations(tmp_path / "activations.h5")
     x = digits.x_test.astype(np.float64)
     for name, recorded in zip(["hidden_1", "hidden_2"], acts.hidden):
         w, b = weights[name].affine()

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from nntopo import config as nnconfig
-from nntopo import layout, paths
-from nntopo.layout import Layer, LayoutError
+from nntopo import paths, store
+from nntopo.store import Layer, StoreError
 from nntopo.weights import filters
 
 SETTINGS = nnconfig.filters_slice(nnconfig.validate({}))  # the schema's defaults
@@ -40,7 +40,7 @@ def write_cnn(path, kernels: np.ndarray, model: str) -> str:
     weight = np.asarray(kernels, dtype=np.float32)[:, None]
     layers = {"hidden_1": Layer(weight, np.zeros(out, np.float32)),
               "output": Layer(np.zeros((10, out * 4), np.float32), np.zeros(10, np.float32))}
-    layout.write_weights(path, layers, {"dataset": "digits", "model": model, "seed": 0})
+    store.write_weights(path, layers, {"dataset": "digits", "model": model, "seed": 0})
     return str(path)
 
 
@@ -140,15 +140,15 @@ def test_the_file_round_trip_and_the_figures(tmp_path):
     layers = {"hidden_1": Layer(weight, np.zeros(40, np.float32), scale, np.zeros(40, np.float32)),
               "output": Layer(np.zeros((10, 40 * 4), np.float32), np.zeros(10, np.float32))}
     weights = tmp_path / "cnn40-k5-batchnorm-s3" / "weights.h5"
-    layout.write_weights(weights, layers, {"dataset": "digits", "model": "cnn40-k5-batchnorm-s3", "seed": 3})
+    store.write_weights(weights, layers, {"dataset": "digits", "model": "cnn40-k5-batchnorm-s3", "seed": 3})
     outputs = SimpleNamespace(space=tmp_path / "space.h5", filter_diagram=tmp_path / "diagram.png",
                               filter_graph=tmp_path / "graph.png")
     made = filters.architecture_filter_space([weights], "digits", "cnn40-k5-batchnorm", SETTINGS, outputs,
                                              log=lambda _: None)
     assert made.kernels.shape == (80, 5, 5) and made.kernel_shape == (5, 5)
     assert np.allclose(made.kernels[:2], scale[0] * weight[0])  # output channel 0: its two input channels
-    back = layout.read_filter_space(outputs.space)
-    for name in layout.FILTER_ARRAYS:
+    back = store.read_filter_space(outputs.space)
+    for name in store.FILTER_ARRAYS:
         assert np.array_equal(getattr(back, name), getattr(made, name)), name
     assert set(back.graph) == set(made.graph) and all(np.array_equal(back.graph[k], made.graph[k]) for k in made.graph)
     assert all(np.array_equal(a, b) for a, b in zip(back.diagrams, made.diagrams)) and len(back.diagrams) == 2
@@ -161,8 +161,8 @@ def test_the_file_round_trip_and_the_figures(tmp_path):
     assert np.allclose(back.graph["node_kernels"][0].ravel(), first.mean(axis=0))
     for figure in (outputs.filter_diagram, outputs.filter_graph):
         assert figure.stat().st_size > 10_000
-    with pytest.raises(LayoutError, match="not a filter space file"):
-        layout.read_filter_space(weights)
+    with pytest.raises(StoreError, match="not a filter space file"):
+        store.read_filter_space(weights)
 
 
 def test_too_few_kernels_still_make_a_file_and_figures(tmp_path):
@@ -173,12 +173,12 @@ def test_too_few_kernels_still_make_a_file_and_figures(tmp_path):
     lines = []
     space = filters.architecture_filter_space([weights], "digits", "cnn4-none", SETTINGS, outputs, log=lines.append)
     assert len(space.kept) == 1 and space.n_nodes == 0 and any("no Mapper graph" in line for line in lines)
-    assert layout.read_filter_space(outputs.space).n_nodes == 0 and outputs.filter_graph.stat().st_size > 5_000
+    assert store.read_filter_space(outputs.space).n_nodes == 0 and outputs.filter_graph.stat().st_size > 5_000
 
 
 def test_a_dense_first_layer_or_mixed_kernels_are_refused_in_one_line(tmp_path):
     dense = tmp_path / "mlp" / "weights.h5"
-    layout.write_weights(dense, {"hidden_1": Layer(np.zeros((4, 9), np.float32), np.zeros(4, np.float32)),
+    store.write_weights(dense, {"hidden_1": Layer(np.zeros((4, 9), np.float32), np.zeros(4, np.float32)),
                                  "output": Layer(np.zeros((10, 4), np.float32), np.zeros(10, np.float32))},
                          {"model": "mlp4-none-s0"})
     refused = r"mlp/weights.h5: hidden_1 is not a convolution \(weight of shape \[4, 9\]\)"
@@ -187,9 +187,9 @@ def test_a_dense_first_layer_or_mixed_kernels_are_refused_in_one_line(tmp_path):
     assert "\n" not in str(error.value)
     three = write_cnn(tmp_path / "three.h5", edge_kernels(4), "cnn4-none-s0")
     five = write_cnn(tmp_path / "five.h5", edge_kernels(4, shape=(5, 5)), "cnn4-k5-none-s1")
-    with pytest.raises(LayoutError, match="five.h5: 5x5 kernels, but .*three.h5 has 3x3"):
+    with pytest.raises(StoreError, match="five.h5: 5x5 kernels, but .*three.h5 has 3x3"):
         filters.gather_kernels([three, five])
-    with pytest.raises(LayoutError, match="model cnn4-k5-none-s1 is not of architecture cnn4-none"):
+    with pytest.raises(StoreError, match="model cnn4-k5-none-s1 is not of architecture cnn4-none"):
         filters.filter_space([three, five], "digits", "cnn4-none", SETTINGS)
 
 
@@ -241,7 +241,7 @@ def test_the_rule_gathers_every_seed_of_an_architecture(tmp_path):
                  for f in paths.FILTER_FIGURES)]
     assert paths.FILTER_SPACE.format(dataset="digits", architecture=architecture) in snakemake(tmp_path, STUDY, "-n")
     snakemake(tmp_path, STUDY, *targets)
-    space = layout.read_filter_space(tmp_path / targets[0])
+    space = store.read_filter_space(tmp_path / targets[0])
     assert space.models == ["cnn6x8-p1-none-s0", "cnn6x8-p1-none-s1"] and space.kernels.shape == (12, 3, 3)
     assert json.loads(space.attrs["weight_files"]) == [
         paths.fill(paths.WEIGHTS, dataset="digits", model=f"cnn6x8-p1-none-s{seed}") for seed in (0, 1)]

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from nntopo import config as nnconfig
-from nntopo import layout, paths
-from nntopo.layout import Layer, LayoutError
+from nntopo import paths, store
+from nntopo.store import Layer, StoreError
 from nntopo.weights import neurons
 
 SETTINGS = nnconfig.neurons_slice(nnconfig.validate({}))  # the schema's defaults
@@ -85,12 +85,12 @@ def small_network(tmp_path, model="mlp3x2-none-s0"):
         "hidden_2": Layer(np.array([[1.0, 0.0, -1.0], [0.0, 2.0, 1.0]]), np.zeros(2)),
         "output": Layer(np.array([[1.0, -1.0], [2.0, -3.0]]), np.zeros(2)),
     }
-    attrs = layout.provenance("toy", model, 0, {}, image_shape=[1, 2])
-    layout.write_weights(tmp_path / "weights.h5", layers, attrs)
+    attrs = store.provenance("toy", model, 0, {}, image_shape=[1, 2])
+    store.write_weights(tmp_path / "weights.h5", layers, attrs)
     hidden_1 = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 0.0], [0.0, 2.0, -1.0]])  # neuron 0 never > 0, 2 only < 0
     hidden_2 = np.array([[0.5, 0.0], [0.0, 0.0], [1.0, 0.0]])
     output = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])
-    layout.write_activations(tmp_path / "activations.h5", [hidden_1, hidden_2], output, [0, 1, 0], [0, 1, 0], attrs)
+    store.write_activations(tmp_path / "activations.h5", [hidden_1, hidden_2], output, [0, 1, 0], [0, 1, 0], attrs)
     return tmp_path / "weights.h5", tmp_path / "activations.h5"
 
 
@@ -98,7 +98,7 @@ def test_label_support_and_dead_or_alive_on_a_hand_worked_network(tmp_path):
     """W_out @ W_2 = [[1, -1], [2, -3]] @ [[1, 0, -1], [0, 2, 1]] = [[1, -2, -2], [2, -6, -5]]: hidden_1's
     neurons support classes 1, 0, 0; hidden_2's (W_out's columns [1, 2], [-1, -3]) classes 1, 0."""
     weights_path, activations_path = small_network(tmp_path)
-    weights = layout.read_weights(weights_path)
+    weights = store.read_weights(weights_path)
     assert np.array_equal(neurons.linear_path(weights, "hidden_1"), [[1, -2, -2], [2, -6, -5]])
     assert neurons.support_labels(neurons.linear_path(weights, "hidden_1")).tolist() == [1, 0, 0]
     assert neurons.support_labels(neurons.linear_path(weights, "hidden_2")).tolist() == [1, 0]
@@ -119,7 +119,7 @@ def rankings_table(space: str, rows, layer: str) -> pd.DataFrame:
     """A rankings table of clusters of ``space`` ranking ``layer``: rows of (cluster, neuron, rank)."""
     frame = pd.DataFrame(rows, columns=["cluster", "neuron", "rank"])
     frame = frame.assign(dataset="toy", model="m", space=space, method="kmeans", layer=layer, count=1, fraction=0.5)
-    return frame[list(layout.RANKING_COLUMNS)]
+    return frame[list(store.RANKING_COLUMNS)]
 
 
 def test_top_k_counts_count_clusters_per_source():
@@ -142,11 +142,11 @@ def wide_network(tmp_path, model="mlp80x3-none-s0"):
     rng = np.random.default_rng(1)
     layers = {"hidden_1": Layer(two_families(), np.zeros(80)), "hidden_2": Layer(rng.normal(size=(3, 80)), np.zeros(3)),
               "output": Layer(rng.normal(size=(4, 3)), np.zeros(4))}
-    attrs = layout.provenance("toy", model, 0, {}, image_shape=[4, 5])
-    layout.write_weights(tmp_path / "weights.h5", layers, attrs)
+    attrs = store.provenance("toy", model, 0, {}, image_shape=[4, 5])
+    store.write_weights(tmp_path / "weights.h5", layers, attrs)
     acts = rng.normal(size=(30, 80))
     acts[:, :5] = -1.0  # neurons 0-4 dead
-    layout.write_activations(tmp_path / "activations.h5", [acts, rng.normal(size=(30, 3))], rng.normal(size=(30, 4)),
+    store.write_activations(tmp_path / "activations.h5", [acts, rng.normal(size=(30, 3))], rng.normal(size=(30, 4)),
                              rng.integers(0, 4, 30), rng.integers(0, 4, 30), attrs)
     ranking = tmp_path / "ranking.csv"
     rankings_table("output", [(0, 45, 1), (1, 45, 1), (1, 2, 2)], "hidden_1").to_csv(ranking, index=False)
@@ -159,7 +159,7 @@ def test_the_file_round_trip_and_the_figures(tmp_path):
                               neuron_diagram=tmp_path / "diagram.png")
     made = neurons.layer_neuron_space(weights_path, activations_path, [ranking], "hidden_1", SETTINGS, outputs,
                                       log=lambda _: None)
-    back = layout.read_neuron_space(outputs.space)
+    back = store.read_neuron_space(outputs.space)
     for name in ("neurons", "points", "norms", "alive", "label", "linear_path", "top_k"):
         assert np.array_equal(getattr(back, name), getattr(made, name)), name
     assert set(back.graph) == set(made.graph) and all(np.array_equal(back.graph[k], made.graph[k]) for k in made.graph)
@@ -184,7 +184,7 @@ def test_a_clustering_with_no_cluster_ranks_no_neuron(tmp_path):
     weights_path, activations_path, ranking = wide_network(tmp_path)
     empty = tmp_path / "hidden_1" / "rankings" / "umap.csv"
     empty.parent.mkdir(parents=True)
-    empty.write_text(",".join(layout.RANKING_COLUMNS) + "\n")
+    empty.write_text(",".join(store.RANKING_COLUMNS) + "\n")
     space = neurons.neuron_space(weights_path, activations_path, [ranking, empty], "hidden_1", SETTINGS,
                                  log=lambda _: None)
     assert space.top_k_sources == ["kmeans/output", "umap/hidden_1"]
@@ -193,22 +193,22 @@ def test_a_clustering_with_no_cluster_ranks_no_neuron(tmp_path):
 
 def test_bad_files_stop_with_one_line(tmp_path):
     weights_path, activations_path, ranking = wide_network(tmp_path)
-    with pytest.raises(LayoutError, match="missing.csv: file does not exist"):
+    with pytest.raises(StoreError, match="missing.csv: file does not exist"):
         neurons.neuron_space(weights_path, activations_path, [tmp_path / "missing.csv"], "hidden_1", SETTINGS)
     (tmp_path / "foreign.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(LayoutError, match="not a rankings table, no column dataset"):
+    with pytest.raises(StoreError, match="not a rankings table, no column dataset"):
         neurons.neuron_space(weights_path, activations_path, [tmp_path / "foreign.csv"], "hidden_1", SETTINGS)
     (tmp_path / "broken.h5").write_bytes(b"not hdf5")
-    with pytest.raises(LayoutError, match="broken.h5: not a readable HDF5 file"):
+    with pytest.raises(StoreError, match="broken.h5: not a readable HDF5 file"):
         neurons.neuron_space(tmp_path / "broken.h5", activations_path, [ranking], "hidden_1", SETTINGS)
-    with pytest.raises(LayoutError, match="no hidden layer output"):
+    with pytest.raises(StoreError, match="no hidden layer output"):
         neurons.neuron_space(weights_path, activations_path, [ranking], "output", SETTINGS)
     out_of_range = tmp_path / "wide.csv"
     rankings_table("output", [(0, 99, 1)], "hidden_1").to_csv(out_of_range, index=False)
-    with pytest.raises(LayoutError, match="neurons 99..99 of hidden_1, which has 80"):
+    with pytest.raises(StoreError, match="neurons 99..99 of hidden_1, which has 80"):
         neurons.neuron_space(weights_path, activations_path, [out_of_range], "hidden_1", SETTINGS)
-    with pytest.raises(LayoutError, match="not a neuron space file"):
-        layout.read_neuron_space(weights_path)
+    with pytest.raises(StoreError, match="not a neuron space file"):
+        store.read_neuron_space(weights_path)
 
 
 def test_config_block_defaults_and_slice():
@@ -249,8 +249,8 @@ def test_the_rule_reads_the_rankings_not_the_training_logs(tmp_path):
     targets = [at(paths.NEURON_SPACE, layer=layer) for layer in ("hidden_1", "hidden_2")]
     targets.append(at(paths.NEURON_FIGURE, layer="hidden_1", figure="neuron_filters"))
     snakemake(tmp_path, config, *targets)
-    first = layout.read_neuron_space(tmp_path / targets[0])
-    second = layout.read_neuron_space(tmp_path / targets[1])
+    first = store.read_neuron_space(tmp_path / targets[0])
+    second = store.read_neuron_space(tmp_path / targets[1])
     # hidden_1 is ranked by its own clusters and the output's; hidden_2 likewise.
     assert first.top_k_sources == ["kmeans/hidden_1", "kmeans/output"]
     assert second.top_k_sources == ["kmeans/hidden_2", "kmeans/output"] and second.width == 12
@@ -272,7 +272,7 @@ def test_the_rule_reads_the_rankings_not_the_training_logs(tmp_path):
     assert "weights.h5" in job and "rankings/" not in job
     assert "Set of input files has changed" in plan
     snakemake(tmp_path, last, targets[0])
-    assert layout.read_neuron_space(tmp_path / targets[0]).top_k is None
+    assert store.read_neuron_space(tmp_path / targets[0]).top_k is None
 
     import h5py
 

@@ -4,8 +4,8 @@ import h5py
 import numpy as np
 import pytest
 
-from nntopo import layout
-from nntopo.layout import LayoutError
+from nntopo import store
+from nntopo.store import StoreError
 
 N = 6
 
@@ -44,7 +44,7 @@ def changed(base, **edits):
     return out
 
 
-READ = {"activations": layout.read_activations, "weights": layout.read_weights, "clusters": layout.read_clusters}
+READ = {"activations": store.read_activations, "weights": store.read_weights, "clusters": store.read_clusters}
 CASES = [
     ("activations", changed(good_activations(), output=None), r"missing dataset 'output' \(has: hidden_1, labels"),
     ("activations", changed(good_activations(), hidden_1=None, hidden_2=np.ones((N, 4), np.float32)),
@@ -77,19 +77,19 @@ CASES = [
 
 
 def test_the_good_files_read(tmp_path):
-    layout.read_activations(write(tmp_path / "a.h5", good_activations()))
-    layout.read_weights(write(tmp_path / "w.h5", good_weights()))
-    clusters = layout.read_clusters(write(tmp_path / "c.h5", good_clusters()))
+    store.read_activations(write(tmp_path / "a.h5", good_activations()))
+    store.read_weights(write(tmp_path / "w.h5", good_weights()))
+    clusters = store.read_clusters(write(tmp_path / "c.h5", good_clusters()))
     assert clusters.n_clusters == 2 and clusters.graph["node_ptr"].tolist() == [0, 2, 5]
     assert clusters.graph["positions"] is None  # a file written before layouts were stored
     placed = changed(good_clusters(), **{"mapper/positions": np.array([[0.0, 1.0], [2.0, 3.0]])})
-    assert layout.read_clusters(write(tmp_path / "p.h5", placed)).graph["positions"].tolist() == [[0, 1], [2, 3]]
+    assert store.read_clusters(write(tmp_path / "p.h5", placed)).graph["positions"].tolist() == [[0, 1], [2, 3]]
 
 
 @pytest.mark.parametrize("kind, datasets, message", CASES)
 def test_a_foreign_file_is_refused_saying_what_is_wrong(tmp_path, kind, datasets, message):
     path = write(tmp_path / f"{kind}.h5", datasets)
-    with pytest.raises(LayoutError, match=message) as error:
+    with pytest.raises(StoreError, match=message) as error:
         READ[kind](path)
     assert str(path) in str(error.value)
 
@@ -97,7 +97,7 @@ def test_a_foreign_file_is_refused_saying_what_is_wrong(tmp_path, kind, datasets
 @pytest.mark.parametrize("kind", sorted(READ))
 def test_not_hdf5_or_missing(tmp_path, kind):
     (tmp_path / "text.h5").write_text("not HDF5")
-    with pytest.raises(LayoutError, match="text.h5: not a readable HDF5 file"):
+    with pytest.raises(StoreError, match="text.h5: not a readable HDF5 file"):
         READ[kind](tmp_path / "text.h5")
-    with pytest.raises(LayoutError, match="gone.h5: file does not exist"):
+    with pytest.raises(StoreError, match="gone.h5: file does not exist"):
         READ[kind](tmp_path / "gone.h5")

@@ -23,7 +23,7 @@ OUTPUT_LAYER = "output"
 PACKAGES = ("numpy", "torch", "h5py", "scikit-learn", "umap-learn", "kmapper", "openTSNE")
 
 
-class LayoutError(ValueError):
+class StoreError(ValueError):
     """An HDF5 file that does not have the layout this module writes."""
 
 
@@ -104,20 +104,20 @@ def _open(path) -> h5py.File:
     try:
         return h5py.File(path, "r")
     except FileNotFoundError:
-        raise LayoutError(f"{path}: file does not exist") from None
+        raise StoreError(f"{path}: file does not exist") from None
     except OSError as exc:
-        raise LayoutError(f"{path}: not a readable HDF5 file ({exc})") from None
+        raise StoreError(f"{path}: not a readable HDF5 file ({exc})") from None
 
 
 def _dataset(h5: h5py.File, name: str, kind: str, ndim: int | tuple[int, ...]) -> np.ndarray:
     """Read dataset ``name`` and check its dtype kind ('f' float, 'i' integer) and rank (or one of ranks)."""
     ranks = ndim if isinstance(ndim, tuple) else (ndim,)
     if name not in h5 or not isinstance(h5[name], h5py.Dataset):
-        raise LayoutError(f"{h5.filename}: missing dataset '{name}' (has: {', '.join(sorted(h5)) or 'nothing'})")
+        raise StoreError(f"{h5.filename}: missing dataset '{name}' (has: {', '.join(sorted(h5)) or 'nothing'})")
     data = h5[name][()]
     if data.dtype.kind not in (kind, "u" if kind == "i" else kind) or data.ndim not in ranks:
         wanted = {"f": "float", "i": "integer"}[kind]
-        raise LayoutError(
+        raise StoreError(
             f"{h5.filename}: dataset '{name}' is {data.dtype} with shape {data.shape}; "
             f"expected a {' or '.join(map(str, ranks))}-D {wanted} array"
         )
@@ -179,17 +179,17 @@ def read_weights(path) -> dict[str, Layer]:
         hidden = sorted((k for k in groups if k.startswith("hidden_")), key=lambda k: k.split("_")[1].zfill(9))
         names = layer_names(len(hidden))
         if hidden != names[:-1] or OUTPUT_LAYER not in groups:
-            raise LayoutError(f"{path}: expected groups {', '.join(names)}; found groups: {', '.join(groups) or 'none'}")
+            raise StoreError(f"{path}: expected groups {', '.join(names)}; found groups: {', '.join(groups) or 'none'}")
         layers = {}
         for name in names:
             weight = _dataset(h5, f"{name}/weight", "f", (2, 4))  # dense or convolution
             bias = _dataset(h5, f"{name}/bias", "f", 1)
             normalisation = [_dataset(h5, f"{name}/{key}", "f", 1) if key in h5[name] else None for key in NORMALISATION]
             if (normalisation[0] is None) != (normalisation[1] is None):
-                raise LayoutError(f"{path}: {name} has one of {' and '.join(NORMALISATION)} without the other")
+                raise StoreError(f"{path}: {name} has one of {' and '.join(NORMALISATION)} without the other")
             for key, values in zip(("bias", *NORMALISATION), (bias, *normalisation)):
                 if values is not None and values.shape[0] != weight.shape[0]:
-                    raise LayoutError(f"{path}: {name}/{key} has {values.shape[0]} entries for {weight.shape[0]} units")
+                    raise StoreError(f"{path}: {name}/{key} has {values.shape[0]} entries for {weight.shape[0]} units")
             layers[name] = Layer(weight, bias, *normalisation)
     check_chain(layers, path)
     return layers
@@ -203,7 +203,7 @@ def check_chain(layers: dict[str, Layer], where) -> None:
         fits = following[1] % previous[0] == 0 if len(previous) == 4 and len(following) == 2 else \
             previous[0] == following[1] and not (len(previous) == 2 and len(following) == 4)
         if not fits:
-            raise LayoutError(f"{where}: layer shapes {[list(shape) for shape in shapes]} do not chain")
+            raise StoreError(f"{where}: layer shapes {[list(shape) for shape in shapes]} do not chain")
 
 
 # --- weights.h5's `neural_persistence` group: the weights' neural persistence before training (row 0)
@@ -237,7 +237,7 @@ def neural_persistence_writer(records: list[dict], attrs: dict):
 def read_neural_persistence(path) -> PersistenceHistory:
     with _open(path) as h5:
         if NEURAL_PERSISTENCE_GROUP not in h5:
-            raise LayoutError(f"{path}: no '{NEURAL_PERSISTENCE_GROUP}' group; the model was trained before neural "
+            raise StoreError(f"{path}: no '{NEURAL_PERSISTENCE_GROUP}' group; the model was trained before neural "
                               f"persistence was recorded: delete the model's folder and rerun")
         group = h5[NEURAL_PERSISTENCE_GROUP]
         attrs = {key: _plain(value) for key, value in group.attrs.items()}
@@ -285,18 +285,18 @@ def read_activations(path) -> Activations:
         predictions = _dataset(h5, "predictions", "i", 1)
         attrs = {key: _plain(value) for key, value in h5.attrs.items()}
     if not hidden:
-        raise LayoutError(f"{path}: no hidden layer datasets (hidden_1, ...)")
+        raise StoreError(f"{path}: no hidden layer datasets (hidden_1, ...)")
     for name, values in zip(layer_names(n_hidden), (*hidden, output)):
         bad = int(values.size - np.count_nonzero(np.isfinite(values)))
         if bad:
-            raise LayoutError(f"{path}: dataset '{name}' holds {bad} NaN or infinite values; the network diverged "
+            raise StoreError(f"{path}: dataset '{name}' holds {bad} NaN or infinite values; the network diverged "
                               "(retrain it with a lower training.lr)")
     sizes = {a.shape[0] for a in (*hidden, output, labels, predictions)}
     if len(sizes) != 1:
-        raise LayoutError(f"{path}: datasets disagree on the number of points ({sorted(sizes)})")
+        raise StoreError(f"{path}: datasets disagree on the number of points ({sorted(sizes)})")
     for name, values in (("labels", labels), ("predictions", predictions)):
         if values.size and not (0 <= values.min() and values.max() < output.shape[1]):
-            raise LayoutError(f"{path}: dataset '{name}' holds classes {values.min()}..{values.max()}, "
+            raise StoreError(f"{path}: dataset '{name}' holds classes {values.min()}..{values.max()}, "
                               f"but 'output' has {output.shape[1]} classes")
     return Activations(hidden, output, labels, predictions, attrs)
 
@@ -350,17 +350,17 @@ def read_clusters(path) -> Clusters:
             graph[MAPPER_POSITIONS] = _dataset(h5, stored, "f", 2) if stored in h5 else None
         attrs = {key: _plain(value) for key, value in h5.attrs.items()}
     if embedding is not None and embedding.shape != (len(labels), 2):
-        raise LayoutError(f"{path}: embedding has shape {embedding.shape}, expected ({len(labels)}, 2)")
+        raise StoreError(f"{path}: embedding has shape {embedding.shape}, expected ({len(labels)}, 2)")
     if labels.size and labels.min() < -1:
-        raise LayoutError(f"{path}: labels below -1")
+        raise StoreError(f"{path}: labels below -1")
     if graph is not None:
         n_nodes = len(graph["node_ptr"]) - 1
         if graph["node_ptr"][-1] != len(graph["node_points"]) or len(graph["node_cluster"]) != n_nodes:
-            raise LayoutError(f"{path}: mapper node_ptr, node_points and node_cluster disagree on the nodes")
+            raise StoreError(f"{path}: mapper node_ptr, node_points and node_cluster disagree on the nodes")
         if graph["edges"].size and graph["edges"].shape[1] != 2:
-            raise LayoutError(f"{path}: mapper edges must be pairs of nodes")
+            raise StoreError(f"{path}: mapper edges must be pairs of nodes")
         if graph[MAPPER_POSITIONS] is not None and graph[MAPPER_POSITIONS].shape != (n_nodes, 2):
-            raise LayoutError(f"{path}: mapper positions have shape {graph[MAPPER_POSITIONS].shape}, "
+            raise StoreError(f"{path}: mapper positions have shape {graph[MAPPER_POSITIONS].shape}, "
                               f"expected ({n_nodes}, 2)")
     return Clusters(labels, embedding, graph, attrs)
 
@@ -385,7 +385,7 @@ def read_shape_data(path) -> tuple[dict[str, np.ndarray], dict]:
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if len(x) != len(y) or not np.isfinite(x).all():
-            raise LayoutError(f"{path}: x_{split} and y_{split} disagree in length or hold NaN; delete the file "
+            raise StoreError(f"{path}: x_{split} and y_{split} disagree in length or hold NaN; delete the file "
                               "to generate it again")
     return arrays, attrs
 
@@ -447,7 +447,7 @@ def read_homology(path) -> Homology:
     with _open(path) as h5:
         attrs = {key: _plain(value) for key, value in h5.attrs.items()}
         if "layers" not in attrs:
-            raise LayoutError(f"{path}: no 'layers' attribute; not a homology file")
+            raise StoreError(f"{path}: no 'layers' attribute; not a homology file")
         classes = _dataset(h5, "classes", "i", 1).tolist()
         points = {c: _dataset(h5, f"points/{c}", "i", 1) for c in classes}
         subsample = {c: _dataset(h5, f"subsample/{c}", "i", 1) for c in classes}
@@ -457,7 +457,7 @@ def read_homology(path) -> Homology:
             for c in classes:
                 name = f"{layer}/{c}"
                 if name not in h5:
-                    raise LayoutError(f"{path}: missing group '{name}'")
+                    raise StoreError(f"{path}: missing group '{name}'")
                 group = h5[name]
                 dims = sorted(int(key[1:]) for key in group if key[:1] == "h" and key[1:].isdigit())
                 layers[layer][c] = ClassHomology(
@@ -478,21 +478,21 @@ RANKING_COLUMNS = ("dataset", "model", "space", "method", "layer", "cluster", "n
 
 
 def read_rankings(path):
-    """A rankings table as a DataFrame; LayoutError for a missing, unreadable or foreign file."""
+    """A rankings table as a DataFrame; StoreError for a missing, unreadable or foreign file."""
     import pandas as pd
 
     try:
         table = pd.read_csv(path)
     except FileNotFoundError:
-        raise LayoutError(f"{path}: file does not exist") from None
+        raise StoreError(f"{path}: file does not exist") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
-        raise LayoutError(f"{path}: not a readable CSV table ({str(exc).strip() or type(exc).__name__})") from None
+        raise StoreError(f"{path}: not a readable CSV table ({str(exc).strip() or type(exc).__name__})") from None
     missing = [c for c in RANKING_COLUMNS if c not in table.columns]
     if missing:
-        raise LayoutError(f"{path}: not a rankings table, no column {', '.join(missing)}")
+        raise StoreError(f"{path}: not a rankings table, no column {', '.join(missing)}")
     for column in ("cluster", "neuron", "count", "rank"):
         if len(table) and table[column].dtype.kind not in "iu":  # (no rows: every point in no cluster)
-            raise LayoutError(f"{path}: column '{column}' holds {table[column].dtype}, expected integers")
+            raise StoreError(f"{path}: column '{column}' holds {table[column].dtype}, expected integers")
     return table
 
 
@@ -568,7 +568,7 @@ def read_neuron_space(path) -> NeuronSpace:
     with _open(path) as h5:
         attrs = {key: _plain(value) for key, value in h5.attrs.items()}
         if "layer" not in attrs or NEURON_GRAPH_GROUP not in h5:
-            raise LayoutError(f"{path}: no 'layer' attribute or '{NEURON_GRAPH_GROUP}' group; not a neuron space file")
+            raise StoreError(f"{path}: no 'layer' attribute or '{NEURON_GRAPH_GROUP}' group; not a neuron space file")
         arrays = {name: _dataset(h5, name, kind, ndim) for name, (kind, ndim) in NEURON_ARRAYS.items()}
         top_k = _dataset(h5, NEURON_TOP_K, "i", 2) if NEURON_TOP_K in h5 else None
         graph = {name: _dataset(h5, f"{NEURON_GRAPH_GROUP}/{name}", kind, ndim)
@@ -596,7 +596,7 @@ def read_neuron_space(path) -> NeuronSpace:
     ]
     for wrong, what in problems:
         if wrong:
-            raise LayoutError(f"{path}: {what}")
+            raise StoreError(f"{path}: {what}")
     return NeuronSpace(arrays["neurons"], arrays["points"], arrays["norms"], arrays["alive"].astype(bool),
                        arrays["label"], arrays["linear_path"], top_k, sources, graph, diagrams, attrs)
 
@@ -684,7 +684,7 @@ def read_filter_space(path) -> FilterSpace:
     with _open(path) as h5:
         attrs = {key: _plain(value) for key, value in h5.attrs.items()}
         if "architecture" not in attrs or "models" not in attrs or FILTER_GRAPH_GROUP not in h5:
-            raise LayoutError(f"{path}: no 'architecture' or 'models' attribute or '{FILTER_GRAPH_GROUP}' group; "
+            raise StoreError(f"{path}: no 'architecture' or 'models' attribute or '{FILTER_GRAPH_GROUP}' group; "
                               f"not a filter space file")
         arrays = {name: _dataset(h5, name, kind, ndim) for name, (kind, ndim) in FILTER_ARRAYS.items()}
         graph = {name: _dataset(h5, f"{FILTER_GRAPH_GROUP}/{name}", kind, ndim)
@@ -717,7 +717,7 @@ def read_filter_space(path) -> FilterSpace:
     ]
     for wrong, what in problems:
         if wrong:
-            raise LayoutError(f"{path}: {what}")
+            raise StoreError(f"{path}: {what}")
     return FilterSpace(kernels, arrays["source"], arrays["contrast"], contrasted, arrays["density"], kept,
                        arrays["points"], arrays["plane"], graph, diagrams, attrs)
 # --- end of filters space.h5
