@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-
-
 from nntopo import store
 
 
@@ -58,7 +56,7 @@ def ablate(activations_path, clusters_path, ranking_path, output_path, settings:
     network to silence neurons in: then the table is written empty, and the log says why."""
     import pandas as pd
 
-    from nntopo.analysis.ablation import COLUMNS, ablate_recorded, summarize_ablation
+    from nntopo.analysis.ablation import COLUMNS, ablate_clusters, summarize_ablation
 
     acts, clusters = _clusters_of(activations_path, clusters_path)
     rankings = pd.read_csv(ranking_path)
@@ -69,8 +67,8 @@ def ablate(activations_path, clusters_path, ranking_path, output_path, settings:
             log(f"{layer}: ablation skipped: {acts.attrs['model']}: {acts.attrs['no_network']}")
             tables.append(_described(pd.DataFrame(columns=COLUMNS), clusters, layer))
             continue
-        table = ablate_recorded(acts, None, clusters.labels, rankings[rankings["layer"] == layer],
-                                k=settings["top_k"], layer=layer, n_random=settings["n_random"],
+        table = ablate_clusters(None, None, None, acts.labels, clusters.labels, rankings[rankings["layer"] == layer],
+                                top_k=settings["top_k"], n_random=settings["n_random"],
                                 seed=int(acts.attrs["seed"]), ablator=ablator)
         summary = summarize_ablation(table, alpha=settings["alpha"])
         log(f"{layer}: {summary['hurt_more_than_random']} of {summary['clusters']} clusters lose more accuracy "
@@ -96,7 +94,7 @@ def ablators(weights_path=None, network=None, external: dict | None = None):
             if "no_network" in acts.attrs:
                 built[layer] = None
             elif external is not None:
-                from nntopo.analysis.network_ablation import NetworkAblator
+                from nntopo.analysis.ablation.network import NetworkAblator
 
                 model, images = network()
                 ablator = NetworkAblator(model, external, images, store.layer_names(len(acts.hidden)).index(layer),

@@ -5,13 +5,12 @@ import pytest
 from nntopo.analysis.ablation import (
     COLUMNS,
     ablate_clusters,
-    ablate_recorded,
     logit_error,
     logits_without,
     output_logits,
     random_draws,
+    recorded_ablator,
     summarize_ablation,
-    top_neurons,
 )
 from nntopo.store import Activations, Layer
 
@@ -68,7 +67,7 @@ def test_logits_equal_a_full_forward_pass_with_the_hidden_neurons_zeroed():
 
 def test_ablation_k1_by_hand():
     n_random, seed = 50, 7
-    table = ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, RANKING, k=1, n_random=n_random, seed=seed)
+    table = ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, RANKING, top_k=1, n_random=n_random, seed=seed)
     assert list(table.columns) == COLUMNS
     assert table["cluster"].tolist() == [0, 1]
     assert table["size"].tolist() == [4, 3]
@@ -98,7 +97,7 @@ def test_ablation_k1_by_hand():
 
 
 def test_ablation_k2_by_hand():
-    table = ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, RANKING, k=2, n_random=10, seed=0)
+    table = ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, RANKING, top_k=2, n_random=10, seed=0)
     assert table["neurons"].tolist() == ["0 2", "1 2"]
     # Without neurons 0 and 2 no point of cluster 0 is right; of the others only p7 goes wrong.
     assert table["acc_cluster_after"].tolist() == pytest.approx([0, 1 / 3])
@@ -108,7 +107,7 @@ def test_ablation_k2_by_hand():
 def test_silencing_every_neuron_leaves_the_bias_and_p_value_one():
     # k = 4: every draw silences all four neurons, as does the top-k set, so p = 1 and no spread.
     ranking = pd.DataFrame({"cluster": [0] * 4 + [1] * 4, "neuron": [0, 1, 2, 3] * 2, "rank": [1, 2, 3, 4] * 2})
-    table = ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, ranking, k=4, n_random=20, seed=1)
+    table = ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, ranking, top_k=4, n_random=20, seed=1)
     # Logits (0, 0): argmax is class 0 everywhere.
     assert table["acc_cluster_after"].tolist() == pytest.approx([1, 0])
     assert table["random_mean"].tolist() == pytest.approx([1, 0])
@@ -118,7 +117,7 @@ def test_silencing_every_neuron_leaves_the_bias_and_p_value_one():
 
 def test_a_cluster_without_ranked_neurons_silences_nothing():
     ranking = RANKING[RANKING["cluster"] == 0]
-    table = ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, ranking, k=1, n_random=5, seed=0)
+    table = ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, ranking, top_k=1, n_random=5, seed=0)
     row = table.iloc[1]
     assert row["neurons"] == "" and row["n_silenced"] == 0
     assert row["acc_cluster_after"] == row["acc_cluster_before"] == row["random_mean"]
@@ -138,16 +137,16 @@ def _random_problem(n=600, width=40, classes=4, clusters=5, seed=0):
 
 def test_random_baseline_matches_a_plain_loop_and_is_reproducible():
     hidden, weight, bias, y_true, labels, ranking = _random_problem()
-    n_random, seed, k = 30, 11, 3
-    table = ablate_clusters(hidden, weight, bias, y_true, labels, ranking, k, n_random=n_random, seed=seed)
-    again = ablate_clusters(hidden, weight, bias, y_true, labels, ranking, k, n_random=n_random, seed=seed)
+    n_random, seed, top_k = 30, 11, 3
+    table = ablate_clusters(hidden, weight, bias, y_true, labels, ranking, top_k, n_random=n_random, seed=seed)
+    again = ablate_clusters(hidden, weight, bias, y_true, labels, ranking, top_k, n_random=n_random, seed=seed)
     pd.testing.assert_frame_equal(table, again)
-    other = ablate_clusters(hidden, weight, bias, y_true, labels, ranking, k, n_random=n_random, seed=seed + 1)
+    other = ablate_clusters(hidden, weight, bias, y_true, labels, ranking, top_k, n_random=n_random, seed=seed + 1)
     assert not np.allclose(other["random_mean"], table["random_mean"])
     assert other["acc_cluster_after"].tolist() == table["acc_cluster_after"].tolist()  # top-k is not random
 
-    draws = random_draws(hidden.shape[1], k, n_random, seed)
-    assert all(len(set(d)) == k for d in draws)
+    draws = random_draws(hidden.shape[1], top_k, n_random, seed)
+    assert all(len(set(d)) == top_k for d in draws)
     for row in table.itertuples():
         own = labels == row.cluster
         silenced = [int(s) for s in row.neurons.split()]
@@ -174,23 +173,29 @@ def test_inputs_are_checked():
         ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, RANKING, 1, downstream=[(np.eye(3), np.zeros(3))])
     with pytest.raises(ValueError, match="no point is in"):
         ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, np.where(CLUSTERS == 1, -1, CLUSTERS), RANKING, 1)
-    with pytest.raises(ValueError, match="k must be"):
-        top_neurons(RANKING, 0)
+    with pytest.raises(ValueError, match="top_k must be"):
+        ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, RANKING, 0)
     with pytest.raises(ValueError, match="n_random"):
         ablate_clusters(HIDDEN, W_OUT, B_OUT, Y_TRUE, CLUSTERS, RANKING, 1, n_random=0)
 
 
-def test_ablate_recorded_checks_the_layer_and_the_stored_logits():
+def _ablate_recorded(acts, weights, layer, **kwargs):
+    """The ablation table of a model's recorded files, as the analysis stage makes it."""
+    ablator = recorded_ablator(acts, weights, layer)
+    return ablate_clusters(None, None, None, acts.labels, CLUSTERS, RANKING, 1, ablator=ablator, **kwargs)
+
+
+def test_recorded_ablator_checks_the_layer_and_the_stored_logits():
     logits = output_logits(HIDDEN, W_OUT, B_OUT)
     acts = Activations([HIDDEN.astype(np.float32)], logits.astype(np.float32), Y_TRUE, logits.argmax(1), {})
     weights = {"hidden_1": Layer(np.zeros((4, 3)), np.zeros(4)), "output": Layer(W_OUT, B_OUT)}
-    table = ablate_recorded(acts, weights, CLUSTERS, RANKING, 1, "hidden_1", n_random=5)
+    table = _ablate_recorded(acts, weights, "hidden_1", n_random=5)
     assert table["acc_cluster_after"].tolist() == pytest.approx([1 / 4, 1 / 3])
     with pytest.raises(KeyError, match="no layer 'hidden_0'"):
-        ablate_recorded(acts, weights, CLUSTERS, RANKING, 1, "hidden_0")
+        recorded_ablator(acts, weights, "hidden_0")
     wrong = Activations(acts.hidden, acts.output + 0.01, Y_TRUE, acts.predictions, {})
     with pytest.raises(ValueError, match="differ from the stored"):
-        ablate_recorded(wrong, weights, CLUSTERS, RANKING, 1, "hidden_1")
+        recorded_ablator(wrong, weights, "hidden_1")
 
 
 def test_an_earlier_layer_is_silenced_through_the_layers_after_it():
@@ -206,7 +211,7 @@ def test_an_earlier_layer_is_silenced_through_the_layers_after_it():
     acts = Activations([HIDDEN.astype(np.float32), second.astype(np.float32)], logits.astype(np.float32), Y_TRUE,
                        logits.argmax(1), {})
     weights = {"hidden_1": Layer(np.zeros((4, 3)), np.zeros(4)), "hidden_2": Layer(w2, b2), "output": Layer(W_OUT, B_OUT)}
-    table = ablate_recorded(acts, weights, CLUSTERS, RANKING, 1, "hidden_1", n_random=5)
+    table = _ablate_recorded(acts, weights, "hidden_1", n_random=5)
     # Cluster 0 silences neuron 0: p0 (0, 1), p1 (0, 2) wrong; p2 (4, 0) right; p3: (3, 4) before,
     # (0, 4) after, wrong both times. Cluster 1 silences neuron 1: p4 (1, 0), p5 (2, 0) wrong, p6 (0, 1) right.
     assert table["acc_cluster_before"].tolist() == pytest.approx([3 / 4, 1])

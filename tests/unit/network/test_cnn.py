@@ -14,11 +14,11 @@ from scipy.signal import correlate2d
 
 from nntopo import config, data, store
 from nntopo.analysis.ablation import Ablator, ablate_clusters, recorded_ablator
-from nntopo.analysis.channel_ablation import ChannelAblator
+from nntopo.analysis.ablation.channels import ChannelAblator
 from nntopo.network.model import build
 from nntopo.network.stage import recorded_network, train_and_record
 from nntopo.network.train import flops_per_sample, record, train
-from nntopo.paths import MODEL_ID_REGEX, ModelId
+from nntopo.models import MODEL_ID_REGEX, ModelId
 from nntopo.weights.neurons import linear_path
 
 # digits' images are 8x8: two 3x3 convolutions without pooling leave 4x4 maps.
@@ -279,7 +279,7 @@ def test_ablating_clusters_of_channels_runs_the_random_baseline(trained, digits)
     labels = digits.y_test  # the true classes as clusters
     ranking = pd.DataFrame([{"cluster": c, "neuron": n, "rank": r + 1} for c in range(10)
                             for r, n in enumerate(np.argsort(-acts.hidden[1][labels == c].mean(0))[:2])])
-    table = ablate_clusters(None, None, None, labels, labels, ranking, k=2, n_random=10, ablator=ablator)
+    table = ablate_clusters(None, None, None, labels, labels, ranking, top_k=2, n_random=10, ablator=ablator)
     assert len(table) == 10 and (table["n_silenced"] == 2).all()
     assert ((table["p_value"] >= 1 / 11) & (table["p_value"] <= 1)).all()
     own = table.loc[0, "acc_cluster_after"]

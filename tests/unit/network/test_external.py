@@ -16,7 +16,7 @@ from torch import nn
 
 from nntopo import config, data, paths, store
 from examples.own_network.train import fit
-from nntopo.analysis.network_ablation import NetworkAblator
+from nntopo.analysis.ablation.network import NetworkAblator
 from nntopo.network import external
 from tests.unit.network.test_cnn import STUDY as CNN_STUDY
 from tests.unit.network.test_cnn import TRAINING

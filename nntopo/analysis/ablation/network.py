@@ -1,6 +1,6 @@
 """Silence units of a network the user brings (config `external`): zeroed in the output of the module
 that is their layer, through its forward hook, and the whole network run on the test images again.
-The counterpart of ``ablation.Ablator`` for a network nntopo cannot replay from recorded layers (any
+The counterpart of ``recorded.Ablator`` for a network nntopo cannot replay from recorded layers (any
 architecture): one forward pass of the test set per silenced set, in float32 as it was recorded.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from torch import nn
 
-from nntopo.analysis.silencing import Remembered
+from nntopo.analysis.ablation.silencing import Remembered
 from nntopo.network.external import model_inputs, named_modules, run
 
 

@@ -1,6 +1,6 @@
 """Silence a convolutional layer's channels: each one's whole feature map set to zero, the network run
-from there on the test images. The counterpart of ``ablation.Ablator`` (same interface, so
-``ablation.ablate_clusters`` uses either): a channel's recorded activation is its map reduced over
+from there on the test images. The counterpart of ``recorded.Ablator`` (same interface, so
+``table.ablate_clusters`` uses either): a channel's recorded activation is its map reduced over
 space, from which the later layers cannot be replayed, so its maps are recomputed from ``model.pt``
 and the test images.
 
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from nntopo.analysis.silencing import Remembered
+from nntopo.analysis.ablation.silencing import Remembered
 from nntopo.network.train import reduce_maps
 
 # Images per float64 pass: a chunk's transient maps and convolution buffers are ~0.4 GB at 1,000
@@ -30,7 +30,7 @@ CHUNK = 250
 
 class ChannelAblator(Remembered):
     """Ablated predictions' correctness for any channel set of convolutional layer ``layer``,
-    remembered per set (as ``ablation.Ablator``)."""
+    remembered per set (as ``recorded.Ablator``)."""
 
     @torch.no_grad()
     def __init__(self, model, x_test: np.ndarray, layer: str, y_true):

@@ -1,7 +1,7 @@
-"""What every ablator shares (the dense replay of ``ablation.Ablator``, a CNN's channels of
-``channel_ablation``, an external network's units of ``network_ablation``): the predictions' correctness
-for a silenced set of units, computed once per set and remembered, so that the methods clustering one
-layer share their random baseline (the same draws for all)."""
+"""What every ablator shares (the dense replay of ``recorded.Ablator``, a CNN's channels of
+``channels.ChannelAblator``, an external network's units of ``network.NetworkAblator``): the
+predictions' correctness for a silenced set of units, computed once per set and remembered, so that
+the methods clustering one layer share their random baseline (the same draws for all)."""
 
 from __future__ import annotations
 
