@@ -314,7 +314,7 @@ def training_table(results: Path) -> list[dict]:
     position of its map)."""
     import h5py
 
-    from nntopo.paths import ModelId
+    from nntopo.models import ModelId
 
     rows = []
     for metrics_path in sorted(results.glob("*/*/metrics.json")):
@@ -377,7 +377,7 @@ def pick_figure(work: Path, cfg: dict, models: list[str]) -> tuple[Path, str]:
     batch), else that method's heatmap.png of the model's output layer (a layer_figures batch)."""
     from nntopo import config as nnconfig
     from nntopo import paths
-    from nntopo.paths import ModelId
+    from nntopo.models import ModelId
     from nntopo.workflow import figures
 
     method = cfg["figures"]["embedding"] if cfg["figures"]["embedding"] in cfg["clustering"]["methods"] \

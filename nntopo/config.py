@@ -15,7 +15,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
-from nntopo.paths import ModelId
+from nntopo.models import ModelId
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "config.schema.yaml"
 DATA_DIR_ENV = "NNTOPO_DATA_DIR"
@@ -393,7 +393,7 @@ def convolutional_layers(model: str | ModelId) -> list[str]:
     """The hidden layers of ``model`` that are convolutions (a CNN's first ones; none of an MLP's, nor
     of an external network's: its layers are whatever modules it records)."""
     from nntopo.store import hidden_name
-    from nntopo.paths import is_grid_model
+    from nntopo.models import is_grid_model
 
     if not is_grid_model(model):
         return []

@@ -1,13 +1,11 @@
-"""The one source of truth for where every output lives and how a model is named.
+"""The one source of truth for where every output lives.
 
 Rules, scripts and tests import these patterns instead of spelling paths again. Patterns use
-Snakemake's ``{wildcard}`` syntax; ``str.format`` fills them outside Snakemake.
+Snakemake's ``{wildcard}`` syntax; ``str.format`` fills them outside Snakemake. What the wildcards
+may hold (model ids, architectures, layer names) is nntopo.models'.
 """
 
 from __future__ import annotations
-
-import re
-from dataclasses import dataclass
 
 RESULTS = "results"
 MODEL_DIR = RESULTS + "/{dataset}/{model}"
@@ -87,6 +85,17 @@ LAYER_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{layer}.tsv"
 LAYER_METHOD_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{layer}/{method}.tsv"
 DATASET_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}.tsv"
 
+# The space of first-layer filters (nntopo/weights/filters.py, rules/filters.smk).
+# Per dataset and CNN architecture (a CNN's model id without its seed, e.g. cnn16x32-none), the first
+# convolutional layer's kernels of every seed together: the filtered cloud, its persistence diagram and
+# Mapper graph (FILTER_SPACE) and their figures, drawn by the same job.
+FILTER_DIR = RESULTS + "/{dataset}/filters/{architecture}"
+FILTER_SPACE = FILTER_DIR + "/space.h5"
+FILTER_FIGURE = FILTER_DIR + "/{figure}.png"
+FILTER_FIGURES = ("filter_diagram", "filter_graph")
+FILTER_LOG = RESULTS + "/logs/{rule}/{dataset}/filters/{architecture}.log"
+FILTER_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/filters/{architecture}.tsv"
+
 
 def fill(pattern: str, **wildcards) -> str:
     """``pattern`` with the given wildcards filled in and the others kept for Snakemake."""
@@ -98,111 +107,3 @@ def fill(pattern: str, **wildcards) -> str:
 def for_rule(pattern: str, rule: str) -> str:
     """A log or benchmark pattern with the rule's name filled in."""
     return fill(pattern, rule=rule)
-
-
-# A model id names the architecture, the activation function (relu, the default, is left out), the
-# regularization preset and the training seed.
-# - An MLP: mlp{widths joined by x}[-{activation}]-{regularization}-s{seed}, e.g. mlp1024-l2-s0,
-#   mlp128x128x128x128-none-s0, mlp100-tanh-l2-s0.
-# - A CNN: cnn{channels joined by x}[-k{kernel}][-p{pool}][-d{dense widths joined by x}][-{activation}]-
-#   {regularization}-s{seed}; kernel 3 and pool 2 are left out: cnn16x32-none-s0, cnn16x32-k5-d128-l2-s1.
-ACTIVATIONS_NAMED = ("tanh", "leaky_relu")  # the activation functions an id names; relu is implicit
-DEFAULT_ACTIVATION = "relu"
-DEFAULT_KERNEL, DEFAULT_POOL = 3, 2
-_ACTIVATION = "|".join(ACTIVATIONS_NAMED)
-_NUMBERS = "[0-9]+(?:x[0-9]+)*"
-MODEL_ID_REGEX = (rf"(?:mlp{_NUMBERS}|cnn{_NUMBERS}(?:-k[0-9]+)?(?:-p[0-9]+)?(?:-d{_NUMBERS})?)"
-                  rf"(?:-(?:{_ACTIVATION}))?-[a-z][a-z0-9]*-s[0-9]+")
-_MODEL_ID = re.compile(rf"(?:mlp(?P<widths>{_NUMBERS})|cnn(?P<channels>{_NUMBERS})(?:-k(?P<kernel>[0-9]+))?"
-                       rf"(?:-p(?P<pool>[0-9]+))?(?:-d(?P<dense>{_NUMBERS}))?)"
-                       rf"(?:-(?P<act>{_ACTIVATION}))?-(?P<reg>[a-z][a-z0-9]*)-s(?P<seed>[0-9]+)")
-# The layers an analysis can look at: the hidden layers, counted from 1, and the output logits.
-LAYER_REGEX = r"hidden_[1-9][0-9]*|output"
-
-
-def _numbers(text: str | None) -> tuple[int, ...]:
-    return tuple(int(w) for w in text.split("x")) if text else ()
-
-
-@dataclass(frozen=True)
-class ModelId:
-    widths: tuple[int, ...]  # units of every hidden layer in order: a CNN's channels, then its dense widths
-    regularization: str
-    seed: int
-    activation: str = DEFAULT_ACTIVATION
-    conv: int = 0  # how many of the hidden layers are convolutional, first (0: an MLP)
-    kernel: int = DEFAULT_KERNEL  # a CNN's square kernel, the same in every convolutional layer
-    pool: int = DEFAULT_POOL  # max pooling after every convolutional layer, size = stride (1: none)
-
-    @property
-    def channels(self) -> tuple[int, ...]:
-        return self.widths[:self.conv]
-
-    @property
-    def dense(self) -> tuple[int, ...]:
-        """The widths of the fully connected hidden layers (all of an MLP's)."""
-        return self.widths[self.conv:]
-
-    def __str__(self) -> str:
-        act = "" if self.activation == DEFAULT_ACTIVATION else f"-{self.activation}"
-        return f"{self.architecture_name}{act}-{self.regularization}-s{self.seed}"
-
-    @property
-    def architecture_name(self) -> str:
-        """mlp{widths} or cnn{channels}[-k..][-p..][-d..]: the layers alone."""
-        if not self.conv:
-            return f"mlp{'x'.join(map(str, self.widths))}"
-        parts = [f"cnn{'x'.join(map(str, self.channels))}"]
-        parts += [f"k{self.kernel}"] if self.kernel != DEFAULT_KERNEL else []
-        parts += [f"p{self.pool}"] if self.pool != DEFAULT_POOL else []
-        parts += [f"d{'x'.join(map(str, self.dense))}"] if self.dense else []
-        return "-".join(parts)
-
-    @property
-    def architecture(self) -> str:
-        """The id without its seed: what models trained with different seeds share."""
-        return str(self).rsplit("-s", 1)[0]
-
-    @classmethod
-    def parse(cls, text: str) -> "ModelId":
-        match = _MODEL_ID.fullmatch(text)
-        if match is None:
-            raise ValueError(f"{text!r} is not a model id of the form mlp{{widths}}[-{{activation}}]-{{reg}}-s{{seed}} "
-                             f"or cnn{{channels}}[-k{{kernel}}][-p{{pool}}][-d{{widths}}][-{{activation}}]-{{reg}}-s{{seed}}")
-        common = dict(regularization=match["reg"], seed=int(match["seed"]), activation=match["act"] or DEFAULT_ACTIVATION)
-        if match["widths"]:
-            return cls(_numbers(match["widths"]), **common)
-        channels = _numbers(match["channels"])
-        return cls(channels + _numbers(match["dense"]), **common, conv=len(channels),
-                   kernel=int(match["kernel"] or DEFAULT_KERNEL), pool=int(match["pool"] or DEFAULT_POOL))
-
-
-# A network the user brings (config `external`) is named by its `name`: lower-case letters, digits and
-# underscores, never a hyphen, so that no name reads as a grid model's id (which ends in -s{seed}).
-EXTERNAL_NAME_REGEX = "[a-z][a-z0-9_]*"
-
-
-def is_grid_model(model) -> bool:
-    """Whether ``model`` is a model id of the grid (an MLP or CNN nntopo trains), not an external name."""
-    return re.fullmatch(MODEL_ID_REGEX, str(model)) is not None
-
-
-def architecture_of(model) -> str:
-    """What models differing only in their seed share: a grid model's id without its seed; an external
-    network's name (it is its own architecture)."""
-    return ModelId.parse(str(model)).architecture if is_grid_model(model) else str(model)
-
-
-# --- the space of first-layer filters (nntopo/weights/filters.py, rules/filters.smk) ---------------------
-# Per dataset and CNN architecture (a CNN's model id without its seed, e.g. cnn16x32-none), the first
-# convolutional layer's kernels of every seed together: the filtered cloud, its persistence diagram and
-# Mapper graph (FILTER_SPACE) and their figures, drawn by the same job.
-ARCHITECTURE_REGEX = (rf"cnn{_NUMBERS}(?:-k[0-9]+)?(?:-p[0-9]+)?(?:-d{_NUMBERS})?"
-                      rf"(?:-(?:{_ACTIVATION}))?-[a-z][a-z0-9]*")
-FILTER_DIR = RESULTS + "/{dataset}/filters/{architecture}"
-FILTER_SPACE = FILTER_DIR + "/space.h5"
-FILTER_FIGURE = FILTER_DIR + "/{figure}.png"
-FILTER_FIGURES = ("filter_diagram", "filter_graph")
-FILTER_LOG = RESULTS + "/logs/{rule}/{dataset}/filters/{architecture}.log"
-FILTER_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/filters/{architecture}.tsv"
-# --- end of the space of first-layer filters

@@ -5,6 +5,7 @@ import sys
 # The package `nntopo` is installed (pip install -e ., as `make` does), so jobs import it as any package.
 
 from nntopo import config as nnconfig
+from nntopo import models as nnmodels  # not `models`: a function below bears that name
 from nntopo import paths
 from nntopo.clustering.methods import METHODS
 from nntopo.workflow import figures
@@ -28,8 +29,8 @@ wildcard_constraints:
     dataset="[a-z_]+",
     # The grid's ids, and the names of the external networks (exactly those: a results folder such as
     # summary/ is never read as a model's).
-    model="|".join([paths.MODEL_ID_REGEX, *(entry["name"] for entry in config["external"])]),
-    layer=paths.LAYER_REGEX,
+    model="|".join([nnmodels.MODEL_ID_REGEX, *(entry["name"] for entry in config["external"])]),
+    layer=nnmodels.LAYER_REGEX,
     # Any registered method: k-means' figures read figures.embedding's clusters, listed or not.
     method="|".join(METHODS),
 
@@ -103,7 +104,7 @@ def network_inputs(wildcards):
 def runs_network(model):
     """Whether the ablation of ``model`` runs a network on the test images: a CNN's or an external one."""
     entry = nnconfig.external_entry(config, model)
-    return paths.ModelId.parse(model).conv > 0 if entry is None else nnconfig.external_kind(entry) != "activations"
+    return nnmodels.ModelId.parse(model).conv > 0 if entry is None else nnconfig.external_kind(entry) != "activations"
 
 
 def external_settings(wildcards):
@@ -183,7 +184,7 @@ def filter_points(wildcards):
     import math
 
     settings = nnconfig.filters_slice(config)
-    channels = paths.ModelId.parse(f"{wildcards.architecture}-s0").channels[0]
+    channels = nnmodels.ModelId.parse(f"{wildcards.architecture}-s0").channels[0]
     kernels = len(filter_weights(wildcards)) * channels
     return math.ceil(math.ceil(kernels * settings["contrast_share"]) * settings["density_share"])
 

@@ -15,7 +15,7 @@ rule filter_space:
     params:
         settings=nnconfig.filters_slice(config),
     wildcard_constraints:
-        architecture=paths.ARCHITECTURE_REGEX,
+        architecture=nnmodels.ARCHITECTURE_REGEX,
     log:
         paths.for_rule(paths.FILTER_LOG, "filter_space"),
     benchmark:

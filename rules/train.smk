@@ -9,7 +9,7 @@ rule train:
     params:
         settings=training_settings,
     wildcard_constraints:
-        model=paths.MODEL_ID_REGEX,  # the grid's; an external network's files are rules/external.smk's
+        model=nnmodels.MODEL_ID_REGEX,  # the grid's; an external network's files are rules/external.smk's
     log:
         paths.for_rule(paths.LOG, "train"),
     benchmark:

@@ -89,7 +89,7 @@ _METRICS = (
 
 def _model_groups(models: list[str]) -> tuple[list[str], list[str]]:
     """(architecture-and-seed group, regularization) of each model id; an external network's name alone."""
-    from nntopo.paths import ModelId, is_grid_model
+    from nntopo.models import ModelId, is_grid_model
 
     groups, regs = [], []
     for model in models:

@@ -177,7 +177,7 @@ def seed_stability(cluster_paths: list, activations_path, output_path, log=print
 
     from nntopo.analysis.agreement import composition_stability
     from nntopo.analysis.agreement import seed_stability as pairwise_seeds
-    from nntopo.paths import ModelId
+    from nntopo.models import ModelId
 
     groups: dict[tuple, dict[int, object]] = {}
     for path in cluster_paths:

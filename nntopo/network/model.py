@@ -151,7 +151,7 @@ def map_sizes(convolution: dict, image_shape) -> list[tuple[tuple[int, int], tup
     """Per convolutional layer, the sides of its feature maps and of its pooled maps
     (nntopo.config.feature_map_sizes, which checks them at load time)."""
     from nntopo.config import feature_map_sizes
-    from nntopo.paths import ModelId
+    from nntopo.models import ModelId
 
     channels = tuple(convolution["channels"])
     return feature_map_sizes(ModelId(channels, "none", 0, conv=len(channels), kernel=convolution["kernel"],

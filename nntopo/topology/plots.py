@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from nntopo.store import Homology
-from nntopo.paths import architecture_of
+from nntopo.models import architecture_of
 from nntopo.plotting import natural_sort_key, new_figure, no_data, series_colors
 
 DIM_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # H0, H1, H2

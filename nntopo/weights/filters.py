@@ -234,7 +234,7 @@ def model_of(path) -> str:
 def filter_space(weight_paths, dataset: str, architecture: str, settings: dict, log=print) -> FilterSpace:
     """The space of first-layer filters of the models at ``weight_paths`` (every seed of one CNN
     architecture; ``settings``: config.filters_slice)."""
-    from nntopo.paths import ModelId
+    from nntopo.models import ModelId
     from nntopo.weights.neurons import mapper_graph
 
     start = time.perf_counter()

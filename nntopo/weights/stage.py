@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from nntopo.store import NEURAL_PERSISTENCE_MEASURES, StoreError
-from nntopo.paths import ModelId
+from nntopo.models import ModelId
 from nntopo.weights.persistence import records
 
 # The table's columns and the record keys they come from (a record's NP per layer is its "layers").

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
-from nntopo import paths
+from nntopo import models, paths
 
 # The Snakefile imports the tables below, so the drawing libraries are imported inside the functions.
 
@@ -426,8 +426,8 @@ SPECS = {**MODEL_FIGURES, **FLOW_FIGURES, **FLOW_GRAPH_FIGURES, **LAYER_FIGURES,
 PER_METHOD = {**FLOW_FIGURES, **FLOW_GRAPH_FIGURES, **METHOD_FIGURES, **GRAPH_FIGURES, **IMAGE_FIGURES,
               **CHANNEL_FIGURES}
 # The model ids of each kind, for the rules whose outputs are drawn for one kind alone.
-MLP_ID_REGEX = "(?=mlp)" + paths.MODEL_ID_REGEX
-CNN_ID_REGEX = "(?=cnn)" + paths.MODEL_ID_REGEX
+MLP_ID_REGEX = "(?=mlp)" + models.MODEL_ID_REGEX
+CNN_ID_REGEX = "(?=cnn)" + models.MODEL_ID_REGEX
 
 # Where each output of a table lies (the patterns' {figure} is the Spec's name).
 FILE_PATTERNS = {"mapper_page": paths.MAPPER_PAGE, "graph_file": paths.MAPPER_GRAPH_FILE,
@@ -480,7 +480,7 @@ def shows_pixels(config: dict, dataset: str, model: str, layer: str) -> bool:
     from nntopo.config import SHAPES, ranked_layers
     from nntopo.store import hidden_name
 
-    return (paths.is_grid_model(model) and dataset not in SHAPES
+    return (models.is_grid_model(model) and dataset not in SHAPES
             and ranked_layers(config, model, layer)[-1] == hidden_name(1))
 
 
@@ -490,9 +490,9 @@ def image_batches(config: dict, dataset: str, model: str, layer: str) -> list[li
     convolutional."""
     from nntopo.config import convolutional_layers, ranked_layers
 
-    if not paths.is_grid_model(model):  # no weight images, kernels or channel maps of an external network
+    if not models.is_grid_model(model):  # no weight images, kernels or channel maps of an external network
         return []
-    if not paths.ModelId.parse(model).conv:
+    if not models.ModelId.parse(model).conv:
         return [IMAGE_BATCH] if shows_pixels(config, dataset, model, layer) else []
     convolutional = ranked_layers(config, model, layer)[-1] in convolutional_layers(model)
     return ([KERNEL_BATCH] if shows_pixels(config, dataset, model, layer) else []) + (
@@ -507,7 +507,7 @@ def image_outputs(config: dict, dataset: str, model: str, layer: str) -> list[st
 
 def model_image_outputs(config: dict, dataset: str, model: str) -> list[str]:
     """A model's own image figures: a CNN's first-layer filters; none of an MLP's."""
-    if not paths.is_grid_model(model) or not paths.ModelId.parse(model).conv or not _has_images(dataset):
+    if not models.is_grid_model(model) or not models.ModelId.parse(model).conv or not _has_images(dataset):
         return []
     return list(batch_outputs(FILTER_BATCH, config).values())
 

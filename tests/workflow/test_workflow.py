@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
-from nntopo import paths, store
+from nntopo import models, paths, store
 from tests.workflow import reliability
 from tests.conftest import ROOT
 from tests.unit.clustering.test_mapper_page import chromium  # noqa: F401  (a fixture)
@@ -81,7 +81,7 @@ def test_the_grid_is_trained_and_recorded(finished):
     for model in MODELS:
         where = {"dataset": "digits", "model": model}
         acts = store.read_activations(finished / paths.ACTIVATIONS.format(**where))
-        widths = paths.ModelId.parse(model).widths
+        widths = models.ModelId.parse(model).widths
         assert [h.shape[1] for h in acts.hidden] == list(widths) and acts.output.shape[1] == 10
         assert store.read_attrs(finished / paths.WEIGHTS.format(**where))["model"] == model
         for pattern in (paths.MODEL_STATE, paths.METRICS):

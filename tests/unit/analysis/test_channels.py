@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from nntopo import config as nnconfig
-from nntopo import paths, store
+from nntopo import models, paths, store
 from nntopo.analysis import channel_plots, channels
 from nntopo.analysis.ranking import rank_neurons
 from nntopo.store import StoreError
@@ -53,7 +53,7 @@ def test_receptive_field_is_what_a_pixel_reaches(convolution, image_shape):
     h, w = image_shape
     torch.manual_seed(0)
     net = network(convolution, image_shape).double()
-    conv_layers = nnconfig.convolutional_layers(paths.ModelId((*convolution["channels"],), "none", 0,
+    conv_layers = nnconfig.convolutional_layers(models.ModelId((*convolution["channels"],), "none", 0,
                                                               conv=len(convolution["channels"]),
                                                               kernel=convolution["kernel"], pool=convolution["pool"]))
     with torch.no_grad():

@@ -3,7 +3,7 @@ import sys
 
 import pytest
 
-from nntopo import config
+from nntopo import config, models
 from nntopo.config import ConfigError
 from tests.conftest import ROOT
 
@@ -75,8 +75,8 @@ def test_model_ids_name_the_activation_unless_relu():
     c = config.validate({"widths": [[8, 8]], "activations": ["relu", "tanh", "leaky_relu"], "regularizations": ["l2"]})
     ids = [str(m) for m in config.model_ids(c)]
     assert ids == ["mlp8x8-l2-s0", "mlp8x8-tanh-l2-s0", "mlp8x8-leaky_relu-l2-s0"]
-    assert [str(config.ModelId.parse(i)) for i in ids] == ids  # ids read back as the same models
-    assert config.ModelId.parse("mlp8x8-leaky_relu-l2-s0").activation == "leaky_relu"
+    assert [str(models.ModelId.parse(i)) for i in ids] == ids  # ids read back as the same models
+    assert models.ModelId.parse("mlp8x8-leaky_relu-l2-s0").activation == "leaky_relu"
     leaky = config.training_slice(c, "mlp8x8-leaky_relu-l2-s0")["activation"]
     assert leaky == {"name": "leaky_relu", "slope": 0.2}
     # The slope is the leaky models' alone: changing it leaves the others' training untouched.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from nntopo import config as nnconfig
-from nntopo import paths, store
+from nntopo import models, paths, store
 from nntopo.store import Layer, StoreError
 from nntopo.weights import filters
 
@@ -207,9 +207,9 @@ def test_config_block_defaults_and_slice():
 def test_architecture_paths():
     import re
 
-    assert re.fullmatch(paths.ARCHITECTURE_REGEX, paths.ModelId.parse("cnn16x32-k5-d128-tanh-l2-s1").architecture)
-    assert not re.fullmatch(paths.ARCHITECTURE_REGEX, "cnn16x32-none-s0")
-    assert not re.fullmatch(paths.ARCHITECTURE_REGEX, "mlp100-none")
+    assert re.fullmatch(models.ARCHITECTURE_REGEX, models.ModelId.parse("cnn16x32-k5-d128-tanh-l2-s1").architecture)
+    assert not re.fullmatch(models.ARCHITECTURE_REGEX, "cnn16x32-none-s0")
+    assert not re.fullmatch(models.ARCHITECTURE_REGEX, "mlp100-none")
     assert paths.FILTER_SPACE.format(dataset="mnist", architecture="cnn16x32-none") == \
         "results/mnist/filters/cnn16x32-none/space.h5"
 
