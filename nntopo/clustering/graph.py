@@ -1,21 +1,43 @@
-"""A Mapper graph in CSR form, shared by its figures, its pages and its GraphML file.
+"""A Mapper graph in CSR form (``MapperGraph``), shared by its figures, its pages and its GraphML file.
 
 Node i holds the points ``node_points[node_ptr[i]:node_ptr[i+1]]``; ``edges`` is an (E, 2) array of
-node pairs (as ``nntopo.clustering.methods.MapperGraph`` stores it).
+node pairs.
 
 ``graph_layout`` is the one layout of a graph: the static figures (``plots.mapper_graph``,
-``plots.mapper_graphs_by_layer``), the pages (``mapper_page``) and the GraphML file place a node at
-the same spot, so a reader can go from one to the other.
+``plots.mapper_graphs_by_layer``), the pages (``clustering.page``) and the GraphML file place a node
+at the same spot, so a reader can go from one to the other. ``majority_label`` is the one answer to
+"which label do most of a node's points carry".
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
 
 KAMADA_KAWAI_MAX = 500  # larger components get a (seeded) spring layout: Kamada-Kawai is O(n^2)
 _ASPECT = 1.6  # width / height the components are packed into (screens and figures are wide)
+
+
+@dataclass(frozen=True, eq=False)
+class MapperGraph:
+    """A Mapper graph in CSR form: node i holds points ``node_points[node_ptr[i]:node_ptr[i+1]]``."""
+
+    node_ptr: np.ndarray  # (n_nodes + 1,) int64 offsets into node_points
+    node_points: np.ndarray  # int64 point indices, sorted within each node
+    edges: np.ndarray  # (E, 2) int64 node pairs i < j that share points, sorted
+    node_cluster: np.ndarray  # (n_nodes,) int64 cluster of each node (-1: its group won no point)
+    # (n_nodes, 2) where every figure and page draws the nodes: computed once, with the graph, since a
+    # layout costs seconds and the figure, the pages and the GraphML file all need it.
+    positions: np.ndarray | None = None
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_ptr) - 1
+
+    def points(self, node: int) -> np.ndarray:
+        return self.node_points[self.node_ptr[node] : self.node_ptr[node + 1]]
 
 
 def check_graph(node_ptr, node_points, edges, n_points: int):
@@ -148,13 +170,24 @@ def node_counts(node_ptr, node_points, values, n_values: int) -> np.ndarray:
     return np.bincount(node_of * n_values + picked, minlength=n_nodes * n_values).reshape(n_nodes, n_values)
 
 
+def majority_label(node_ptr, node_points, labels, n_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each node's most frequent label among its points (ties: the lowest), as int64, and that
+    label's share of the node's points. ``labels``: one class 0..n_classes-1 per point (default
+    n_classes: the largest label + 1)."""
+    labels = np.asarray(labels, dtype=np.int64)
+    if n_classes is None:
+        n_classes = int(labels.max(initial=0)) + 1
+    counts = node_counts(node_ptr, node_points, labels, n_classes)
+    sizes = np.maximum(np.diff(np.asarray(node_ptr)), 1)
+    return counts.argmax(axis=1).astype(np.int64), counts.max(axis=1, initial=0) / sizes
+
+
 def node_labels(node_ptr, node_points, labels_true, labels_pred, n_classes: int):
     """Each node's majority true label (ties: lowest), its share of the node's points, and the node's
     accuracy (share of its points predicted right)."""
-    counts = node_counts(node_ptr, node_points, labels_true, n_classes)
+    majority, share = majority_label(node_ptr, node_points, labels_true, n_classes)
     right = node_counts(node_ptr, node_points, np.asarray(labels_true) == np.asarray(labels_pred), 2)[:, 1]
-    sizes = np.maximum(np.diff(np.asarray(node_ptr)), 1)
-    return counts.argmax(axis=1), counts.max(axis=1) / sizes, right / sizes
+    return majority, share, right / np.maximum(np.diff(np.asarray(node_ptr)), 1)
 
 
 def selected_share(node_ptr, node_points, selected) -> np.ndarray:

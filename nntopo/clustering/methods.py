@@ -21,25 +21,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_limits
 
-
-@dataclass(frozen=True, eq=False)
-class MapperGraph:
-    """A Mapper graph in CSR form: node i holds points ``node_points[node_ptr[i]:node_ptr[i+1]]``."""
-
-    node_ptr: np.ndarray  # (n_nodes + 1,) int64 offsets into node_points
-    node_points: np.ndarray  # int64 point indices, sorted within each node
-    edges: np.ndarray  # (E, 2) int64 node pairs i < j that share points, sorted
-    node_cluster: np.ndarray  # (n_nodes,) int64 cluster of each node (-1: its group won no point)
-    # (n_nodes, 2) where every figure and page draws the nodes: computed once, with the graph, since a
-    # layout costs seconds and the figure, the pages and the GraphML file all need it.
-    positions: np.ndarray | None = None
-
-    @property
-    def n_nodes(self) -> int:
-        return len(self.node_ptr) - 1
-
-    def points(self, node: int) -> np.ndarray:
-        return self.node_points[self.node_ptr[node] : self.node_ptr[node + 1]]
+from nntopo.clustering.graph import MapperGraph, graph_layout
 
 
 @dataclass(frozen=True, eq=False)
@@ -472,8 +454,6 @@ class MapperMethod(Method):
         labels = canonical_labels(point_group)
         group_label = np.full(node_group.max(initial=-1) + 1, -1, dtype=np.int64)
         group_label[point_group[labels >= 0]] = labels[labels >= 0]
-        from nntopo.clustering.graph import graph_layout
-
         graph = MapperGraph(node_ptr, node_points, edges, group_label[node_group],
                             graph_layout(len(node_ptr) - 1, edges, self.seed))
         return Clustering(labels, embedding=lens.astype(np.float32), graph=graph)

@@ -9,7 +9,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from nntopo.clustering.graph import graph_layout
+from nntopo.clustering.graph import graph_layout, majority_label
 from nntopo.plotting import (
     BACKGROUND_COLOR,
     class_colors,
@@ -132,19 +132,6 @@ def cluster_manifold(embedding: np.ndarray, labels: np.ndarray, title: str = "",
     return fig
 
 
-def node_majority(node_ptr: np.ndarray, node_points: np.ndarray, labels_true: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each node's most common true label (ties: lowest) and its share of the node's points."""
-    node_ptr = np.asarray(node_ptr, dtype=np.int64)
-    n_nodes = len(node_ptr) - 1
-    labels_true = np.asarray(labels_true, dtype=np.int64)
-    n_classes = int(labels_true.max(initial=0)) + 1
-    node_of = np.repeat(np.arange(n_nodes), np.diff(node_ptr))
-    counts = np.bincount(node_of * n_classes + labels_true[np.asarray(node_points, dtype=np.int64)],
-                         minlength=n_nodes * n_classes).reshape(n_nodes, n_classes)
-    totals = np.maximum(counts.sum(axis=1), 1)
-    return counts.argmax(axis=1), counts.max(axis=1) / totals
-
-
 def draw_graph(ax, pos: np.ndarray, edges: np.ndarray, counts: np.ndarray, colors: np.ndarray,
                 s_max: float, biggest: int = 0) -> None:
     """One Mapper graph on ``ax``: grey edges, nodes of area ∝ points (big ones below small ones); a
@@ -209,7 +196,7 @@ def mapper_graph(node_ptr: np.ndarray, node_points: np.ndarray, edges: np.ndarra
                    ncols=2 if len(handles) > 12 else 1)
     axes[0].set_title(f"coloured by cluster ({n_clusters} clusters)", fontsize=10)
     if two:
-        majority, purity = node_majority(node_ptr, node_points, labels_true)
+        majority, purity = majority_label(node_ptr, node_points, labels_true)
         palette = _label_legend(fig, int(np.max(labels_true)) + 1)
         draw_graph(axes[1], pos, edges, counts, palette[majority], s_max)
         axes[1].set_title(f"coloured by majority true label (median node purity {np.median(purity):.0%})",
@@ -243,7 +230,7 @@ def mapper_graphs_by_layer(graphs, labels_true: np.ndarray, title: str = "", see
             no_data(ax, "empty graph")
             continue
         counts = np.diff(node_ptr)
-        majority, _ = node_majority(node_ptr, node_points, labels_true)
+        majority, _ = majority_label(node_ptr, node_points, labels_true)
         pos = graph_layout(n_nodes, edges, seed) if not positions or positions[0] is None else positions[0]
         draw_graph(ax, np.asarray(pos, dtype=np.float64), edges, counts, palette[majority], s_max, biggest)
     for ax in axes[len(graphs):]:

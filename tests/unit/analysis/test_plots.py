@@ -160,15 +160,6 @@ def test_sample_points_reproducible_and_within_clusters():
         assert len(points) == min(2, np.sum(labels == c)) and np.all(labels[points] == c)
 
 
-def test_node_majority():
-    node_ptr = np.array([0, 3, 5, 5])
-    node_points = np.array([0, 1, 2, 2, 3])
-    labels = np.array([4, 4, 1, 1])
-    majority, purity = clustering_plots.node_majority(node_ptr, node_points, labels)
-    assert majority[:2].tolist() == [4, 1]
-    np.testing.assert_allclose(purity[:2], [2 / 3, 1.0])
-
-
 # --- figures --------------------------------------------------------------------------------------------
 
 def test_distributions(tmp_path):
