@@ -97,7 +97,7 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
     from nntopo.network import model as nnmodel
     from nntopo.network import train as nntrain
     from nntopo.network.stage import persistence_metrics
-    from nntopo.weights.persistence import records
+    from nntopo.topology.persistence import records
 
     torch.set_num_threads(1)
     settings = nnconfig.training_slice(cfg, model_id)

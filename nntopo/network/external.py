@@ -186,7 +186,7 @@ def weight_layers(network: nn.Module, settings: dict, widths: list[int]) -> dict
 def neural_persistence(layers: dict[str, store.Layer], p: float, seed: int) -> dict | None:
     """The weights' neural persistence on their dense layers, as training records it for its last
     epoch ("final"); None without dense layers."""
-    from nntopo.weights import persistence
+    from nntopo.topology import persistence
 
     weights = {name: layer.weight for name, layer in layers.items() if not layer.is_convolution}
     if not weights:

@@ -45,7 +45,7 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
 
     samples = trained.samples
     persistence = persistence_metrics(settings["neural_persistence"], trained.initial, trained.history, trained.seconds)
-    from nntopo.weights.persistence import records
+    from nntopo.topology.persistence import records
 
     metrics = {
         **{key: attrs[key] for key in ("dataset", "model", "seed")},

@@ -136,7 +136,7 @@ def test_files_carry_the_external_file_and_its_checksum(tmp_path, files):
     np.testing.assert_array_equal(weights["hidden_2"].weight, files.model.dense.weight.detach().numpy())
     assert weights["hidden_1"].is_convolution
     # Neural persistence of the dense layers, as training measures it.
-    from nntopo.weights.persistence import neural_persistence
+    from nntopo.topology.persistence import neural_persistence
 
     wanted = neural_persistence({n: weights[n].weight for n in ("hidden_2", "output")}, 2)
     assert metrics["neural_persistence"]["final"]["normalized"] == pytest.approx(wanted.normalized)

@@ -1,5 +1,6 @@
-"""The space of first-layer filters (nntopo/weights/filters.py): the preprocessing by hand, a circle of
-edge kernels against a cloud of random ones, the file, the figures, and the rule in the workflow."""
+"""The space of first-layer filters (nntopo/weights/filters.py; its stage, nntopo/weights/stage.py): the
+preprocessing by hand, a circle of edge kernels against a cloud of random ones, the file, the figures,
+and the rule in the workflow."""
 
 import json
 from types import SimpleNamespace
@@ -10,7 +11,7 @@ import pytest
 from nntopo import config as nnconfig
 from nntopo import models, paths, store
 from nntopo.store import Layer, StoreError
-from nntopo.weights import filters
+from nntopo.weights import cloud, filters, stage
 
 SETTINGS = nnconfig.filters_slice(nnconfig.validate({}))  # the schema's defaults
 
@@ -99,7 +100,7 @@ def test_edge_kernels_around_a_circle_make_one_long_loop(tmp_path):
                       "cnn120-none-s0")
     second = write_cnn(tmp_path / "b.h5", np.concatenate([edge_kernels(60, seed=2), junk_kernels(60, seed=3)]),
                        "cnn120-none-s1")
-    space = filters.filter_space([first, second], "digits", "cnn120-none", SETTINGS, log=lambda _: None)
+    space = stage.filter_space([first, second], "digits", "cnn120-none", SETTINGS, log=lambda _: None)
     assert space.counts == {"kernels": 240, "contrast": 120, "density": 60}
     assert set(space.contrasted.tolist()) == set(range(60)) | set(range(120, 180))  # the edges, not the junk
     lifetimes = filters.loop_lifetimes(space.diagrams[1])
@@ -117,7 +118,7 @@ def test_random_kernels_make_no_long_loop():
     vectors fill a 7-sphere, whose Rips complex has only short-lived loops, none standing out."""
     chosen = filters.select(np.random.default_rng(0).standard_normal((240, 3, 3)), SETTINGS)
     assert (len(chosen.contrasted), len(chosen.kept)) == (120, 60)
-    lifetimes = filters.loop_lifetimes(filters.persistence_diagrams(chosen.points, 1)[1])
+    lifetimes = filters.loop_lifetimes(cloud.persistence_diagrams(chosen.points, 1)[1])
     assert lifetimes[0] < 0.4 and filters.loop_ratio(lifetimes) < 1.5  # measured: 0.23-0.27 and 1.04-1.16 over 5 seeds
 
 
@@ -143,7 +144,7 @@ def test_the_file_round_trip_and_the_figures(tmp_path):
     store.write_weights(weights, layers, {"dataset": "digits", "model": "cnn40-k5-batchnorm-s3", "seed": 3})
     outputs = SimpleNamespace(space=tmp_path / "space.h5", filter_diagram=tmp_path / "diagram.png",
                               filter_graph=tmp_path / "graph.png")
-    made = filters.architecture_filter_space([weights], "digits", "cnn40-k5-batchnorm", SETTINGS, outputs,
+    made = stage.architecture_filter_space([weights], "digits", "cnn40-k5-batchnorm", SETTINGS, outputs,
                                              log=lambda _: None)
     assert made.kernels.shape == (80, 5, 5) and made.kernel_shape == (5, 5)
     assert np.allclose(made.kernels[:2], scale[0] * weight[0])  # output channel 0: its two input channels
@@ -171,7 +172,7 @@ def test_too_few_kernels_still_make_a_file_and_figures(tmp_path):
     outputs = SimpleNamespace(space=tmp_path / "space.h5", filter_diagram=tmp_path / "diagram.png",
                               filter_graph=tmp_path / "graph.png")
     lines = []
-    space = filters.architecture_filter_space([weights], "digits", "cnn4-none", SETTINGS, outputs, log=lines.append)
+    space = stage.architecture_filter_space([weights], "digits", "cnn4-none", SETTINGS, outputs, log=lines.append)
     assert len(space.kept) == 1 and space.n_nodes == 0 and any("no Mapper graph" in line for line in lines)
     assert store.read_filter_space(outputs.space).n_nodes == 0 and outputs.filter_graph.stat().st_size > 5_000
 
@@ -183,14 +184,14 @@ def test_a_dense_first_layer_or_mixed_kernels_are_refused_in_one_line(tmp_path):
                          {"model": "mlp4-none-s0"})
     refused = r"mlp/weights.h5: hidden_1 is not a convolution \(weight of shape \[4, 9\]\)"
     with pytest.raises(ValueError, match=refused) as error:
-        filters.gather_kernels([dense])
+        stage.gather_kernels([dense])
     assert "\n" not in str(error.value)
     three = write_cnn(tmp_path / "three.h5", edge_kernels(4), "cnn4-none-s0")
     five = write_cnn(tmp_path / "five.h5", edge_kernels(4, shape=(5, 5)), "cnn4-k5-none-s1")
     with pytest.raises(StoreError, match="five.h5: 5x5 kernels, but .*three.h5 has 3x3"):
-        filters.gather_kernels([three, five])
+        stage.gather_kernels([three, five])
     with pytest.raises(StoreError, match="model cnn4-k5-none-s1 is not of architecture cnn4-none"):
-        filters.filter_space([three, five], "digits", "cnn4-none", SETTINGS)
+        stage.filter_space([three, five], "digits", "cnn4-none", SETTINGS)
 
 
 def test_config_block_defaults_and_slice():

@@ -1,5 +1,6 @@
-"""The space of neurons (nntopo/weights/neurons.py): the cloud, its Mapper graph and diagram, what each
-neuron does, the file, the figures, and the rule's place in the workflow."""
+"""The space of neurons (nntopo/weights/neurons.py and cloud.py; its stage, nntopo/weights/stage.py): the
+cloud, its Mapper graph and diagram, what each neuron does, the file, the figures, and the rule's place
+in the workflow."""
 
 import json
 import os
@@ -13,7 +14,7 @@ import pytest
 from nntopo import config as nnconfig
 from nntopo import paths, store
 from nntopo.store import Layer, StoreError
-from nntopo.weights import neurons
+from nntopo.weights import cloud, neurons, stage
 
 SETTINGS = nnconfig.neurons_slice(nnconfig.validate({}))  # the schema's defaults
 
@@ -43,7 +44,7 @@ def test_two_families_of_neurons_make_two_components():
     alone; DBSCAN leaves the few neurons furthest out (beyond the 0.8 quantile's radius) in no node."""
     points, kept, norms = neurons.neuron_cloud(two_families())
     assert np.allclose(np.linalg.norm(points, axis=1), 1) and len(kept) == 80
-    graph, eps = neurons.mapper_graph(points, SETTINGS["mapper"], seed=0)
+    graph, eps = cloud.mapper_graph(points, SETTINGS["mapper"], seed=0)
     assert eps is not None and len(graph["node_ptr"]) > 2
     parts = sorted(map(sorted, components_of(graph).values()))
     assert len(parts) == 2 and max(parts[0]) < 40 <= min(parts[1])
@@ -68,7 +69,7 @@ def test_a_circle_of_neurons_has_one_long_loop():
     weight = np.zeros((40, 10))
     weight[:, 3], weight[:, 7] = np.cos(angles), np.sin(angles)
     points, _, _ = neurons.neuron_cloud(weight * 3.0)
-    h0, h1 = neurons.persistence_diagrams(points, maxdim=1)
+    h0, h1 = cloud.persistence_diagrams(points, maxdim=1)
     lengths = h1[:, 1] - h1[:, 0]
     assert (lengths > 1.0).sum() == 1 and np.sort(lengths)[-2:-1].max(initial=0) < 0.1
     birth, death = h1[np.argmax(lengths)]
@@ -105,7 +106,7 @@ def test_label_support_and_dead_or_alive_on_a_hand_worked_network(tmp_path):
     assert neurons.support_labels(np.array([[1.0], [1.0]])).tolist() == [0]  # a tie goes to the lowest class
 
     logged = []
-    space = neurons.neuron_space(weights_path, activations_path, [], "hidden_1", SETTINGS, log=logged.append)
+    space = stage.neuron_space(weights_path, activations_path, [], "hidden_1", SETTINGS, log=logged.append)
     assert space.alive.tolist() == [False, True, False]
     assert space.label.tolist() == [1, 0, 0]
     assert space.neurons.tolist() == [0, 1]  # neuron 2's weights are all zero
@@ -132,7 +133,7 @@ def test_top_k_counts_count_clusters_per_source():
 
 def test_node_colourings_are_means_and_majorities():
     node_ptr, node_points = np.array([0, 3, 5]), np.array([0, 1, 2, 2, 3])
-    assert neurons.node_means(node_ptr, node_points, [1.0, 0.0, 1.0, 4.0]).tolist() == [2 / 3, 2.5]
+    assert cloud.node_means(node_ptr, node_points, [1.0, 0.0, 1.0, 4.0]).tolist() == [2 / 3, 2.5]
     label, share = neurons.node_majority(node_ptr, node_points, [2, 1, 1, 0], n_classes=3)
     assert label.tolist() == [1, 0] and share.tolist() == [2 / 3, 0.5]  # the tie of node 1 to the lowest
 
@@ -157,7 +158,7 @@ def test_the_file_round_trip_and_the_figures(tmp_path):
     weights_path, activations_path, ranking = wide_network(tmp_path)
     outputs = SimpleNamespace(space=tmp_path / "space.h5", neuron_graph=tmp_path / "graph.png",
                               neuron_diagram=tmp_path / "diagram.png")
-    made = neurons.layer_neuron_space(weights_path, activations_path, [ranking], "hidden_1", SETTINGS, outputs,
+    made = stage.layer_neuron_space(weights_path, activations_path, [ranking], "hidden_1", SETTINGS, outputs,
                                       log=lambda _: None)
     back = store.read_neuron_space(outputs.space)
     for name in ("neurons", "points", "norms", "alive", "label", "linear_path", "top_k"):
@@ -174,7 +175,7 @@ def test_the_file_round_trip_and_the_figures(tmp_path):
     first = back.neurons[back.graph["node_points"][ptr[0]:ptr[1]]]
     assert back.graph["node_alive"][0] == pytest.approx(back.alive[first].mean())
     assert back.graph["node_top_k"][0] == pytest.approx(back.top_k_count[first].mean())
-    neurons.draw_filters(outputs.space, tmp_path / "filters.png")
+    stage.draw_neuron_filters(outputs.space, tmp_path / "filters.png")
     for figure in (outputs.neuron_graph, outputs.neuron_diagram, tmp_path / "filters.png"):
         assert figure.stat().st_size > 10_000
 
@@ -185,7 +186,7 @@ def test_a_clustering_with_no_cluster_ranks_no_neuron(tmp_path):
     empty = tmp_path / "hidden_1" / "rankings" / "umap.csv"
     empty.parent.mkdir(parents=True)
     empty.write_text(",".join(store.RANKING_COLUMNS) + "\n")
-    space = neurons.neuron_space(weights_path, activations_path, [ranking, empty], "hidden_1", SETTINGS,
+    space = stage.neuron_space(weights_path, activations_path, [ranking, empty], "hidden_1", SETTINGS,
                                  log=lambda _: None)
     assert space.top_k_sources == ["kmeans/output", "umap/hidden_1"]
     assert space.top_k[1].sum() == 0 and space.top_k[0].sum() == 3
@@ -194,19 +195,19 @@ def test_a_clustering_with_no_cluster_ranks_no_neuron(tmp_path):
 def test_bad_files_stop_with_one_line(tmp_path):
     weights_path, activations_path, ranking = wide_network(tmp_path)
     with pytest.raises(StoreError, match="missing.csv: file does not exist"):
-        neurons.neuron_space(weights_path, activations_path, [tmp_path / "missing.csv"], "hidden_1", SETTINGS)
+        stage.neuron_space(weights_path, activations_path, [tmp_path / "missing.csv"], "hidden_1", SETTINGS)
     (tmp_path / "foreign.csv").write_text("a,b\n1,2\n")
     with pytest.raises(StoreError, match="not a rankings table, no column dataset"):
-        neurons.neuron_space(weights_path, activations_path, [tmp_path / "foreign.csv"], "hidden_1", SETTINGS)
+        stage.neuron_space(weights_path, activations_path, [tmp_path / "foreign.csv"], "hidden_1", SETTINGS)
     (tmp_path / "broken.h5").write_bytes(b"not hdf5")
     with pytest.raises(StoreError, match="broken.h5: not a readable HDF5 file"):
-        neurons.neuron_space(tmp_path / "broken.h5", activations_path, [ranking], "hidden_1", SETTINGS)
+        stage.neuron_space(tmp_path / "broken.h5", activations_path, [ranking], "hidden_1", SETTINGS)
     with pytest.raises(StoreError, match="no hidden layer output"):
-        neurons.neuron_space(weights_path, activations_path, [ranking], "output", SETTINGS)
+        stage.neuron_space(weights_path, activations_path, [ranking], "output", SETTINGS)
     out_of_range = tmp_path / "wide.csv"
     rankings_table("output", [(0, 99, 1)], "hidden_1").to_csv(out_of_range, index=False)
     with pytest.raises(StoreError, match="neurons 99..99 of hidden_1, which has 80"):
-        neurons.neuron_space(weights_path, activations_path, [out_of_range], "hidden_1", SETTINGS)
+        stage.neuron_space(weights_path, activations_path, [out_of_range], "hidden_1", SETTINGS)
     with pytest.raises(StoreError, match="not a neuron space file"):
         store.read_neuron_space(weights_path)
 

@@ -1,7 +1,7 @@
 """Figures of neural persistence: the network's mean normalised NP through training beside its controls.
 
-The table in is nntopo.weights.stage's: one row per model, epoch (0: initialisation) and layer, with
-the network's mean over its layers under ``layer == "mean"``.
+The rows in are nntopo.weights.stage's table's rows of the network's mean over its layers: one per
+model and epoch (0: initialisation). A Figure out; the stage saves it.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from nntopo.plotting import natural_sort_key, new_figure, no_data, save, series_colors
-from nntopo.weights.stage import MEAN_LAYER
+from nntopo.plotting import natural_sort_key, new_figure, no_data, series_colors
 
 
 def _band(ax, table: pd.DataFrame, column: str, color, style: str, marker: str = "", shade: bool = True) -> None:
@@ -23,11 +22,11 @@ def _band(ax, table: pd.DataFrame, column: str, color, style: str, marker: str =
         ax.fill_between(stats.index, stats["min"], stats["max"], color=color, alpha=0.15, linewidth=0)
 
 
-def through_training(table: pd.DataFrame, dataset: str) -> Figure:
-    """A column per regularization. Top: mean normalised NP against epochs, one colour per
-    network (widths and activation); solid the trained weights, dotted the same weights shuffled within each layer,
-    a dashed level at the initial weights' NP. Bottom: the mean weight variance of the layers."""
-    means = table[table["layer"] == MEAN_LAYER]
+def through_training(means: pd.DataFrame, dataset: str) -> Figure:
+    """``means``: the rows of the network's mean over its layers, per model and epoch. A column per
+    regularization. Top: mean normalised NP against epochs, one colour per network (widths and
+    activation); solid the trained weights, dotted the same weights shuffled within each layer, a dashed
+    level at the initial weights' NP. Bottom: the mean weight variance of the layers."""
     regularizations = sorted(means["regularization"].unique(), key=natural_sort_key) if len(means) else []
     fig = new_figure(1.0 + 3.6 * max(len(regularizations), 1), 6.4)
     axes = fig.subplots(2, max(len(regularizations), 1), sharex=True, sharey="row", squeeze=False)
@@ -66,7 +65,3 @@ def through_training(table: pd.DataFrame, dataset: str) -> Figure:
     ]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=8.5)
     return fig
-
-
-def persistence_through_training(table: pd.DataFrame, path, dataset: str) -> None:
-    save(through_training(table, dataset), path)
