@@ -10,16 +10,15 @@ configfile: "config.yaml"
 report: "report/workflow.rst"
 
 
+include: "rules/setup.smk"
 include: "rules/common.smk"
-include: "rules/train.smk"
-include: "rules/external.smk"
-include: "rules/cluster.smk"
-include: "rules/figures.smk"
+include: "rules/targets.smk"
+include: "rules/network.smk"
+include: "rules/clustering.smk"
 include: "rules/analysis.smk"
-include: "rules/homology.smk"
-include: "rules/neurons.smk"
-include: "rules/persistence.smk"
-include: "rules/filters.smk"
+include: "rules/topology.smk"
+include: "rules/weights.smk"
+include: "rules/figures.smk"
 
 
 rule all:

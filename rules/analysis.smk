@@ -1,8 +1,9 @@
 # What the clusters mean, one job per layer for all methods: each method's neuron rankings and
 # cluster table, the ablation of each cluster's top neurons, and the agreement between methods.
 # Then how the partitions change from layer to layer (flow, per model), a linear probe of every
-# layer, and (with several seeds) stability across training seeds. These stages take seconds a
-# method; one job per method spent most of its time starting Python.
+# layer, (with several seeds) stability across training seeds, and per dataset the summary of
+# every model (nntopo/analysis/summary.py). These stages take seconds a method; one job per method
+# spent most of its time starting Python.
 
 
 rule analyse_layer:
@@ -107,3 +108,47 @@ rule seed_stability:
         "../envs/nntopo.yaml"
     script:
         "../scripts/seed_stability.py"
+
+
+rule summary:
+    input:
+        metrics=lambda wildcards: model_outputs(paths.METRICS, dataset=wildcards.dataset),
+        activations=lambda wildcards: model_outputs(paths.ACTIVATIONS, dataset=wildcards.dataset),
+        probes=lambda wildcards: model_outputs(paths.PROBE, dataset=wildcards.dataset),
+        flows=lambda wildcards: method_outputs([paths.FLOW], lambda *p: model_outputs(*p, dataset=wildcards.dataset)),
+        agreements=lambda wildcards: layer_outputs(paths.AGREEMENT, dataset=wildcards.dataset),
+        clusters=lambda wildcards: method_outputs([paths.CLUSTERS], lambda *p: layer_outputs(*p, dataset=wildcards.dataset)),
+        rankings=lambda wildcards: method_outputs([paths.RANKING], lambda *p: layer_outputs(*p, dataset=wildcards.dataset)),
+        ablations=lambda wildcards: method_outputs([paths.ABLATION], lambda *p: layer_outputs(*p, dataset=wildcards.dataset)),
+    output:
+        table=paths.SUMMARY_TABLE,
+        figure=report(
+            paths.SUMMARY_FIGURE,
+            caption="../report/summary.rst",
+            category="{dataset} summary",
+        ),
+        ablation=paths.SUMMARY_ABLATION,
+        agreement=paths.SUMMARY_AGREEMENT,
+        layers=paths.SUMMARY_LAYERS,
+        depth=[report(path, caption="../report/depth.rst", category="{dataset} summary") for path in depth_figures()],
+    params:
+        settings=lambda wildcards: {
+            "dataset": wildcards.dataset,
+            "methods": config["clustering"]["methods"],
+            "top_k": config["clustering"]["top_k"],
+            "alpha": config["ablation"]["alpha"],
+        },
+    log:
+        paths.for_rule(paths.DATASET_LOG, "summary"),
+    benchmark:
+        paths.for_rule(paths.DATASET_BENCHMARK, "summary")
+    threads: 1
+    # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
+    # at most 209 MB RSS and 2.4 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
+    resources:
+        mem_mb=lambda wildcards, attempt: 500 * attempt,
+        runtime=lambda wildcards, attempt: 1 * attempt,
+    conda:
+        "../envs/nntopo.yaml"
+    script:
+        "../scripts/summary.py"

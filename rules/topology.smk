@@ -1,5 +1,5 @@
 # Persistent homology of every layer and class (nntopo/topology), and the point clouds of known
-# topology it is checked on (nntopo/shapes.py).
+# topology it is checked on (nntopo/data/shapes.py).
 
 
 rule shape_data:

@@ -1,0 +1,100 @@
+# What the study makes (rule all's inputs), and the targets of each part of it.
+from nntopo import config as nnconfig
+from nntopo import paths
+from nntopo import figures
+
+
+def all_targets():
+    """Everything the study makes; with no clustering method, the models, their homology and the neural
+    persistence summary alone."""
+    recorded = model_outputs(paths.ACTIVATIONS, paths.METRICS) + model_outputs(paths.WEIGHTS, weights=True)
+    if not config["clustering"]["methods"]:
+        return recorded + homology_targets() + persistence_targets() + filter_targets()
+    per_model = [paths.PROBE, *figures.batch_outputs(figures.MODEL_BATCH, config).values()]
+    per_model += method_outputs([paths.FLOW, paths.CONTINGENCY], lambda *p: list(p))
+    per_layer = [paths.AGREEMENT, *method_outputs([paths.CLUSTERS, paths.RANKING, paths.CLUSTER_TABLE, paths.ABLATION],
+                                                  lambda *p: list(p))]
+    per_layer += figures.batch_outputs(figures.LAYER_BATCH, config).values()
+    # Image figures (figures.image_batches): an MLP's weight images where the ranked layer sees the
+    # pixels; a CNN's kernel images there and its channels where the ranked layer is convolutional.
+    images = [
+        paths.fill(path, dataset=dataset, model=model, layer=layer)
+        for dataset in config["datasets"]
+        for model in models(dataset)
+        for layer in analysed_layers(model)
+        for path in figures.image_outputs(config, dataset, str(model), layer)
+    ]
+    channels = [  # a CNN's first-layer filters
+        paths.fill(path, dataset=dataset, model=model)
+        for dataset in config["datasets"]
+        for model in models(dataset)
+        for path in figures.model_image_outputs(config, dataset, str(model))
+    ]
+    return (
+        recorded
+        + homology_targets()
+        + persistence_targets()
+        # The space of neurons is part of the study with clustering, whose rankings colour it; a study
+        # without clustering stays what it says (training and homology), though its files can be named.
+        + neuron_targets()
+        + filter_targets()  # a CNN architecture's first-layer filters, over its seeds
+        + model_outputs(*per_model)
+        + layer_outputs(*per_layer)
+        + images
+        + channels
+        + [paths.fill(p, dataset=d) for d in config["datasets"] for p in summary_outputs()]
+    )
+
+
+def homology_targets():
+    return model_outputs(paths.HOMOLOGY, paths.HOMOLOGY_TABLE, *HOMOLOGY_FIGURES) + [
+        paths.fill(p, dataset=d) for d in config["datasets"] for p in (paths.SUMMARY_HOMOLOGY, paths.SUMMARY_BETTI_FIGURE)]
+
+
+HOMOLOGY_FIGURES = [paths.fill(paths.HOMOLOGY_FIGURE, figure=name) for name in paths.HOMOLOGY_FIGURES]
+
+
+def persistence_targets():
+    """Neural persistence through training gathered per dataset (training measures it; none without a
+    grid: an external network's is measured once, in its metrics.json and the summary)."""
+    if not nnconfig.model_ids(config):
+        return []
+    return [paths.fill(p, dataset=d) for d in config["datasets"]
+            for p in (paths.SUMMARY_NEURAL_PERSISTENCE, paths.SUMMARY_EARLY_STOPPING, paths.SUMMARY_NEURAL_PERSISTENCE_FIGURE)]
+
+
+def neuron_targets():
+    """The space of neurons of every hidden layer of every model with weights (analysed or not), and for
+    the first hidden layer of an image dataset its nodes as weight images."""
+    from nntopo.store import hidden_name  # here, not at the top: h5py need not load for every dry run
+
+    outputs = [paths.NEURON_SPACE, *(paths.fill(paths.NEURON_FIGURE, figure=f) for f in paths.NEURON_FIGURES)]
+    images = [paths.fill(paths.NEURON_FIGURE, figure=f) for f in paths.NEURON_IMAGE_FIGURES]
+    return [
+        paths.fill(path, dataset=dataset, model=model, layer=layer)
+        for dataset in config["datasets"]
+        for model in models(dataset)
+        if nnconfig.has_weights(config, model)
+        for layer in (hidden_name(i) for i in range(1, nnconfig.n_hidden(config, model) + 1))
+        for path in outputs + (images if figures.shows_pixels(config, dataset, str(model), layer) else [])
+    ]
+
+
+def filter_targets():
+    """The space of first-layer filters and its figures for every dataset and every CNN architecture of
+    the grid (an MLP has no kernels; none without CNNs)."""
+    architectures = sorted({m.architecture for m in nnconfig.model_ids(config) if m.conv > 0})
+    outputs = [paths.FILTER_SPACE, *(paths.fill(paths.FILTER_FIGURE, figure=f) for f in paths.FILTER_FIGURES)]
+    return [paths.fill(path, dataset=dataset, architecture=architecture)
+            for dataset in config["datasets"] for architecture in architectures for path in outputs]
+
+
+def summary_outputs():
+    """The cross-model summaries; seed stability only when the grid has several seeds."""
+    outputs = [paths.SUMMARY_TABLE, paths.SUMMARY_FIGURE, paths.SUMMARY_ABLATION, paths.SUMMARY_AGREEMENT,
+               paths.SUMMARY_LAYERS, *depth_figures()]
+    return outputs + ([paths.SEED_STABILITY] if len(config["seeds"]) > 1 and nnconfig.model_ids(config) else [])
+
+
+def depth_figures():
+    return [paths.fill(paths.SUMMARY_DEPTH_FIGURE, method=method) for method in config["clustering"]["methods"]]
