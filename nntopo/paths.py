@@ -85,7 +85,7 @@ LAYER_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{layer}.tsv"
 LAYER_METHOD_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}/{model}/{layer}/{method}.tsv"
 DATASET_BENCHMARK = RESULTS + "/benchmarks/{rule}/{dataset}.tsv"
 
-# The space of first-layer filters (nntopo/weights/filters.py, rules/filters.smk).
+# The space of first-layer filters (nntopo/weights/filters.py, rules/weights.smk).
 # Per dataset and CNN architecture (a CNN's model id without its seed, e.g. cnn16x32-none), the first
 # convolutional layer's kernels of every seed together: the filtered cloud, its persistence diagram and
 # Mapper graph (FILTER_SPACE) and their figures, drawn by the same job.

@@ -231,11 +231,8 @@ STUDY = {
 
 @pytest.mark.workflow
 def test_the_rule_gathers_every_seed_of_an_architecture(tmp_path):
-    from tests.conftest import ROOT
     from tests.workflow.test_workflow import snakemake
 
-    if "rules/filters.smk" not in (ROOT / "Snakefile").read_text():
-        pytest.skip("the Snakefile does not include rules/filters.smk")
     architecture = "cnn6x8-p1-none"
     targets = [paths.fill(paths.FILTER_SPACE, dataset="digits", architecture=architecture),
                *(paths.fill(paths.FILTER_FIGURE, dataset="digits", architecture=architecture, figure=f)
