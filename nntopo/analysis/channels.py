@@ -231,18 +231,19 @@ class ClusterChannels:
 
 
 def cluster_channels(model, images: np.ndarray, image_shape, recorded: np.ndarray, labels: np.ndarray, ranking,
-                     layer: str, field: ReceptiveField, *, top: int = 5, per_cluster: int = 3, seed: int = 0,
+                     layer: str, field: ReceptiveField, *, top_k: int = 5, per_cluster: int = 3, seed: int = 0,
                      max_clusters: int = 20, n: int = TOP_IMAGES, reduction: str = "max",
                      rtol: float = RTOL) -> ClusterChannels:
     """Everything the channels figure of ``layer``'s ranking (rows of that layer alone) needs: the
-    clusters and samples are those of the other per-cluster figures (``analysis.plots``:
-    ``largest_clusters``, ``top_neurons``, ``sample_points`` with ``seed``)."""
-    from nntopo.analysis.plots import cluster_sizes, sample_points, top_neurons
+    clusters and samples are those of the other per-cluster figures (``plotting.largest_clusters``,
+    ``ranking.top_neurons_with_fractions``, ``ranking.sample_points`` with ``seed``)."""
+    from nntopo.analysis.ranking import cluster_sizes, sample_points, top_neurons_with_fractions
     from nntopo.plotting import largest_clusters
 
     sizes = cluster_sizes(ranking)
     shown, note = largest_clusters(sizes, max_clusters)
-    ranked = {c: top_neurons(ranking, c, top) for c in shown}
+    tops = top_neurons_with_fractions(ranking, top_k)
+    ranked = {c: tops[c] for c in shown}
     samples = sample_points(labels, shown, per_cluster, seed)
     wanted = sorted({int(ch) for chans, _ in ranked.values() for ch in chans})
     tops = top_activating(model, images, image_shape, recorded, layer, wanted, field, n, reduction, rtol)

@@ -82,6 +82,34 @@ def top_neurons(ranking: pd.DataFrame, top_k: int) -> dict[int, np.ndarray]:
     return {int(c): group["neuron"].to_numpy(dtype=np.int64) for c, group in rows.groupby("cluster", sort=True)}
 
 
+def top_neurons_with_fractions(ranking: pd.DataFrame, top_k: int) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """``top_neurons`` with each neuron's fraction (float64): per cluster, (neurons, fractions) in rank order."""
+    rows = top_rows(ranking, top_k)
+    return {int(c): (group["neuron"].to_numpy(dtype=np.int64), group["fraction"].to_numpy(dtype=np.float64))
+            for c, group in rows.groupby("cluster", sort=True)}
+
+
+def cluster_sizes(ranking: pd.DataFrame) -> pd.Series:
+    """Size of each cluster in a ranking table (count / fraction of its rows), indexed by cluster."""
+    if len(ranking) == 0:
+        return pd.Series(dtype=np.int64)
+    first = ranking.groupby("cluster", sort=True)[["count", "fraction"]].first()
+    return (first["count"] / first["fraction"]).round().astype(np.int64)
+
+
+def sample_points(labels, clusters, per_cluster: int, seed: int) -> dict[int, np.ndarray]:
+    """Up to ``per_cluster`` point indices of each cluster, drawn without replacement from
+    ``np.random.default_rng(seed)`` in cluster order, sorted: the same seed gives the same points
+    (so the per-cluster figures of a layer show the same samples)."""
+    rng = np.random.default_rng(seed)
+    labels = np.asarray(labels)
+    out = {}
+    for c in clusters:
+        members = np.flatnonzero(labels == c)
+        out[int(c)] = np.sort(rng.choice(members, min(per_cluster, len(members)), replace=False))
+    return out
+
+
 def cluster_summary(labels, y_true, y_pred, n_classes: int = 10) -> pd.DataFrame:
     """One row per cluster: size, accuracy, majority true label, and the count of each true label.
 

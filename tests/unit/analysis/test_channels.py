@@ -13,11 +13,12 @@ import yaml
 
 from nntopo import config as nnconfig
 from nntopo import models, paths, store
-from nntopo.analysis import channel_plots, channels
+from nntopo.analysis import channels, plots
 from nntopo.analysis.ranking import rank_neurons
 from nntopo.store import StoreError
 from nntopo.network.model import build
-from nntopo.workflow import figures
+from nntopo import figures
+from nntopo.figures.draw import draw_figure
 from tests.conftest import ROOT
 from tests.unit.analysis.test_plots import png_size, saved
 
@@ -160,13 +161,13 @@ def test_recorded_values_of_another_model_are_refused():
 
 def test_filters_of_any_kernel_shape(tmp_path):
     rng = np.random.default_rng(0)
-    saved(channel_plots.filters(rng.normal(size=(16, 1, 3, 3)), "mnist cnn16x32-none-s0"), tmp_path, "filters")
-    fig = channel_plots.filters(rng.normal(size=(5, 1, 3, 5)), "a model with a long name " * 4)
+    saved(plots.filters(rng.normal(size=(16, 1, 3, 3)), "mnist cnn16x32-none-s0"), tmp_path, "filters")
+    fig = plots.filters(rng.normal(size=(5, 1, 3, 5)), "a model with a long name " * 4)
     assert "the 5 first-layer filters, 3×5 kernels" in fig.get_suptitle().replace("\n", " ")
     assert {ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_title()} == {f"ch {c}" for c in range(5)}
     saved(fig, tmp_path, "filters_wide")
     with pytest.raises(ValueError, match="3 input channels"):
-        channel_plots.filters(rng.normal(size=(4, 3, 3, 3)))
+        plots.filters(rng.normal(size=(4, 3, 3, 3)))
 
 
 def random_ranking(n_points=200, n_channels=8, n_clusters=4, seed=0):
@@ -180,7 +181,7 @@ def random_ranking(n_points=200, n_channels=8, n_clusters=4, seed=0):
 
 def test_kernel_images_in_the_kernel_shape(tmp_path):
     labels, ranking = random_ranking(n_clusters=26, n_points=600)
-    fig = channel_plots.kernel_images(ranking, np.random.default_rng(1).normal(size=(8, 1, 3, 2)), (3, 2), top=3,
+    fig = plots.kernel_images(ranking, np.random.default_rng(1).normal(size=(8, 1, 3, 2)), (3, 2), top_k=3,
                                       title="test")
     assert "3×2 kernels of each cluster's top 3 channels (20 largest of 26 clusters shown)" in fig.get_suptitle()
     saved(fig, tmp_path, "kernels")
@@ -196,20 +197,20 @@ def channel_case(convolution, image_shape, layer, n_points=120, n_clusters=3, se
     return net, images, recorded, labels, rank_neurons(recorded, labels, 3)
 
 
-@pytest.mark.parametrize("convolution, image_shape, layer, top, per_cluster, activation, reduction", [
+@pytest.mark.parametrize("convolution, image_shape, layer, top_k, per_cluster, activation, reduction", [
     ({"channels": [4, 6], "kernel": 3, "pool": 2}, (28, 28), "hidden_2", 3, 3, "relu", "max"),
     ({"channels": [4], "kernel": 3, "pool": 1}, (8, 8), "hidden_1", 1, 1, "relu", "max"),  # narrow: the title wraps
     ({"channels": [4, 4], "kernel": 2, "pool": 3}, (16, 14), "hidden_2", 2, 2, "tanh", "mean"),  # negative values
 ])
-def test_channel_responses(tmp_path, convolution, image_shape, layer, top, per_cluster, activation, reduction):
+def test_channel_responses(tmp_path, convolution, image_shape, layer, top_k, per_cluster, activation, reduction):
     net, images, recorded, labels, ranking = channel_case(convolution, image_shape, layer, reduction=reduction,
                                                           activation={"name": activation})
     field = channels.receptive_field(convolution, layer)
-    found = channels.cluster_channels(net, images, image_shape, recorded, labels, ranking, layer, field, top=top,
+    found = channels.cluster_channels(net, images, image_shape, recorded, labels, ranking, layer, field, top_k=top_k,
                                       per_cluster=per_cluster, seed=0, n=10, reduction=reduction)
     assert found.clusters == [0, 1, 2] and all(len(s) == per_cluster for s in found.samples.values())
     assert set(found.tops) == {int(c) for chans, _ in found.channels.values() for c in chans}
-    fig = channel_plots.channel_responses(images, image_shape, found, top=top, title=f"test model, {layer}, kmeans")
+    fig = plots.channel_responses(images, image_shape, found, top_k=top_k, title=f"test model, {layer}, kmeans")
     heading = fig.get_suptitle()
     assert f"receptive field ({field.describe()})" in heading.replace("\n", " ")
     width_px = fig.get_size_inches()[0] * 120
@@ -229,9 +230,9 @@ def test_a_channel_that_never_responds(tmp_path):
     ranking = pd.DataFrame({"cluster": [0, 0], "neuron": [0, 1], "count": [40, 40], "fraction": [1.0, 1.0],
                             "rank": [1, 2]})
     found = channels.cluster_channels(net, images, (8, 8), recorded, labels, ranking, "hidden_1",
-                                      channels.ReceptiveField(3, 1), top=2, per_cluster=2, n=5)
+                                      channels.ReceptiveField(3, 1), top_k=2, per_cluster=2, n=5)
     assert found.tops[0].peak == 0
-    fig = channel_plots.channel_responses(images, (8, 8), found, top=2)
+    fig = plots.channel_responses(images, (8, 8), found, top_k=2)
     assert "never active\non the test set" in [t.get_text() for ax in fig.axes for t in ax.texts]
     saved(fig, tmp_path, "dead_channel")
 
@@ -242,7 +243,7 @@ def test_no_clusters(tmp_path):
     found = channels.cluster_channels(net, images, (8, 8), recorded, np.full(len(images), -1), ranking, "hidden_1",
                                       channels.ReceptiveField(3, 1))
     assert found.clusters == [] and found.tops == {} and found.maps == {}
-    saved(channel_plots.channel_responses(images, (8, 8), found, title="nothing clustered"), tmp_path, "no_clusters")
+    saved(plots.channel_responses(images, (8, 8), found, title="nothing clustered"), tmp_path, "no_clusters")
 
 
 # --- the figures from a model's files, through the figure Specs ----------------------------------------
@@ -299,19 +300,19 @@ def drawn(path) -> None:
 
 def test_cnn_figures_from_the_files(cnn_files, tmp_path):
     config, model, files, _ = cnn_files
-    figures.draw_figure("filters", {"weights": files["weights"]}, tmp_path / "filters.png",
-                        figures.settings_of("filters", config), "digits", model)
+    draw_figure("filters", {"weights": files["weights"]}, tmp_path / "filters.png",
+                figures.settings_of("filters", config), "digits", model)
     drawn(tmp_path / "filters.png")
     for layer in ("hidden_1", "hidden_2", "output"):  # the output's clusters show hidden_2, the deepest
         inputs = {"ranking": files[f"ranking_{layer}"], "clusters": files[f"clusters_{layer}"],
                   "activations": files["activations"], "weights": files["weights"], "state": files["state"]}
         output = tmp_path / f"channels_{layer}.png"
-        figures.draw_figure("channels", inputs, output, figures.settings_of("channels", config, model, layer),
-                            "digits", model, layer, "kmeans")
+        draw_figure("channels", inputs, output, figures.settings_of("channels", config, model, layer),
+                    "digits", model, layer, "kmeans")
         drawn(output)
     settings = figures.settings_of("neurons", config, model, "hidden_1")
-    figures.draw_figure("neurons", {"ranking": files["ranking_hidden_1"], "weights": files["weights"]},
-                        tmp_path / "neurons.png", settings, "digits", model, "hidden_1", "kmeans")
+    draw_figure("neurons", {"ranking": files["ranking_hidden_1"], "weights": files["weights"]},
+                tmp_path / "neurons.png", settings, "digits", model, "hidden_1", "kmeans")
     drawn(tmp_path / "neurons.png")
 
 
@@ -320,9 +321,9 @@ def test_the_channels_figure_refuses_another_models_activations(cnn_files, tmp_p
     inputs = {"ranking": files["ranking_hidden_2"], "clusters": files["clusters_hidden_2"],
               "activations": other["activations"], "weights": files["weights"], "state": files["state"]}
     with pytest.raises(StoreError) as error:
-        figures.draw_figure("channels", inputs, tmp_path / "channels.png",
-                            figures.settings_of("channels", config, model, "hidden_2"), "digits", model, "hidden_2",
-                            "kmeans")
+        draw_figure("channels", inputs, tmp_path / "channels.png",
+                    figures.settings_of("channels", config, model, "hidden_2"), "digits", model, "hidden_2",
+                    "kmeans")
     message = str(error.value)
     assert "\n" not in message and str(other["activations"]) in message and str(files["state"]) in message
     assert "files of different models?" in message

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from nntopo.analysis import plots as analysis_plots
+from nntopo.analysis.ranking import cluster_sizes, sample_points
 from nntopo.clustering import plots as clustering_plots
 from nntopo.network import plots as network_plots
 from nntopo import plotting
@@ -122,14 +123,15 @@ def test_combined_weights_and_through_on_hand_made_numbers():
     rows = pd.DataFrame({"cluster": [3, 3, 3], "neuron": [2, 0, 1], "count": [8, 6, 2],
                          "fraction": [0.8, 0.6, 0.2], "rank": [1, 2, 3]})
     # top 2: neuron 2 (0.8) and neuron 0 (0.6)
-    np.testing.assert_allclose(analysis_plots.combined_weights(rows, weights, top=2), [0.6, 0.0, 0.8, 0.4])
-    np.testing.assert_allclose(analysis_plots.combined_weights(rows, weights, top=5), [0.6, 0.2, 0.8, 0.4])
+    np.testing.assert_allclose(analysis_plots.combined_weights(rows, weights, top_k=2)[3], [0.6, 0.0, 0.8, 0.4])
+    np.testing.assert_allclose(analysis_plots.combined_weights(rows, weights, top_k=5)[3], [0.6, 0.2, 0.8, 0.4])
     # rows in any order: rank decides
-    np.testing.assert_allclose(analysis_plots.combined_weights(rows.iloc[::-1], weights, top=1), [0.0, 0.0, 0.8, -0.8])
-    np.testing.assert_allclose(analysis_plots.combined_weights(rows.iloc[:0], weights, top=5), np.zeros(4))
+    np.testing.assert_allclose(analysis_plots.combined_weights(rows.iloc[::-1], weights, top_k=1)[3], [0.0, 0.0, 0.8, -0.8])
+    assert analysis_plots.combined_weights(rows.iloc[:0], weights, top_k=5) == {}
+    np.testing.assert_allclose(analysis_plots.weighted_sum(weights, [], []), np.zeros(4))
 
     image = np.array([[0.5, 1.0], [0.0, 2.0]])
-    combined = analysis_plots.combined_weights(rows, weights, top=2)
+    combined = analysis_plots.combined_weights(rows, weights, top_k=2)[3]
     seen = analysis_plots.through(image, combined)
     assert seen.shape == (2, 2)
     np.testing.assert_allclose(seen, [[0.3, 0.0], [0.0, 0.8]])
@@ -140,24 +142,12 @@ def test_combined_weights_and_through_on_hand_made_numbers():
         analysis_plots.through(image, np.ones(3))
 
 
-def test_top_neurons_sizes_and_caps():
+def test_the_largest_clusters_are_shown():
     ranking = pd.DataFrame({"cluster": [0, 0, 1, 1, 2], "neuron": [4, 7, 7, 1, 3], "count": [3, 1, 5, 5, 1],
                             "fraction": [0.75, 0.25, 1.0, 1.0, 1.0], "rank": [1, 2, 1, 2, 1]})
-    neurons, fractions = analysis_plots.top_neurons(ranking, 1, top=5)
-    assert neurons.tolist() == [7, 1] and fractions.tolist() == [1.0, 1.0]
-    assert analysis_plots.cluster_sizes(ranking).to_dict() == {0: 4, 1: 5, 2: 1}
-    shown, note = plotting.largest_clusters(analysis_plots.cluster_sizes(ranking), limit=2)
+    shown, note = plotting.largest_clusters(cluster_sizes(ranking), limit=2)
     assert shown == [0, 1] and "2 largest of 3" in note
-    assert plotting.largest_clusters(analysis_plots.cluster_sizes(ranking), limit=3) == ([0, 1, 2], "")
-
-
-def test_sample_points_reproducible_and_within_clusters():
-    labels = np.array([0, 1, 0, 0, -1, 1, 0, 2])
-    a = analysis_plots.sample_points(labels, [0, 1, 2], per_cluster=2, seed=7)
-    b = analysis_plots.sample_points(labels, [0, 1, 2], per_cluster=2, seed=7)
-    assert {c: v.tolist() for c, v in a.items()} == {c: v.tolist() for c, v in b.items()}
-    for c, points in a.items():
-        assert len(points) == min(2, np.sum(labels == c)) and np.all(labels[points] == c)
+    assert plotting.largest_clusters(cluster_sizes(ranking), limit=3) == ([0, 1, 2], "")
 
 
 # --- figures --------------------------------------------------------------------------------------------
@@ -188,13 +178,13 @@ def test_cluster_figures(case, tmp_path):
     labels, n_clusters = data["labels"], data["n_clusters"]
     ranking = ranking_table(data["hidden"], labels)
     summary = summary_table(labels, data["y"], data["pred"], with_noise=name == "digits_8x8")
-    saved(analysis_plots.ranking_heatmap(ranking, n_clusters, top=5, title=name), tmp_path, f"heatmap_{name}")
+    saved(analysis_plots.ranking_heatmap(ranking, n_clusters, top_k=5, title=name), tmp_path, f"heatmap_{name}")
     saved(clustering_plots.cluster_composition(summary, name), tmp_path, f"composition_{name}")
     saved(clustering_plots.cluster_manifold(data["embedding"], labels, name), tmp_path, f"manifold_{name}")
-    saved(analysis_plots.neuron_weight_images(ranking, data["weights"], data["shape"], top=5, title=name), tmp_path,
+    saved(analysis_plots.neuron_weight_images(ranking, data["weights"], data["shape"], top_k=5, title=name), tmp_path,
           f"neurons_{name}")
-    saved(analysis_plots.transformed_inputs(data["images"], labels, ranking, data["weights"], data["shape"], seed=0, top=5,
-                                   per_cluster=3, title=name), tmp_path, f"transformed_{name}")
+    saved(analysis_plots.transformed_inputs(data["images"], labels, ranking, data["weights"], data["shape"], seed=0, top_k=5,
+                                            per_cluster=3, title=name), tmp_path, f"transformed_{name}")
 
 
 def test_many_clusters_are_capped():
@@ -204,7 +194,7 @@ def test_many_clusters_are_capped():
     figures = [
         analysis_plots.ranking_heatmap(ranking, 26),
         clustering_plots.cluster_composition(summary_table(labels, data["y"], data["pred"])),
-        analysis_plots.neuron_weight_images(ranking, data["weights"], data["shape"], top=5),
+        analysis_plots.neuron_weight_images(ranking, data["weights"], data["shape"], top_k=5),
         analysis_plots.transformed_inputs(data["images"], labels, ranking, data["weights"], data["shape"], seed=0),
     ]
     for fig in figures:
@@ -218,13 +208,13 @@ def test_transformed_inputs_show_the_computed_sums():
     data = make_case(shape=(8, 8), n_clusters=3)
     labels = data["labels"]
     ranking = ranking_table(data["hidden"], labels)
-    fig = analysis_plots.transformed_inputs(data["images"], labels, ranking, data["weights"], (8, 8), seed=3, top=5,
-                                   per_cluster=2)
+    fig = analysis_plots.transformed_inputs(data["images"], labels, ranking, data["weights"], (8, 8), seed=3, top_k=5,
+                                            per_cluster=2)
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-    samples = analysis_plots.sample_points(labels, [0, 1, 2], 2, seed=3)
+    samples = sample_points(labels, [0, 1, 2], 2, seed=3)
+    combined = analysis_plots.combined_weights(ranking, data["weights"], 5)
     for c, points in samples.items():
-        own = analysis_plots.combined_weights(ranking[ranking["cluster"] == c], data["weights"], 5)
-        nxt = analysis_plots.combined_weights(ranking[ranking["cluster"] == (c + 1) % 3], data["weights"], 5)
+        own, nxt = combined[c], combined[(c + 1) % 3]
         for p in points:
             assert f"input #{p}" in texts
             assert f"× own (c{c})\nΣ={analysis_plots.through(data['images'][p], own).sum():+.2f}" in texts

@@ -2,7 +2,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nntopo.analysis.ranking import cluster_summary, rank_neurons, top_k_neurons, top_neurons, top_rows
+from nntopo.analysis.ranking import (
+    cluster_sizes,
+    cluster_summary,
+    rank_neurons,
+    sample_points,
+    top_k_neurons,
+    top_neurons,
+    top_neurons_with_fractions,
+    top_rows,
+)
 
 # Six points, four neurons. With k = 2 the top-k, worked out by hand:
 HIDDEN = np.array(
@@ -93,6 +102,24 @@ def test_top_neurons_per_cluster_in_rank_order():
     assert [a.tolist() for a in neurons.values()] == [[1, 2, 0], [4, 5], [0]]
     assert all(a.dtype == np.int64 for a in neurons.values())
     assert top_neurons(SHUFFLED.iloc[:0], 3) == {}
+
+
+def test_top_neurons_with_fractions_and_cluster_sizes():
+    neurons, fractions = top_neurons_with_fractions(SHUFFLED, 5)[0]
+    assert neurons.tolist() == [1, 2, 0, 3] and fractions.tolist() == [0.75, 0.75, 0.5, 0.25]
+    assert {c: n.tolist() for c, (n, _) in top_neurons_with_fractions(SHUFFLED, 1).items()} == {0: [1], 1: [4], 2: [0]}
+    # size = count / fraction of any of the cluster's rows
+    assert cluster_sizes(SHUFFLED).to_dict() == {0: 4, 1: 2, 2: 1}
+    assert cluster_sizes(SHUFFLED.iloc[:0]).empty
+
+
+def test_sample_points_reproducible_and_within_clusters():
+    labels = np.array([0, 1, 0, 0, -1, 1, 0, 2])
+    a = sample_points(labels, [0, 1, 2], per_cluster=2, seed=7)
+    b = sample_points(labels, [0, 1, 2], per_cluster=2, seed=7)
+    assert {c: v.tolist() for c, v in a.items()} == {c: v.tolist() for c, v in b.items()}
+    for c, points in a.items():
+        assert len(points) == min(2, np.sum(labels == c)) and np.all(labels[points] == c)
 
 
 def test_top_k_below_one_is_refused():

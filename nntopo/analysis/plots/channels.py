@@ -14,6 +14,8 @@ from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from nntopo.analysis.plots.clusters import neuron_weight_images
+from nntopo.analysis.ranking import cluster_sizes
 from nntopo.plotting import (
     cluster_colors,
     INPUT_CMAP,
@@ -80,17 +82,15 @@ def filters(kernels: np.ndarray, title: str = "", max_cols: int = MAX_COLS) -> F
     return fig
 
 
-def kernel_images(ranking: pd.DataFrame, kernels: np.ndarray, kernel_shape, top: int = 5, title: str = "",
+def kernel_images(ranking: pd.DataFrame, kernels: np.ndarray, kernel_shape, top_k: int = 5, title: str = "",
                   max_clusters: int = MAX_CLUSTERS) -> Figure:
-    """``analysis.plots.neuron_weight_images`` for a CNN's first layer: each cluster's top channels'
+    """``neuron_weight_images`` for a CNN's first layer: each cluster's top channels'
     kernels (C, kh*kw, or C x 1 x kh x kw) drawn in the kernel's shape, and their combination."""
-    from nntopo.analysis.plots import cluster_sizes, neuron_weight_images
-
     kh, kw = (int(s) for s in kernel_shape)
     kernels = np.asarray(kernels, dtype=np.float64).reshape(len(kernels), -1)
-    fig = neuron_weight_images(ranking, kernels, (kh, kw), top=top, title=title, max_clusters=max_clusters)
+    fig = neuron_weight_images(ranking, kernels, (kh, kw), top_k=top_k, title=title, max_clusters=max_clusters)
     _, note = largest_clusters(cluster_sizes(ranking), max_clusters)
-    fig.suptitle(f"{title + ': ' if title else ''}{kh}×{kw} kernels of each cluster's top {top} channels{note}\n"
+    fig.suptitle(f"{title + ': ' if title else ''}{kh}×{kw} kernels of each cluster's top {top_k} channels{note}\n"
                  "title: channel (share of the cluster's points with it in their top-k); red excites, blue inhibits; "
                  "right: Σ fraction × kernel", fontsize=9.5, y=1 - 0.06 / fig.get_size_inches()[1], va="top")
     return fig
@@ -105,7 +105,7 @@ def _overlay(values: np.ndarray, scale: float) -> np.ndarray:
     return rgba
 
 
-def channel_responses(images: np.ndarray, image_shape, found, top: int = 5, title: str = "") -> Figure:
+def channel_responses(images: np.ndarray, image_shape, found, top_k: int = 5, title: str = "") -> Figure:
     """What each cluster's top channels respond to (a row per cluster, ``found`` a
     ``channels.ClusterChannels``): per channel, rank 1 left, its feature map over the cluster's
     sample inputs (the input faded, the map over it in red, as opaque as the value over the channel's
@@ -117,35 +117,35 @@ def channel_responses(images: np.ndarray, image_shape, found, top: int = 5, titl
     images = np.asarray(images).reshape(len(images), h, w)  # a view: only the samples are read
     field, shown = found.field, found.clusters
     per_cluster = max((len(s) for s in found.samples.values()), default=1) or 1
-    n_top = max((len(t.images) for t in found.tops.values()), default=0)
+    n_images = max((len(t.images) for t in found.tops.values()), default=0)
     margin = max((t.margin for t in found.tops.values()), default=0)
     gap, slot_gap, group_gap = 0.06 * w, 0.22 * w, 0.42 * w
     group_w = (per_cluster + 1) * w + (per_cluster - 1) * gap + slot_gap
-    n_groups = max(min(top, max((len(ch) for ch, _ in found.channels.values()), default=1)), 1)
+    n_groups = max(min(top_k, max((len(ch) for ch, _ in found.channels.values()), default=1)), 1)
     row_px = n_groups * group_w + (n_groups - 1) * group_gap
     tile_in, left_in, right_in = 0.8, 1.2, 0.2
     reduction = found.reduction
     heading = wrapped(
-        f"{title + ': ' if title else ''}what each cluster's top {top} channels respond to{found.note}\n"
+        f"{title + ': ' if title else ''}what each cluster's top {top_k} channels respond to{found.note}\n"
         f"per channel: {per_cluster} sample inputs of the cluster with the channel's feature map over them (red, "
         f"opaque at the channel's peak; box: the receptive field of its largest value; title: test image and the "
-        f"recorded spatial {reduction})\nthen the mean input under the map's largest value in the {n_top} test "
+        f"recorded spatial {reduction})\nthen the mean input under the map's largest value in the {n_images} test "
         f"images that activate the channel most: its receptive field ({field.describe()}) boxed, with {margin} px "
         "around it",
         left_in + row_px * tile_in / w + right_in, TITLE_SIZE)
-    layout = TileRows(max(len(shown), 1), row_px, (h, w), tile_in=tile_in, left_in=left_in, right_in=right_in,
-                      head_in=0.2 + 0.17 * (heading.count("\n") + 1), title_in=0.62)
-    fig = layout.fig
-    fig.suptitle(heading, fontsize=TITLE_SIZE, y=1 - 0.06 / layout.height, va="top")
+    tiles = TileRows(max(len(shown), 1), row_px, (h, w), tile_in=tile_in, left_in=left_in, right_in=right_in,
+                     head_in=0.2 + 0.17 * (heading.count("\n") + 1), title_in=0.62)
+    fig = tiles.fig
+    fig.suptitle(heading, fontsize=TITLE_SIZE, y=1 - 0.06 / tiles.height, va="top")
     if not shown:
         no_data(fig.add_subplot(), "no clusters")
         return fig
     colors = cluster_colors(max(found.sizes, default=-1) + 1)
     sampled = np.concatenate([np.zeros(0, np.int64), *found.samples.values()])
     ink = max(1.0, float(images[sampled].max(initial=0)))
-    line_px = 0.14 / layout.scale  # one line of 7.5-point text, in pixels of the tiles
+    line_px = 0.14 / tiles.scale  # one line of 7.5-point text, in pixels of the tiles
     for r, c in enumerate(shown):
-        ax = layout.row(r)
+        ax = tiles.row(r)
         channels, fractions = found.channels[c]
         points = found.samples[c]
         for g, (channel, fraction) in enumerate(zip(channels[:n_groups], fractions)):
@@ -158,7 +158,7 @@ def channel_responses(images: np.ndarray, image_shape, found, top: int = 5, titl
             ax.plot([x0, x0 + group_w], [y_head + 0.1 * line_px] * 2, color="0.45", lw=0.8, clip_on=False)
             for s, p in enumerate(points):
                 x = x0 + s * (w + gap)
-                layout.tile(ax, images[p], x, INPUT_CMAP, 0, 2.2 * ink)  # faded: the map shows over the ink
+                tiles.tile(ax, images[p], x, INPUT_CMAP, 0, 2.2 * ink)  # faded: the map shows over the ink
                 values = found.maps[int(p)][channel]
                 mh, mw = values.shape
                 offset = (field.size - field.jump) / 2
@@ -185,5 +185,5 @@ def channel_responses(images: np.ndarray, image_shape, found, top: int = 5, titl
                 caption = "never active\non the test set"
             ax.add_patch(Rectangle((x, 0), w, h, fill=False, edgecolor="0.35", linewidth=0.6, clip_on=False))
             ax.text(x + w / 2, -0.03 * h, caption, ha="center", va="bottom", fontsize=7, clip_on=False)
-        layout.row_label(ax, c, found.sizes.get(c), colors)
+        tiles.row_label(ax, c, found.sizes.get(c), colors)
     return fig
