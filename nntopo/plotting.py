@@ -1,6 +1,6 @@
 """The house style of every figure: colours, saving, empty panels, grids and image tiles.
 
-Each stage draws its own figures (``network/plots.py``, ``clustering/plots.py``, ``analysis/plots.py``):
+Each stage draws its own figures (``network/plots.py``, ``clustering/plots.py``, ``analysis/plots/``):
 plain arrays and tables in, a matplotlib Figure out; ``save`` writes it.
 
 Every function builds its figure with the object API (``matplotlib.figure.Figure``), never through

@@ -1,7 +1,7 @@
 """Which hidden neurons characterise each cluster, and what each cluster holds.
 
-A point's top-k neurons are its k largest activations among the active ones (> 0), ties to the
-lower neuron index. A neuron characterises a cluster when it is in the top-k of many of its points.
+A point's top-k neurons are its top_k largest activations among the active ones (> 0), ties to
+the lower neuron index. A neuron characterises a cluster when it is in the top-k of many of its points.
 """
 
 from __future__ import annotations
@@ -10,26 +10,26 @@ import numpy as np
 import pandas as pd
 
 
-def top_k_neurons(hidden, k: int) -> np.ndarray:
-    """(N, k) int64 neuron indices, largest activation first (ties: lower index), -1 padded.
+def top_k_neurons(hidden, top_k: int) -> np.ndarray:
+    """(N, top_k) int64 neuron indices, largest activation first (ties: lower index), -1 padded.
 
-    Only active neurons (> 0) count, so a point with fewer than k of them gets only those.
+    Only active neurons (> 0) count, so a point with fewer than top_k of them gets only those.
     """
     hidden = np.asarray(hidden)
     if hidden.ndim != 2:
         raise ValueError(f"expected hidden activations of shape (N, H), got {hidden.shape}")
-    if k < 1:
-        raise ValueError(f"k must be at least 1, got {k}")
+    if top_k < 1:
+        raise ValueError(f"top_k must be at least 1, got {top_k}")
     # A stable sort keeps equal activations in neuron order, so ties go to the lower index;
     # sorting all H columns (0.25 s at 10,000 x 1024) is as fast as argpartition plus a tie fix-up.
-    order = np.argsort(-hidden, axis=1, kind="stable")[:, :k]
+    order = np.argsort(-hidden, axis=1, kind="stable")[:, :top_k]
     active = np.take_along_axis(hidden, order, axis=1) > 0  # active neurons sort first, so -1 pads the end
-    top = np.full((len(hidden), k), -1, dtype=np.int64)
+    top = np.full((len(hidden), top_k), -1, dtype=np.int64)
     top[:, : order.shape[1]] = np.where(active, order, -1)
     return top
 
 
-def rank_neurons(hidden, labels, k: int) -> pd.DataFrame:
+def rank_neurons(hidden, labels, top_k: int) -> pd.DataFrame:
     """Per cluster, how many of its points have each neuron in their top-k.
 
     Columns: cluster, neuron, count, fraction (count / cluster size), rank (1 = most frequent in
@@ -37,7 +37,7 @@ def rank_neurons(hidden, labels, k: int) -> pd.DataFrame:
     >= 0 only (-1, no cluster, is left out). Rows sorted by cluster, then rank.
     """
     labels = np.asarray(labels, dtype=np.int64)
-    top = top_k_neurons(hidden, k)
+    top = top_k_neurons(hidden, top_k)
     if len(labels) != len(top):
         raise ValueError(f"{len(labels)} labels for {len(top)} points")
     n_neurons = np.asarray(hidden).shape[1]

@@ -165,9 +165,9 @@ def layer_sankey(labelings: dict, y_true, title: str = "", max_clusters: int = M
 
     def column_label(j: int) -> str:
         labels = np.asarray(labelings[layers[j]])
-        k = len(np.unique(labels[labels >= 0]))
+        n_clusters = len(np.unique(labels[labels >= 0]))
         none = float(np.mean(labels < 0))
-        return f"{layers[j]}\n{k} clusters" + (f"\n{none:.0%} in none" if none else "")
+        return f"{layers[j]}\n{n_clusters} clusters" + (f"\n{none:.0%} in none" if none else "")
 
     ax.set_xticks(range(len(layers)), [column_label(j) for j in range(len(layers))], fontsize=9)
     ax.tick_params(axis="x", length=0)
