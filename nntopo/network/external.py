@@ -263,8 +263,7 @@ def _write(outputs, layers, hidden, logits, labels, attrs: dict, metrics: dict, 
         store.check_chain(layers, outputs.weights)  # as a trained model's do, before any file is written
         store.write_weights(outputs.weights, layers, attrs)
     store.write_activations(outputs.activations, hidden, logits, labels, logits.argmax(1), attrs)
-    with store.atomic(outputs.metrics) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    store.write_metrics(outputs.metrics, metrics)
     log(f"wrote {', '.join(str(path) for path in outputs)}")
 
 

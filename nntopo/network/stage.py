@@ -74,8 +74,7 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
                          extra=store.neural_persistence_writer(records(trained.initial, trained.history),
                                                                 settings["neural_persistence"]))
     store.write_activations(outputs.activations, hidden, logits, dataset_.y_test, predictions, attrs)
-    with store.atomic(outputs.metrics) as tmp:
-        tmp.write_text(json.dumps(metrics, indent=2) + "\n")
+    store.write_metrics(outputs.metrics, metrics)
     return metrics
 
 

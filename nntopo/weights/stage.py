@@ -26,7 +26,7 @@ import pandas as pd
 from nntopo import store
 from nntopo.models import ModelId
 from nntopo.plotting import save
-from nntopo.store import NEURAL_PERSISTENCE_MEASURES, FilterSpace, NeuronSpace, StoreError
+from nntopo.store import NEURAL_PERSISTENCE_MEASURES, FilterSpace, NeuronSpace
 from nntopo.topology.persistence import records
 from nntopo.weights import cloud, filters, neurons
 
@@ -43,15 +43,6 @@ def _model_columns(metrics: dict) -> dict:
     return {"dataset": metrics["dataset"], "model": metrics["model"], "architecture": model.architecture,
             "network": model.architecture.removesuffix(f"-{model.regularization}"),  # widths and activation
             "regularization": model.regularization, "seed": metrics["seed"]}
-
-
-def read_metrics(path) -> dict:
-    """A model's metrics.json, refused in one line when it predates neural persistence."""
-    metrics = json.loads(Path(path).read_text())
-    if "neural_persistence" not in metrics:
-        raise StoreError(f"{path}: no neural persistence; the model was trained before it was recorded: delete the "
-                          f"model's folder and rerun")
-    return metrics
 
 
 def persistence_rows(metrics: dict) -> list[dict]:
@@ -96,7 +87,7 @@ def summarize_persistence(metrics_paths, outputs, settings: dict) -> None:
     ``outputs.stopping``: the early-stopping table; ``outputs.figure``: NP through training."""
     from nntopo.weights.persistence_plots import through_training
 
-    everything = [read_metrics(path) for path in metrics_paths]
+    everything = [store.read_metrics(path, neural_persistence=True) for path in metrics_paths]
     table = pd.DataFrame([row for metrics in everything for row in persistence_rows(metrics)])
     stopping = pd.DataFrame([row for metrics in everything
                              for row in stopping_rows(metrics, settings["patience"], settings["min_delta"])])
