@@ -1,6 +1,6 @@
 """Rule shape_data: generate a point cloud of known topology (disks, tori) into its data file."""
 
-from nntopo import shapes
+from nntopo.data import shapes
 from nntopo.workflow.jobs import job
 
 with job(snakemake.log[0], snakemake.threads) as log:

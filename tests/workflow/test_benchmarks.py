@@ -136,7 +136,7 @@ def test_the_approximations_match_the_exact_forces_at_their_most_accurate(embedd
 def test_the_reference_homology_is_the_workflows_computed_densely(seed):
     """The reference's dense k-NN hop complex gives the workflow's Betti numbers at every scale, on
     clustered points with duplicates (a dead layer's) and on a shape."""
-    from nntopo import shapes
+    from nntopo.data import shapes
     from nntopo.topology import homology
 
     rng = np.random.default_rng(seed)

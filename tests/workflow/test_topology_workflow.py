@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nntopo import paths, shapes, store
+from nntopo import paths, store
+from nntopo.data import shapes
 from nntopo.topology import homology
 from tests.workflow.test_workflow import planned_jobs, snakemake
 

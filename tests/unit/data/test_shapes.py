@@ -1,4 +1,4 @@
-"""The point clouds of known topology (nntopo.shapes) have the geometry and homology they claim.
+"""The point clouds of known topology (nntopo.data.shapes) have the geometry and homology they claim.
 
 The geometry is checked from the points themselves (distances to the stated disks, holes and core
 circles, margins between the classes, the Gauss linking number of circles fitted to each torus),
@@ -13,7 +13,8 @@ import pytest
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from nntopo import config, shapes, store
+from nntopo import config, store
+from nntopo.data import shapes
 from nntopo.config import ConfigError
 from nntopo.topology import stage
 from nntopo.topology.homology import rips_betti

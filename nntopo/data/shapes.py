@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 
-NAMES = ("disks", "tori")
-CLASS_NAMES = ("a", "b")
+from nntopo import datasets
+
+NAMES = datasets.names("shape")  # the datasets this module generates; their classes are a and b
 # Betti numbers (b0, b1, b2) of each class: 9 disks; a disk with 9 holes; 9 solid tori.
 KNOWN_BETTI = {
     "disks": {0: (9, 0, 0), 1: (1, 9, 0)},
@@ -123,7 +124,7 @@ def write(name: str, settings: dict, output, log=print) -> None:
                                                 settings["seed"])
     known = {str(c): list(b) for c, b in KNOWN_BETTI[name].items()}
     attrs = store.provenance(name, "", settings["seed"], settings, known_betti=json.dumps(known),
-                              class_names=json.dumps(CLASS_NAMES))
+                              class_names=json.dumps(datasets.get(name).classes))
     store.write_shape_data(output, dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test), attrs)
     log(f"{name}: {len(x_train)} training and {len(x_test)} test points in {x_train.shape[1]}-D; "
         f"known Betti numbers {known}")

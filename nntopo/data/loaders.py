@@ -1,5 +1,6 @@
-"""Datasets by name: MNIST and Fashion-MNIST from IDX files, scikit-learn's embedded digits, and the
-point clouds of known topology (nntopo.shapes) from the file the workflow generates them into.
+"""Datasets by name, loaded as nntopo.datasets' record says: MNIST and Fashion-MNIST from IDX files,
+scikit-learn's embedded digits, and the point clouds of known topology (nntopo.data.shapes) from the
+file the workflow generates them into.
 
 Images come back flattened to float32 in [0, 1], with their shape kept as a property of the
 dataset so that later stages (weight images) never assume 28x28. Point clouds have no image shape:
@@ -15,18 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from nntopo import shapes
+from nntopo import datasets
 
-# torchvision's layout: <data_dir>/<folder>/raw/<file>.
+# torchvision's layout: <data_dir>/<folder>/raw/<file>, the folder named by the dataset's record.
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
     "train_labels": "train-labels-idx1-ubyte.gz",
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
-IDX_FOLDERS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
-MNIST_SHAPE = (28, 28)
-NAMES = (*IDX_FOLDERS, "digits", *shapes.NAMES)
 
 # IDX type codes (third byte of the magic number) and the dtypes they stand for.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
@@ -86,28 +84,30 @@ def read_idx(path: str | Path) -> np.ndarray:
 
 
 def raw_dir(name: str, data_dir: str | Path) -> Path:
-    return Path(data_dir) / IDX_FOLDERS[name] / "raw"
+    return Path(data_dir) / datasets.get(name).folder / "raw"
 
 
 def _missing_message(name: str, folder: Path, missing: list[str], why: str) -> str:
     return (
         f"dataset {name}: {why}. Put the four files {', '.join(IDX_FILES.values())} in {folder}/ "
         f"(missing: {', '.join(missing)}), or point NNTOPO_DATA_DIR / data_dir at a folder that has "
-        f"{IDX_FOLDERS[name]}/raw/ with them."
+        f"{datasets.get(name).folder}/raw/ with them."
     )
 
 
 def _download(name: str, data_dir: Path) -> None:
-    """Fetch the IDX files with torchvision into <data_dir>/<Folder>/raw."""
-    from torchvision import datasets
+    """Fetch the IDX files with torchvision into <data_dir>/<folder>/raw (its class of the folder's name,
+    MNIST or FashionMNIST, writes there)."""
+    import torchvision
 
-    cls = {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST}[name]
+    cls = getattr(torchvision.datasets, datasets.get(name).folder)
     for train in (True, False):
         cls(str(data_dir), train=train, download=True)
 
 
 def _load_idx(name: str, data_dir: str | Path, download: bool, train: bool) -> Dataset:
     folder = raw_dir(name, data_dir)
+    image_shape = datasets.get(name).image_shape
     missing = [f for f in IDX_FILES.values() if not (folder / f).exists()]
     if missing:
         if not download:
@@ -122,8 +122,8 @@ def _load_idx(name: str, data_dir: str | Path, download: bool, train: bool) -> D
     for split in splits:
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         image_file = folder / IDX_FILES[f"{split}_images"]
-        if images.ndim != 3 or images.shape[1:] != MNIST_SHAPE:
-            raise DataError(f"{image_file}: images have shape {images.shape[1:]}, expected {MNIST_SHAPE}")
+        if images.ndim != 3 or images.shape[1:] != image_shape:
+            raise DataError(f"{image_file}: images have shape {images.shape[1:]}, expected {image_shape}")
         if labels.ndim != 1 or len(labels) != len(images):
             raise DataError(
                 f"{folder / IDX_FILES[f'{split}_labels']}: {len(labels)} labels for {len(images)} images "
@@ -134,7 +134,7 @@ def _load_idx(name: str, data_dir: str | Path, download: bool, train: bool) -> D
 
     def images(key):
         if key not in arrays:  # a split that was not asked for
-            return np.zeros((0, MNIST_SHAPE[0] * MNIST_SHAPE[1]), dtype=np.float32)
+            return np.zeros((0, image_shape[0] * image_shape[1]), dtype=np.float32)
         return (arrays[key].reshape(len(arrays[key]), -1) / np.float32(255)).astype(np.float32, copy=False)
 
     return Dataset(
@@ -143,7 +143,7 @@ def _load_idx(name: str, data_dir: str | Path, download: bool, train: bool) -> D
         arrays.get("train_labels", np.zeros(0)).astype(np.int64),
         images("test_images"),
         arrays["test_labels"].astype(np.int64),
-        MNIST_SHAPE,
+        image_shape,
     )
 
 
@@ -156,11 +156,7 @@ def _load_digits() -> Dataset:
     x = (digits.data / 16.0).astype(np.float32)
     y = digits.target.astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, stratify=y, random_state=0)
-    return Dataset("digits", x_train, y_train, x_test, y_test, (8, 8))
-
-
-def class_names(name: str, n_classes: int) -> list[str]:
-    return list(shapes.CLASS_NAMES) if name in shapes.NAMES else [str(c) for c in range(n_classes)]
+    return Dataset("digits", x_train, y_train, x_test, y_test, datasets.get("digits").image_shape)
 
 
 def _load_shape(name: str, path: str | Path | None) -> Dataset:
@@ -179,10 +175,11 @@ def load(name: str, data_dir: str | Path = "data", download: bool = True, train:
          shape_file: str | Path | None = None) -> Dataset:
     """The dataset ``name``; ``train=False`` skips reading the training split (left empty); a shape
     (disks, tori) is read from ``shape_file``, which the workflow's rule shape_data writes."""
-    if name in shapes.NAMES:
+    if name not in datasets.DATASETS:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(datasets.names())}")
+    kind = datasets.get(name).kind
+    if kind == "shape":
         return _load_shape(name, shape_file)
-    if name == "digits":
+    if kind == "embedded":
         return _load_digits()
-    if name not in IDX_FOLDERS:
-        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(NAMES)}")
     return _load_idx(name, data_dir, download, train)

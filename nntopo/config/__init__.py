@@ -1,0 +1,62 @@
+"""Load and check the workflow configuration; compute the model grid and each job's config slice.
+
+Call sites read ``from nntopo import config as nnconfig`` ... ``nnconfig.model_ids(config)``; the
+package re-exports its modules' API:
+
+- schema: the schema's defaults and errors (ConfigError), reading a config file, the data directory;
+- cnn: the grid's CNNs' feature maps, and whether they fit a dataset's images;
+- grid: the grid's architectures and model ids, each dataset's test points, each job's slice;
+- external: the networks the user brings, their files and checks;
+- layers: the models studied on a dataset and their analysed and ranked layers.
+
+The dataset facts are nntopo.datasets', the model ids' grammar nntopo.models'. Imported by the
+Snakefile, so it stays light: no torch, no numpy.
+"""
+
+from __future__ import annotations
+
+import os
+
+from nntopo import datasets
+from nntopo.config import schema
+from nntopo.config.cnn import describe_architecture, feature_map_sizes
+from nntopo.config.external import (EXTERNAL_KINDS, RESERVED_NAMES, check_external, checksum, external_entry,
+                                    external_files, external_kind, external_slice, external_widths, has_weights)
+from nntopo.config.grid import (architectures, check_grid, check_homology, check_methods, check_training,
+                                clustering_slice, convolutional_layers, figures_slice, filters_slice, hidden_layers,
+                                homology_slice, model_ids, n_test_points, neurons_slice, shapes_slice,
+                                smallest_class, training_slice, widths_of)
+from nntopo.config.layers import ablation_slice, layers_of, models_of, n_hidden, ranked_layers, ranking_slice
+from nntopo.config.schema import DATA_DIR_ENV, SCHEMA_PATH, ConfigError, check_data_dir, data_dir, load_schema
+
+SHAPES = datasets.names("shape")  # the datasets generated into results/{dataset}/data.h5 (the rules ask)
+
+
+def validate(config: dict | None) -> dict:
+    """Return a checked copy of ``config`` with every default filled in, or raise ConfigError: the
+    schema first, then what it cannot say, in this order (the first error is the one reported)."""
+    config = schema.apply(config)
+    check_grid(config)
+    check_external(config)
+    check_training(config)
+    check_methods(config)
+    check_homology(config)
+    return config
+
+
+def load(path: str | os.PathLike) -> dict:
+    """The config file at ``path``, validated."""
+    return validate(schema.read(path))
+
+
+__all__ = [
+    "SHAPES", "validate", "load",
+    "DATA_DIR_ENV", "SCHEMA_PATH", "ConfigError", "check_data_dir", "data_dir", "load_schema",
+    "describe_architecture", "feature_map_sizes",
+    "architectures", "clustering_slice", "convolutional_layers", "figures_slice", "filters_slice", "hidden_layers",
+    "homology_slice", "model_ids", "n_test_points", "neurons_slice", "shapes_slice", "smallest_class",
+    "training_slice", "widths_of",
+    "EXTERNAL_KINDS", "RESERVED_NAMES", "checksum", "external_entry", "external_files", "external_kind",
+    "external_slice", "external_widths", "has_weights",
+    "ablation_slice", "layers_of", "models_of", "n_hidden", "ranked_layers", "ranking_slice",
+]

@@ -1,0 +1,184 @@
+"""Networks the user brings (config ``external``; docs "Analyse your own network"): their entries, the
+files each is read from and their SHA-256, the units of their recorded layers, and the checks that
+each names one kind, readable files, a dataset of the study its inputs fit, and layers that fit
+``analysis.layers`` and ``top_k``.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import os
+
+from nntopo import datasets
+from nntopo.config.grid import hidden_layers, model_ids, n_test_points
+from nntopo.config.schema import ConfigError
+
+# The kinds of external network, by the key that gives its file; `layers` name the recorded modules.
+EXTERNAL_KINDS = {"program": "a torch.export program", "module": "an importable nn.Module and its state dict",
+                  "activations": "activations recorded elsewhere"}
+# Names an external network cannot take: the folders a dataset's results hold beside its models'.
+RESERVED_NAMES = ("summary", "homology", "filters")
+_TORCH_ONLY = ("layers", "weight_modules", "input_shape", "kwargs", "state_dict", "module", "program")
+
+
+def external_entry(config: dict, name: str) -> dict | None:
+    """The ``external`` entry named ``name``; None for a grid model."""
+    return next((entry for entry in config.get("external", []) if entry["name"] == name), None)
+
+
+def has_weights(config: dict, model) -> bool:
+    """Whether ``model`` has a weights.h5: every grid model; an external one when its weights are given."""
+    entry = external_entry(config, str(model))
+    return entry is None or "weights" in entry or bool(entry.get("weight_modules"))
+
+
+def external_kind(entry: dict) -> str:
+    return next(kind for kind in EXTERNAL_KINDS if kind in entry)
+
+
+def external_files(entry: dict) -> list[str]:
+    """The files an external network is read from (its rule's inputs and its provenance)."""
+    keys = {"program": ("program",), "module": ("state_dict",), "activations": ("activations", "weights")}
+    return [entry[key] for key in keys[external_kind(entry)] if key in entry]
+
+
+def external_widths(entry: dict) -> list[int | None]:
+    """Units per hidden layer of an external network: read from its recorded activations, unknown (None)
+    for a network, whose layers' units show only when it runs."""
+    if external_kind(entry) != "activations":
+        return [None] * len(entry["layers"])
+    return _recorded_widths(entry["activations"], os.stat(entry["activations"]).st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=None)
+def _recorded_widths(path: str, mtime_ns: int) -> list[int]:  # read once per file and version, not per target
+    import h5py
+
+    with h5py.File(path, "r") as h5:
+        hidden = sorted((k for k in h5 if k.startswith("hidden_")), key=lambda k: int(k.split("_")[1]))
+        return [int(h5[k].shape[1]) for k in hidden]
+
+
+def checksum(path: str | os.PathLike) -> str:
+    """The file's SHA-256, read once per version of the file (every job's params name it)."""
+    stat = os.stat(path)
+    return _checksum(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@functools.lru_cache(maxsize=None)
+def _checksum(path: str, mtime_ns: int, size: int) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def external_slice(config: dict, name: str) -> dict:
+    """What recording (or importing) an external network reads: its entry, each file's SHA-256 (so that
+    a changed file reruns it and what depends on it) and the spatial reduction."""
+    entry = external_entry(config, name)
+    return {**copy.deepcopy(entry), "kind": external_kind(entry),
+            "files": {path: checksum(path) for path in external_files(entry)},
+            "spatial_reduction": config["spatial_reduction"]}
+
+
+def check_external(config: dict) -> None:
+    """Each external network names one kind, existing readable files, a dataset of the study whose
+    inputs fit its input_shape, and layers that fit analysis.layers and top_k (known here for recorded
+    activations; a network's units show when it runs)."""
+    names = [str(model) for model in model_ids(config)]
+    for i, entry in enumerate(config["external"]):
+        where = f"external.{i} ({entry['name']})"
+        if entry["name"] in names:
+            raise ConfigError(f"{where}: the name is given twice; give each external network its own name")
+        if entry["name"] in RESERVED_NAMES:
+            raise ConfigError(f"{where}: {entry['name']!r} is the name of a results folder ({', '.join(RESERVED_NAMES)}); "
+                              f"choose another name")
+        names.append(entry["name"])
+        if entry["dataset"] not in config["datasets"]:
+            raise ConfigError(f"{where}: dataset {entry['dataset']} is not in datasets ({', '.join(config['datasets'])}); "
+                              f"add it there")
+        kinds = [kind for kind in EXTERNAL_KINDS if kind in entry]
+        if len(kinds) != 1:
+            raise ConfigError(f"{where}: give exactly one of program ({EXTERNAL_KINDS['program']}), module (with "
+                              f"state_dict) or activations (with optional weights); found {', '.join(kinds) or 'none'}")
+        kind = kinds[0]
+        if kind == "activations":
+            extra = [key for key in _TORCH_ONLY if entry.get(key) not in (None, {})]
+            if extra:
+                raise ConfigError(f"{where}: {', '.join(extra)} describe a network, but this entry gives recorded "
+                                  f"activations; remove them")
+        else:
+            missing = [key for key in ("layers", *(("state_dict",) if kind == "module" else ())) if key not in entry]
+            if missing:
+                raise ConfigError(f"{where}: {kind} needs {' and '.join(missing)}")
+            if "weights" in entry:
+                raise ConfigError(f"{where}: weights is a recorded weights.h5, for an entry with activations; a "
+                                  f"network's weights are named by weight_modules")
+            if "weight_modules" in entry and len(entry["weight_modules"]) != len(entry["layers"]) + 1:
+                raise ConfigError(f"{where}: weight_modules names {len(entry['weight_modules'])} modules for "
+                                  f"{len(entry['layers'])} layers and the output; give {len(entry['layers']) + 1}")
+        for path in external_files(entry):
+            _check_readable(where, path)
+        if kind != "activations" and entry["input_shape"] is not None:
+            features = datasets.get(entry["dataset"]).n_features
+            if math.prod(entry["input_shape"]) != features:
+                raise ConfigError(f"{where}: input_shape {entry['input_shape']} holds {math.prod(entry['input_shape'])} "
+                                  f"values, but a {entry['dataset']} input has {features}; give a shape of {features} values")
+        if kind == "activations":
+            _check_recorded(config, where, entry)
+        chosen = config["analysis"]["layers"]
+        depth = len(external_widths(entry))
+        if isinstance(chosen, list) and max(chosen) > depth:
+            raise ConfigError(f"analysis.layers: hidden layer {max(chosen)} is deeper than the {depth} recorded "
+                              f"layer(s) of {where}; use all, last, or numbers up to {depth}")
+
+
+def _check_readable(where: str, path: str) -> None:
+    if not os.path.isfile(path):
+        raise ConfigError(f"{where}: {path} does not exist (paths are relative to the folder snakemake runs in, "
+                          f"{os.getcwd()}); give the file's path")
+    if not os.access(path, os.R_OK):
+        raise ConfigError(f"{where}: {path} cannot be read (permissions); make it readable")
+    if path.endswith((".h5", ".hdf5")):
+        return
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ConfigError(f"{where}: {path} is not a file torch.save or torch.export.save wrote (not a zip archive); "
+                          f"save it again")
+    with zipfile.ZipFile(path) as archive:
+        if any(name.endswith("/constants.pkl") or name.startswith("constants.pkl") for name in archive.namelist()):
+            raise ConfigError(f"{where}: {path} is TorchScript (torch.jit.save), whose modules take no forward hooks; "
+                              f"save the model with torch.export.save(torch.export.export(...)) and give it as program")
+
+
+def _check_recorded(config: dict, where: str, entry: dict) -> None:
+    """Recorded activations (and weights): the store's own readers, on the dataset's test points."""
+    from nntopo import store
+
+    try:
+        acts = store.read_activations(entry["activations"])
+        if "weights" in entry:
+            weights = store.read_weights(entry["weights"])
+            widths = [layer.weight.shape[0] for layer in weights.values()]
+            recorded = [values.shape[1] for values in (*acts.hidden, acts.output)]
+            if widths != recorded:
+                raise store.StoreError(f"{entry['weights']}: its layers have {widths} units, but the activations "
+                                         f"of {entry['activations']} have {recorded}")
+    except store.StoreError as error:
+        raise ConfigError(f"{where}: {error}") from None
+    points = n_test_points(config, entry["dataset"])
+    if len(acts.labels) != points:
+        raise ConfigError(f"{where}: {entry['activations']} holds {len(acts.labels)} points, but the {entry['dataset']} "
+                          f"test set has {points}; record the whole test set, in nntopo's order")
+    top_k = config["clustering"]["top_k"]
+    for number in hidden_layers(range(len(acts.hidden)), config["analysis"]["layers"]):
+        if top_k > acts.hidden[number - 1].shape[1]:
+            raise ConfigError(f"clustering.top_k: {top_k} is more than the {acts.hidden[number - 1].shape[1]} units "
+                              f"of hidden layer {number} of {where}; use at most {acts.hidden[number - 1].shape[1]}")

@@ -1,0 +1,129 @@
+"""The config's schema (schemas/config.schema.yaml): read a config file, fill in the schema's
+defaults, and say what is wrong in one line that names the key (ConfigError); where the data
+directory is, and whether it can be right.
+
+What the schema cannot say is checked by the grid's, the CNNs' and the external networks' own
+modules (nntopo.config.grid, .cnn, .external); nntopo.config.validate runs every check.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from nntopo import datasets
+
+SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
+DATA_DIR_ENV = "NNTOPO_DATA_DIR"
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message names the key and what is allowed."""
+
+
+def _with_defaults(validator_class):
+    """A validator that fills in each property's default before checking it (jsonschema's recipe)."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def fill_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, copy.deepcopy(subschema["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": fill_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft7Validator)
+
+
+def load_schema() -> dict:
+    return yaml.safe_load(SCHEMA_PATH.read_text())
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = ".".join(str(part) for part in error.absolute_path) or "(top level)"
+    schema = error.schema
+    if error.validator == "additionalProperties":
+        unknown = sorted(set(error.instance) - set(schema.get("properties", {})))
+        allowed = ", ".join(sorted(schema.get("properties", {}))) or "none"
+        where = "" if key == "(top level)" else f" in {key}"
+        return f"unknown key {', '.join(map(repr, unknown))}{where}; allowed keys: {allowed}"
+    if error.validator == "enum":
+        allowed = ", ".join("null" if value is None else str(value) for value in error.validator_value)
+        return f"{key}: {error.instance!r} is not allowed; choose one of: {allowed}"
+    if error.validator == "oneOf":
+        return f"{key}: {error.instance!r} is not allowed; expected {schema.get('description', 'another value')}"
+    return f"{key}: {error.message}"
+
+
+def apply(config: dict | None) -> dict:
+    """A copy of ``config`` with every default filled in, checked against the schema; or ConfigError."""
+    config = copy.deepcopy(config or {})
+    if not isinstance(config, dict):
+        raise ConfigError(f"the config must be a mapping of keys to values, not {type(config).__name__}")
+    _check_finite(config)
+    validator = _Validator(load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors)
+        raise ConfigError(_describe(best))
+    return config
+
+
+def _check_finite(value, key: str = "") -> None:
+    """No NaN or infinity anywhere (YAML's .nan and .inf pass every schema bound)."""
+    if isinstance(value, dict):
+        for name, item in value.items():
+            _check_finite(item, f"{key}.{name}" if key else str(name))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _check_finite(item, f"{key}.{i}")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key}: {value} is not allowed; give a finite number")
+
+
+def read(path: str | os.PathLike):
+    """The YAML of the config file at ``path``, unchecked."""
+    path = Path(path)
+    try:
+        return yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+
+
+def data_dir(config: dict) -> Path:
+    """The data directory: NNTOPO_DATA_DIR when set, else the config's ``data_dir``."""
+    return Path(os.environ.get(DATA_DIR_ENV) or config["data_dir"])
+
+
+def check_data_dir(config: dict) -> None:
+    """Refuse a data directory that cannot be right, when an MNIST-family dataset needs one.
+
+    A missing directory is refused when NNTOPO_DATA_DIR names it (a pointer to nothing is a typo)
+    or when download is false (nothing would fill it); with download on, the download creates it.
+    Missing or broken files inside an existing directory are the training job's to report.
+    """
+    needing = [name for name in config["datasets"] if datasets.get(name).kind == "idx"]
+    if not needing:
+        return
+    path = data_dir(config)
+    key = f"{DATA_DIR_ENV} (environment)" if os.environ.get(DATA_DIR_ENV) else "data_dir"
+    wanted = "a folder holding MNIST/raw/*.gz (or FashionMNIST/raw/*.gz), in torchvision's layout"
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{key}: {str(path)!r} is a file, not a directory; give {wanted}")
+    if path.exists():
+        return
+    if key != "data_dir":
+        raise ConfigError(f"{key}: {str(path)!r} does not exist; give {wanted}, or unset it to use data_dir")
+    if not config["download"]:
+        raise ConfigError(f"data_dir: {str(path)!r} does not exist and download is false, so nothing would fill it "
+                          f"(datasets: {', '.join(needing)}); give {wanted}, or set download: true")
