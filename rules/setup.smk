@@ -37,8 +37,13 @@ def config_error(error):
 
 try:
     config.update(nnconfig.validate(config))
+except nnconfig.ConfigError as error:
+    config_error(error)
+try:
     nnconfig.check_data_dir(config)
 except nnconfig.ConfigError as error:
+    if os.environ.get(nnconfig.DATA_DIR_ENV):  # NNTOPO_DATA_DIR names no folder: fixed there, as its message says
+        sys.exit(f"Config error: {error}.")
     config_error(error)
 
 # A run killed with SIGKILL leaves Snakemake's lock behind; clear it when no other run is alive here,
