@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -186,7 +185,7 @@ def summarize(tables, metrics, input_path, outputs, min_train_accuracy: float = 
 
     accuracy = {}
     for path in metrics:
-        recorded = json.loads(Path(path).read_text())
+        recorded = store.read_metrics(path)
         # An external network's is measured on the training images (or unknown: recorded activations).
         train = recorded["epochs"][-1]["train_accuracy"] if "epochs" in recorded else recorded.get("train_accuracy")
         accuracy[recorded["model"]] = (float("nan") if train is None else train, recorded["test_accuracy"])

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
@@ -66,7 +65,7 @@ def _weights(job: Job):
         fig.suptitle(f"{job.title}: weights")
         return fig
     layers = store.read_weights(job.inputs.weights)
-    metrics = json.loads(Path(job.inputs.metrics).read_text())
+    metrics = store.read_metrics(job.inputs.metrics)
     return plots.weight_distributions({n: l.weight for n, l in layers.items()}, title=f"{job.title}: weights",
                                       near_zero=metrics["near_zero_threshold"])
 
@@ -627,11 +626,10 @@ def summarize(inputs, outputs, settings: dict) -> None:
     from nntopo import plotting, store
     from nntopo.analysis import plots as analysis_plots
     from nntopo.analysis.ablation import summarize_ablation
-    from nntopo.weights.stage import read_metrics
 
     rows = {}
     for path in inputs.metrics:
-        metrics = read_metrics(path)
+        metrics = store.read_metrics(path, neural_persistence=True)
         # An external network has no training (nor initial weights), and NP only when its weights are given.
         persistence = metrics["neural_persistence"] or {}
         nan = {"mean_normalized": float("nan"), "shuffled_mean_normalized": float("nan")}
