@@ -1,6 +1,6 @@
 """Rule summary: the grid at a glance, and the per-model ablation and agreement tables gathered."""
 
-from nntopo.workflow.figures import summarize
+from nntopo.analysis.summary import summarize
 from nntopo.workflow.jobs import job
 
 with job(snakemake.log[0], snakemake.threads):
