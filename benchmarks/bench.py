@@ -378,7 +378,7 @@ def pick_figure(work: Path, cfg: dict, models: list[str]) -> tuple[Path, str]:
     from nntopo import config as nnconfig
     from nntopo import paths
     from nntopo.models import ModelId
-    from nntopo.workflow import figures
+    from nntopo import figures
 
     method = cfg["figures"]["embedding"] if cfg["figures"]["embedding"] in cfg["clustering"]["methods"] \
         else cfg["clustering"]["methods"][0]
@@ -467,7 +467,7 @@ def expected_after_change(cfg: dict, method: str) -> set[tuple[str, tuple]]:
     across layers); per dataset the summary (and seed_stability with several seeds). Never train or
     probe (which reads the activations alone)."""
     from nntopo import config as nnconfig
-    from nntopo.workflow import figures
+    from nntopo import figures
 
     rules = {id(figures.IMAGE_BATCH): "image_figures", id(figures.KERNEL_BATCH): "kernel_figures",
              id(figures.CHANNEL_BATCH): "channel_figures"}  # the rules of rules/figures.smk drawing each batch
@@ -479,7 +479,7 @@ def expected_after_change(cfg: dict, method: str) -> set[tuple[str, tuple]]:
                 jobs |= {job_key("cluster", **where, method=method), job_key("analyse_layer", **where),
                          job_key("layer_figures", **where)}
                 jobs |= {job_key(rules[id(tables)], **where) for tables in figures.image_batches(cfg, dataset, model, layer)}
-                if layer != "output":  # the space of its neurons reads the rankings (rules/neurons.smk)
+                if layer != "output":  # the space of its neurons reads the rankings (rules/weights.smk)
                     jobs.add(job_key("neurons", **where))
                     if figures.shows_pixels(cfg, dataset, model, layer):
                         jobs.add(job_key("neuron_filters", **where))

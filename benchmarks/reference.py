@@ -28,7 +28,7 @@ as the job it reads from is done:
 - figures (one process per figure or page): every output the workflow's figure rules write
   (``FIGURE_RULES``: a model's figures and Mapper page across layers, each layer's figures, Mapper
   page and graph file, the weight images where the ranked layer sees the pixels), each drawn alone
-  by the workflow's own code (``nntopo.workflow.figures.draw_figure``), where the workflow draws a
+  by the workflow's own code (``nntopo.figures.draw.draw_figure``), where the workflow draws a
   batch of them per job.
 - everything else after clustering (each layer's rankings, ablation and agreement, the flow between
   layers, the linear probe, the summary) and the report: the workflow's own jobs, run by Snakemake
@@ -57,9 +57,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-# The workflow's rules that draw figures (rules/figures.smk), with the tables of nntopo.workflow.figures
+# The workflow's rules that draw figures (rules/figures.smk), with the tables of nntopo.figures
 # each one's batch writes; the reference writes every output of them in a process of its own.
-# The workflow's figure rules and the batch each writes (nntopo.workflow.figures defines the batches).
+# The workflow's figure rules and the batch each writes (nntopo.figures defines the batches).
 FIGURE_TABLES = {"model_figures": "MODEL_BATCH", "layer_figures": "LAYER_BATCH", "image_figures": "IMAGE_BATCH"}
 FIGURE_RULES = tuple(FIGURE_TABLES)  # ("model_figures", "layer_figures", "image_figures")
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -281,9 +281,9 @@ def homology_job(cfg: dict, dataset: str, model_id: str) -> None:
 def figure_jobs(cfg: dict) -> list[tuple[str, str, str, str]]:
     """Every output the workflow's figure rules write, as (dataset, model, layer or "-", name): the
     batches' output names (``figure`` or ``figure__method``), for each job the rule would run (as
-    ``all_targets`` in rules/common.smk asks for them)."""
+    ``all_targets`` in rules/targets.smk asks for them)."""
     from nntopo import config as nnconfig
-    from nntopo.workflow import figures
+    from nntopo import figures
 
     jobs = []
     for dataset in cfg["datasets"]:
@@ -302,7 +302,7 @@ def figure_jobs(cfg: dict) -> list[tuple[str, str, str, str]]:
 def figure_output(cfg: dict, dataset: str, model_id: str, layer: str, name: str) -> str:
     """Where the workflow writes the output ``name`` of a batch (``layer`` "-" for a model's)."""
     from nntopo import paths
-    from nntopo.workflow import figures
+    from nntopo import figures
 
     spec = name.partition(figures.SEPARATOR)[0]
     where = {"dataset": dataset, "model": model_id, **({} if layer == "-" else {"layer": layer})}
@@ -312,7 +312,8 @@ def figure_output(cfg: dict, dataset: str, model_id: str, layer: str, name: str)
 def figure_job(cfg: dict, dataset: str, model_id: str, layer: str, name: str) -> None:
     """Write one output of a figure batch (``layer`` "-" for a model's) with the workflow's drawing code."""
     from nntopo import config as nnconfig
-    from nntopo.workflow import figures
+    from nntopo import figures
+    from nntopo.figures.draw import draw_figure
 
     spec, _, method = name.partition(figures.SEPARATOR)
     table = [{spec: figures.SPECS[spec]}]
@@ -323,8 +324,8 @@ def figure_job(cfg: dict, dataset: str, model_id: str, layer: str, name: str) ->
               for need in figures.SPECS[spec].needs}
     output = figure_output(cfg, dataset, model_id, layer, name)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
-    figures.draw_figure(spec, inputs, output, figures.settings_of(spec, cfg, model_id, layer_), dataset, model_id,
-                        layer_, method or None, data_dir=nnconfig.data_dir(cfg), download=cfg["download"])
+    draw_figure(spec, inputs, output, figures.settings_of(spec, cfg, model_id, layer_), dataset, model_id, layer_,
+                method or None, data_dir=nnconfig.data_dir(cfg), download=cfg["download"])
 
 
 def snakemake_command(workdir: Path, configfile: Path, cores: int) -> list[str]:

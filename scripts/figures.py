@@ -2,7 +2,7 @@
 channel_figures: every output of the batch, in one process."""
 
 from nntopo import config
-from nntopo.workflow.figures import write_batch
+from nntopo.figures.draw import write_batch
 from nntopo.workflow.jobs import job
 
 with job(snakemake.log[0], snakemake.threads) as log:

@@ -190,7 +190,7 @@ def test_rerun_gives_identical_activations(finished, tmp_path):
 
 
 def test_every_figure_exists_and_one_figure_is_one_job(finished):
-    from nntopo.workflow import figures
+    from nntopo import figures
 
     png = lambda path: (finished / path).stat().st_size > 10_000  # noqa: E731
     for model in MODELS:

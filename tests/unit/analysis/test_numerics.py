@@ -9,7 +9,7 @@
 - Points that all coincide (a network dead for every input has constant logits): every method
   returns one cluster holding every point instead of crashing (t-SNE would kill its process).
 
-The stages run here exactly as in the workflow's jobs (the stage modules, nntopo.workflow.figures), on a small
+The stages run here exactly as in the workflow's jobs (the stage modules, nntopo.figures), on a small
 network trained on the embedded digits whose recorded activations each case then edits.
 """
 
@@ -29,7 +29,8 @@ from nntopo import config, store
 from nntopo.analysis import stage as analysis
 from nntopo.clustering import stage as clustering
 from nntopo.network import stage as network
-from nntopo.workflow import figures
+from nntopo import figures
+from nntopo.figures.draw import draw_figure
 from nntopo.clustering.methods import METHODS, cluster_points, coincide, make_method
 from nntopo.analysis.ranking import rank_neurons
 from tests.workflow import reliability
@@ -84,9 +85,9 @@ def run_stages(folder, trained, graph=False):
     drawn = {**figures.METHOD_FIGURES, **figures.IMAGE_FIGURES, **figures.MODEL_FIGURES}
     written = {"mapper_page": "mapper.html", "graph_file": "mapper.graphml", "mapper_graph": "mapper_graph.png"}
     for name, spec in {**drawn, **(figures.GRAPH_FIGURES if graph else {})}.items():
-        figures.draw_figure(name, {need: str(paths[need]) for need in spec.needs}, folder / written.get(name, f"{name}.png"),
-                            figures.settings_of(name, SETTINGS, MODEL, "output"), "digits", MODEL, "output", "kmeans",
-                            data_dir=folder)
+        draw_figure(name, {need: str(paths[need]) for need in spec.needs}, folder / written.get(name, f"{name}.png"),
+                    figures.settings_of(name, SETTINGS, MODEL, "output"), "digits", MODEL, "output", "kmeans",
+                    data_dir=folder)
     if graph:
         assert (folder / "mapper.html").read_text().rstrip().endswith("</html>")
     for name in [*drawn, "activations"]:

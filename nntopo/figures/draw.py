@@ -1,0 +1,302 @@
+"""How each figure of ``nntopo.figures.specs`` is drawn: read the workflow's files, call the right
+stage's plot, save it.
+
+Each stage's ``plots`` module draws from arrays; the functions here are the adapters between them
+and the files. A Spec names its function here: ``draw(job)`` returns a figure, saved as a PNG;
+``write(job, output)`` writes a page or a graph file itself and returns the scripts it could not
+inline. ``write_batch`` writes every output of a rule's job, ``draw_figure`` a single one.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from dataclasses import dataclass
+from functools import lru_cache
+from types import SimpleNamespace
+
+import pandas as pd
+
+from nntopo import config as nnconfig
+from nntopo import data, plotting, store
+from nntopo.analysis import plots as analysis_plots
+from nntopo.analysis.agreement import agreement_matrix
+from nntopo.analysis.channels import MapMismatch, cluster_channels, receptive_field
+from nntopo.clustering import plots as cluster_plots
+from nntopo.clustering.graph import MapperGraph, write_graph_file
+from nntopo.clustering.page import write_layers_page, write_mapper_page
+from nntopo.figures.specs import METHOD_NEEDS, SEPARATOR, SPECS, Spec
+from nntopo.network import plots as network_plots
+from nntopo.network.stage import recorded_network
+
+
+@dataclass
+class Job:
+    """What a figure's drawing function is given: its inputs, settings and where it stands."""
+
+    inputs: object
+    settings: dict
+    title: str  # "dataset model"
+    layer: str | None = None
+    method: str | None = None
+    data_dir: object = None
+    download: bool = False
+
+
+def write_batch(outputs: dict, inputs, settings: dict, dataset: str, model: str, layer: str | None = None, *,
+                data_dir=None, download: bool = False) -> list[str]:
+    """Write each output of a batch (name -> path) with its own settings; returns the scripts the
+    pages could not inline."""
+    given = dict(inputs.items()) if hasattr(inputs, "items") else dict(vars(inputs))
+    missing = []
+    for name, output in outputs.items():
+        spec, _, method = name.partition(SEPARATOR)
+        own = {need: given[need + SEPARATOR + method] if need in METHOD_NEEDS else given.get(need)
+               for need in SPECS[spec].needs}
+        job = Job(SimpleNamespace(**own), settings[name], f"{dataset} {model}", layer, method or None, data_dir,
+                  download)
+        missing += _write(SPECS[spec], job, output)
+    return sorted(set(missing))
+
+
+def draw_figure(name: str, inputs: dict, output, settings: dict, dataset: str, model: str, layer: str | None = None,
+                method: str | None = None, **kwargs) -> list[str]:
+    """One output, its inputs given as a plain dict of paths by need (for tests and the benchmark's reference)."""
+    job = Job(SimpleNamespace(**inputs), settings, f"{dataset} {model}", layer, method, kwargs.get("data_dir"),
+              kwargs.get("download", False))
+    return _write(SPECS[name], job, output)
+
+
+def _write(spec: Spec, job: Job, output) -> list[str]:
+    """Make one Spec's output with the function of this module it names."""
+    if spec.write:
+        return globals()[spec.write](job, output)
+    plotting.save(globals()[spec.draw](job), output)
+    return []
+
+
+# --- a model's figures ---------------------------------------------------------------------------
+
+def activations(job: Job):
+    acts = store.read_activations(job.inputs.activations)
+    last = store.hidden_name(len(acts.hidden))
+    return network_plots.activation_distributions(acts.layer(last), acts.output,
+                                                  title=f"{job.title}: {last} and output activations")
+
+
+def weights(job: Job):
+    if job.inputs.weights is None:  # an external network given without its weights
+        fig = plotting.new_figure(7, 2.2)
+        plotting.no_data(fig.subplots(), "No weights were given for this network (its entry's weight_modules,\nor "
+                                         "weights beside recorded activations), so none are drawn.")
+        fig.suptitle(f"{job.title}: weights")
+        return fig
+    layers = store.read_weights(job.inputs.weights)
+    metrics = store.read_metrics(job.inputs.metrics)
+    return network_plots.weight_distributions({n: l.weight for n, l in layers.items()}, title=f"{job.title}: weights",
+                                              near_zero=metrics["near_zero_threshold"])
+
+
+def filters(job: Job):
+    first = store.read_weights(job.inputs.weights)[store.hidden_name(1)]
+    if not first.is_convolution:
+        raise store.StoreError(f"{job.inputs.weights}: hidden_1 is not a convolution, so it has no filters to draw")
+    return analysis_plots.filters(first.affine()[0], title=job.title)
+
+
+# --- a method's figures across a model's layers --------------------------------------------------
+
+def sankey(job: Job):
+    labelings = {}  # layer name -> the method's cluster labels, in depth order
+    for path in job.inputs.layer_clusters:
+        clusters = store.read_clusters(path)
+        labelings[clusters.attrs["space"]] = clusters.labels
+    return analysis_plots.layer_sankey(labelings, store.read_activations(job.inputs.activations).labels,
+                                       title=f"{job.title}, {job.method}", max_clusters=job.settings["max_clusters"])
+
+
+def mapper_layers(job: Job):
+    graphs = []
+    for path in job.inputs.layer_clusters:
+        graph, attrs = _mapper_graph(path)
+        graphs.append((attrs["space"], graph.node_ptr, graph.node_points, graph.edges, graph.node_cluster,
+                       graph.positions))
+    return cluster_plots.mapper_graphs_by_layer(graphs, store.read_activations(job.inputs.activations).labels,
+                                                title=f"{job.title}, {job.method}", seed=int(attrs["seed"]), max_cols=5)
+
+
+def layers_page(job: Job, output) -> list[str]:
+    """A model's Mapper graphs of every analysed layer in one page, with a layer picker."""
+    acts = store.read_activations(job.inputs.activations)
+    layers = []
+    for path in job.inputs.layer_clusters:
+        graph, attrs = _mapper_graph(path)
+        layers.append({"name": attrs["space"], **vars(graph)})
+    output_clusters = store.read_clusters(job.inputs.layer_clusters[-1]).labels
+    return write_layers_page(output, layers, acts.labels, acts.predictions, output_clusters=output_clusters,
+                             title=f"{job.title}, {job.method}: the Mapper graph of every layer")
+
+
+# --- a layer's figures, and a (layer, method)'s --------------------------------------------------
+
+def agreement(job: Job):
+    table = pd.read_csv(job.inputs.agreement)
+    pairs, purity = table[table.method_a != table.method_b], table[table.method_a == table.method_b]
+    return analysis_plots.agreement_heatmap(agreement_matrix(pairs, order=list(purity.method_a)),
+                                            purity.set_index("method_a")["purity"],
+                                            title=f"{job.title}, {job.layer}: agreement between clusterings")
+
+
+def heatmap(job: Job):
+    ranking, shown = _ranking(job)
+    clusters = store.read_clusters(job.inputs.clusters)
+    return analysis_plots.ranking_heatmap(ranking, clusters.n_clusters, top_k=job.settings["top"],
+                                          title=_where(job, shown), max_clusters=job.settings["max_clusters"])
+
+
+def barplot(job: Job):
+    summary = pd.read_csv(job.inputs.table)
+    n = int((summary.cluster >= 0).sum())
+    return cluster_plots.cluster_composition(summary, title=f"{_where(job)}: {n} clusters, label composition and "
+                                             "accuracy", max_clusters=job.settings["max_clusters"])
+
+
+def manifold(job: Job):
+    shown = store.read_clusters(job.inputs.embedding)
+    if shown.embedding is None:
+        raise store.StoreError(f"{job.inputs.embedding}: no embedding to draw the points with")
+    return cluster_plots.cluster_manifold(shown.embedding, store.read_clusters(job.inputs.clusters).labels,
+                                          max_clusters=job.settings["max_clusters"],
+                                          title=f"{_where(job)} clusters on the {shown.attrs['method']} embedding")
+
+
+def ablation(job: Job):
+    table = pd.read_csv(job.inputs.ablation)
+    shown = job.settings["shown"]
+    skipped = store.read_attrs(job.inputs.activations).get("no_network")  # recorded activations alone
+    return analysis_plots.ablation_effects(
+        table[table["layer"] == shown], title=f"{_where(job, shown)}: silencing each cluster's top neurons",
+        alpha=job.settings["alpha"], max_clusters=job.settings["max_clusters"],
+        empty=textwrap.fill(f"Ablation skipped: {skipped}.", 60) if skipped else "no clusters")
+
+
+def mapper_graph(job: Job):
+    graph, attrs = _mapper_graph(job.inputs.clusters)
+    return cluster_plots.mapper_graph(graph.node_ptr, graph.node_points, graph.edges, graph.node_cluster,
+                                      labels_true=store.read_activations(job.inputs.activations).labels,
+                                      title=_where(job), seed=int(attrs["seed"]), positions=graph.positions)
+
+
+def mapper_page(job: Job, output) -> list[str]:
+    """The interactive page of one layer's Mapper graph; returns the scripts it could not inline."""
+    graph, _ = _mapper_graph(job.inputs.clusters)
+    acts = store.read_activations(job.inputs.activations)
+    ranking, _ = _ranking(job)
+    return write_mapper_page(output, graph.node_ptr, graph.node_points, graph.edges, acts.labels, acts.predictions,
+                             node_cluster=graph.node_cluster, top_neurons=ranking, positions=graph.positions,
+                             title=f"{_where(job)}: Mapper graph", top_k=job.settings["top"])
+
+
+def graph_file(job: Job, output) -> list[str]:
+    """One layer's Mapper graph as GraphML, for networkx, Gephi or Cytoscape."""
+    graph, attrs = _mapper_graph(job.inputs.clusters)
+    acts = store.read_activations(job.inputs.activations)
+    write_graph_file(output, graph.node_ptr, graph.node_points, graph.edges, acts.labels, acts.predictions,
+                     node_cluster=graph.node_cluster, positions=graph.positions,
+                     # Provenance without the clustering's duration, so that the same run writes the same file.
+                     attrs={key: str(value) for key, value in attrs.items() if key != "seconds"})
+    return []
+
+
+# --- images: weights, kernels and channels of the ranked layer -----------------------------------
+
+def neurons(job: Job):
+    ranking, shown = _ranking(job)
+    layer = store.read_weights(job.inputs.weights)[shown]
+    if layer.is_convolution:  # a CNN's first layer: its channels' kernels, in the kernel shape of the file
+        if layer.weight.shape[1] != 1:
+            raise ValueError(f"{shown} reads {layer.weight.shape[1]} channels, not the image's pixels: its kernels "
+                             "cannot be drawn as images")
+        return analysis_plots.kernel_images(ranking, layer.unit_weights(), layer.kernel_shape,
+                                            top_k=job.settings["top"], title=_where(job, shown),
+                                            max_clusters=job.settings["max_clusters"])
+    weight, image_shape, _ = _pixel_weights(job, shown)
+    return analysis_plots.neuron_weight_images(ranking, weight, image_shape, top_k=job.settings["top"],
+                                               title=_where(job, shown), max_clusters=job.settings["max_clusters"])
+
+
+def transformed(job: Job):
+    ranking, shown = _ranking(job)
+    weight, image_shape, attrs = _pixel_weights(job, shown)
+    images = data.load(attrs["dataset"], job.data_dir, job.download, train=False).x_test
+    return analysis_plots.transformed_inputs(images, store.read_clusters(job.inputs.clusters).labels, ranking, weight,
+                                             image_shape, seed=int(attrs["seed"]), top_k=job.settings["top"],
+                                             per_cluster=job.settings["per_cluster"], title=_where(job, shown),
+                                             max_clusters=job.settings["max_clusters"])
+
+
+def channels(job: Job):
+    ranking, shown = _ranking(job)
+    model, images, image_shape, settings, attrs = _recorded_network(
+        str(job.inputs.state), str(job.inputs.weights), job.data_dir, job.download)
+    acts = store.read_activations(job.inputs.activations)
+    labels = store.read_clusters(job.inputs.clusters).labels
+    field = receptive_field(settings["convolution"], shown)
+    try:
+        found = cluster_channels(
+            model, images, image_shape, acts.layer(shown), labels, ranking, shown, field, top_k=job.settings["top"],
+            per_cluster=job.settings["per_cluster"], seed=int(attrs["seed"]),
+            max_clusters=job.settings["max_clusters"], reduction=acts.attrs.get("spatial_reduction", "max"))
+    except MapMismatch as error:
+        raise store.StoreError(f"{job.inputs.activations} and {job.inputs.state}: {shown}: {error}") from None
+    return analysis_plots.channel_responses(images, image_shape, found, top_k=job.settings["top"],
+                                            title=_where(job, shown))
+
+
+# --- what the adapters share ---------------------------------------------------------------------
+
+def _ranking(job: Job):
+    """The ranking rows of the layer the figure shows (its ``shown`` setting), and that layer's name."""
+    ranking = pd.read_csv(job.inputs.ranking)
+    shown = job.settings["shown"]
+    return ranking[ranking["layer"] == shown], shown
+
+
+def _where(job: Job, shown: str | None = None) -> str:
+    """A figure's title: model, clustered layer and method (and the ranked layer when it differs:
+    its neurons, or a convolutional layer's channels)."""
+    # A title that names no grid model (an external network) has no convolution.
+    units = "channels" if shown and shown in nnconfig.convolutional_layers(job.title.split(" ")[-1]) else "neurons"
+    ranked = f", {shown} {units}" if shown and shown != job.layer else ""
+    return f"{job.title}, {job.layer}, {job.method}{ranked}"
+
+
+def _mapper_graph(path) -> tuple[MapperGraph, dict]:
+    """The Mapper graph a method stored in its clusters file, and the file's attributes."""
+    clusters = store.read_clusters(path)
+    if clusters.graph is None:
+        raise store.StoreError(f"{path}: {clusters.attrs.get('method')} stored no Mapper graph")
+    return MapperGraph(**clusters.graph), clusters.attrs
+
+
+def _pixel_weights(job: Job, shown: str):
+    """The input weights of the shown layer's neurons as images: only the first hidden layer's
+    inputs are the image's pixels (the figures that need them are drawn for it alone)."""
+    weights = store.read_weights(job.inputs.weights)
+    attrs = store.read_attrs(job.inputs.weights)
+    image_shape = tuple(attrs["image_shape"])
+    weight = weights[shown].affine()[0]  # batch normalisation's per-neuron scale folded in
+    if weight.shape[1] != image_shape[0] * image_shape[1]:
+        raise ValueError(f"{shown}'s inputs are not image pixels: its weights cannot be drawn as images")
+    return weight, image_shape, attrs
+
+
+@lru_cache(maxsize=1)
+def _recorded_network(state, weights, data_dir, download: bool):
+    """The trained network of the job's model (model.pt, rebuilt from the training settings the
+    weights file records), its test images (N, H*W), their shape, the settings and the attributes;
+    read once per batch job, whose methods' figures all use them."""
+    attrs = store.read_attrs(weights)
+    n_classes = len(store.read_weights(weights)[store.OUTPUT_LAYER].bias)
+    model, images = recorded_network(state, attrs, n_classes, data_dir=data_dir, download=download)
+    return model, images, tuple(int(s) for s in attrs["image_shape"]), json.loads(attrs["config"]), attrs
