@@ -101,3 +101,145 @@ def test_not_hdf5_or_missing(tmp_path, kind):
         READ[kind](tmp_path / "text.h5")
     with pytest.raises(StoreError, match="gone.h5: file does not exist"):
         READ[kind](tmp_path / "gone.h5")
+
+
+# --- every file kind reads back what was written
+
+def same(a, b):
+    """Equal values, arrays by dtype kind, shape and content (NaN equal to NaN)."""
+    if isinstance(a, dict):
+        return set(a) == set(b) and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        return a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+    return a == b
+
+
+def graph(n_points, **extra):
+    """Three nodes over ``n_points`` points, two edges, and a kind's own per-node arrays."""
+    return {"node_ptr": np.array([0, 2, 4, 5]), "node_points": np.array([0, 1, 1, 2, n_points - 1]),
+            "edges": np.array([[0, 1], [1, 2]]), **extra}
+
+
+def test_weights_and_their_neural_persistence_round_trip(tmp_path):
+    rng = np.random.default_rng(0)
+    layers = {"hidden_1": store.Layer(rng.random((4, 5), np.float32), rng.random(4, np.float32),
+                                      rng.random(4, np.float32), rng.random(4, np.float32)),
+              "output": store.Layer(rng.random((3, 4), np.float32), rng.random(3, np.float32))}
+    records = [{m: {"hidden_1": float(e + i), "output": float(e - i)} for i, m in enumerate(store.NEURAL_PERSISTENCE_MEASURES)}
+               for e in range(3)]
+    store.write_weights(tmp_path / "w.h5", layers, {"model": "m"}, extra=store.neural_persistence_writer(records, {"p": 2.0}))
+    read = store.read_weights(tmp_path / "w.h5")
+    assert list(read) == ["hidden_1", "output"]
+    for name, layer in layers.items():
+        assert all(same(getattr(layer, key), getattr(read[name], key)) for key in ("weight", "bias", "scale", "shift"))
+    history = store.read_neural_persistence(tmp_path / "w.h5")
+    assert history.epochs.tolist() == [0, 1, 2] and history.layers == ["hidden_1", "output"] and history.attrs == {"p": 2.0}
+    assert history.measures["normalized"][:, 0].tolist() == [1.0, 2.0, 3.0]
+    assert store.read_attrs(tmp_path / "w.h5") == {"model": "m"}
+
+
+def test_activations_round_trip(tmp_path):
+    a = good_activations()
+    store.write_activations(tmp_path / "a.h5", [a["hidden_1"]], a["output"], a["labels"], a["predictions"], {"seed": 1})
+    read = store.read_activations(tmp_path / "a.h5")
+    assert same(read.layer("hidden_1"), a["hidden_1"]) and same(read.layer("output"), a["output"])
+    assert same(read.labels, a["labels"]) and same(read.predictions, a["predictions"]) and read.attrs == {"seed": 1}
+
+
+def test_clusters_with_a_mapper_graph_round_trip(tmp_path):
+    positions = np.arange(6, dtype=float).reshape(3, 2)
+    written = graph(N, node_cluster=np.array([0, 0, 1]), positions=positions)
+    store.write_clusters(tmp_path / "c.h5", np.array([0, 0, 1, 1, -1, 0]), np.zeros((N, 2)), written, {"method": "mapper"})
+    read = store.read_clusters(tmp_path / "c.h5")
+    assert same(read.graph, written) and read.n_clusters == 2 and read.attrs == {"method": "mapper"}
+    store.write_clusters(tmp_path / "k.h5", np.array([0, 1, 1, 0, 0, 1]))  # k-means: no embedding, no graph
+    read = store.read_clusters(tmp_path / "k.h5")
+    assert read.embedding is None and read.graph is None
+
+
+def test_shape_data_round_trip(tmp_path):
+    arrays = {"x_train": np.ones((4, 3)), "y_train": np.arange(4), "x_test": np.zeros((2, 3)), "y_test": np.arange(2)}
+    store.write_shape_data(tmp_path / "d.h5", arrays, {"known_betti": "{}"})
+    read, attrs = store.read_shape_data(tmp_path / "d.h5")
+    assert same(read, arrays) and attrs == {"known_betti": "{}"}
+
+
+def test_homology_round_trip(tmp_path):
+    def measured(first):
+        return store.ClassHomology(np.ones((3, 2), np.int64), [np.array([[0.0, 1.0]]), np.zeros((0, 2))], 5, 1.5,
+                                   None if first else np.array([0.1, 0.2]), None if first else np.array([0.3, 0.4]))
+    written = store.Homology({0: np.arange(4)}, {0: np.arange(2)},
+                             {store.INPUT_LAYER: {0: measured(True)}, "hidden_1": {0: measured(False)}}, {"maxdim": 1})
+    store.write_homology(tmp_path / "h.h5", written)
+    read = store.read_homology(tmp_path / "h.h5")
+    assert list(read.layers) == [store.INPUT_LAYER, "hidden_1"] and read.classes == [0]
+    for layer, per_class in written.layers.items():
+        assert all(same(getattr(per_class[0], f), getattr(read.layers[layer][0], f))
+                   for f in ("betti", "diagrams", "distinct", "diameter", "bottleneck", "wasserstein"))
+
+
+def test_rankings_read(tmp_path):
+    row = dict(dataset="mnist", model="m", space="hidden_1", method="kmeans", layer="hidden_1", cluster=0, neuron=3,
+               count=5, fraction=0.5, rank=1)
+    (tmp_path / "r.csv").write_text(",".join(row) + "\n" + ",".join(map(str, row.values())) + "\n")
+    assert store.read_rankings(tmp_path / "r.csv").to_dict("records") == [row]
+
+
+@pytest.mark.parametrize("ranked", [True, False])
+def test_neuron_space_round_trip(tmp_path, ranked):
+    rng = np.random.default_rng(1)
+    colours = {"node_alive": rng.random(3), "node_label": np.array([1, 0, 1]), "node_label_share": rng.random(3),
+               **({"node_top_k": rng.random(3)} if ranked else {})}
+    written = store.NeuronSpace(np.array([0, 2, 3, 5]), rng.random((4, 7)), rng.random(6), rng.random(6) > 0.3,
+                                rng.integers(0, 3, 6), rng.random((3, 6)), rng.integers(0, 3, (1, 6)) if ranked else None,
+                                ["kmeans/hidden_1"] if ranked else [],
+                                graph(4, node_component=np.zeros(3, np.int64), positions=rng.random((3, 2)), **colours),
+                                [rng.random((4, 2)), rng.random((1, 2))], {"layer": "hidden_1"})
+    store.write_neuron_space(tmp_path / "s.h5", written)
+    read = store.read_neuron_space(tmp_path / "s.h5")
+    assert all(same(getattr(written, f), getattr(read, f)) for f in written.__dataclass_fields__)
+
+
+def test_filter_space_round_trip(tmp_path):
+    rng = np.random.default_rng(2)
+    written = store.FilterSpace(rng.random((8, 3, 3)), rng.integers(0, 2, 8), rng.random(8), np.array([0, 1, 2, 4, 5]),
+                                rng.random(5), np.array([0, 1, 2, 4]), rng.random((4, 9)), rng.random((4, 2)),
+                                graph(4, node_component=np.zeros(3, np.int64), positions=rng.random((3, 2)),
+                                      node_kernels=rng.random((3, 3, 3))),
+                                [rng.random((4, 2))], {"architecture": "cnn4-none", "models": '["a", "b"]'})
+    store.write_filter_space(tmp_path / "f.h5", written)
+    read = store.read_filter_space(tmp_path / "f.h5")
+    assert all(same(getattr(written, f), getattr(read, f)) for f in written.__dataclass_fields__)
+    assert read.models == ["a", "b"] and read.kernel_shape == (3, 3)
+
+
+def test_metrics_round_trip_and_refusals(tmp_path):
+    store.write_metrics(tmp_path / "metrics.json", {"model": "m", "test_accuracy": 0.9})
+    assert (tmp_path / "metrics.json").read_text() == '{\n  "model": "m",\n  "test_accuracy": 0.9\n}\n'
+    assert store.read_metrics(tmp_path / "metrics.json") == {"model": "m", "test_accuracy": 0.9}
+    with pytest.raises(StoreError, match="metrics.json: no neural persistence"):
+        store.read_metrics(tmp_path / "metrics.json", neural_persistence=True)
+    with pytest.raises(StoreError, match="gone.json: file does not exist"):
+        store.read_metrics(tmp_path / "gone.json")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(StoreError, match="bad.json: not a readable JSON file"):
+        store.read_metrics(tmp_path / "bad.json")
+
+
+@pytest.mark.parametrize("edit, message", [
+    ({"node_ptr": np.array([0, 2, 4, 4])}, "node_ptr and node_points disagree"),
+    ({"edges": np.array([[0, 1, 2]])}, "edges must be pairs"),
+    ({"node_points": np.array([0, 1, 1, 2, 9])}, "node_points outside the 4 points"),
+    ({"node_component": np.zeros(2, np.int64)}, "node_component has 2 entries for 3 nodes"),
+    ({"positions": np.zeros((3, 3))}, r"positions have shape \(3, 3\), expected \(3, 2\)"),
+])
+def test_a_graph_whose_arrays_disagree_is_refused(edit, message):
+    from nntopo.store.graph import check_graph
+
+    whole = graph(4, node_component=np.zeros(3, np.int64), positions=np.zeros((3, 2)))
+    check_graph(whole, "g.h5", n_points=4)
+    with pytest.raises(StoreError, match=f"g.h5: mapper {message}"):
+        check_graph({**whole, **edit}, "g.h5", n_points=4)
