@@ -2,7 +2,8 @@
 diagrams per layer and class, and how far each layer's diagrams move from the previous layer's.
 
 Tables in are nntopo.topology.stage's: one row per (model,) layer and class with ``depth`` (0 = the
-input, then hidden_1 .. and the output), ``b0 .. b{maxdim}``, ``omega`` and the diagram columns.
+input, then hidden_1 .. and the output) and the columns of the measures (nntopo.topology.measures),
+which say what each figure draws. Figures out; the stage saves them.
 """
 
 from __future__ import annotations
@@ -16,21 +17,51 @@ from matplotlib.lines import Line2D
 from nntopo.store import Homology
 from nntopo.models import architecture_of
 from nntopo.plotting import natural_sort_key, new_figure, no_data, series_colors
+from nntopo.topology.measures import MEASURES
 
 DIM_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # H0, H1, H2
 
 
+def depth_rows(table: pd.DataFrame, known: dict | None = None) -> tuple[list[tuple], list[str]]:
+    """The by-depth figure's rows, (measure, column, label) for each column of a measure drawn
+    ``by_depth`` (measures.MEASURES), and a note per row left out because it holds one value in every
+    layer, class and model (and any known Betti number agrees): on MNIST at k = 25, epsilon = 2 every
+    layer's class is one component without loops (b0 = 1, b1 = 0), and three rows of flat lines say
+    less than one line of text. When no row varies, every row is drawn."""
+    rows, constant = [], []
+    for measure in MEASURES:
+        if not measure.by_depth:
+            continue
+        for column in measure.columns(table):
+            d = measure.dimension(column)
+            label = measure.label.format(d=d)
+            values = table[column].dropna().unique()
+            knowns = {b[d] for b in (known or {}).values()} if measure.known and d is not None else set()
+            if len(values) == 1 and knowns <= {values[0]}:
+                value = values[0]
+                symbol = (measure.symbol or measure.label).format(d=d)
+                constant.append(f"{symbol} = {int(value) if measure.counts else f'{value:.3g}'}")
+            else:
+                rows.append((measure, column, label))
+    if not rows:  # nothing varies: draw it all rather than nothing
+        return [(m, column, m.label.format(d=m.dimension(column))) for m in MEASURES if m.by_depth
+                for column in m.columns(table)], []
+    return rows, constant
+
+
 def betti_depth(table: pd.DataFrame, class_names: list[str], known: dict | None = None, title: str = "") -> Figure:
-    """Rows: b0 .. b_maxdim, omega and the H1 total persistence; a column per class; a line per
-    architecture (its seeds' mean, their range shaded); x = depth, a star at each model's output.
-    ``known``: class -> known Betti numbers of the input, drawn as crosses at depth 0."""
-    dims = sorted(int(c[1:]) for c in table.columns if c[:1] == "b" and c[1:].isdigit())
-    rows = [(f"b{d}", f"b{d}") for d in dims] + [("omega", "ω = Σ b")]
-    if "total_persistence_h1" in table:
-        rows.append(("total_persistence_h1", "H1 total persistence"))
+    """Rows: the measures drawn by depth (measures.MEASURES: b0 .. b_maxdim, omega, the total
+    persistence of each dimension), less those that hold one value everywhere (named in the title);
+    a column per class; a line per architecture (its seeds' mean, their range shaded); x = depth, a
+    star at each model's output. ``known``: class -> known Betti numbers of the input, drawn as crosses
+    at depth 0."""
+    rows, constant = depth_rows(table, known) if len(table) else ([], [])
+    if constant:
+        title = (title or "homology of each class's points, layer by layer") + (
+            f"\nthe same in every layer, class and model, so not drawn: {', '.join(constant)}")
     classes = sorted(table["class"].unique()) if len(table) else []
-    fig = new_figure(1.2 + 2.3 * max(len(classes), 1), 0.8 + 1.9 * len(rows))
-    axes = np.atleast_2d(fig.subplots(len(rows), max(len(classes), 1), sharex=True, squeeze=False))
+    fig = new_figure(1.2 + 2.3 * max(len(classes), 1), 0.8 + 1.9 * max(len(rows), 1) + 0.25 * bool(constant))
+    axes = np.atleast_2d(fig.subplots(max(len(rows), 1), max(len(classes), 1), sharex=True, squeeze=False))
     fig.suptitle(title or "homology of each class's points, layer by layer", fontsize=12)
     if not classes:
         for ax in axes.flat:
@@ -40,7 +71,7 @@ def betti_depth(table: pd.DataFrame, class_names: list[str], known: dict | None 
     architectures = sorted(table["architecture"].unique(), key=natural_sort_key)
     colors = dict(zip(architectures, series_colors(len(architectures))))
     for col, c in enumerate(classes):
-        for row, (column, label) in enumerate(rows):
+        for row, (measure, column, label) in enumerate(rows):
             ax = axes[row, col]
             for arch in architectures:
                 rows_ = table[(table["class"] == c) & (table["architecture"] == arch)]
@@ -51,14 +82,14 @@ def betti_depth(table: pd.DataFrame, class_names: list[str], known: dict | None 
                                     linewidth=0)
                 ax.scatter(stats.index[-1:], stats["mean"].iloc[-1:], marker="*", s=90, color=colors[arch],
                            edgecolor="black", linewidth=0.5, zorder=3)
-            if known and column.startswith("b") and column[1:].isdigit() and c in known:
-                ax.scatter([0], [known[c][int(column[1:])]], marker="x", s=60, color="black", zorder=4)
+            if known and measure.known and c in known:
+                ax.scatter([0], [known[c][measure.dimension(column)]], marker="x", s=60, color="black", zorder=4)
             if row == 0:
                 ax.set_title(f"class {class_names[c]}", fontsize=10)
             if col == 0:
                 ax.set_ylabel(label, fontsize=9)
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-            if column != "total_persistence_h1":  # counts: whole numbers from 0
+            if measure.counts:  # whole numbers from 0
                 ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
                 ax.set_ylim(-0.3, max(ax.get_ylim()[1], 1.3))
             ax.tick_params(labelsize=8)
@@ -68,7 +99,7 @@ def betti_depth(table: pd.DataFrame, class_names: list[str], known: dict | None 
     seeds = table.groupby("architecture")["model"].nunique()
     handles = [Line2D([], [], color=colors[a], marker="o", markersize=4,
                       label=a + (f" ({seeds[a]} seeds: mean, range)" if seeds[a] > 1 else "")) for a in architectures]
-    if known:
+    if known and any(m.known for m, _, _ in rows):
         handles.append(Line2D([], [], color="black", marker="x", linestyle="none", label="known (input)"))
     fig.legend(handles=handles, loc="outside lower center", ncols=1 if len(classes) < 4 else 3, fontsize=8.5)
     return fig
@@ -110,11 +141,13 @@ def persistence_diagrams(result: Homology, class_names: list[str], title: str = 
 
 
 def diagram_distances(table: pd.DataFrame, class_names: list[str], title: str = "") -> Figure:
-    """How far each layer's diagrams are from the previous layer's: bottleneck and 1-Wasserstein
-    (rows) in each homology dimension (columns), a line per class, x = the layer arrived at."""
-    dims = sorted(int(c.rsplit("_h", 1)[1]) for c in table.columns if c.startswith("bottleneck_h"))
-    fig = new_figure(1.5 + 3.6 * max(len(dims), 1), 6.8)
-    axes = fig.subplots(2, max(len(dims), 1), sharex=True, squeeze=False)
+    """How far each layer's diagrams are from the previous layer's: the measures ``between_layers``
+    (measures.MEASURES: bottleneck and 1-Wasserstein; rows) in each homology dimension (columns), a
+    line per class, x = the layer arrived at."""
+    distances = [m for m in MEASURES if m.between_layers]
+    dims = sorted({m.dimension(column) for m in distances for column in m.columns(table)})
+    fig = new_figure(1.5 + 3.6 * max(len(dims), 1), 0.4 + 3.2 * len(distances))
+    axes = fig.subplots(len(distances), max(len(dims), 1), sharex=True, squeeze=False)
     fig.suptitle(title or "change of the persistence diagrams from one layer to the next", fontsize=11)
     moved = table[table["depth"] > 0]
     if moved.empty:
@@ -125,12 +158,13 @@ def diagram_distances(table: pd.DataFrame, class_names: list[str], title: str = 
     classes = sorted(moved["class"].unique())
     colors = series_colors(len(classes))
     for col, dim in enumerate(dims):
-        for row, metric in enumerate(("bottleneck", "wasserstein")):
+        for row, measure in enumerate(distances):
             ax = axes[row, col]
             for c, color in zip(classes, colors):
                 rows_ = moved[moved["class"] == c].sort_values("depth")
-                ax.plot(rows_["depth"], rows_[f"{metric}_h{dim}"], "o-", color=color, markersize=3, linewidth=1.2)
-            ax.set_title(f"{metric}, H{dim}", fontsize=10)
+                ax.plot(rows_["depth"], rows_[measure.column.format(d=dim)], "o-", color=color, markersize=3,
+                        linewidth=1.2)
+            ax.set_title(f"{measure.label}, H{dim}", fontsize=10)
             ax.set_xticks(layers["depth"], [f"→{name}" for name in layers["layer"]], rotation=45, ha="right",
                           fontsize=8)
             ax.grid(alpha=0.3)

@@ -2,8 +2,8 @@
 
 The input layer is measured once per dataset (``input_homology``): it fixes, per class, which test
 points are measured and which of them form the furthest-point subsample, so every model's layers
-(``model_homology``) see the same images. The algorithms are in nntopo.topology.homology; this
-module reads and writes the files.
+(``model_homology``) see the same images. The algorithms are in nntopo.topology.homology, the table's
+measures in nntopo.topology.measures; this module reads and writes the files and saves the figures.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pandas as pd
 from nntopo import store
 from nntopo.store import INPUT_LAYER, ClassHomology, Homology
 from nntopo.topology import homology
+from nntopo.topology.measures import measure_row
 
 # Rows of the tables: what a row is about, then the measures.
 KEYS = ["dataset", "model", "layer", "depth", "class", "class_name"]
@@ -126,34 +127,24 @@ def _parameters(settings: dict) -> dict:
 
 
 def homology_table(result: Homology) -> pd.DataFrame:
-    """One row per layer and class: Betti numbers at epsilon, omega, total persistence, distances."""
+    """One row per layer and class: the keys, the points measured and distinct, then every measure's
+    columns (nntopo.topology.measures.MEASURES)."""
     names = json.loads(result.attrs["class_names"])
     rows = []
     for depth, (layer, per_class) in enumerate(result.layers.items()):
         for c, measured in per_class.items():
             row = dict(zip(KEYS, (result.attrs["dataset"], result.attrs["model"], layer, depth, c, names[c])))
             row["points"], row["distinct"] = len(result.points[c]), measured.distinct
-            betti = measured.betti[-1]
-            row.update({f"b{d}": int(b) for d, b in enumerate(betti)})
-            row["omega"] = int(betti.sum())
-            row.update({f"total_persistence_h{d}": homology.total_persistence(dgm)
-                        for d, dgm in enumerate(measured.diagrams)})
-            for key in ("bottleneck", "wasserstein"):
-                values = getattr(measured, key)
-                row.update({f"{key}_h{d}": (np.nan if values is None else float(values[d]))
-                            for d in range(len(measured.diagrams))})
-            rows.append(row)
+            rows.append({**row, **measure_row(measured)})
     return pd.DataFrame(rows)
 
 
-def summarize_homology(tables, output, accuracy: dict) -> pd.DataFrame:
+def tables_with_accuracy(tables, accuracy: dict) -> pd.DataFrame:
     """The models' tables, one after another, with ``accuracy`` (model -> (train, test)) beside."""
     summary = pd.concat([pd.read_csv(path) for path in tables], ignore_index=True)
     at = summary.columns.get_loc("class_name") + 1
     for i, column in enumerate(("train_accuracy", "test_accuracy")):
         summary.insert(at + i, column, [accuracy[model][i] for model in summary["model"]])
-    with store.atomic(output) as tmp:
-        summary.to_csv(tmp, index=False)
     return summary
 
 
@@ -163,7 +154,8 @@ def _title(attrs: dict) -> str:
 
 
 def draw_model_figures(homology_path, table_path, outputs) -> None:
-    """A model's persistence diagrams by layer and the distances between consecutive layers."""
+    """Rule homology_figures: a model's persistence diagrams by layer and the distances between
+    consecutive layers."""
     from nntopo import plotting
     from nntopo.topology import plots
 
@@ -172,14 +164,16 @@ def draw_model_figures(homology_path, table_path, outputs) -> None:
     title = _title(result.attrs)
     plotting.save(plots.persistence_diagrams(result, names, title=f"persistence diagrams by layer\n{title}"),
                   outputs.persistence_diagrams)
-    plotting.save(plots.diagram_distances(pd.read_csv(table_path), names, title=f"distance between consecutive layers' diagrams\n{title}"),
+    plotting.save(plots.diagram_distances(pd.read_csv(table_path), names,
+                                          title=f"distance between consecutive layers' diagrams\n{title}"),
                   outputs.diagram_distances)
 
 
-def summarize(tables, metrics, input_path, outputs, min_train_accuracy: float = 0.0) -> pd.DataFrame:
-    """The table across models with each model's training accuracy (its last epoch's, running over
-    the epoch's batches) and test accuracy, and Betti numbers against depth of the models whose
-    training accuracy reached ``min_train_accuracy`` (the paper reads only perfect classifiers)."""
+def homology_summary(tables, metrics, input_path, outputs, min_train_accuracy: float = 0.0) -> pd.DataFrame:
+    """Rule homology_summary: the table across models with each model's training accuracy (its last
+    epoch's, running over the epoch's batches) and test accuracy, and the homology-by-depth figure of
+    the models whose training accuracy reached ``min_train_accuracy`` (the paper reads only perfect
+    classifiers)."""
     from nntopo import plotting
     from nntopo.topology import plots
 
@@ -189,7 +183,9 @@ def summarize(tables, metrics, input_path, outputs, min_train_accuracy: float = 
         # An external network's is measured on the training images (or unknown: recorded activations).
         train = recorded["epochs"][-1]["train_accuracy"] if "epochs" in recorded else recorded.get("train_accuracy")
         accuracy[recorded["model"]] = (float("nan") if train is None else train, recorded["test_accuracy"])
-    summary = summarize_homology(tables, outputs.table, accuracy)
+    summary = tables_with_accuracy(tables, accuracy)
+    with store.atomic(outputs.table) as tmp:
+        summary.to_csv(tmp, index=False)
     attrs = store.read_attrs(input_path)
     known = {int(c): b for c, b in json.loads(attrs["known_betti"]).items()}
     shown = summary[~(summary["train_accuracy"] < min_train_accuracy)]  # unknown (NaN): shown

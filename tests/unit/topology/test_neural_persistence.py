@@ -15,7 +15,7 @@ from nntopo import config, data, store
 from nntopo.network.model import build
 from nntopo.network.stage import train_and_record
 from nntopo.network.stopping import CRITERIA, stopping_epoch
-from nntopo.network.train import persistence_record, record, train
+from nntopo.network.train import persistence_record
 from nntopo.topology import persistence
 from nntopo.weights.stage import stopping_rows
 
