@@ -1,4 +1,4 @@
-"""data.h5 of a shape of known topology (disks, tori; nntopo/shapes.py): `x_train`, `y_train`,
+"""data.h5 of a shape of known topology (disks, tori; nntopo/data/shapes.py): `x_train`, `y_train`,
 `x_test`, `y_test`; the attributes hold the generator's settings and `known_betti` (JSON: class ->
 [b0, b1, b2])."""
 
