@@ -13,9 +13,8 @@ import networkx as nx
 import numpy as np
 import pytest
 
-from nntopo.clustering import mapper_page
 from nntopo.clustering.graph import graph_layout, selected_share, unit_positions, write_graph_file
-from nntopo.clustering.mapper_page import write_layers_page
+from nntopo.clustering.page import WARNING_ID, page_const, write_layers_page
 from tests.unit.clustering.test_mapper_page import (  # noqa: F401  (chromium, real_js_dir: fixtures)
     ROOT,
     assert_in_view,
@@ -95,7 +94,7 @@ def test_figure_and_pages_share_the_layout(tmp_path):
     order = np.argsort(-np.diff(g["node_ptr"]), kind="stable")
     assert np.asarray(scatter.get_offsets()) == pytest.approx(pos[order])
     write_layers_page(tmp_path / "p.html", layers, labels, predictions, js_dir=tmp_path)
-    layer = mapper_page.page_const((tmp_path / "p.html").read_text())["layers"][0]
+    layer = page_const((tmp_path / "p.html").read_text())["layers"][0]
     assert np.column_stack([layer["x"], layer["y"]]) == pytest.approx(unit_positions(pos) * (1, -1), abs=1e-3)
 
 
@@ -120,8 +119,8 @@ def test_layers_page_data(tmp_path):
     assert write_layers_page(path, layers, labels, predictions, output_clusters=output, title="t <b>",
                              js_dir=tmp_path) == ["d3-6.1.1.min.js"]
     page = path.read_text()
-    assert mapper_page.WARNING_ID in page and "<title>t &lt;b&gt;</title>" in page
-    data = mapper_page.page_const(page)
+    assert WARNING_ID in page and "<title>t &lt;b&gt;</title>" in page
+    data = page_const(page)
     assert [c["key"] for c in data["colourings"]] == ["label", "output", "accuracy", "cluster", "selection"]
     assert data["output"] == output.tolist()
     assert [layer["name"] for layer in data["layers"]] == ["hidden_1", "hidden_2", "hidden_3"]

@@ -20,8 +20,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nntopo.clustering import mapper_page
-from nntopo.clustering.mapper_page import WARNING_ID, embed_js, js_dirs, required_js, write_mapper_page
+from nntopo.clustering.page import (
+    FETCH_COMMAND,
+    JS_DIR_ENV,
+    WARNING_ID,
+    embed_js,
+    js_dirs,
+    page_const,
+    required_js,
+    write_mapper_page,
+)
 
 from tests.conftest import ROOT  # noqa: E402
 IN_CI = bool(os.environ.get("CI"))
@@ -36,14 +44,14 @@ def _skip_or_fail(reason: str):
 @pytest.fixture
 def real_js_dir(monkeypatch) -> Path:
     """The folder holding the fetched D3 (default search, as the pages use it)."""
-    monkeypatch.delenv(mapper_page.JS_DIR_ENV, raising=False)
+    monkeypatch.delenv(JS_DIR_ENV, raising=False)
     names = [filename for _, _, filename, _ in required_js()]
     for folder in js_dirs():
         if all((folder / name).is_file() for name in names):
             return folder
     _skip_or_fail(
         f"D3 not fetched ({', '.join(names)} not in {' or '.join(map(str, js_dirs()))}); "
-        f"run `{mapper_page.FETCH_COMMAND}`"
+        f"run `{FETCH_COMMAND}`"
     )
 
 
@@ -107,7 +115,7 @@ def test_page_warns_visibly_without_js(tmp_path):
     assert page[body_start:].startswith(f'<div id="{WARNING_ID}"'), "the warning is the first thing in the body"
     warning = re.search(rf'<div id="{WARNING_ID}".*?</div>', page, re.S).group(0)
     assert "could not embed d3 6.1.1" in warning and "cannot be drawn" in warning
-    assert mapper_page.FETCH_COMMAND in warning
+    assert FETCH_COMMAND in warning
     assert "color:#b00020" in warning  # red, visible without any script
     # The CDN tags stay as a fallback for online viewers.
     assert '<script src="https://cdnjs.cloudflare.com/ajax/libs/d3/6.1.1/d3.js"></script>' in page
@@ -115,9 +123,9 @@ def test_page_warns_visibly_without_js(tmp_path):
 
 def test_env_var_chooses_js_dir(tmp_path, monkeypatch, real_js_dir):
     page = "<html><body><script src=\"https://cdnjs.cloudflare.com/ajax/libs/d3/6.1.1/d3.js\"></script></body></html>"
-    monkeypatch.setenv(mapper_page.JS_DIR_ENV, str(tmp_path))
+    monkeypatch.setenv(JS_DIR_ENV, str(tmp_path))
     assert embed_js(page)[1] == ["d3-6.1.1.min.js"]
-    monkeypatch.setenv(mapper_page.JS_DIR_ENV, str(real_js_dir))
+    monkeypatch.setenv(JS_DIR_ENV, str(real_js_dir))
     out, missing = embed_js(page)
     assert missing == [] and "https://d3js.org v6.1.1" in out
     assert embed_js(page, js_dir=tmp_path)[1] == ["d3-6.1.1.min.js"]  # the argument wins over the env
@@ -151,9 +159,9 @@ def test_node_colours_and_details(tmp_path):
     path = tmp_path / "graph.html"
     write_mapper_page(
         path, node_ptr, node_points, edges, labels, predictions,
-        node_cluster=node_cluster, top_neurons=pd.DataFrame(RANKING), n_top=2, js_dir=tmp_path,
+        node_cluster=node_cluster, top_neurons=pd.DataFrame(RANKING), top_k=2, js_dir=tmp_path,
     )
-    data = mapper_page.page_const(path.read_text(encoding="utf-8"))
+    data = page_const(path.read_text(encoding="utf-8"))
     (layer,) = data["layers"]
     assert layer["ptr"] == node_ptr.tolist() and layer["points"] == node_points.tolist()
     assert sorted(map(tuple, layer["edges"])) == sorted(map(tuple, edges.tolist()))
@@ -180,13 +188,13 @@ def test_page_uses_the_stable_layout(tmp_path):
     for path in (first, second):
         write_mapper_page(path, node_ptr, node_points, edges, labels, predictions, js_dir=tmp_path)
     assert first.read_bytes() == second.read_bytes()  # same inputs, same page
-    layer = mapper_page.page_const(first.read_text())["layers"][0]
+    layer = page_const(first.read_text())["layers"][0]
     expected = unit_positions(graph_layout(len(node_ptr) - 1, edges)) * (1, -1)
     assert np.column_stack([layer["x"], layer["y"]]) == pytest.approx(expected, abs=1e-3)
     # Positions given: used as they are (up to scale), y flipped for the screen.
     given = np.random.default_rng(0).normal(size=(len(node_ptr) - 1, 2)) * 50
     write_mapper_page(first, node_ptr, node_points, edges, labels, predictions, js_dir=tmp_path, positions=given)
-    layer = mapper_page.page_const(first.read_text())["layers"][0]
+    layer = page_const(first.read_text())["layers"][0]
     drawn_at = np.column_stack([layer["x"], layer["y"]]) * (1, -1)
     scale = np.ptp(drawn_at, axis=0) / np.ptp(given, axis=0)
     assert scale == pytest.approx(scale[0] * np.ones(2), rel=1e-3)
@@ -297,7 +305,7 @@ def test_browser_node_details(tmp_path, chromium, real_js_dir):
     path = tmp_path / "graph.html"
     names = [f"<c{k}>" for k in range(10)]  # markup in names stays text
     write_mapper_page(path, node_ptr, node_points, edges, labels, predictions, node_cluster=node_cluster,
-                      top_neurons=pd.DataFrame(RANKING), n_top=2, class_names=names, js_dir=real_js_dir)
+                      top_neurons=pd.DataFrame(RANKING), top_k=2, class_names=names, js_dir=real_js_dir)
     node = next(i for i, c in enumerate(node_cluster) if c == 1)
     m = members[node]
     dom = render_dom(chromium, path, tmp_path, fragment=f"tip={node}&colour=accuracy")
