@@ -107,7 +107,7 @@ def _download(name: str, data_dir: Path) -> None:
 
 def _load_idx(name: str, data_dir: str | Path, download: bool, train: bool) -> Dataset:
     folder = raw_dir(name, data_dir)
-    image_shape = datasets.get(name).image_shape
+    image_shape, n_classes = datasets.get(name).image_shape, len(datasets.get(name).classes)
     missing = [f for f in IDX_FILES.values() if not (folder / f).exists()]
     if missing:
         if not download:
@@ -129,8 +129,8 @@ def _load_idx(name: str, data_dir: str | Path, download: bool, train: bool) -> D
                 f"{folder / IDX_FILES[f'{split}_labels']}: {len(labels)} labels for {len(images)} images "
                 f"in {image_file.name}"
             )
-        if labels.min() < 0 or labels.max() > 9:
-            raise DataError(f"{folder / IDX_FILES[f'{split}_labels']}: labels outside 0..9")
+        if labels.min() < 0 or labels.max() >= n_classes:
+            raise DataError(f"{folder / IDX_FILES[f'{split}_labels']}: labels outside 0..{n_classes - 1}")
 
     def images(key):
         if key not in arrays:  # a split that was not asked for
