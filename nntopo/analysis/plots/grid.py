@@ -22,7 +22,9 @@ _METRICS = (
 
 
 def _model_groups(models: list[str]) -> tuple[list[str], list[str]]:
-    """(architecture-and-seed group, regularization) of each model id; an external network's name alone."""
+    """(architecture-and-seed group, regularization) of each model id; an external network's name alone.
+    A group names its architecture and seed on two lines: model ids are long, and side by side under
+    the bars one line each would touch."""
     from nntopo.models import ModelId, is_grid_model
 
     groups, regs = [], []
@@ -32,7 +34,7 @@ def _model_groups(models: list[str]) -> tuple[list[str], list[str]]:
             regs.append("")
             continue
         mid = ModelId.parse(str(model))
-        groups.append(f"{mid.architecture_name}  s{mid.seed}")
+        groups.append(f"{mid.architecture_name}\ns{mid.seed}")
         regs.append(mid.regularization)
     return groups, regs
 
@@ -94,8 +96,7 @@ def grid_summary(table: pd.DataFrame, title: str = "") -> Figure:
             step = np.diff(ax.get_yticks()).min(initial=1.0)
             ax.yaxis.set_major_formatter(matplotlib.ticker.PercentFormatter(1.0, decimals=1 if step >= 0.001 else 2))
         ax.set_title(label, fontsize=11)
-        ax.set_xticks(x, group_names, rotation=30 if len(group_names) > 3 else 0, ha="right" if len(group_names) > 3 else "center",
-                      fontsize=9)
+        ax.set_xticks(x, group_names, fontsize=9)
         ax.grid(axis="y", alpha=0.3)
         ax.set_axisbelow(True)
     handles = [Patch(color=reg_palette[r], label=r or "other") for r in reg_names]
@@ -120,7 +121,21 @@ def grid_summary(table: pd.DataFrame, title: str = "") -> Figure:
         ax.tick_params(which="minor", length=0)
         ax.set_title("clusters found per method", fontsize=11)
     fig.suptitle(title or "models compared", fontsize=13)
+    _turn_crowded_labels(fig, axes[:len(_METRICS)])
     return fig
+
+
+def _turn_crowded_labels(fig: Figure, axes) -> None:
+    """Where an axis' x tick labels (two lines each) would come closer than a few characters, set
+    them on one line each, turned by 30 degrees."""
+    fig.draw_without_rendering()  # lays the figure out: the labels get their sizes and places
+    gap = 0.15 * fig.dpi  # display pixels
+    for ax in axes:
+        labels = ax.get_xticklabels()
+        boxes = [label.get_window_extent() for label in labels]
+        if any(left.x1 + gap > right.x0 for left, right in zip(boxes, boxes[1:])):
+            ax.set_xticks(ax.get_xticks(), [label.get_text().replace("\n", " ") for label in labels], fontsize=9,
+                          rotation=30, ha="right", rotation_mode="anchor")
 
 
 def _regularization_colors(names: list[str]) -> list:
