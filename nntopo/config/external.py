@@ -54,11 +54,9 @@ def external_widths(entry: dict) -> list[int | None]:
 
 @functools.lru_cache(maxsize=None)
 def _recorded_widths(path: str, mtime_ns: int) -> list[int]:  # read once per file and version, not per target
-    import h5py
+    from nntopo import store  # here: the store loads h5py
 
-    with h5py.File(path, "r") as h5:
-        hidden = sorted((k for k in h5 if k.startswith("hidden_")), key=lambda k: int(k.split("_")[1]))
-        return [int(h5[k].shape[1]) for k in hidden]
+    return store.hidden_widths(path)
 
 
 def checksum(path: str | os.PathLike) -> str:

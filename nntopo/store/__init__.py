@@ -20,7 +20,7 @@ One module per file kind; call sites read ``from nntopo import store`` ... ``sto
 - ``metrics``: a model's metrics.json
 """
 
-from nntopo.store.activations import Activations, read_activations, write_activations
+from nntopo.store.activations import Activations, hidden_widths, read_activations, write_activations
 from nntopo.store.clusters import (MAPPER_ARRAYS, MAPPER_GRAPH_ARRAYS, MAPPER_GROUP, MAPPER_POSITIONS, Clusters,
                                    read_clusters, write_clusters)
 from nntopo.store.filters import (FILTER_ARRAYS, FILTER_DIAGRAM_GROUP, FILTER_GRAPH_ARRAYS, FILTER_GRAPH_GROUP,
@@ -47,7 +47,7 @@ __all__ = [
     "NEURAL_PERSISTENCE_GROUP", "NEURAL_PERSISTENCE_MEASURES", "NORMALISATION", "Layer", "PersistenceHistory",
     "check_chain", "neural_persistence_writer", "read_neural_persistence", "read_weights", "write_weights",
     # activations
-    "Activations", "read_activations", "write_activations",
+    "Activations", "hidden_widths", "read_activations", "write_activations",
     # clusters and the graph group
     "GRAPH_GROUP", "NODE_ARRAYS", "MAPPER_ARRAYS", "MAPPER_GRAPH_ARRAYS", "MAPPER_GROUP", "MAPPER_POSITIONS",
     "Clusters", "read_clusters", "write_clusters",

@@ -63,3 +63,14 @@ def read_activations(path) -> Activations:
             raise StoreError(f"{path}: dataset '{name}' holds classes {values.min()}..{values.max()}, "
                              f"but 'output' has {output.shape[1]} classes")
     return Activations(hidden, output, labels, predictions, attrs)
+
+
+def hidden_widths(path) -> list[int]:
+    """Units per hidden layer, from the datasets' shapes alone: the activations themselves are not read
+    (the workflow asks this of a network's recorded activations when it loads)."""
+    with _open(path) as h5:
+        n_hidden = sum(1 for k in h5 if k.startswith("hidden_"))
+        for name in layer_names(n_hidden)[:-1]:
+            if name not in h5 or len(h5[name].shape) != 2:
+                raise StoreError(f"{path}: no 2-D dataset '{name}'")
+        return [int(h5[name].shape[1]) for name in layer_names(n_hidden)[:-1]]

@@ -243,3 +243,12 @@ def test_a_graph_whose_arrays_disagree_is_refused(edit, message):
     check_graph(whole, "g.h5", n_points=4)
     with pytest.raises(StoreError, match=f"g.h5: mapper {message}"):
         check_graph({**whole, **edit}, "g.h5", n_points=4)
+
+
+def test_hidden_widths_read_from_shapes(tmp_path):
+    a = good_activations()
+    wide = np.ones((N, 7), np.float32)
+    store.write_activations(tmp_path / "a.h5", [a["hidden_1"], wide], a["output"], a["labels"], a["predictions"], {})
+    assert store.hidden_widths(tmp_path / "a.h5") == [4, 7]
+    with pytest.raises(StoreError, match="no 2-D dataset 'hidden_1'"):
+        store.hidden_widths(write(tmp_path / "b.h5", changed(a, hidden_1=np.ones(N, np.float32))))
