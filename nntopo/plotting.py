@@ -29,15 +29,17 @@ Inputs named here:
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import matplotlib.ticker
 import numpy as np
-import pandas as pd
-from matplotlib import colormaps
-from matplotlib.colors import to_rgba
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
+
+# matplotlib loads when a colour or a figure is asked for, not on import: the training and clustering
+# jobs read this module's constants and sort key and draw nothing (importing matplotlib costs ~0.5 s).
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 
 DPI = 120
@@ -46,7 +48,7 @@ DPI = 120
 MAX_CLUSTERS = 20  # per-cluster grids show at most this many clusters (the largest)
 
 
-NEAR_ZERO = 1e-3  # |w| below this is a near-zero weight, as in nntopo.train.NEAR_ZERO
+NEAR_ZERO = 1e-3  # |w| below this is a near-zero weight: the training's sparsity metric and its figures
 
 
 NOISE_COLOR = (0.72, 0.72, 0.72, 1.0)  # points or nodes in no cluster (label -1)
@@ -73,6 +75,9 @@ def cluster_colors(n_clusters: int) -> np.ndarray:
     Up to 18 clusters: tab20 without its greys (tab10's colours first). Beyond: the turbo colour map,
     sampled in golden-ratio steps so that clusters with neighbouring numbers get distant hues.
     """
+    from matplotlib import colormaps
+    from matplotlib.colors import to_rgba
+
     n = int(n_clusters)
     if n <= 0:
         return np.zeros((0, 4))
@@ -85,6 +90,9 @@ def cluster_colors(n_clusters: int) -> np.ndarray:
 
 def class_colors(n_classes: int) -> np.ndarray:
     """RGBA colour of true classes 0..n_classes-1 (pastel Set3, so never mistaken for a cluster colour)."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_rgba
+
     n = int(n_classes)
     if n <= 0:
         return np.zeros((0, 4))
@@ -95,6 +103,9 @@ def class_colors(n_classes: int) -> np.ndarray:
 
 def series_colors(n: int) -> list:
     """Colours of n lines (models, architectures): tab10, then the cluster palette beyond 10."""
+    from matplotlib import colormaps
+    from matplotlib.colors import to_rgba
+
     if n <= 10:
         return [to_rgba(c) for c in colormaps["tab10"].colors[:n]]
     return list(cluster_colors(n))
@@ -121,6 +132,8 @@ def save(fig: Figure, path, dpi: int = DPI) -> Path:
 
 
 def new_figure(width: float, height: float, constrained: bool = True) -> Figure:
+    from matplotlib.figure import Figure
+
     return Figure(figsize=(width, height), layout="constrained" if constrained else None)
 
 
@@ -159,13 +172,14 @@ def check_image_shape(n_features: int, image_shape) -> tuple[int, int]:
 
 
 def darker(color, factor: float = 0.75):
+    from matplotlib.colors import to_rgba
+
     r, g, b, a = to_rgba(color)
     return (r * factor, g * factor, b * factor, a)
 
 
-def natural_sort_key(text: str):
-    import re
-
+def natural_sort_key(text: str) -> list:
+    """Sort names with numbers by their numbers' values: "mlp100" < "mlp1024", "cube2" < "cube12"."""
     return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", text)]
 
 
@@ -207,12 +221,16 @@ class TileRows:
                                  width_px * self.scale / self.width, box.height))
         bar = self.fig.colorbar(mappable, cax=cax)
         bar.ax.tick_params(labelsize=7, length=2, pad=1)
-        bar.locator = matplotlib.ticker.MaxNLocator(3, symmetric=True)
+        from matplotlib.ticker import MaxNLocator
+
+        bar.locator = MaxNLocator(3, symmetric=True)
         bar.update_ticks()
         return bar
 
     def tile(self, ax, image, x_px: float, cmap, vmin, vmax, title: str = "", frame=None, fontsize: float = 7.5,
              frame_width: float = 0.6):
+        from matplotlib.patches import Rectangle
+
         im = ax.imshow(image.reshape(self.h, self.w), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest",
                        extent=(x_px, x_px + self.w, self.h, 0), aspect="auto")
         ax.add_patch(Rectangle((x_px, 0), self.w, self.h, fill=False, edgecolor=frame if frame is not None else "0.35",

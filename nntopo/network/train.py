@@ -14,9 +14,8 @@ from nntopo.data import Dataset
 from nntopo.store import Layer
 from nntopo.network.model import Network, add_penalty_gradient, build
 from nntopo.network.stopping import stopping_epoch
+from nntopo.plotting import NEAR_ZERO
 from nntopo.topology import persistence
-
-NEAR_ZERO = 1e-3  # |w| below this counts as a near-zero weight in the sparsity figure
 
 
 class TrainingDiverged(RuntimeError):

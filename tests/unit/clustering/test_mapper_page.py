@@ -10,7 +10,6 @@ Without the JS files or without Chromium these tests skip, unless CI is set, whe
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
