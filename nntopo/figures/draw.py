@@ -60,10 +60,9 @@ def write_batch(outputs: dict, inputs, settings: dict, dataset: str, model: str,
 
 
 def draw_figure(name: str, inputs: dict, output, settings: dict, dataset: str, model: str, layer: str | None = None,
-                method: str | None = None, **kwargs) -> list[str]:
+                method: str | None = None, *, data_dir=None, download: bool = False) -> list[str]:
     """One output, its inputs given as a plain dict of paths by need (for tests and the benchmark's reference)."""
-    job = Job(SimpleNamespace(**inputs), settings, f"{dataset} {model}", layer, method, kwargs.get("data_dir"),
-              kwargs.get("download", False))
+    job = Job(SimpleNamespace(**inputs), settings, f"{dataset} {model}", layer, method, data_dir, download)
     return _write(SPECS[name], job, output)
 
 
