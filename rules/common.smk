@@ -1,9 +1,12 @@
 # The small functions the rules share: a pattern filled for every model or layer of the study, and
 # what a job's inputs, params and resources are, from its wildcards and the config.
 from nntopo import config as nnconfig
+from nntopo import figures
 from nntopo import models as nnmodels
 from nntopo import paths
-from nntopo import figures
+
+
+# ---- A pattern filled for every model, layer or method of the study (targets and gathering inputs)
 
 
 def models(dataset, grid=False):
@@ -21,6 +24,11 @@ def model_outputs(*patterns, dataset=None, grid=False, weights=False):
         for model in models(name, grid)
         if not weights or nnconfig.has_weights(config, model)
     ]
+
+
+def dataset_outputs(*patterns):
+    """Each pattern filled for every dataset (the summaries across a dataset's models)."""
+    return [paths.fill(pattern, dataset=name) for name in config["datasets"] for pattern in patterns]
 
 
 def layer_outputs(*patterns, dataset=None, layers=None, grid=False):
@@ -41,6 +49,9 @@ def method_outputs(patterns, outputs, methods=None):
 
 def analysed_layers(model):
     return nnconfig.layers_of(config, model)
+
+
+# ---- A job's inputs, from its wildcards
 
 
 def dataset_inputs(wildcards):
@@ -64,19 +75,6 @@ def network_inputs(wildcards):
     return {**files, **weights, **shape_data(wildcards.dataset)}
 
 
-def runs_network(model):
-    """Whether the ablation of ``model`` runs a network on the test images: a CNN's or an external one."""
-    entry = nnconfig.external_entry(config, model)
-    return nnmodels.ModelId.parse(model).conv > 0 if entry is None else nnconfig.external_kind(entry) != "activations"
-
-
-def external_settings(wildcards):
-    """An external network's config slice (its files' checksums included), None for a grid model."""
-    if nnconfig.external_entry(config, wildcards.model) is None:
-        return None
-    return nnconfig.external_slice(config, wildcards.model)
-
-
 def neuron_rankings(wildcards):
     """The rankings of every method whose clusters rank this hidden layer's neurons, in depth order:
     the layer's own and the output's (they rank every analysed hidden layer), when the layer is
@@ -91,10 +89,33 @@ def neuron_rankings(wildcards):
 
 def filter_weights(wildcards):
     """weights.h5 of every model of the grid of architecture ``wildcards.architecture``: its seeds."""
-    models = [m for m in nnconfig.model_ids(config) if m.conv > 0 and m.architecture == wildcards.architecture]
-    if not models:
+    seeds = [m for m in nnconfig.model_ids(config) if m.conv > 0 and m.architecture == wildcards.architecture]
+    if not seeds:
         raise ValueError(f"no CNN of architecture {wildcards.architecture} in the config's grid")
-    return [paths.fill(paths.WEIGHTS, dataset=wildcards.dataset, model=str(m)) for m in models]
+    return [paths.fill(paths.WEIGHTS, dataset=wildcards.dataset, model=str(m)) for m in seeds]
+
+
+# ---- A job's params and resources
+
+
+def training_settings(wildcards):
+    try:
+        return nnconfig.training_slice(config, wildcards.model)
+    except nnconfig.ConfigError as error:
+        config_error(error)
+
+
+def external_settings(wildcards):
+    """An external network's config slice (its files' checksums included), None for a grid model."""
+    if nnconfig.external_entry(config, wildcards.model) is None:
+        return None
+    return nnconfig.external_slice(config, wildcards.model)
+
+
+def runs_network(model):
+    """Whether the ablation of ``model`` runs a network on the test images: a CNN's or an external one."""
+    entry = nnconfig.external_entry(config, model)
+    return nnmodels.ModelId.parse(model).conv > 0 if entry is None else nnconfig.external_kind(entry) != "activations"
 
 
 def filter_points(wildcards):
@@ -109,11 +130,7 @@ def filter_points(wildcards):
     return math.ceil(math.ceil(kernels * settings["contrast_share"]) * settings["density_share"])
 
 
-def training_settings(wildcards):
-    try:
-        return nnconfig.training_slice(config, wildcards.model)
-    except nnconfig.ConfigError as error:
-        config_error(error)
+# ---- A rule's named outputs (figures in the report, with their captions) and the figure batches' inputs
 
 
 def figure_outputs(table, pattern, category, subcategory):

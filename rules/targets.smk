@@ -1,7 +1,7 @@
 # What the study makes (rule all's inputs), and the targets of each part of it.
 from nntopo import config as nnconfig
-from nntopo import paths
 from nntopo import figures
+from nntopo import paths
 
 
 def all_targets():
@@ -42,16 +42,14 @@ def all_targets():
         + layer_outputs(*per_layer)
         + images
         + channels
-        + [paths.fill(p, dataset=d) for d in config["datasets"] for p in summary_outputs()]
+        + dataset_outputs(*summary_outputs())
     )
 
 
 def homology_targets():
-    return model_outputs(paths.HOMOLOGY, paths.HOMOLOGY_TABLE, *HOMOLOGY_FIGURES) + [
-        paths.fill(p, dataset=d) for d in config["datasets"] for p in (paths.SUMMARY_HOMOLOGY, paths.SUMMARY_BETTI_FIGURE)]
-
-
-HOMOLOGY_FIGURES = [paths.fill(paths.HOMOLOGY_FIGURE, figure=name) for name in paths.HOMOLOGY_FIGURES]
+    diagrams = [paths.fill(paths.HOMOLOGY_FIGURE, figure=name) for name in paths.HOMOLOGY_FIGURES]
+    return model_outputs(paths.HOMOLOGY, paths.HOMOLOGY_TABLE, *diagrams) + dataset_outputs(
+        paths.SUMMARY_HOMOLOGY, paths.SUMMARY_BETTI_FIGURE)
 
 
 def persistence_targets():
@@ -59,8 +57,8 @@ def persistence_targets():
     grid: an external network's is measured once, in its metrics.json and the summary)."""
     if not nnconfig.model_ids(config):
         return []
-    return [paths.fill(p, dataset=d) for d in config["datasets"]
-            for p in (paths.SUMMARY_NEURAL_PERSISTENCE, paths.SUMMARY_EARLY_STOPPING, paths.SUMMARY_NEURAL_PERSISTENCE_FIGURE)]
+    return dataset_outputs(paths.SUMMARY_NEURAL_PERSISTENCE, paths.SUMMARY_EARLY_STOPPING,
+                           paths.SUMMARY_NEURAL_PERSISTENCE_FIGURE)
 
 
 def neuron_targets():
