@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from nntopo import store
+
 EMPTY_GRAPH = {"node_ptr": np.zeros(1, dtype=np.int64), "node_points": np.zeros(0, dtype=np.int64),
                "edges": np.zeros((0, 2), dtype=np.int64), "node_component": np.zeros(0, dtype=np.int64),
                "positions": np.zeros((0, 2))}
 
 
 def mapper_graph(points: np.ndarray, mapper: dict, seed: int = 0) -> tuple[dict[str, np.ndarray], float | None]:
-    """The Mapper graph of ``points`` (store.NEURON_GRAPH_ARRAYS by name; nodes hold indices of
+    """The Mapper graph of ``points`` (store.NEURON_GRAPH_ARRAYS by name, what the spaces' files keep; nodes hold indices of
     points) with the clustering stage's MapperMethod, PCA lens, nodes grouped by connected component,
     and the DBSCAN radius it used. A cloud of no more than ``min_samples`` points (no radius to take
     from the neighbours) or of fewer than two input dimensions (no 2-D lens) gets the empty graph
@@ -31,9 +33,10 @@ def mapper_graph(points: np.ndarray, mapper: dict, seed: int = 0) -> tuple[dict[
     clustering = cluster_points(method, points)
     graph = clustering.graph
     eps = None if coincide(points) else method.radius(points)  # the radius fit() used, for the record
-    # partition "components": a node's cluster is its connected component, stored under that name
-    return {"node_ptr": graph.node_ptr, "node_points": graph.node_points, "edges": graph.edges,
-            "node_component": graph.node_cluster, "positions": graph.positions}, eps
+    # The store's node arrays by name; with partition "components" a node's cluster is its connected
+    # component, which the spaces' files call so.
+    arrays = {name: getattr(graph, name) for name in store.NODE_ARRAYS}
+    return {**arrays, "node_component": graph.node_cluster, "positions": graph.positions}, eps
 
 
 def persistence_diagrams(points: np.ndarray, maxdim: int = 1) -> list[np.ndarray]:

@@ -85,14 +85,3 @@ def top_k_counts(rankings: dict[str, object], layer: str, width: int, top_k: int
                                    f"which has {width}; rerun its ranking")
         counts[row] = np.bincount(neurons, minlength=width)
     return counts
-
-
-# --- the graph's nodes ----------------------------------------------------------------------------
-
-def node_majority(node_ptr, node_points, labels, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each node's most frequent label among its points (ties: the lowest) and its share."""
-    from nntopo.clustering.graph import node_counts
-
-    counts = node_counts(node_ptr, node_points, labels, n_classes)
-    sizes = np.maximum(np.diff(np.asarray(node_ptr)), 1)
-    return counts.argmax(axis=1).astype(np.int64), counts.max(axis=1, initial=0) / sizes

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from nntopo import store
+from nntopo.clustering.graph import majority_label
 from nntopo.models import ModelId
 from nntopo.plotting import save
 from nntopo.store import NEURAL_PERSISTENCE_MEASURES, FilterSpace, NeuronSpace
@@ -156,8 +157,7 @@ def neuron_space(weights_path, activations_path, ranking_paths, layer: str, sett
     node_ptr, node_points = graph["node_ptr"], graph["node_points"]
     n_classes = path.shape[0]
     graph["node_alive"] = cloud.node_means(node_ptr, node_points, alive[kept])
-    graph["node_label"], graph["node_label_share"] = neurons.node_majority(node_ptr, node_points, labels[kept],
-                                                                           n_classes)
+    graph["node_label"], graph["node_label_share"] = majority_label(node_ptr, node_points, labels[kept], n_classes)
     if top_k is not None:
         graph["node_top_k"] = cloud.node_means(node_ptr, node_points, top_k.sum(axis=0)[kept])
     covered = len(np.unique(node_points))

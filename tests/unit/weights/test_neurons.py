@@ -13,6 +13,7 @@ import pytest
 
 from nntopo import config as nnconfig
 from nntopo import paths, store
+from nntopo.clustering.graph import majority_label
 from nntopo.store import Layer, StoreError
 from nntopo.weights import cloud, neurons, stage
 
@@ -134,7 +135,7 @@ def test_top_k_counts_count_clusters_per_source():
 def test_node_colourings_are_means_and_majorities():
     node_ptr, node_points = np.array([0, 3, 5]), np.array([0, 1, 2, 2, 3])
     assert cloud.node_means(node_ptr, node_points, [1.0, 0.0, 1.0, 4.0]).tolist() == [2 / 3, 2.5]
-    label, share = neurons.node_majority(node_ptr, node_points, [2, 1, 1, 0], n_classes=3)
+    label, share = majority_label(node_ptr, node_points, [2, 1, 1, 0], n_classes=3)  # as the stage colours nodes
     assert label.tolist() == [1, 0] and share.tolist() == [2 / 3, 0.5]  # the tie of node 1 to the lowest
 
 
