@@ -203,6 +203,27 @@ def test_bad_config_is_refused_before_any_job(refused, case):
     assert not (workdir / "results").exists()
 
 
+def test_the_message_names_the_configs_given(tmp_path):
+    """The user fixes the config they gave: --config, each --configfile, then config.yaml, in the order
+    that wins; a wrong NNTOPO_DATA_DIR is fixed in the environment, so no config is named for it."""
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(BASE))
+    (tmp_path / "more").mkdir()
+    (tmp_path / "more" / "bad.yaml").write_text(yaml.safe_dump({"widths": [0]}))
+    env = {k: v for k, v in os.environ.items() if k != "NNTOPO_DATA_DIR"}
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+               "--cores", "1", "-n"]
+    run = subprocess.run([*command, "--configfile", str(tmp_path / "more" / "bad.yaml"), "--config", "download=False"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    errors = [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Config error:")]
+    assert errors == ["Config error: widths.0: 0 is less than the minimum of 1. Fix it where it is set: --config "
+                      "download, else more/bad.yaml (--configfile), else config.yaml; schemas/config.schema.yaml "
+                      "lists every key."], run.stderr[-2000:]
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(merged(BASE, {"datasets": ["fashion_mnist"]})))
+    run = subprocess.run(command, capture_output=True, text=True, env={**env, "NNTOPO_DATA_DIR": NOWHERE}, timeout=120)
+    errors = [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Config error:")]
+    assert len(errors) == 1 and NOWHERE in errors[0] and "Fix" not in errors[0], run.stderr[-2000:]
+
+
 @pytest.mark.parametrize(
     "text, message",
     [
