@@ -11,17 +11,15 @@ and -1 means "in no cluster". Two runs that find the same partition therefore gi
 from __future__ import annotations
 
 import inspect
-import re
 import warnings
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components
 from threadpoolctl import threadpool_limits
 
 from nntopo.clustering.graph import MapperGraph, graph_layout
+from nntopo.clustering.mapper import node_lists, partition, point_groups, shared_points
 
 
 @dataclass(frozen=True, eq=False)
@@ -434,23 +432,11 @@ class MapperMethod(Method):
         cover = kmapper.Cover(n_cubes=self.n_cubes, perc_overlap=self.perc_overlap)
         mapper = kmapper.KeplerMapper(verbose=0)
         nodes = mapper.map(lens, X, clusterer=dbscan, cover=cover, remove_duplicate_nodes=True)["nodes"]
-        # kmapper's node ids are strings like "cube12_cluster0": sort them by their numbers.
-        members = [np.unique(np.asarray(nodes[n], dtype=np.int64)) for n in sorted(nodes, key=_natural_key)]
-        node_ptr = np.zeros(len(members) + 1, dtype=np.int64)
-        node_ptr[1:] = np.cumsum([len(m) for m in members])
-        node_points = np.concatenate(members) if members else np.zeros(0, dtype=np.int64)
-        node_of_entry = np.repeat(np.arange(len(members)), np.diff(node_ptr))
-
-        incidence = sp.csr_matrix(
-            (np.ones(len(node_points)), (node_of_entry, node_points)), shape=(len(members), len(X))
-        )
-        shared = sp.triu(incidence @ incidence.T, k=1).tocoo()  # shared point counts, i < j
-        order = np.lexsort((shared.col, shared.row))
-        edges = np.column_stack([shared.row[order], shared.col[order]]).astype(np.int64)
-        weights = shared.data[order]
-
-        node_group = self._partition(len(members), edges, weights, node_points, node_of_entry, len(X))
-        point_group = _majority(node_points, node_group[node_of_entry], len(X))
+        node_ptr, node_points = node_lists(nodes)
+        edges, weights = shared_points(node_ptr, node_points, len(X))
+        node_group = partition(node_ptr, node_points, edges, weights, len(X), rule=self.partition,
+                               giant=self.giant, resolution=self.resolution, seed=self.seed)
+        point_group = point_groups(node_ptr, node_points, node_group, len(X))
         labels = canonical_labels(point_group)
         group_label = np.full(node_group.max(initial=-1) + 1, -1, dtype=np.int64)
         group_label[point_group[labels >= 0]] = labels[labels >= 0]
@@ -473,43 +459,3 @@ class MapperMethod(Method):
         if eps == 0:  # most points have min_samples exact duplicates: the smallest distance there is
             eps = float(dists[dists > 0].min()) if (dists > 0).any() else 1.0
         return eps
-
-    def _partition(self, n_nodes, edges, weights, node_points, node_of_entry, n_points) -> np.ndarray:
-        """A group number for each node, by the rule in the class docstring."""
-        adjacency = sp.coo_matrix((weights, (edges[:, 0], edges[:, 1])), shape=(n_nodes, n_nodes))
-        _, component = connected_components(adjacency, directed=False)
-        use_communities = self.partition == "communities"
-        if self.partition == "auto" and n_nodes:
-            point_component = np.full(n_points, -1)
-            point_component[node_points] = component[node_of_entry]
-            covered = point_component[point_component >= 0]
-            use_communities = np.bincount(covered).max() > self.giant * len(covered)
-        if not use_communities:
-            return component.astype(np.int64)
-        import networkx as nx
-
-        graph = nx.Graph()
-        graph.add_nodes_from(range(n_nodes))
-        graph.add_weighted_edges_from(zip(edges[:, 0].tolist(), edges[:, 1].tolist(), weights.tolist()))
-        communities = nx.community.louvain_communities(graph, resolution=self.resolution, seed=self.seed)
-        group = np.empty(n_nodes, dtype=np.int64)
-        for number, community in enumerate(sorted(communities, key=min)):
-            group[list(community)] = number
-        return group
-
-
-def _natural_key(node_id: str):
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", node_id)]
-
-
-def _majority(points: np.ndarray, groups: np.ndarray, n_points: int) -> np.ndarray:
-    """For each point, the group most of its entries carry (ties: lowest group); -1 if it has none."""
-    out = np.full(n_points, -1, dtype=np.int64)
-    if len(points) == 0:
-        return out
-    pairs, counts = np.unique(np.column_stack([points, groups]), axis=0, return_counts=True)
-    best = np.lexsort((pairs[:, 1], -counts, pairs[:, 0]))  # by point, then most votes, then lowest group
-    first = np.ones(len(best), dtype=bool)
-    first[1:] = pairs[best[1:], 0] != pairs[best[:-1], 0]
-    out[pairs[best[first], 0]] = pairs[best[first], 1]
-    return out
