@@ -1,4 +1,5 @@
-"""A Mapper graph in CSR form (``MapperGraph``), shared by its figures, its pages and its GraphML file.
+"""A Mapper graph in CSR form (``MapperGraph``), shared by its figures, its pages and its GraphML file
+(``as_networkx``).
 
 Node i holds the points ``node_points[node_ptr[i]:node_ptr[i+1]]``; ``edges`` is an (E, 2) array of
 node pairs.
@@ -11,7 +12,6 @@ at the same spot, so a reader can go from one to the other. ``majority_label`` i
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -197,11 +197,10 @@ def selected_share(node_ptr, node_points, selected) -> np.ndarray:
     return counts / np.maximum(np.diff(np.asarray(node_ptr)), 1)
 
 
-# --- GraphML ---------------------------------------------------------------------------------------
+# --- as a networkx graph (the GraphML file) ----------------------------------------------------------
 
 
-def write_graph_file(
-    path: str | os.PathLike,
+def as_networkx(
     node_ptr,
     node_points,
     edges,
@@ -211,9 +210,8 @@ def write_graph_file(
     node_cluster=None,
     positions=None,
     attrs=None,
-) -> None:
-    """Write the graph as GraphML (networkx; read it back with ``networkx.read_graphml(path,
-    node_type=int)``), atomically.
+):
+    """The graph as a networkx Graph, as its GraphML file holds it (``stage.write_graph_file``).
 
     Nodes 0..n-1 carry size, majority_label, majority_share, accuracy, cluster (-1: none), x, y
     (``positions``, default ``graph_layout``) and points (the member point indices, space-separated);
@@ -221,8 +219,6 @@ def write_graph_file(
     graph-level attributes, as strings.
     """
     import networkx as nx
-
-    from nntopo.store import atomic
 
     labels_true = np.asarray(labels_true, dtype=np.int64).ravel()
     labels_pred = np.asarray(labels_pred, dtype=np.int64).ravel()
@@ -247,5 +243,4 @@ def write_graph_file(
         )
     for a, b in edges.tolist():
         graph.add_edge(a, b, shared_points=len(np.intersect1d(members[a], members[b])))
-    with atomic(path) as tmp:
-        nx.write_graphml(graph, tmp)
+    return graph

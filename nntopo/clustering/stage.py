@@ -1,8 +1,10 @@
-"""The clustering stage: cluster one layer's test points with one method and write the clusters file."""
+"""The clustering stage: cluster one layer's test points with one method and write the clusters file;
+write a Mapper graph as GraphML."""
 
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import numpy as np
@@ -35,3 +37,17 @@ def cluster_activations(activations_path, clusters_path, layer: str, settings: d
                               method=settings["method"], space=space, **store.carried(acts.attrs),
                               parameters=json.dumps(settings["params"], sort_keys=True), seconds=seconds)
     store.write_clusters(clusters_path, result.labels, result.embedding, graph, attrs)
+
+
+def write_graph_file(path: str | os.PathLike, node_ptr, node_points, edges, labels_true, labels_pred, *,
+                     node_cluster=None, positions=None, attrs=None) -> None:
+    """Write a Mapper graph as GraphML (``graph.as_networkx`` says what its nodes and edges carry; read
+    it back with ``networkx.read_graphml(path, node_type=int)``), atomically."""
+    import networkx as nx
+
+    from nntopo.clustering.graph import as_networkx
+
+    graph = as_networkx(node_ptr, node_points, edges, labels_true, labels_pred, node_cluster=node_cluster,
+                        positions=positions, attrs=attrs)
+    with store.atomic(path) as tmp:
+        nx.write_graphml(graph, tmp)
