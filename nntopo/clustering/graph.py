@@ -64,6 +64,18 @@ def check_graph(node_ptr, node_points, edges, n_points: int):
     return node_ptr, node_points, edges
 
 
+def check_labels(labels_true, labels_pred) -> tuple[np.ndarray, np.ndarray, int]:
+    """(labels_true, labels_pred) as int64 arrays and the number of classes they span; ValueError
+    when their lengths differ or a class is negative."""
+    labels_true = np.asarray(labels_true, dtype=np.int64).ravel()
+    labels_pred = np.asarray(labels_pred, dtype=np.int64).ravel()
+    if labels_true.shape != labels_pred.shape:
+        raise ValueError(f"{len(labels_true)} true labels but {len(labels_pred)} predictions")
+    if (labels_true < 0).any() or (labels_pred < 0).any():
+        raise ValueError("labels and predictions must be class numbers >= 0")
+    return labels_true, labels_pred, int(max(labels_true.max(initial=0), labels_pred.max(initial=0))) + 1
+
+
 # --- layout ------------------------------------------------------------------------------------
 
 
@@ -220,17 +232,13 @@ def as_networkx(
     """
     import networkx as nx
 
-    labels_true = np.asarray(labels_true, dtype=np.int64).ravel()
-    labels_pred = np.asarray(labels_pred, dtype=np.int64).ravel()
-    if labels_true.shape != labels_pred.shape:
-        raise ValueError(f"{len(labels_true)} true labels but {len(labels_pred)} predictions")
+    labels_true, labels_pred, n_classes = check_labels(labels_true, labels_pred)
     node_ptr, node_points, edges = check_graph(node_ptr, node_points, edges, len(labels_true))
     n_nodes = len(node_ptr) - 1
     cluster = np.full(n_nodes, -1) if node_cluster is None else np.asarray(node_cluster, dtype=np.int64).ravel()
     pos = graph_layout(n_nodes, edges) if positions is None else np.asarray(positions, dtype=np.float64)
     if len(cluster) != n_nodes or pos.shape != (n_nodes, 2):
         raise ValueError(f"node_cluster and positions must have one entry per node ({n_nodes})")
-    n_classes = int(max(labels_true.max(initial=0), labels_pred.max(initial=0))) + 1
     majority, share, accuracy = node_labels(node_ptr, node_points, labels_true, labels_pred, n_classes)
     members = [node_points[node_ptr[i] : node_ptr[i + 1]] for i in range(n_nodes)]
 

@@ -13,7 +13,7 @@ from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
 from nntopo.analysis.ranking import top_rows
-from nntopo.clustering.graph import check_graph, graph_layout, node_counts, node_labels, unit_positions
+from nntopo.clustering.graph import check_graph, check_labels, graph_layout, node_counts, node_labels, unit_positions
 from nntopo.plotting import NOISE_COLOR, class_colors, cluster_colors
 
 
@@ -32,13 +32,7 @@ def _neurons_by_cluster(top_neurons, top_k: int) -> dict[int, list[str]]:
 
 
 def _check_labels(labels_true, labels_pred, class_names) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    labels_true = np.asarray(labels_true, dtype=np.int64).ravel()
-    labels_pred = np.asarray(labels_pred, dtype=np.int64).ravel()
-    if labels_true.shape != labels_pred.shape:
-        raise ValueError(f"{len(labels_true)} true labels but {len(labels_pred)} predictions")
-    if (labels_true < 0).any() or (labels_pred < 0).any():
-        raise ValueError("labels and predictions must be class numbers >= 0")
-    n_classes = int(max(labels_true.max(initial=0), labels_pred.max(initial=0))) + 1
+    labels_true, labels_pred, n_classes = check_labels(labels_true, labels_pred)
     if class_names is None:
         return labels_true, labels_pred, [str(c) for c in range(n_classes)]
     if len(class_names) < n_classes:
