@@ -1,6 +1,9 @@
 """The default study done the straightforward way: the baseline benchmarks/bench.py compares with.
 
-    python benchmarks/reference.py run --workdir DIR --configfile CONFIG [--workers 2] [--json OUT]
+    python -m benchmarks.reference run --workdir DIR --configfile CONFIG [--workers 2] [--json OUT]
+
+(from the repository root, where `python -m` finds the benchmarks package; a job changes into
+--workdir itself.)
 
 What "straightforward" means here, job by job; every job is its own fresh `python` process, and
 at most ``--workers`` (default 2, like the workflow's --cores 2) run at once, a job starting as soon
@@ -26,7 +29,7 @@ as the job it reads from is done:
   among equally near neighbours are broken: a stable argsort here, scikit-learn's search there); the
   dataset's input file the summary reads is written once, the same dense way, before any model's.
 - figures (one process per figure or page): every output the workflow's figure rules write
-  (``FIGURE_RULES``: a model's figures and Mapper page across layers, each layer's figures, Mapper
+  (bench.MLP_FIGURE_RULES: a model's figures and Mapper page across layers, each layer's figures, Mapper
   page and graph file, the weight images where the ranked layer sees the pixels), each drawn alone
   by the workflow's own code (``nntopo.figures.draw.draw_figure``), where the workflow draws a
   batch of them per job.
@@ -49,27 +52,14 @@ import json
 import math
 import os
 import subprocess
-import sys
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from benchmarks.bench import FIGURE_RULES, MLP_FIGURE_RULES, ROOT, jobs_in, program, snakemake_command
 
-# The workflow's rules that draw figures (rules/figures.smk), with the tables of nntopo.figures
-# each one's batch writes; the reference writes every output of them in a process of its own.
-# The workflow's figure rules and the batch each writes (nntopo.figures defines the batches).
-FIGURE_TABLES = {"model_figures": "MODEL_BATCH", "layer_figures": "LAYER_BATCH", "image_figures": "IMAGE_BATCH"}
-FIGURE_RULES = tuple(FIGURE_TABLES)  # ("model_figures", "layer_figures", "image_figures")
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                      "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS")}
-
-
-def load_config(path) -> dict:
-    from nntopo import config as nnconfig
-
-    return nnconfig.load(path)
 
 
 # --- the jobs ----------------------------------------------------------------------------------------
@@ -167,7 +157,7 @@ def train_job(cfg: dict, dataset: str, model_id: str) -> None:
     store.write_weights(paths.fill(paths.WEIGHTS, **where), nntrain.layers(net), attrs,
                          extra=store.neural_persistence_writer(records(initial, history), settings["neural_persistence"]))
     store.write_activations(paths.fill(paths.ACTIVATIONS, **where), hidden, logits, ds.y_test, predictions, attrs)
-    Path(paths.fill(paths.METRICS, **where)).write_text(json.dumps(metrics, indent=2) + "\n")
+    store.write_metrics(paths.fill(paths.METRICS, **where), metrics)
     print(f"test accuracy {metrics['test_accuracy']:.4f}, {metrics['samples_per_second']:.0f} samples/s, "
           f"{metrics['gflops_per_second']:.1f} GFLOP/s", flush=True)
 
@@ -288,13 +278,13 @@ def figure_jobs(cfg: dict) -> list[tuple[str, str, str, str]]:
     jobs = []
     for dataset in cfg["datasets"]:
         for model in map(str, nnconfig.model_ids(cfg)):
-            for rule, tables in FIGURE_TABLES.items():
+            for rule in MLP_FIGURE_RULES:
                 if rule == "model_figures":
                     layers = ["-"]
                 else:
                     layers = [layer for layer in nnconfig.layers_of(cfg, model)
                               if rule != "image_figures" or figures.shows_pixels(cfg, dataset, model, layer)]
-                names = figures.batch(getattr(figures, tables), cfg)
+                names = figures.batch(getattr(figures, FIGURE_RULES[rule]), cfg)
                 jobs += [(dataset, model, layer, name) for layer in layers for name in names]
     return jobs
 
@@ -328,32 +318,26 @@ def figure_job(cfg: dict, dataset: str, model_id: str, layer: str, name: str) ->
                 method or None, data_dir=nnconfig.data_dir(cfg), download=cfg["download"])
 
 
-def snakemake_command(workdir: Path, configfile: Path, cores: int) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(configfile), "--cores", str(cores)]
-
-
 def run_study(workdir: Path, configfile: Path, workers: int = 2) -> dict:
     """The whole reference study in ``workdir``; returns its timings (seconds) and job counts."""
     from nntopo import config as nnconfig
 
-    cfg = load_config(configfile)
+    cfg = nnconfig.load(configfile)
     workdir.mkdir(parents=True, exist_ok=True)
     logs = workdir / "reference-logs"
     logs.mkdir(exist_ok=True)
-    env = {**os.environ, **ONE_THREAD, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    env = {**os.environ, **ONE_THREAD}
     # The methods whose cluster files the workflow reads: the configured ones, and figures.embedding's.
     methods = list(dict.fromkeys([*cfg["clustering"]["methods"], cfg["figures"]["embedding"]]))
     models = [(dataset, str(model)) for dataset in cfg["datasets"] for model in nnconfig.model_ids(cfg)]
 
     def start(pool, name, *job):
-        command = [sys.executable, str(Path(__file__).resolve()), *job, "--workdir", str(workdir),
-                   "--configfile", str(configfile)]
+        command = program("reference", *job, "--workdir", str(workdir), "--configfile", str(configfile))
 
         def call():
             began = time.perf_counter()
             with open(logs / f"{name}.log", "w") as log:
-                code = subprocess.run(command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
+                code = subprocess.run(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
             return name, code, time.perf_counter() - began
 
         return pool.submit(call)
@@ -408,7 +392,7 @@ def run_study(workdir: Path, configfile: Path, workers: int = 2) -> dict:
             raise SystemExit(f"reference: snakemake ({key[:-2]}) failed:\n{(done.stdout + done.stderr)[-3000:]}")
         return done.stdout + done.stderr
 
-    ran = [rule for rule in _rules_run(snakemake_step("downstream_s", "--omit-from", *FIGURE_RULES)) if rule != "all"]
+    ran = [rule for rule, _ in jobs_in(snakemake_step("downstream_s", "--omit-from", *MLP_FIGURE_RULES))]
     timings["downstream_jobs"] = len(ran)
     if {"train", "cluster", "homology", "input_homology"} & set(ran):
         raise SystemExit("reference: Snakemake redid training, clustering or homology; the baseline would not be "
@@ -424,12 +408,6 @@ def run_study(workdir: Path, configfile: Path, workers: int = 2) -> dict:
     timings["workers"] = workers
     timings["jobs_run"] = len(timings["jobs"]) + timings["downstream_jobs"]
     return timings
-
-
-def _rules_run(output: str) -> list[str]:
-    import re
-
-    return re.findall(r"^\s*(?:local)?rule (\w+):", output, flags=re.M)
 
 
 def main(argv=None) -> None:
@@ -454,8 +432,10 @@ def main(argv=None) -> None:
             args.json.write_text(text + "\n")
         print(text)
         return
+    from nntopo import config as nnconfig
+
     os.chdir(args.workdir)
-    cfg = load_config(args.configfile)
+    cfg = nnconfig.load(args.configfile)
     if args.command == "train":
         train_job(cfg, args.dataset, args.model)
     elif args.command == "cluster":

@@ -25,8 +25,6 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 ANGLES = (0.5, 0.6, 0.7, 0.8)
 GRIDS = ((3, 1), (5, 2), (3, 2), (3, 3))  # openTSNE (n_interpolation_points, ints_in_interval); (3, 1) is its default
 

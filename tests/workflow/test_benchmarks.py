@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from benchmarks import reference
-from benchmarks.bench import expected_after_change, job_key, stage_seconds
+from benchmarks.bench import MLP_FIGURE_RULES, expected_after_change, job_key, stage_seconds
 from benchmarks.tsne_forces import barnes_hut, exact_forces, fft, measure
 from tests.conftest import ROOT
 
@@ -65,7 +65,7 @@ def test_the_reference_draws_every_output_of_the_figure_rules_one_process_each(t
     plan = dry_run(tmp_path, SMALL)
     planned = set()
     for rule, outputs in re.findall(r"^rule (\w+):\n(?:    input: .*\n)?    output: (.*)$", plan, flags=re.M):
-        if rule in reference.FIGURE_RULES:
+        if rule in MLP_FIGURE_RULES:
             planned |= set(outputs.split(", "))
     jobs = reference.figure_jobs(cfg)
     drawn = [reference.figure_output(cfg, *job) for job in jobs]
