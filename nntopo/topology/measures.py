@@ -35,6 +35,7 @@ class Measure:
     between_layers: bool = False  # compares a layer with the previous one (plots.diagram_distances); NaN at the input
     counts: bool = False  # whole numbers: the figure's axis starts at 0 with whole ticks
     known: bool = False  # a generated shape's known Betti numbers are drawn at depth 0 (one per dimension)
+    sums: str = ""  # the measure whose columns this one adds up (omega: the Betti numbers)
 
     @property
     def per_dimension(self) -> bool:
@@ -71,7 +72,8 @@ def _to_previous(values: np.ndarray | None, measured: ClassHomology) -> list[flo
 MEASURES = (
     Measure("betti", "b{d}", lambda m: [int(b) for b in _at_epsilon(m)], "b{d}", by_depth=True, counts=True,
             known=True),
-    Measure("omega", "omega", lambda m: int(_at_epsilon(m).sum()), "ω = Σ b", "ω", by_depth=True, counts=True),
+    Measure("omega", "omega", lambda m: int(_at_epsilon(m).sum()), "ω = Σ b", "ω", by_depth=True, counts=True,
+            sums="betti"),
     Measure("total_persistence", "total_persistence_h{d}", lambda m: [total_persistence(d) for d in m.diagrams],
             "H{d} total persistence", by_depth=True),
     Measure("bottleneck", "bottleneck_h{d}", lambda m: _to_previous(m.bottleneck, m), "bottleneck",

@@ -24,43 +24,57 @@ DIM_COLORS = ("#1f77b4", "#d62728", "#2ca02c")  # H0, H1, H2
 
 def depth_rows(table: pd.DataFrame, known: dict | None = None) -> tuple[list[tuple], list[str]]:
     """The by-depth figure's rows, (measure, column, label) for each column of a measure drawn
-    ``by_depth`` (measures.MEASURES), and a note per row left out because it holds one value in every
-    layer, class and model (and any known Betti number agrees): on MNIST at k = 25, epsilon = 2 every
-    layer's class is one component without loops (b0 = 1, b1 = 0), and three rows of flat lines say
-    less than one line of text. When no row varies, every row is drawn."""
-    rows, constant = [], []
+    ``by_depth`` (measures.MEASURES), and notes on the rows left out. A row is left out when it holds one
+    value in every layer, class and model (and any known Betti number agrees), and a sum of Betti
+    numbers (omega) when at most one of them varies: it would repeat that one, shifted. On MNIST at
+    k = 25, epsilon = 2 every class is one component in every layer and has a loop once (b0 = 1, so ω =
+    1 + b1): four rows of flat lines said less than a line of text. When no row varies, all are drawn."""
+    rows, constant, varying = [], [], {}
     for measure in MEASURES:
         if not measure.by_depth:
             continue
         for column in measure.columns(table):
             d = measure.dimension(column)
-            label = measure.label.format(d=d)
             values = table[column].dropna().unique()
             knowns = {b[d] for b in (known or {}).values()} if measure.known and d is not None else set()
             if len(values) == 1 and knowns <= {values[0]}:
                 value = values[0]
-                symbol = (measure.symbol or measure.label).format(d=d)
-                constant.append(f"{symbol} = {int(value) if measure.counts else f'{value:.3g}'}")
+                constant.append((measure, column, int(value) if measure.counts else float(f"{value:.3g}")))
             else:
-                rows.append((measure, column, label))
+                varying.setdefault(measure.name, []).append(column)
+                rows.append((measure, column, measure.label.format(d=d)))
+    notes = [f"{', '.join(f'{_symbol(m, c)} = {v:g}' for m, c, v in constant)} in every layer, class and model"
+             ] if constant else []
+    for measure in MEASURES:
+        summed = next((m for m in MEASURES if m.name == measure.sums), None)
+        if summed is None or measure.name not in varying or len(varying.get(summed.name, [])) != 1:
+            continue
+        (column,) = varying[summed.name]
+        shift = sum(v for m, _, v in constant if m is summed)
+        rows = [row for row in rows if row[0] is not measure]
+        notes.append(f"{_symbol(measure, measure.column)} = {f'{shift:g} + ' if shift else ''}{_symbol(summed, column)}")
     if not rows:  # nothing varies: draw it all rather than nothing
         return [(m, column, m.label.format(d=m.dimension(column))) for m in MEASURES if m.by_depth
                 for column in m.columns(table)], []
-    return rows, constant
+    return rows, notes
+
+
+def _symbol(measure, column: str) -> str:
+    return (measure.symbol or measure.label).format(d=measure.dimension(column))
 
 
 def betti_depth(table: pd.DataFrame, class_names: list[str], known: dict | None = None, title: str = "") -> Figure:
     """Rows: the measures drawn by depth (measures.MEASURES: b0 .. b_maxdim, omega, the total
-    persistence of each dimension), less those that hold one value everywhere (named in the title);
+    persistence of each dimension), less those that hold one value everywhere or repeat another
+    (``depth_rows``, named in the title);
     a column per class; a line per architecture (its seeds' mean, their range shaded); x = depth, a
     star at each model's output. ``known``: class -> known Betti numbers of the input, drawn as crosses
     at depth 0."""
-    rows, constant = depth_rows(table, known) if len(table) else ([], [])
-    if constant:
-        title = (title or "homology of each class's points, layer by layer") + (
-            f"\nthe same in every layer, class and model, so not drawn: {', '.join(constant)}")
+    rows, notes = depth_rows(table, known) if len(table) else ([], [])
+    if notes:
+        title = (title or "homology of each class's points, layer by layer") + f"\nnot drawn: {'; '.join(notes)}"
     classes = sorted(table["class"].unique()) if len(table) else []
-    fig = new_figure(1.2 + 2.3 * max(len(classes), 1), 0.8 + 1.9 * max(len(rows), 1) + 0.25 * bool(constant))
+    fig = new_figure(1.2 + 2.3 * max(len(classes), 1), 0.8 + 1.9 * max(len(rows), 1) + 0.25 * bool(notes))
     axes = np.atleast_2d(fig.subplots(max(len(rows), 1), max(len(classes), 1), sharex=True, squeeze=False))
     fig.suptitle(title or "homology of each class's points, layer by layer", fontsize=12)
     if not classes:

@@ -45,18 +45,25 @@ def table(b0=(1, 1, 1, 1)) -> pd.DataFrame:
 
 
 def test_the_depth_figure_leaves_out_what_never_changes():
-    """MNIST at k = 25, epsilon = 2: one component and no loop everywhere. Those rows are named in the
-    note instead of drawn; what varies stays; a known Betti number that disagrees keeps its row; with
-    nothing varying every row is drawn."""
-    rows, constant = plots.depth_rows(table())
+    """MNIST at k = 25, epsilon = 2: one component everywhere, and at most a loop. Rows that hold one
+    value everywhere are named in the note instead of drawn, and so is omega when it only repeats the
+    one Betti number that varies; a known Betti number that disagrees keeps its row; with nothing
+    varying every row is drawn."""
+    rows, notes = plots.depth_rows(table())
     assert [column for _, column, _ in rows] == ["total_persistence_h1"]
-    assert constant == ["b0 = 1", "b1 = 0", "ω = 1", "H0 total persistence = 0.5"]
-    rows, constant = plots.depth_rows(table(b0=(1, 2, 1, 1)))
-    assert [column for _, column, _ in rows] == ["b0", "omega", "total_persistence_h1"]
+    assert notes == ["b0 = 1, b1 = 0, ω = 1, H0 total persistence = 0.5 in every layer, class and model"]
+    rows, notes = plots.depth_rows(table(b0=(1, 2, 1, 1)))
+    assert [column for _, column, _ in rows] == ["b0", "total_persistence_h1"]
+    assert notes[1:] == ["ω = b0"]
+    loop = table().assign(b1=[0, 1, 0, 0], omega=[1, 2, 1, 1])
+    rows, notes = plots.depth_rows(loop)
+    assert [column for _, column, _ in rows] == ["b1", "total_persistence_h1"] and notes[1:] == ["ω = 1 + b1"]
+    both = loop.assign(b0=[1, 1, 2, 1], omega=[1, 2, 2, 1])
+    assert [column for _, column, _ in plots.depth_rows(both)[0]][:3] == ["b0", "b1", "omega"]
     rows, _ = plots.depth_rows(table(), known={0: [1, 1, 0]})
     assert [column for _, column, _ in rows] == ["b1", "total_persistence_h1"]
     flat = table().assign(total_persistence_h1=0.5)
-    rows, constant = plots.depth_rows(flat)
-    assert len(rows) == 5 and constant == []
-    figure = plots.betti_depth(table().assign(class_name="0"), ["0"], title="t")
-    assert "not drawn: b0 = 1, b1 = 0, ω = 1" in figure._suptitle.get_text() and len(figure.axes) == 1
+    rows, notes = plots.depth_rows(flat)
+    assert len(rows) == 5 and notes == []
+    figure = plots.betti_depth(loop.assign(class_name="0"), ["0"], title="t")
+    assert figure._suptitle.get_text().endswith("in every layer, class and model; ω = 1 + b1") and len(figure.axes) == 2
