@@ -96,3 +96,16 @@ def test_docs_pages_named_in_the_schema_and_report_exist():
     named = {match for path in texts for match in re.findall(r"docs/[\w/.-]+?\.md", path.read_text())}
     missing = sorted(page for page in named if not (ROOT / page).is_file())
     assert not missing, f"docs pages named but missing: {missing}"
+
+
+def test_repository_paths_named_in_the_docs_exist():
+    """A file or folder of the repository named in code in the README or a page (`nntopo/store/`,
+    `tests/unit/...py`, `configs/cnn.yaml`) exists: a module moved or renamed shows up here, not in a
+    reader's checkout. Patterns ({dataset}, *) and what a run writes (examples/own_network/out/) aside."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    prefixes = "nntopo|tests|rules|configs|scripts|benchmarks|examples|schemas|report|profiles|docs"
+    named = {match for page in pages
+             for match in re.findall(rf"`((?:{prefixes})/[^`\s{{}}*<>]*)`", page.read_text())}
+    missing = sorted(path for path in named
+                     if not path.startswith("examples/own_network/out") and not (ROOT / path).exists())
+    assert not missing, f"paths named in the docs that do not exist: {missing}"
