@@ -14,6 +14,8 @@ import yaml
 from tests.conftest import ROOT
 
 SCHEMA = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
+# Written by runs, not in a fresh clone (.gitignore): the example's trained network, the bench's printout.
+RUN_OUTPUTS = ("examples/own_network/out", "benchmarks/out")
 
 
 @pytest.fixture(scope="module")
@@ -101,11 +103,10 @@ def test_docs_pages_named_in_the_schema_and_report_exist():
 def test_repository_paths_named_in_the_docs_exist():
     """A file or folder of the repository named in code in the README or a page (`nntopo/store/`,
     `tests/unit/...py`, `configs/cnn.yaml`) exists: a module moved or renamed shows up here, not in a
-    reader's checkout. Patterns ({dataset}, *) and what a run writes (examples/own_network/out/) aside."""
+    reader's checkout. Patterns ({dataset}, *) and what runs write (git-ignored: RUN_OUTPUTS) aside."""
     pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
     prefixes = "nntopo|tests|rules|configs|scripts|benchmarks|examples|schemas|report|profiles|docs"
     named = {match for page in pages
              for match in re.findall(rf"`((?:{prefixes})/[^`\s{{}}*<>]*)`", page.read_text())}
-    missing = sorted(path for path in named
-                     if not path.startswith("examples/own_network/out") and not (ROOT / path).exists())
+    missing = sorted(path for path in named if not path.startswith(RUN_OUTPUTS) and not (ROOT / path).exists())
     assert not missing, f"paths named in the docs that do not exist: {missing}"
