@@ -33,9 +33,9 @@ test-fast: js
 docs: $(INSTALLED)
 	$(VENV)/bin/python -m mkdocs build --strict
 
-# The benchmark (benchmarks/README.md): the default study from empty on a scratch copy, a no-op run,
-# one figure, one changed parameter, and the straightforward reference, timed in the same run (~10 min).
-# `make bench BENCH_ARGS=--quick` runs a small study on the embedded digits instead.
+# The benchmark (docs/reference/benchmark.md): the default study from empty on a scratch copy, a no-op run,
+# one figure, one changed parameter, and the straightforward reference, timed in the same run (about
+# 45 min on 2 cores). `make bench BENCH_ARGS=--quick` runs a small study on the embedded digits instead.
 .PHONY: bench
 bench: js
-	$(VENV)/bin/python benchmarks/bench.py $(BENCH_ARGS)
+	$(VENV)/bin/python -m benchmarks.bench $(BENCH_ARGS)
