@@ -10,7 +10,7 @@ each approximation on one thread and measures its error against them: scikit-lea
 workflow runs), and openTSNE's FFT interpolation (FIt-SNE) at several grids. The error of a point
 is |F_approx - F_exact| / |F_exact|; the median and the 99th percentile over all points are printed.
 
-What it showed on the default study (README, Benchmark): nntopo.clustering.tsne has sklearn's error at a
+What it showed on the default study (docs/reference/benchmark.md): nntopo.clustering.tsne has sklearn's error at a
 third of its time; at that accuracy the FFT method is slower still on these embeddings (they spread
 over ~130 units, and its grid grows with the spread); its faster grids, and larger angles, buy
 speed with several times the error.

@@ -65,7 +65,7 @@ for entry in config["external"]:
         benchmark:
             paths.fill(paths.for_rule(paths.BENCHMARK, "external"), **where)
         threads: 1
-        # The worked example (README): 3.4 s and 656 MB (most of it importing torch). Asked: 2000 MB and 10 min,
+        # The worked example (docs/guides/own-network.md): 3.4 s and 656 MB (most of it importing torch). Asked: 2000 MB and 10 min,
         # doubled per retry (a user's network may be larger than any of ours).
         resources:
             mem_mb=lambda wildcards, attempt: 2000 * attempt,

@@ -63,7 +63,7 @@ wildcard_constraints:
     method="|".join(METHODS),
 
 
-# Caches, safe with many jobs at once (README "Running on a cluster").
+# Caches, safe with many jobs at once (docs/guides/cluster.md).
 # Each user's jobs on each machine keep their numba, matplotlib and torch caches in a folder of
 # their own, never in the shared .venv or home (nntopo/workflow/jobs.py, cache_environment). Jobs inherit
 # these variables; this file is read again inside every SLURM job, so the folder is that of the

@@ -1,4 +1,4 @@
-"""The network of the worked example (README "Analyse your own network"): a convolution, then a dense
+"""The network of the worked example (docs/guides/own-network.md): a convolution, then a dense
 layer, on the 8x8 images of scikit-learn's digits. Any nn.Module would do; nntopo imports this class
 by its path, examples.own_network.model:SmallNet."""
 

@@ -38,7 +38,7 @@ STUDY = {
 
 
 def snakemake_command(workdir: Path, *args: str, cores: int = 2) -> list[str]:
-    """The plain command of the README (the workflow profile applies by itself), on ``workdir``."""
+    """The plain command of docs/getting-started.md (the workflow profile applies by itself), on ``workdir``."""
     return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
             "--configfile", str(workdir / "config.yaml"), "--cores", str(cores), *args]
 

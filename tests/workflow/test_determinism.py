@@ -2,7 +2,7 @@
 labels and rankings, compared by the sha256 of every HDF5 dataset and every table.
 
 The full outputs, figures included, of a second --cores 2 run are compared in tests/test_crash.py
-(its runs are killed and resumed). What cannot hold, and why, is in the README ("Reliability").
+(its runs are killed and resumed). What cannot hold, and why, is in docs/reference/reliability.md.
 """
 
 from __future__ import annotations
