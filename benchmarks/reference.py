@@ -29,7 +29,7 @@ as the job it reads from is done:
   among equally near neighbours are broken: a stable argsort here, scikit-learn's search there); the
   dataset's input file the summary reads is written once, the same dense way, before any model's.
 - figures (one process per figure or page): every output the workflow's figure rules write
-  (bench.MLP_FIGURE_RULES: a model's figures and Mapper page across layers, each layer's figures, Mapper
+  (plan.MLP_FIGURE_RULES: a model's figures and Mapper page across layers, each layer's figures, Mapper
   page and graph file, the weight images where the ranked layer sees the pixels), each drawn alone
   by the workflow's own code (``nntopo.figures.draw.draw_figure``), where the workflow draws a
   batch of them per job.
@@ -56,7 +56,8 @@ import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 
-from benchmarks.bench import FIGURE_RULES, MLP_FIGURE_RULES, ROOT, jobs_in, program, snakemake_command
+from benchmarks.commands import ROOT, jobs_in, program, snakemake_command
+from benchmarks.plan import FIGURE_RULES, MLP_FIGURE_RULES
 
 ONE_THREAD = {name: "1" for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
                                      "NUMEXPR_NUM_THREADS", "NUMBA_NUM_THREADS")}

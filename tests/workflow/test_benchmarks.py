@@ -9,7 +9,9 @@ import pytest
 import yaml
 
 from benchmarks import reference
-from benchmarks.bench import MLP_FIGURE_RULES, expected_after_change, job_key, stage_seconds
+from benchmarks.commands import job_key
+from benchmarks.plan import MLP_FIGURE_RULES, expected_after_change
+from benchmarks.records import stage_seconds
 from benchmarks.tsne_forces import barnes_hut, exact_forces, fft, measure
 from tests.conftest import ROOT
 
