@@ -5,7 +5,7 @@ Node i holds the points ``node_points[node_ptr[i]:node_ptr[i+1]]``; ``edges`` is
 node pairs.
 
 ``graph_layout`` is the one layout of a graph: the static figures (``plots.mapper_graph``,
-``plots.mapper_graphs_by_layer``), the pages (``clustering.page``) and the GraphML file place a node
+``plots.mapper_graphs_by_layer``), the pages (``figures.page``) and the GraphML file place a node
 at the same spot, so a reader can go from one to the other. ``majority_label`` is the one answer to
 "which label do most of a node's points carry".
 """

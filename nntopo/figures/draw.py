@@ -24,7 +24,7 @@ from nntopo.analysis.agreement import agreement_matrix
 from nntopo.analysis.channels import MapMismatch, cluster_channels, receptive_field
 from nntopo.clustering import plots as cluster_plots
 from nntopo.clustering.graph import MapperGraph
-from nntopo.clustering.page import write_layers_page, write_mapper_page
+from nntopo.figures.page import write_layers_page, write_mapper_page
 from nntopo.clustering.stage import write_graph_file
 from nntopo.figures.specs import METHOD_NEEDS, SEPARATOR, SPECS, Spec
 from nntopo.network import plots as network_plots

@@ -23,9 +23,9 @@ The page is three files shipped beside this package's code, as KeplerMapper keep
 arrays, ``embed.py`` inlines D3 so the page draws offline, ``build.py`` writes the page.
 """
 
-from nntopo.clustering.page.build import page_const, write_layers_page, write_mapper_page
-from nntopo.clustering.page.data import page_data
-from nntopo.clustering.page.embed import FETCH_COMMAND, JS_DIR_ENV, WARNING_ID, embed_js, js_dirs, required_js
+from nntopo.figures.page.build import page_const, write_layers_page, write_mapper_page
+from nntopo.figures.page.data import page_data
+from nntopo.figures.page.embed import FETCH_COMMAND, JS_DIR_ENV, WARNING_ID, embed_js, js_dirs, required_js
 
 __all__ = ["FETCH_COMMAND", "JS_DIR_ENV", "WARNING_ID", "embed_js", "js_dirs", "page_const", "page_data",
            "required_js", "write_layers_page", "write_mapper_page"]

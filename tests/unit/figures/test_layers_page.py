@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from nntopo.clustering.graph import graph_layout, selected_share, unit_positions
-from nntopo.clustering.page import WARNING_ID, page_const, write_layers_page
+from nntopo.figures.page import WARNING_ID, page_const, write_layers_page
 from nntopo.clustering.stage import write_graph_file
-from tests.unit.clustering.test_mapper_page import (  # noqa: F401  (chromium, real_js_dir: fixtures)
+from tests.unit.figures.test_mapper_page import (  # noqa: F401  (chromium, real_js_dir: fixtures)
     ROOT,
     assert_in_view,
     chromium,

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from importlib import resources
 from pathlib import Path
 
-from nntopo.clustering.page.data import page_data
-from nntopo.clustering.page.embed import PAGE_SCRIPTS, embed_js
+from nntopo.figures.page.data import page_data
+from nntopo.figures.page.embed import PAGE_SCRIPTS, embed_js
 from nntopo.store import atomic
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nntopo.clustering.page import (
+from nntopo.figures.page import (
     FETCH_COMMAND,
     JS_DIR_ENV,
     WARNING_ID,
