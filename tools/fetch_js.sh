@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fetch the JavaScript library the Mapper pages draw with (D3), so that
-# nntopo/clustering/page/embed.py can inline it and the pages draw without network access.
+# nntopo/figures/page/embed.py can inline it and the pages draw without network access.
 #
 #   tools/fetch_js.sh DEST_DIR        (the Makefile uses DEST_DIR = .venv/share/nntopo/js)
 #

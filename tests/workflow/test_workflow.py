@@ -12,7 +12,7 @@ import yaml
 from nntopo import models, paths, store
 from tests.workflow import reliability
 from tests.conftest import ROOT
-from tests.unit.clustering.test_mapper_page import chromium  # noqa: F401  (a fixture)
+from tests.unit.figures.test_mapper_page import chromium  # noqa: F401  (a fixture)
 
 pytestmark = pytest.mark.workflow
 
@@ -229,7 +229,7 @@ def test_report_builds_with_every_figure(finished):
 
 
 def test_mapper_pages_draw_every_stored_node_offline(finished, chromium, tmp_path):
-    from tests.unit.clustering.test_mapper_page import drawn, render_dom
+    from tests.unit.figures.test_mapper_page import drawn, render_dom
 
     for layer in LAYERS[DEEP]:
         here = where(DEEP, layer, "mapper")
