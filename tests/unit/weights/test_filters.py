@@ -227,21 +227,3 @@ STUDY = {
     "device": "cpu",
     "clustering": {"methods": []},
 }
-
-
-@pytest.mark.workflow
-def test_the_rule_gathers_every_seed_of_an_architecture(tmp_path):
-    from tests.workflow.test_workflow import snakemake
-
-    architecture = "cnn6x8-p1-none"
-    targets = [paths.fill(paths.FILTER_SPACE, dataset="digits", architecture=architecture),
-               *(paths.fill(paths.FILTER_FIGURE, dataset="digits", architecture=architecture, figure=f)
-                 for f in paths.FILTER_FIGURES)]
-    assert paths.FILTER_SPACE.format(dataset="digits", architecture=architecture) in snakemake(tmp_path, STUDY, "-n")
-    snakemake(tmp_path, STUDY, *targets)
-    space = store.read_filter_space(tmp_path / targets[0])
-    assert space.models == ["cnn6x8-p1-none-s0", "cnn6x8-p1-none-s1"] and space.kernels.shape == (12, 3, 3)
-    assert json.loads(space.attrs["weight_files"]) == [
-        paths.fill(paths.WEIGHTS, dataset="digits", model=f"cnn6x8-p1-none-s{seed}") for seed in (0, 1)]
-    assert all((tmp_path / target).stat().st_size > 5_000 for target in targets[1:])
-    assert "Nothing to be done" in snakemake(tmp_path, STUDY, *targets, "-n")
