@@ -27,7 +27,7 @@ test: js
 
 # The unit tests alone (tests/unit: no Snakemake run, no SLURM), in under 3 minutes here.
 test-fast: js
-	$(VENV)/bin/python -m pytest tests/unit -m "not workflow and not slurm"
+	$(VENV)/bin/python -m pytest tests/unit
 
 # The documentation site (docs/, mkdocs.yml) into site/; `mkdocs serve` to browse it while editing.
 docs: $(INSTALLED)
