@@ -12,7 +12,7 @@ import torch
 
 from nntopo import paths, store
 from tests.unit.network.test_cnn import TRAINING
-from tests.unit.network.test_external import Tiny, entry, files, record, settings_of  # noqa: F401  (files: a fixture)
+from tests.unit.network.test_external import Tiny, digits, entry, files, record, settings_of  # noqa: F401  (digits, files: fixtures)
 from tests.workflow.test_cnn_study import STUDY as CNN_STUDY
 
 STUDY = {**{key: value for key, value in CNN_STUDY.items() if key != "cnns"}, "training": {**TRAINING, "epochs": 3}}
