@@ -1,4 +1,4 @@
-"""The benchmark of the workflow (benchmarks/README.md), a package so that its programs run as
+"""The benchmark of the workflow (docs/reference/benchmark.md), a package so that its programs run as
 ``python -m benchmarks.<program>`` from the repository root and the tests import them:
 
 - ``bench``: the driver (``make bench``, ``python -m benchmarks.bench``): the default study's phases

@@ -22,7 +22,7 @@ def real_data_dir():
 
 @pytest.fixture(scope="session")
 def reference_run(tmp_path_factory):
-    """One uninterrupted run of the small study of tests/reliability.py at --cores 2; the crash and
+    """One uninterrupted run of the small study of tests/workflow/reliability.py at --cores 2; the crash and
     determinism tests compare their runs with it."""
     from tests.workflow import reliability
 

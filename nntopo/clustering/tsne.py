@@ -10,7 +10,7 @@ the same attractive term and KL divergence. Its forces match sklearn's to roundi
 (benchmarks/tsne_forces.py). It is faster because it visits the points in Z-order (Morton code):
 consecutive points walk nearly the same cells, which stay in cache. Its sums are float64 where
 sklearn's are partly float32, so the two embeddings agree to rounding, which t-SNE's iterations
-amplify: compare the clusterings, not the coordinates (tests/test_tsne.py).
+amplify: compare the clusterings, not the coordinates (tests/unit/clustering/test_tsne.py).
 
 One thread, so the result cannot depend on the machine's core count.
 """

@@ -1,7 +1,7 @@
 """clusters/{method}.h5: one clustering of a layer's test points.
 
 `labels` (N, -1 = in no cluster), `embedding` (N x 2, when the method has one; Mapper's lens), and for
-Mapper the graph group `mapper` (store/graph.py): node membership (`node_ptr`, `node_points`: indices of
+Mapper the graph group `mapper` (nntopo/store/graph.py): node membership (`node_ptr`, `node_points`: indices of
 test points), `edges`, `node_cluster` (the cluster each node was given) and `positions` (n_nodes x 2,
 where every figure and page draws the node; files without it read None).
 """

@@ -10,7 +10,7 @@ neighbour among them; `kept` (n,) those the density filter keeps too (indices of
 `points` (n x kh*kw) their centred unit vectors and `plane` (n x 2) their coordinates along the
 points' first two principal components (about the points' mean; a circle of filters goes round in
 it; the attribute `plane_variance` is the share of variance it holds). Group `mapper`
-(store/graph.py): the graph (`node_ptr`, `node_points`: CSR, indices of points; `edges`;
+(nntopo/store/graph.py): the graph (`node_ptr`, `node_points`: CSR, indices of points; `edges`;
 `node_component`; `positions`) and `node_kernels` (n_nodes x kh x kw), the mean of each node's
 points. Group `diagram`: `h0`, `h1` (`h2`), Euclidean Vietoris-Rips on the points, not rescaled. Root
 attributes: `dataset`, `architecture`, `models` and `weight_files` (JSON lists, in the order `source`

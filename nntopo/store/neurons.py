@@ -6,7 +6,7 @@ linear path to the output supports most) and `linear_path` (classes x width). Th
 (n,) the neurons in it (norm above min_norm), `points` (n x inputs) their unit weight vectors. When
 rankings cover the layer, `top_k` (sources x width): how many of each source's clusters rank the
 neuron in their top-k; attribute `top_k_sources` (JSON, "method/space" each). Group `mapper`
-(store/graph.py): the graph (`node_ptr`, `node_points`: CSR, indices of cloud points; `edges`;
+(nntopo/store/graph.py): the graph (`node_ptr`, `node_points`: CSR, indices of cloud points; `edges`;
 `node_component`; `positions`) and per node its colourings (`node_top_k`, mean over its neurons, only
 with rankings; `node_alive`, share alive; `node_label`, majority label, ties lowest;
 `node_label_share`). Group `diagram`: `h0`, `h1` (`h2`), Vietoris-Rips on the unit vectors,

@@ -3,7 +3,7 @@ the kept kernels beside their first two principal components and a strip of them
 angle there (what a circle of rotating edges looks like), and the Mapper graph with every node drawn
 as its mean kernel.
 
-Arrays in (a ``layout.FilterSpace``), a matplotlib Figure out, in the house style (nntopo/plotting.py).
+Arrays in (a ``store.FilterSpace``), a matplotlib Figure out, in the house style (nntopo/plotting.py).
 Kernels are drawn in grey, symmetric around 0: white is a positive weight, black a negative one, the
 mid grey 0 (a kernel's sign is what it looks for; red and blue stay the neurons' weight images').
 """

@@ -2,7 +2,7 @@
 weight vectors coloured by what its neurons do, the cloud's persistence diagram, and for the first
 hidden layer of an image dataset the graph with every node drawn as the mean weight image of its neurons.
 
-Arrays in (a ``layout.NeuronSpace``), a matplotlib Figure out, in the house style (nntopo/plotting.py);
+Arrays in (a ``store.NeuronSpace``), a matplotlib Figure out, in the house style (nntopo/plotting.py);
 the graph is drawn as the clustering stage draws its Mapper graphs (node area ∝ neurons in the node).
 """
 

@@ -64,7 +64,7 @@ CASES = {
     # empty grids
     "no-widths": ({"widths": []}, {}, ["widths, cnns and external are all empty"]),
     "no-seeds": ({"seeds": []}, {}, ["seeds", "non-empty"]),
-    # networks the user brings (tests/test_external.py has the rest)
+    # networks the user brings (tests/unit/network/test_external.py has the rest)
     "external-file-missing": ({"external": [{"name": "mine", "dataset": "digits", "module": "mine:Net",
                                              "state_dict": "nowhere/mine.pt", "layers": ["fc1"]}]}, {},
                               ["external.0 (mine)", "nowhere/mine.pt does not exist"]),

@@ -1,6 +1,6 @@
 """Crashes lose nothing: SIGKILL the whole workflow at many moments; the plain command resumes.
 
-One working directory goes through a chain of runs of the small study (tests/reliability.py): each
+One working directory goes through a chain of runs of the small study (tests/workflow/reliability.py): each
 run is started with the plain command of docs/getting-started.md, and killed (SIGKILL to its whole process group:
 Snakemake and every job) a set time after a job of a chosen rule starts, so the kills land in
 training, clustering, ranking, figures, the Mapper page and the summaries. A moment whose rule has no job left to run

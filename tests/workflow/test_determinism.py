@@ -1,7 +1,7 @@
 """Bit-identical results: another run, with --cores 1 instead of 2, gives the same activations, cluster
 labels and rankings, compared by the sha256 of every HDF5 dataset and every table.
 
-The full outputs, figures included, of a second --cores 2 run are compared in tests/test_crash.py
+The full outputs, figures included, of a second --cores 2 run are compared in tests/workflow/test_crash.py
 (its runs are killed and resumed). What cannot hold, and why, is in docs/reference/reliability.md.
 """
 
