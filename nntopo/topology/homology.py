@@ -6,7 +6,7 @@
   Betti numbers at every whole scale 1 .. epsilon are read off one barcode. Distances are whole
   hops, so these are every scale at which the complex changes up to epsilon.
 - ``diagrams``: the Euclidean Vietoris-Rips persistence diagrams of a (furthest-point) subsample,
-  which need no scale; ``distances`` compares two of them (bottleneck, and persim's 1-Wasserstein
+  which need no scale; ``distances`` compares two of them (GUDHI's exact bottleneck, and persim's 1-Wasserstein
   with a Euclidean ground metric).
 
 Reduction is ripser.py's (sparse hop distances, dense Euclidean ones); nothing here reduces a
@@ -126,11 +126,17 @@ def total_persistence(diagram: np.ndarray) -> float:
 
 
 def distances(first: np.ndarray, second: np.ndarray) -> tuple[float, float]:
-    """(bottleneck, 1-Wasserstein) between two diagrams' finite points, with persim."""
+    """(bottleneck, 1-Wasserstein) between two diagrams' finite points: the bottleneck with GUDHI's
+    exact algorithm (e = 0), the Wasserstein distance with persim.
+
+    persim's bottleneck gave the same numbers, to the last bit, on all 360 pairs of the default study,
+    but took 598 s on one of them (two H0 diagrams of 199 bars, all born at 0: MNIST class 6 of
+    mlp100-l2-s0) against 2 s for GUDHI on all 360."""
+    import gudhi
     import persim
 
     first, second = finite(first), finite(second)
-    return float(persim.bottleneck(first, second)), float(persim.wasserstein(first, second))
+    return float(gudhi.bottleneck_distance(first, second, 0.0)), float(persim.wasserstein(first, second))
 
 
 def _check(k: int = 1, epsilon: int = 1, maxdim: int = 0) -> None:
