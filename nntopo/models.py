@@ -27,7 +27,18 @@ _MODEL_ID = re.compile(rf"(?:mlp(?P<widths>{_NUMBERS})|cnn(?P<channels>{_NUMBERS
                        rf"(?:-p(?P<pool>[0-9]+))?(?:-d(?P<dense>{_NUMBERS}))?)"
                        rf"(?:-(?P<act>{_ACTIVATION}))?-(?P<reg>[a-z][a-z0-9]*)-s(?P<seed>[0-9]+)")
 # The layers an analysis can look at: the hidden layers, counted from 1, and the output logits.
-LAYER_REGEX = r"hidden_[1-9][0-9]*|output"
+INPUT_LAYER = "input"  # the test images themselves, measured before the first layer
+OUTPUT_LAYER = "output"
+LAYER_REGEX = r"hidden_[1-9][0-9]*|output"  # hidden_name(i) for i >= 1, or OUTPUT_LAYER
+
+
+def hidden_name(i: int) -> str:
+    """Name of the i-th hidden layer, counted from 1."""
+    return f"hidden_{i}"
+
+
+def layer_names(n_hidden: int) -> list[str]:
+    return [hidden_name(i) for i in range(1, n_hidden + 1)] + [OUTPUT_LAYER]
 
 
 def _numbers(text: str | None) -> tuple[int, ...]:

@@ -64,8 +64,6 @@ def persistence_targets():
 def neuron_targets():
     """The space of neurons of every hidden layer of every model with weights (analysed or not), and for
     the first hidden layer of an image dataset its nodes as weight images."""
-    from nntopo.store import hidden_name  # here, not at the top: h5py need not load for every dry run
-
     outputs = [paths.NEURON_SPACE, *(paths.fill(paths.NEURON_FIGURE, figure=f) for f in paths.NEURON_FIGURES)]
     images = [paths.fill(paths.NEURON_FIGURE, figure=f) for f in paths.NEURON_IMAGE_FIGURES]
     return [
@@ -73,7 +71,7 @@ def neuron_targets():
         for dataset in config["datasets"]
         for model in models(dataset)
         if nnconfig.has_weights(config, model)
-        for layer in (hidden_name(i) for i in range(1, nnconfig.n_hidden(config, model) + 1))
+        for layer in (nnmodels.hidden_name(i) for i in range(1, nnconfig.n_hidden(config, model) + 1))
         for path in outputs + (images if figures.shows_pixels(config, dataset, str(model), layer) else [])
     ]
 

@@ -14,7 +14,7 @@ import dataclasses
 from nntopo import datasets
 from nntopo.config.cnn import check_maps, describe_architecture
 from nntopo.config.schema import ConfigError
-from nntopo.models import ModelId, is_grid_model
+from nntopo.models import ModelId, hidden_name, is_grid_model
 
 
 def widths_of(entry) -> tuple[int, ...]:
@@ -54,8 +54,6 @@ def hidden_layers(widths, chosen) -> list[int]:
 def convolutional_layers(model: str | ModelId) -> list[str]:
     """The hidden layers of ``model`` that are convolutions (a CNN's first ones; none of an MLP's, nor
     of an external network's: its layers are whatever modules it records)."""
-    from nntopo.store import hidden_name
-
     if not is_grid_model(model):
         return []
     model = ModelId.parse(model) if isinstance(model, str) else model

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from nntopo.config.external import external_entry, external_widths
 from nntopo.config.grid import hidden_layers, model_ids
-from nntopo.models import ModelId
+from nntopo.models import OUTPUT_LAYER, ModelId, hidden_name
 
 
 def models_of(config: dict, dataset: str) -> list:
@@ -26,7 +26,6 @@ def n_hidden(config: dict, model: str | ModelId) -> int:
 
 def layers_of(config: dict, model: str | ModelId) -> list[str]:
     """The analysed layers of ``model``, in depth order: the chosen hidden layers, then the output."""
-    from nntopo.store import OUTPUT_LAYER, hidden_name
 
     return [hidden_name(i) for i in hidden_layers(range(n_hidden(config, model)), config["analysis"]["layers"])] + [OUTPUT_LAYER]
 
@@ -34,7 +33,6 @@ def layers_of(config: dict, model: str | ModelId) -> list[str]:
 def ranked_layers(config: dict, model: str | ModelId, layer: str) -> list[str]:
     """Whose neurons are ranked for the clusters of ``layer``: its own for a hidden layer; for the
     output (the study's clustering), every analysed hidden layer's."""
-    from nntopo.store import OUTPUT_LAYER
 
     return layers_of(config, model)[:-1] if layer == OUTPUT_LAYER else [layer]
 

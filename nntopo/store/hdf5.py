@@ -19,22 +19,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-INPUT_LAYER = "input"  # the test images themselves, measured before the first layer
-OUTPUT_LAYER = "output"
+from nntopo.models import INPUT_LAYER, OUTPUT_LAYER, hidden_name, layer_names  # noqa: F401  (the files' group names)
+
 PACKAGES = ("numpy", "torch", "h5py", "scikit-learn", "umap-learn", "kmapper", "openTSNE")
 
 
 class StoreError(ValueError):
     """A file that does not have the layout the store writes."""
-
-
-def hidden_name(i: int) -> str:
-    """Name of the i-th hidden layer, counted from 1."""
-    return f"hidden_{i}"
-
-
-def layer_names(n_hidden: int) -> list[str]:
-    return [hidden_name(i) for i in range(1, n_hidden + 1)] + [OUTPUT_LAYER]
 
 
 def versions() -> dict[str, str]:
