@@ -1,76 +1,158 @@
-"""The datasets nntopo knows, one record each: the one owner of what a dataset is (how its points are
-had, its input's shape, its test set's size, its classes).
+"""The datasets of a study, one record each: the one owner of what a dataset is (how its points are
+had, its input's shape, its splits' sizes, its classes).
 
 Light (no numpy, no torch): the config, which the Snakefile imports, checks a study against these
-records, and nntopo.data loads by them. Today the records are a fixed table; a dataset the user
-describes in the config (issue 26) becomes one more record of the same fields.
+records, and nntopo.data loads by them. A dataset is either built in (the table DATASETS, named by a
+string in the config's `datasets`) or described by the user (a mapping in `datasets` with its own
+`name` and a `kind` of USER_KINDS). A user's dataset is prepared by the workflow into
+results/{dataset}/data.h5, and what was found in it (input shape, classes, counts) is written beside it
+to results/{dataset}/dataset.json; until then those facts are unknown (None) and the checks that need
+them wait for the preparing job, which runs them itself.
 """
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nntopo import paths
 
 # How a dataset's points are had:
 # - idx: MNIST-family IDX files under the data directory, in torchvision's layout <data_dir>/<folder>/raw/;
 # - embedded: shipped with a library (scikit-learn's digits);
 # - shape: a point cloud of known topology, generated from the config's `shapes` (nntopo.data.shapes)
-#   into results/{dataset}/data.h5. Its test points are the config's `shapes.test_points`.
-KINDS = ("idx", "embedded", "shape")
+#   into results/{dataset}/data.h5. Its splits' sizes are the config's `shapes.train_points/test_points`;
+# - torchvision, folder, arrays: described by the user in the config, read from their files
+#   (nntopo.data.sources) into results/{dataset}/data.h5.
+USER_KINDS = ("torchvision", "folder", "arrays")
+KINDS = ("idx", "embedded", "shape", *USER_KINDS)
+PREPARED_KINDS = ("shape", *USER_KINDS)  # read by the jobs from results/{dataset}/data.h5
+SPLITS = ("train", "test")
 
 
 @dataclass(frozen=True)
 class DatasetInfo:
     name: str
     kind: str  # one of KINDS
-    input_shape: tuple[int, ...]  # one input: (height, width) of a grey image, (dimensions,) of a point
-    classes: tuple[str, ...]  # the classes' names, in label order
-    test_points: int | None = None  # every one is clustered; None: the config's shapes.test_points
-    smallest_class: int | None = None  # the fewest test points of one class; None: see smallest_test_class
+    # One input: (channels, height, width) of an image, (dimensions,) of a point; None until prepared.
+    input_shape: tuple[int, ...] | None
+    classes: tuple[str, ...] | None  # the classes' names, in label order; None until prepared
+    # Points per split ("train", "test") and the fewest of one class; None: a shape's (from the
+    # config's `shapes`), or a user's dataset not yet prepared.
+    points: dict[str, int] | None = None
+    smallest_class: dict[str, int] | None = None
     folder: str | None = None  # idx: the folder under the data directory
+    entry: dict = field(default_factory=dict)  # a user's dataset: its config entry, defaults filled in
+
+    @property
+    def known(self) -> bool:
+        """Whether the facts that need the data (shape, classes, counts) are known."""
+        return self.input_shape is not None
+
+    @property
+    def has_images(self) -> bool:
+        return self.input_shape is not None and len(self.input_shape) == 3
 
     @property
     def image_shape(self) -> tuple[int, int] | None:
         """(height, width) of a dataset of images; None for points (no figure draws their pixels)."""
-        return self.input_shape if len(self.input_shape) == 2 else None
+        return tuple(self.input_shape[1:]) if self.has_images else None
 
     @property
-    def n_features(self) -> int:
-        """Values in one input, flattened."""
-        return math.prod(self.input_shape)
+    def channels(self) -> int | None:
+        """An image's channels (1 grey, 3 colour); None for points."""
+        return self.input_shape[0] if self.has_images else None
 
-    def n_test_points(self, shape_test_points: int) -> int:
-        """Test points, given the config's ``shapes.test_points`` (what a shape's count is)."""
-        return shape_test_points if self.test_points is None else self.test_points
+    @property
+    def n_features(self) -> int | None:
+        """Values in one input, flattened (channel, then row, then column)."""
+        return None if self.input_shape is None else math.prod(self.input_shape)
 
-    def smallest_test_class(self, shape_test_points: int) -> int:
-        """The fewest test points of one class; a shape's class a has half its points, rounded down."""
-        return shape_test_points // 2 if self.smallest_class is None else self.smallest_class
+    def n_points(self, split: str, shapes: dict) -> int | None:
+        """Points of ``split``, given the config's ``shapes`` (what a shape's counts are)."""
+        if self.kind == "shape":
+            return shapes[f"{split}_points"]
+        return None if self.points is None else self.points[split]
+
+    def smallest(self, split: str, shapes: dict) -> int | None:
+        """The fewest points of one class in ``split``; a shape's class a has half its points, rounded down."""
+        if self.kind == "shape":
+            return shapes[f"{split}_points"] // 2
+        return None if self.smallest_class is None else self.smallest_class[split]
 
 
 _DIGITS = tuple(str(digit) for digit in range(10))  # the labels' numbers, as the figures name them
 
 DATASETS = {info.name: info for info in (
-    # MNIST's smallest test class is digit 5 (892 images); Fashion-MNIST has 1,000 of each class.
-    DatasetInfo("mnist", "idx", (28, 28), _DIGITS, test_points=10_000, smallest_class=892, folder="MNIST"),
-    DatasetInfo("fashion_mnist", "idx", (28, 28), _DIGITS, test_points=10_000, smallest_class=1000,
-                folder="FashionMNIST"),
-    # scikit-learn's 1,797 8x8 digits, 30% held out (stratified): 540 test images, at least 52 a class.
-    DatasetInfo("digits", "embedded", (8, 8), _DIGITS, test_points=540, smallest_class=52),
+    # MNIST's smallest classes are digit 5 (5,421 training and 892 test images); Fashion-MNIST has 6,000
+    # and 1,000 of each class.
+    DatasetInfo("mnist", "idx", (1, 28, 28), _DIGITS, {"train": 60_000, "test": 10_000},
+                {"train": 5421, "test": 892}, folder="MNIST"),
+    DatasetInfo("fashion_mnist", "idx", (1, 28, 28), _DIGITS, {"train": 60_000, "test": 10_000},
+                {"train": 6000, "test": 1000}, folder="FashionMNIST"),
+    # scikit-learn's 1,797 8x8 digits, 30% held out (stratified): 1,257 training images (at least 122
+    # a class) and 540 test images (at least 52).
+    DatasetInfo("digits", "embedded", (1, 8, 8), _DIGITS, {"train": 1257, "test": 540}, {"train": 122, "test": 52}),
     # Naitzat, Zhitnikov and Lim's D-I (in the plane) and D-II (in space), classes a and b.
     DatasetInfo("disks", "shape", (2,), ("a", "b")),
     DatasetInfo("tori", "shape", (3,), ("a", "b")),
 )}
 
 
-def get(name: str) -> DatasetInfo:
-    """The record of dataset ``name``; an unknown name raises ValueError naming the known ones."""
+def entry_name(entry) -> str:
+    """The name of one item of the config's ``datasets``: a built-in's string or a mapping's ``name``."""
+    return entry if isinstance(entry, str) else entry["name"]
+
+
+def names(config: dict | None = None, kind: str | tuple[str, ...] | None = None) -> tuple[str, ...]:
+    """The datasets' names: the study's (in its order) when ``config`` is given, else the built-ins';
+    of ``kind`` (one or several) only, when given."""
+    kinds = (kind,) if isinstance(kind, str) else kind
+    records = of(config).values() if config is not None else DATASETS.values()
+    return tuple(info.name for info in records if kinds is None or info.kind in kinds)
+
+
+def of(config: dict) -> dict[str, DatasetInfo]:
+    """The records of the study's datasets, by name, in the config's order."""
+    return {entry_name(entry): _record(entry) for entry in config["datasets"]}
+
+
+def get(name: str, config: dict | None = None) -> DatasetInfo:
+    """The record of dataset ``name`` (a user's needs the ``config`` that describes it); an unknown name
+    raises ValueError naming the known ones."""
+    known = of(config) if config is not None else DATASETS
     try:
-        return DATASETS[name]
+        return known[name]
     except KeyError:
-        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}") from None
+        raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(known)}") from None
 
 
-def names(kind: str | None = None) -> tuple[str, ...]:
-    """The datasets' names (of ``kind`` only, when given), in the table's order."""
-    return tuple(name for name, info in DATASETS.items() if kind is None or info.kind == kind)
+def record_path(name: str) -> Path:
+    return Path(paths.fill(paths.DATASET_RECORD, dataset=name))
+
+
+def _record(entry) -> DatasetInfo:
+    if isinstance(entry, str):
+        return DATASETS[entry]
+    return from_record(entry, read_record(entry["name"]))
+
+
+def read_record(name: str) -> dict | None:
+    """The prepared dataset's record (results/{name}/dataset.json), or None when there is none or it
+    cannot be read (the preparing job writes it again)."""
+    try:
+        return json.loads(record_path(name).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def from_record(entry: dict, record: dict | None) -> DatasetInfo:
+    """A user's dataset: its facts from ``record`` when it was prepared from this very ``entry``, else
+    unknown (a changed entry prepares the data again)."""
+    if record is None or record.get("entry") != entry:
+        return DatasetInfo(entry["name"], entry["kind"], None, None, entry=entry)
+    return DatasetInfo(entry["name"], entry["kind"], tuple(record["input_shape"]), tuple(record["classes"]),
+                       {split: int(record["points"][split]) for split in SPLITS},
+                       {split: int(record["smallest_class"][split]) for split in SPLITS}, entry=entry)

@@ -31,8 +31,14 @@ FLOW = MODEL_DIR + "/flow/{method}.csv"
 CONTINGENCY = MODEL_DIR + "/flow/{method}_contingency.csv"
 PROBE = MODEL_DIR + "/probe.csv"
 
-# Datasets of known topology (disks, tori) are generated once per dataset into a file of their own.
-SHAPE_DATA = RESULTS + "/{dataset}/data.h5"
+# A dataset nntopo does not read from data_dir itself is prepared once into a file of its own: the
+# point clouds of known topology (disks, tori) are generated into it, and a dataset the user describes
+# in the config (kinds torchvision, folder, arrays: nntopo/data/sources.py) is read, checked and scaled
+# into it. DATASET_RECORD is what the prepared data is (input shape, classes, counts, scaling, source
+# files and their SHA-256), written beside it so that the next run's config checks can read it
+# without h5py.
+DATA_FILE = RESULTS + "/{dataset}/data.h5"
+DATASET_RECORD = RESULTS + "/{dataset}/dataset.json"
 # Persistent homology per layer and class: the input layer once per dataset (its points and
 # subsamples are then the same images in every model), every other layer per model.
 INPUT_HOMOLOGY = RESULTS + "/{dataset}/homology/input.h5"

@@ -55,12 +55,13 @@ def analysed_layers(model):
 
 
 def dataset_inputs(wildcards):
-    """A shape's generated data file (MNIST-family datasets are read from data_dir instead)."""
-    return shape_data(wildcards.dataset)
+    """A prepared dataset's data file: a shape's, or one the user describes (built-in MNIST-family
+    datasets and the embedded digits are read by the jobs themselves)."""
+    return dataset_file(wildcards.dataset)
 
 
-def shape_data(dataset):
-    return {"data": paths.fill(paths.SHAPE_DATA, dataset=dataset)} if dataset in nnconfig.SHAPES else {}
+def dataset_file(dataset):
+    return {"data": paths.fill(paths.DATA_FILE, dataset=dataset)} if nnconfig.is_prepared(config, dataset) else {}
 
 
 def network_inputs(wildcards):
@@ -72,7 +73,7 @@ def network_inputs(wildcards):
         return {"weights": paths.fill(paths.WEIGHTS, **where), "state": paths.fill(paths.MODEL_STATE, **where)}
     files = {} if nnconfig.external_kind(entry) == "activations" else {"files": nnconfig.external_files(entry)}
     weights = {"weights": paths.fill(paths.WEIGHTS, **where)} if nnconfig.has_weights(config, entry["name"]) else {}
-    return {**files, **weights, **shape_data(wildcards.dataset)}
+    return {**files, **weights, **dataset_file(wildcards.dataset)}
 
 
 def neuron_rankings(wildcards):

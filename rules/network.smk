@@ -51,7 +51,7 @@ for entry in config["external"]:
             f"external_{entry['name']}"
         input:
             files=nnconfig.external_files(entry),
-            **shape_data(entry["dataset"]),
+            **dataset_file(entry["dataset"]),
         output:
             activations=paths.fill(paths.ACTIVATIONS, **where),
             metrics=paths.fill(paths.METRICS, **where),

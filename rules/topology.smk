@@ -4,7 +4,7 @@
 
 rule shape_data:
     output:
-        paths.SHAPE_DATA,
+        paths.DATA_FILE,
     params:
         settings=lambda wildcards: nnconfig.shapes_slice(config, wildcards.dataset),
     wildcard_constraints:

@@ -7,4 +7,4 @@ from nntopo.workflow.jobs import job
 with job(snakemake.log[0], snakemake.threads) as log:
     input_homology(snakemake.wildcards.dataset, snakemake.params.settings, snakemake.output[0],
                    data_dir=config.data_dir(snakemake.config), download=snakemake.config["download"],
-                   shape_file=snakemake.input.get("data"), log=log.info)
+                   data_file=snakemake.input.get("data"), log=log.info)

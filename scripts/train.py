@@ -15,5 +15,5 @@ with job(snakemake.log[0], snakemake.threads) as log:
         device=snakemake.config["device"],
         threads=snakemake.threads,
         log=log.info,
-        shape_file=snakemake.input.get("data"),
+        data_file=snakemake.input.get("data"),
     )

@@ -129,7 +129,7 @@ def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict,
 
             torch.set_num_threads(threads)
             return load_network(external), data.load(external["dataset"], data_dir, download, train=False,
-                                                     shape_file=inputs.get("data")).x_test
+                                                     data_file=inputs.get("data")).x_test
         return recorded_network(inputs.state, store.read_attrs(inputs.activations),
                                 store.read_activations(inputs.activations).output.shape[1],
                                 data_dir=data_dir, download=download, threads=threads)

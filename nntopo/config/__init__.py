@@ -29,7 +29,12 @@ from nntopo.config.grid import (architectures, check_grid, check_homology, check
 from nntopo.config.layers import ablation_slice, layers_of, models_of, n_hidden, ranked_layers, ranking_slice
 from nntopo.config.schema import DATA_DIR_ENV, SCHEMA_PATH, ConfigError, check_data_dir, data_dir, load_schema
 
-SHAPES = datasets.names("shape")  # the datasets generated into results/{dataset}/data.h5 (the rules ask)
+SHAPES = datasets.names(kind="shape")  # the datasets generated into results/{dataset}/data.h5 (the rules ask)
+
+
+def is_prepared(config: dict, dataset: str) -> bool:
+    """Whether the jobs read ``dataset`` from results/{dataset}/data.h5 (a shape's, or a user's dataset)."""
+    return datasets.get(dataset, config).kind in datasets.PREPARED_KINDS
 
 
 def validate(config: dict | None) -> dict:
@@ -50,7 +55,7 @@ def load(path: str | os.PathLike) -> dict:
 
 
 __all__ = [
-    "SHAPES", "validate", "load",
+    "SHAPES", "is_prepared", "validate", "load",
     "DATA_DIR_ENV", "SCHEMA_PATH", "ConfigError", "check_data_dir", "data_dir", "load_schema",
     "describe_architecture", "feature_map_sizes",
     "architectures", "clustering_slice", "convolutional_layers", "figures_slice", "filters_slice", "hidden_layers",

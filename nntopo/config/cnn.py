@@ -28,11 +28,15 @@ def feature_map_sizes(architecture: ModelId, image_shape: tuple[int, int]) -> li
     return sizes
 
 
-def check_maps(architecture: ModelId, dataset: str) -> None:
-    """Every convolutional layer of ``architecture`` has maps of at least 1x1 on ``dataset``'s images."""
-    image_shape = datasets.get(dataset).image_shape
+def check_maps(architecture: ModelId, dataset: str, config: dict) -> None:
+    """Every convolutional layer of ``architecture`` has maps of at least 1x1 on ``dataset``'s images
+    (once they are known: a user's dataset's when it is prepared)."""
+    info = datasets.get(dataset, config)
+    if not info.known:
+        return
+    image_shape = info.image_shape
     if image_shape is None:
-        raise ConfigError(f"cnns: {dataset} has no images (its points are {datasets.get(dataset).n_features}-D), so "
+        raise ConfigError(f"cnns: {dataset} has no images (its points are {info.n_features}-D), so "
                           f"{describe_architecture(architecture)} cannot read it; study it with widths alone")
     height, width = image_shape
     for number, (maps, pooled) in enumerate(feature_map_sizes(architecture, image_shape), start=1):

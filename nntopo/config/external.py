@@ -98,8 +98,8 @@ def check_external(config: dict) -> None:
             raise ConfigError(f"{where}: {entry['name']!r} is the name of a results folder ({', '.join(RESERVED_NAMES)}); "
                               f"choose another name")
         names.append(entry["name"])
-        if entry["dataset"] not in config["datasets"]:
-            raise ConfigError(f"{where}: dataset {entry['dataset']} is not in datasets ({', '.join(config['datasets'])}); "
+        if entry["dataset"] not in datasets.names(config):
+            raise ConfigError(f"{where}: dataset {entry['dataset']} is not in datasets ({', '.join(datasets.names(config))}); "
                               f"add it there")
         kinds = [kind for kind in EXTERNAL_KINDS if kind in entry]
         if len(kinds) != 1:
@@ -124,8 +124,8 @@ def check_external(config: dict) -> None:
         for path in external_files(entry):
             _check_readable(where, path)
         if kind != "activations" and entry["input_shape"] is not None:
-            features = datasets.get(entry["dataset"]).n_features
-            if math.prod(entry["input_shape"]) != features:
+            features = datasets.get(entry["dataset"], config).n_features
+            if features is not None and math.prod(entry["input_shape"]) != features:
                 raise ConfigError(f"{where}: input_shape {entry['input_shape']} holds {math.prod(entry['input_shape'])} "
                                   f"values, but a {entry['dataset']} input has {features}; give a shape of {features} values")
         if kind == "activations":
@@ -172,7 +172,7 @@ def _check_recorded(config: dict, where: str, entry: dict) -> None:
     except store.StoreError as error:
         raise ConfigError(f"{where}: {error}") from None
     points = n_test_points(config, entry["dataset"])
-    if len(acts.labels) != points:
+    if points is not None and len(acts.labels) != points:
         raise ConfigError(f"{where}: {entry['activations']} holds {len(acts.labels)} points, but the {entry['dataset']} "
                           f"test set has {points}; record the whole test set, in nntopo's order")
     top_k = config["clustering"]["top_k"]

@@ -62,12 +62,12 @@ def convolutional_layers(model: str | ModelId) -> list[str]:
 
 def n_test_points(config: dict, dataset: str) -> int:
     """The test points of ``dataset``: every one is clustered (a shape's: the config's shapes.test_points)."""
-    return datasets.get(dataset).n_test_points(config["shapes"]["test_points"])
+    return datasets.get(dataset, config).n_points("test", config["shapes"])
 
 
 def smallest_class(config: dict, dataset: str) -> int:
     """The fewest test points of one class of ``dataset`` (a shape's class a has half, rounded down)."""
-    return datasets.get(dataset).smallest_test_class(config["shapes"]["test_points"])
+    return datasets.get(dataset, config).smallest("test", config["shapes"])
 
 
 # --- what the schema cannot say ----------------------------------------------------------------------------
@@ -96,8 +96,8 @@ def check_grid(config: dict) -> None:
                 raise ConfigError(f"clustering.top_k: {top_k} is more than the {widths[number - 1]} {units} of "
                                   f"hidden layer {number} of {name}; use at most {widths[number - 1]}")
         if architecture.conv:
-            for dataset in config["datasets"]:
-                check_maps(architecture, dataset)
+            for dataset in datasets.names(config):
+                check_maps(architecture, dataset, config)
 
 
 def check_training(config: dict) -> None:
@@ -123,9 +123,12 @@ def check_methods(config: dict) -> None:
             configured = make_method(method, 0, clustering.get(method, {}))
         except (ValueError, TypeError) as error:
             raise ConfigError(f"clustering.{method}: {error}") from None
-        for dataset in config["datasets"]:  # e.g. more k-means clusters than test points
+        for dataset in datasets.names(config):  # e.g. more k-means clusters than test points
+            points = n_test_points(config, dataset)
+            if points is None:  # a user's dataset not yet prepared: its preparing job runs this check
+                continue
             try:
-                configured.check_points(n_test_points(config, dataset))
+                configured.check_points(points)
             except ValueError as error:
                 raise ConfigError(f"clustering.{method}: {error} (the {dataset} test set)") from None
     embedding = config["figures"]["embedding"]
@@ -138,10 +141,10 @@ def check_homology(config: dict) -> None:
     """The homology's points must fit in every class of every dataset (the diagrams' subsample is
     ``diagram_points`` or, in a smaller class, every measured point)."""
     settings = config["homology"]
-    for dataset in config["datasets"]:
+    for dataset in datasets.names(config):
         smallest = smallest_class(config, dataset)
         wanted = settings["points_per_class"]
-        if wanted is not None and wanted > smallest:
+        if wanted is not None and smallest is not None and wanted > smallest:
             raise ConfigError(f"homology.points_per_class: {wanted} is more than the {smallest} test points of the "
                               f"smallest {dataset} class; use at most {smallest}, or null for every point")
 

@@ -112,7 +112,7 @@ def check_data_dir(config: dict) -> None:
     or when download is false (nothing would fill it); with download on, the download creates it.
     Missing or broken files inside an existing directory are the training job's to report.
     """
-    needing = [name for name in config["datasets"] if datasets.get(name).kind == "idx"]
+    needing = datasets.names(config, "idx")
     if not needing:
         return
     path = data_dir(config)

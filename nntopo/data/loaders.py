@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import gzip
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,15 +37,29 @@ class DataError(ValueError):
 @dataclass(frozen=True)
 class Dataset:
     name: str
-    x_train: np.ndarray  # (N, H*W) float32 in [0, 1]
+    x_train: np.ndarray  # (N, features) float32, scaled; an image flattened channel, then row, then column
     y_train: np.ndarray  # (N,) int64
     x_test: np.ndarray
     y_test: np.ndarray
-    image_shape: tuple[int, int] | None  # None: points, not images
+    input_shape: tuple[int, ...]  # one input: (channels, height, width) of an image, (dimensions,) of a point
+    classes: tuple[str, ...] = ()  # the classes' names in label order; () for "0", "1", ...
+    # How x was scaled from the stored values, as the provenance records it: {"kind": "unit", "low": 0,
+    # "high": 255} maps [low, high] to [0, 1]; {"kind": "standardize", "mean": [...], "std": [...]}
+    # per channel, after the unit scaling; {"kind": "none"}.
+    scaling: dict = field(default_factory=lambda: {"kind": "none"})
 
     @property
     def has_images(self) -> bool:
-        return self.image_shape is not None
+        return len(self.input_shape) == 3
+
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        """(height, width) of an image; None for points."""
+        return tuple(self.input_shape[1:]) if self.has_images else None
+
+    @property
+    def channels(self) -> int | None:
+        return self.input_shape[0] if self.has_images else None
 
     @property
     def n_features(self) -> int:
@@ -107,7 +121,8 @@ def _download(name: str, data_dir: Path) -> None:
 
 def _load_idx(name: str, data_dir: str | Path, download: bool, train: bool) -> Dataset:
     folder = raw_dir(name, data_dir)
-    image_shape, n_classes = datasets.get(name).image_shape, len(datasets.get(name).classes)
+    info = datasets.get(name)
+    image_shape, n_classes = info.image_shape, len(info.classes)
     missing = [f for f in IDX_FILES.values() if not (folder / f).exists()]
     if missing:
         if not download:
@@ -143,7 +158,9 @@ def _load_idx(name: str, data_dir: str | Path, download: bool, train: bool) -> D
         arrays.get("train_labels", np.zeros(0)).astype(np.int64),
         images("test_images"),
         arrays["test_labels"].astype(np.int64),
-        image_shape,
+        info.input_shape,
+        info.classes,
+        {"kind": "unit", "low": 0, "high": 255},
     )
 
 
@@ -156,7 +173,9 @@ def _load_digits() -> Dataset:
     x = (digits.data / 16.0).astype(np.float32)
     y = digits.target.astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=0.3, stratify=y, random_state=0)
-    return Dataset("digits", x_train, y_train, x_test, y_test, datasets.get("digits").image_shape)
+    info = datasets.get("digits")
+    return Dataset("digits", x_train, y_train, x_test, y_test, info.input_shape, info.classes,
+                   {"kind": "unit", "low": 0, "high": 16})
 
 
 def _load_shape(name: str, path: str | Path | None) -> Dataset:
@@ -168,18 +187,20 @@ def _load_shape(name: str, path: str | Path | None) -> Dataset:
     arrays, attrs = store.read_shape_data(path)
     if attrs.get("dataset") != name:
         raise DataError(f"{path}: holds dataset {attrs.get('dataset')!r}, not {name!r}; delete it to generate it again")
-    return Dataset(name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], None)
+    info = datasets.get(name)
+    return Dataset(name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], info.input_shape,
+                   info.classes)
 
 
 def load(name: str, data_dir: str | Path = "data", download: bool = True, train: bool = True,
-         shape_file: str | Path | None = None) -> Dataset:
+         data_file: str | Path | None = None) -> Dataset:
     """The dataset ``name``; ``train=False`` skips reading the training split (left empty); a shape
-    (disks, tori) is read from ``shape_file``, which the workflow's rule shape_data writes."""
+    (disks, tori) is read from ``data_file``, which the workflow's rule shape_data writes."""
     if name not in datasets.DATASETS:
         raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(datasets.names())}")
     kind = datasets.get(name).kind
     if kind == "shape":
-        return _load_shape(name, shape_file)
+        return _load_shape(name, data_file)
     if kind == "embedded":
         return _load_digits()
     return _load_idx(name, data_dir, download, train)

@@ -16,7 +16,7 @@ import numpy as np
 
 from nntopo import datasets
 
-NAMES = datasets.names("shape")  # the datasets this module generates; their classes are a and b
+NAMES = datasets.names(kind="shape")  # the datasets this module generates; their classes are a and b
 # Betti numbers (b0, b1, b2) of each class: 9 disks; a disk with 9 holes; 9 solid tori.
 KNOWN_BETTI = {
     "disks": {0: (9, 0, 0), 1: (1, 9, 0)},

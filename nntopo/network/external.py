@@ -208,14 +208,14 @@ def _provenance(settings: dict, image_shape, **extra) -> dict:
 
 
 def record_network(settings: dict, outputs, *, data_dir, download: bool = False, threads: int = 1, log=print,
-                   shape_file=None, neural_persistence_settings: dict | None = None) -> dict:
+                   data_file=None, neural_persistence_settings: dict | None = None) -> dict:
     """Run an external network (``settings``: config.external_slice) on its dataset's test images and
     write ``outputs.activations``, ``outputs.metrics`` and, with weight_modules, ``outputs.weights``."""
     from nntopo import data
 
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    dataset = data.load(settings["dataset"], data_dir, download, shape_file=shape_file)
+    dataset = data.load(settings["dataset"], data_dir, download, data_file=data_file)
     network = load_network(settings)
     modules = named_modules(network, settings["layers"], settings)
     hidden, logits, shapes = run(network, modules, model_inputs(dataset.x_test, settings), dataset.n_classes, settings)
@@ -267,7 +267,7 @@ def _write(outputs, layers, hidden, logits, labels, attrs: dict, metrics: dict, 
     log(f"wrote {', '.join(str(path) for path in outputs)}")
 
 
-def import_recorded(settings: dict, outputs, *, data_dir, download: bool = False, log=print, shape_file=None,
+def import_recorded(settings: dict, outputs, *, data_dir, download: bool = False, log=print, data_file=None,
                     neural_persistence_settings: dict | None = None) -> dict:
     """Activations (and weights) recorded elsewhere, checked to be of the dataset's test set in nntopo's
     order, written where a trained model's are with this study's provenance (theirs kept as
@@ -276,7 +276,7 @@ def import_recorded(settings: dict, outputs, *, data_dir, download: bool = False
 
     acts = store.read_activations(settings["activations"])
     layers = store.read_weights(settings["weights"]) if "weights" in settings else None
-    dataset = data.load(settings["dataset"], data_dir, download, train=False, shape_file=shape_file)
+    dataset = data.load(settings["dataset"], data_dir, download, train=False, data_file=data_file)
     if not np.array_equal(acts.labels, dataset.y_test):
         raise ExternalError(f"{_where(settings)}: its labels are not the {settings['dataset']} test labels in nntopo's "
                             f"order ({int(np.sum(acts.labels != dataset.y_test))} differ); record the test set in the "

@@ -13,7 +13,7 @@ from nntopo import store
 
 
 def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, data_dir, download: bool = True,
-                     device: str = "auto", threads: int = 1, log=print, shape_file=None) -> dict:
+                     device: str = "auto", threads: int = 1, log=print, data_file=None) -> dict:
     """Train the model ``settings`` (its config slice) describe, then write its files.
 
     ``outputs`` has the paths ``state``, ``weights``, ``activations`` and ``metrics``.
@@ -25,7 +25,7 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     from nntopo.network import train
 
     torch.set_num_threads(threads)
-    dataset_ = data.load(dataset, data_dir, download, shape_file=shape_file)
+    dataset_ = data.load(dataset, data_dir, download, data_file=data_file)
     what = (f"images of {dataset_.image_shape[0]}x{dataset_.image_shape[1]}" if dataset_.has_images
             else f"points in {dataset_.n_features}-D")
     log(f"{model_id} on {dataset}: {len(dataset_.x_train)} training, {len(dataset_.x_test)} test {what}")

@@ -57,19 +57,19 @@ def measure(points: np.ndarray, subsample: np.ndarray, settings: dict, where: st
     return result
 
 
-def input_homology(dataset: str, settings: dict, output, *, data_dir, download: bool = True, shape_file=None,
+def input_homology(dataset: str, settings: dict, output, *, data_dir, download: bool = True, data_file=None,
                    log=print) -> Homology:
     """Choose each class's points and subsample, and measure the input layer."""
-    from nntopo import data, datasets
+    from nntopo import data
 
-    dataset_ = data.load(dataset, data_dir, download, train=False, shape_file=shape_file)
+    dataset_ = data.load(dataset, data_dir, download, train=False, data_file=data_file)
     x, labels = dataset_.x_test, dataset_.y_test
     points = homology_points(labels, settings)
     # The subsample is chosen in the input, where every image is itself, and kept in every layer.
     subsample = {c: idx[homology.furthest_point_sample(x[idx], min(settings["diagram_points"], len(idx)))]
                  for c, idx in points.items()}
-    names = list(datasets.get(dataset).classes)
-    known = store.read_attrs(shape_file).get("known_betti", "{}") if shape_file else "{}"
+    names = list(dataset_.classes)
+    known = store.read_attrs(data_file).get("known_betti", "{}") if data_file else "{}"
     layer = {c: measure(x[idx], _positions(idx, subsample[c]), settings, f"input, class {names[c]}", log)
              for c, idx in points.items()}
     attrs = store.provenance(dataset, "", settings["seed"], settings, class_names=json.dumps(names),

@@ -46,7 +46,7 @@ def disks(tmp_path_factory):
 def test_the_input_layer_has_the_known_betti_numbers(disks):
     """At the default k and epsilon the input layer of disks shows a = (9, 0), b = (1, 9), in the
     dataset's file and in every model's, recomputed here from the generated points."""
-    data, attrs = store.read_shape_data(disks / at(paths.SHAPE_DATA))
+    data, attrs = store.read_shape_data(disks / at(paths.DATA_FILE))
     assert {int(c): b[:2] for c, b in json.loads(attrs["known_betti"]).items()} == {0: [9, 0], 1: [1, 9]}
     first = store.read_homology(disks / at(paths.INPUT_HOMOLOGY))
     k, epsilon = first.attrs["k"], first.attrs["epsilon"]

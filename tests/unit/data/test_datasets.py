@@ -11,7 +11,7 @@ from nntopo.data import shapes
 def test_the_schema_lists_the_known_datasets():
     schema = config.load_schema()
     assert schema["properties"]["datasets"]["items"]["enum"] == list(datasets.names())
-    assert set(datasets.names("shape")) == set(shapes.NAMES) == set(config.SHAPES)
+    assert set(datasets.names(kind="shape")) == set(shapes.NAMES) == set(config.SHAPES)
     assert {info.kind for info in datasets.DATASETS.values()} <= set(datasets.KINDS)
 
 
@@ -25,12 +25,14 @@ def test_an_unknown_dataset_names_the_known_ones():
 def test_digits_is_what_its_record_says():
     info, loaded = datasets.get("digits"), data.load("digits")
     assert loaded.image_shape == info.image_shape == (8, 8) and loaded.n_features == info.n_features == 64
-    assert len(loaded.y_test) == info.test_points == config.n_test_points(config.validate({}), "digits")
-    assert np.bincount(loaded.y_test).min() == info.smallest_class
+    c = config.validate({"datasets": ["digits"]})
+    for split, y in (("train", loaded.y_train), ("test", loaded.y_test)):
+        assert len(y) == info.n_points(split, c["shapes"]) and np.bincount(y).min() == info.smallest(split, c["shapes"])
+    assert len(loaded.y_test) == config.n_test_points(c, "digits")
     assert loaded.n_classes == len(info.classes)
 
 
-@pytest.mark.parametrize("name", datasets.names("shape"))
+@pytest.mark.parametrize("name", datasets.names(kind="shape"))
 def test_a_shape_is_what_its_record_says(name):
     info = datasets.get(name)
     x_train, y_train, x_test, y_test = shapes.generate(name, 40, 301, 0)
@@ -41,7 +43,7 @@ def test_a_shape_is_what_its_record_says(name):
 
 
 def test_the_mnist_family_reads_from_its_folder(tmp_path):
-    for name in datasets.names("idx"):
+    for name in datasets.names(kind="idx"):
         info = datasets.get(name)
-        assert info.image_shape == (28, 28) and info.test_points == 10_000
+        assert info.image_shape == (28, 28) and info.n_points("test", {}) == 10_000
         assert data.raw_dir(name, tmp_path) == tmp_path / info.folder / "raw"
