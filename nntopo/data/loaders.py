@@ -1,6 +1,7 @@
 """Datasets by name, loaded as nntopo.datasets' record says: MNIST and Fashion-MNIST from IDX files,
-scikit-learn's embedded digits, and the point clouds of known topology (nntopo.data.shapes) from the
-file the workflow generates them into.
+scikit-learn's embedded digits, and every prepared dataset (the point clouds of known topology,
+nntopo.data.shapes, and a user's dataset, nntopo.data.prepare) from the data.h5 the workflow prepares it
+into, which says what its points are (input shape, classes, scaling).
 
 Images come back flattened to float32 in [0, 1], with their shape kept as a property of the
 dataset so that later stages (weight images) never assume 28x28. Point clouds have no image shape:
@@ -10,6 +11,7 @@ every figure that draws pixels is left out for them.
 from __future__ import annotations
 
 import gzip
+import json
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from nntopo import datasets
+from nntopo.data import DataError
 
 # torchvision's layout: <data_dir>/<folder>/raw/<file>, the folder named by the dataset's record.
 IDX_FILES = {
@@ -28,10 +31,6 @@ IDX_FILES = {
 
 # IDX type codes (third byte of the magic number) and the dtypes they stand for.
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-
-
-class DataError(ValueError):
-    """Data that is missing or cannot be trusted; the message names the file and the fix."""
 
 
 @dataclass(frozen=True)
@@ -178,29 +177,43 @@ def _load_digits() -> Dataset:
                    {"kind": "unit", "low": 0, "high": 16})
 
 
-def _load_shape(name: str, path: str | Path | None) -> Dataset:
-    from nntopo import store
+def _load_prepared(name: str, path: str | Path | None, train: bool) -> Dataset:
+    """A prepared dataset from its data.h5: its kind, input shape, classes and scaling from the file's
+    attributes (a shape's file written before it carried them: from the built-in record)."""
+    from nntopo.store import StoreError
+    from nntopo.store.points import read_data
 
     if path is None:
-        raise DataError(f"dataset {name}: its points are generated into results/{name}/data.h5 by the workflow; "
-                        "give that file")
-    arrays, attrs = store.read_shape_data(path)
+        raise DataError(f"dataset {name}: its points are prepared into results/{name}/data.h5 by the workflow; "
+                        "give that file (data_file)")
+    arrays, attrs = read_data(path, train)
     if attrs.get("dataset") != name:
-        raise DataError(f"{path}: holds dataset {attrs.get('dataset')!r}, not {name!r}; delete it to generate it again")
-    info = datasets.get(name)
-    return Dataset(name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], info.input_shape,
-                   info.classes)
+        raise DataError(f"{path}: holds dataset {attrs.get('dataset')!r}, not {name!r}; delete it to prepare it again")
+    built_in = datasets.DATASETS.get(name)
+    if "input_shape" not in attrs and built_in is None:
+        raise StoreError(f"{path}: no input_shape attribute, not a prepared dataset's file; delete it to prepare it "
+                         "again")
+    input_shape = tuple(json.loads(attrs["input_shape"])) if "input_shape" in attrs else built_in.input_shape
+    classes = tuple(json.loads(attrs["classes"])) if "classes" in attrs else built_in.classes
+    scaling = json.loads(attrs.get("scaling", '{"kind": "none"}'))
+    if int(np.prod(input_shape)) != arrays["x_test"].shape[1]:
+        raise StoreError(f"{path}: input_shape {input_shape} does not hold the {arrays['x_test'].shape[1]} values of "
+                         "a point; delete the file to prepare it again")
+    return Dataset(name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], input_shape,
+                   classes, scaling)
 
 
 def load(name: str, data_dir: str | Path = "data", download: bool = True, train: bool = True,
          data_file: str | Path | None = None) -> Dataset:
-    """The dataset ``name``; ``train=False`` skips reading the training split (left empty); a shape
-    (disks, tori) is read from ``data_file``, which the workflow's rule shape_data writes."""
-    if name not in datasets.DATASETS:
-        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(datasets.names())}")
-    kind = datasets.get(name).kind
-    if kind == "shape":
-        return _load_shape(name, data_file)
-    if kind == "embedded":
+    """The dataset ``name``; ``train=False`` skips reading the training split (left empty). A prepared
+    dataset (a shape: disks, tori; or a user's dataset of the config, whatever its name) is read from
+    ``data_file``, the data.h5 its preparing job wrote (rules shape_data and dataset_data)."""
+    info = datasets.DATASETS.get(name)
+    if info is None and data_file is None:
+        raise DataError(f"unknown dataset {name!r}; choose one of: {', '.join(datasets.names())}, or describe it "
+                        "in the config's datasets and give its prepared data.h5 (data_file)")
+    if info is None or info.kind in datasets.PREPARED_KINDS:
+        return _load_prepared(name, data_file, train)
+    if info.kind == "embedded":
         return _load_digits()
     return _load_idx(name, data_dir, download, train)

@@ -123,8 +123,11 @@ def write(name: str, settings: dict, output, log=print) -> None:
     x_train, y_train, x_test, y_test = generate(name, settings["train_points"], settings["test_points"],
                                                 settings["seed"])
     known = {str(c): list(b) for c, b in KNOWN_BETTI[name].items()}
+    info = datasets.get(name)
     attrs = store.provenance(name, "", settings["seed"], settings, known_betti=json.dumps(known),
-                              class_names=json.dumps(datasets.get(name).classes))
+                              class_names=json.dumps(info.classes), kind=info.kind,
+                              input_shape=json.dumps(info.input_shape), classes=json.dumps(info.classes),
+                              scaling=json.dumps({"kind": "none"}))
     store.write_shape_data(output, dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test), attrs)
     log(f"{name}: {len(x_train)} training and {len(x_test)} test points in {x_train.shape[1]}-D; "
         f"known Betti numbers {known}")
