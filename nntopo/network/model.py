@@ -38,16 +38,15 @@ class Network(nn.Module):
 
     def __init__(self, n_inputs: int, widths: tuple[int, ...], n_classes: int = 10, dropout: float = 0.0,
                  activation: dict | None = None, batchnorm: bool = False, convolution: dict | None = None,
-                 image_shape: tuple[int, int] | None = None):
+                 input_shape: tuple[int, ...] | None = None):
         super().__init__()
         self.activation = activation_module(activation or {"name": "relu"})
         channels = list(convolution["channels"]) if convolution else []
-        if channels and not image_shape:
-            raise ValueError("a convolutional network needs the images' shape")
-        self.image_shape = tuple(image_shape) if channels else None
+        # A CNN reads each flat input as channels x height x width; an MLP reads it flat.
+        self.input_shape = image_input(input_shape, n_inputs) if channels else None
         self.layers = nn.ModuleDict()
         norms = {}
-        for i, (a, b) in enumerate(zip([1, *channels], channels)):
+        for i, (a, b) in enumerate(zip([self.input_shape[0] if channels else 1, *channels], channels)):
             self.layers[hidden_name(i + 1)] = nn.Conv2d(a, b, convolution["kernel"])
             norms[hidden_name(i + 1)] = nn.BatchNorm2d(b)
         size = n_inputs
@@ -61,6 +60,11 @@ class Network(nn.Module):
         self.norms = nn.ModuleDict(norms if batchnorm else {})
         self.pool = nn.MaxPool2d(convolution["pool"]) if channels and convolution["pool"] > 1 else nn.Identity()
         self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
+
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        """(height, width) of the images a CNN reads; None for an MLP."""
+        return self.input_shape[1:] if self.input_shape else None
 
     def is_convolution(self, name: str) -> bool:
         return isinstance(self.layers[name], nn.Conv2d)
@@ -94,8 +98,8 @@ class Network(nn.Module):
         layers after it alone run (the ablation replays the network from there)."""
         names = [name for name in self.layers if name != OUTPUT_LAYER]
         if start is None:
-            if self.image_shape:
-                x = x.reshape(len(x), 1, *self.image_shape)
+            if self.input_shape:
+                x = x.reshape(len(x), *self.input_shape)
         else:
             x = self.onward(start, x)
             names = names[names.index(start) + 1:]
@@ -147,6 +151,20 @@ class Network(nn.Module):
 MLP = Network  # a network without convolutions
 
 
+def image_input(input_shape, n_inputs: int) -> tuple[int, int, int]:
+    """The (channels, height, width) a CNN reads its ``n_inputs`` flat values as; an (height, width)
+    is one channel (grey images, as the built-in datasets' image_shape gives them)."""
+    shape = tuple(int(s) for s in input_shape or ())
+    if len(shape) == 2:
+        shape = (1, *shape)
+    if len(shape) != 3:
+        raise ValueError(f"a convolutional network reads images (channels, height, width), not inputs shaped "
+                         f"{list(shape)}")
+    if math.prod(shape) != n_inputs:
+        raise ValueError(f"input shape {list(shape)} holds {math.prod(shape)} values, but the network reads {n_inputs}")
+    return shape
+
+
 def map_sizes(convolution: dict, image_shape) -> list[tuple[tuple[int, int], tuple[int, int]]]:
     """Per convolutional layer, the sides of its feature maps and of its pooled maps
     (nntopo.config.feature_map_sizes, which checks them at load time)."""
@@ -159,26 +177,28 @@ def map_sizes(convolution: dict, image_shape) -> list[tuple[tuple[int, int], tup
 
 
 def build(n_inputs: int, n_classes: int, widths, regularization: dict, activation: dict | None = None,
-          convolution: dict | None = None, image_shape=None) -> Network:
+          convolution: dict | None = None, input_shape=None) -> Network:
+    """The untrained network; ``input_shape`` is one input's (channels, height, width) (or (height,
+    width) of one channel), which a CNN needs."""
     dropout = regularization.get("p", 0.0) if regularization["name"] == "dropout" else 0.0
     return Network(n_inputs, tuple(widths), n_classes, dropout, activation, batchnorm=regularization["name"] == "batchnorm",
-                   convolution=convolution, image_shape=image_shape)
+                   convolution=convolution, input_shape=input_shape)
 
 
-def from_settings(settings: dict, n_inputs: int, n_classes: int, image_shape=None) -> Network:
+def from_settings(settings: dict, n_inputs: int, n_classes: int, input_shape=None) -> Network:
     """The untrained network a training config slice describes."""
     return build(n_inputs, n_classes, settings["widths"], settings["regularization"], settings.get("activation"),
-                 settings.get("convolution"), image_shape)
+                 settings.get("convolution"), input_shape)
 
 
-def load(state_path, settings: dict, n_inputs: int, n_classes: int, image_shape=None) -> Network:
+def load(state_path, settings: dict, n_inputs: int, n_classes: int, input_shape=None) -> Network:
     """The trained network of ``model.pt``, in eval mode on the CPU; one line naming the file when it
     does not fit the architecture its settings describe."""
     import pickle
 
     from nntopo.store import StoreError
 
-    model = from_settings(settings, n_inputs, n_classes, image_shape)
+    model = from_settings(settings, n_inputs, n_classes, input_shape)
     try:
         state = torch.load(state_path, map_location="cpu", weights_only=True)
         model.load_state_dict(state)

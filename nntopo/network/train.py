@@ -1,4 +1,4 @@
-"""Train one network on in-memory tensors, then record its weights and test-set activations."""
+"""Train one network on in-memory tensors, then record its weights and its activations on given inputs."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
     shuffle = torch.Generator().manual_seed(seed)
 
     model = build(data.n_features, data.n_classes, widths, regularization, activation, convolution,
-                  data.image_shape).to(device)
+                  data.input_shape).to(device)
     x_train, y_train, x_valid, y_valid = (torch.from_numpy(a).to(device)
                                           for a in validation_split(data, training.get("validation_split")))
     x_test, y_test = torch.from_numpy(data.x_test).to(device), torch.from_numpy(data.y_test).to(device)
@@ -179,6 +179,12 @@ CHUNK = 1000
 def logits_of(model: Network, x: torch.Tensor) -> torch.Tensor:
     model.eval()
     return torch.cat([model(part) for part in x.split(CHUNK)])
+
+
+def predict(model: Network, x: np.ndarray) -> np.ndarray:
+    """The predicted classes of inputs ``x`` (flat, as the dataset holds them), in eval mode."""
+    device = next(model.parameters()).device
+    return logits_of(model, torch.from_numpy(x).to(device)).argmax(1).cpu().numpy()
 
 
 def accuracy(model: Network, x: torch.Tensor, y: torch.Tensor) -> float:

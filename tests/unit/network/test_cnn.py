@@ -108,8 +108,9 @@ def test_default_cnn_shapes_and_multiply_adds():
 
 def numpy_forward(weights: dict, images: np.ndarray, pool: int) -> list[np.ndarray]:
     """The CNN's hidden activations by independent code: scipy's 2-D correlation (a torch Conv2d),
-    ReLU, max pooling by reshaping, numpy matrix products; per layer (N, C, h, w) or (N, units)."""
-    x = images[:, None]
+    ReLU, max pooling by reshaping, numpy matrix products; per layer (N, C, h, w) or (N, units).
+    ``images`` are (N, H, W) grey or (N, C, H, W)."""
+    x = images[:, None] if images.ndim == 3 else images
     hidden = []
     for name, layer in weights.items():
         if name == "output":
@@ -142,6 +143,85 @@ def test_recorded_channels_are_the_maps_reduced_by_independent_code(pool):
         hidden, _ = record(model, images, reduction)
         for got, want in zip(hidden, expected):
             np.testing.assert_allclose(got, reduce(want) if want.ndim == 4 else want, rtol=1e-5, atol=1e-5)
+
+
+def colour_images(n: int, seed: int, shape=(3, 13, 11)) -> tuple[np.ndarray, np.ndarray]:
+    """Flat colour images of an odd size whose class (0, 1, 2) is their brighter channel, on noise;
+    flattened channel, then row, then column (nntopo's order)."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(n) % 3
+    images = rng.random((n, *shape), dtype=np.float32) * 0.5
+    images[np.arange(n), labels] += 0.5
+    return images.reshape(n, -1), labels.astype(np.int64)
+
+
+@pytest.fixture(scope="module")
+def colour():
+    x_train, y_train = colour_images(300, 0)
+    x_test, y_test = colour_images(90, 1)
+    return data.Dataset("colour", x_train, y_train, x_test, y_test, (3, 13, 11), ("r", "g", "b"),
+                        {"kind": "unit", "low": 0, "high": 255})
+
+
+def test_a_cnn_reads_colour_images_of_an_odd_size_and_an_mlp_their_flat_values(colour):
+    """3 x 13 x 11 images: the first convolution has 3 input channels, the recorded channels are the
+    maps computed by independent code on C x H x W, and the MLP's first layer reads 429 inputs."""
+    convolution = {"channels": [4, 5], "kernel": 3, "pool": 2}
+    cnn = train(colour, [6], {"name": "none"}, {**TRAINING, "epochs": 6, "lr": 0.05}, 0, "cpu", log=lambda _: None,
+                convolution=convolution)
+    assert cnn.history[-1]["test_accuracy"] > 0.9  # the class is the colour: it has to tell the channels apart
+    from nntopo.network.train import layers
+
+    weights = layers(cnn.model)
+    # 13 x 11 -> 11 x 9 maps, pooled 5 x 4 -> 3 x 2 maps, pooled 1 x 1: 5 values into the dense layer.
+    assert [w.weight.shape for w in weights.values()] == [(4, 3, 3, 3), (5, 4, 3, 3), (6, 5), (3, 6)]
+    hidden, logits = record(cnn.model, colour.x_test)
+    assert [h.shape for h in hidden] == [(90, 4), (90, 5), (90, 6)] and logits.shape == (90, 3)
+    expected = numpy_forward(weights, colour.x_test.reshape(-1, 3, 13, 11).astype(np.float64), pool=2)
+    for got, want in zip(hidden, expected):
+        np.testing.assert_allclose(got, want.max(axis=(2, 3)) if want.ndim == 4 else want, rtol=1e-4, atol=1e-5)
+
+    mlp = train(colour, [7], {"name": "none"}, {**TRAINING, "epochs": 2}, 0, "cpu", log=lambda _: None)
+    first = layers(mlp.model)["hidden_1"]
+    assert first.weight.shape == (7, 429)
+    np.testing.assert_allclose(record(mlp.model, colour.x_test)[0][0],
+                               np.maximum(colour.x_test @ first.weight.T + first.bias, 0), rtol=1e-5, atol=1e-5)
+
+
+def test_an_input_shape_a_cnn_cannot_read_is_refused():
+    convolution = {"channels": [4], "kernel": 3, "pool": 1}
+    with pytest.raises(ValueError, match=r"input shape \[3, 13, 11\] holds 429 values, but the network reads 143"):
+        build(143, 3, [], {"name": "none"}, None, convolution, (3, 13, 11))
+    with pytest.raises(ValueError, match=r"reads images \(channels, height, width\), not inputs shaped \[2\]"):
+        build(2, 3, [], {"name": "none"}, None, convolution, (2,))
+
+
+def test_mnist_shaped_cnns_are_built_and_run_as_before(digits):
+    """What keeps the default study's numbers: a grey 28 x 28 CNN, given (1, 28, 28) or the (28, 28)
+    of before, draws the same weights from the seed as torch's layers made in the old order (a 1-channel
+    convolution first), and runs its flat inputs as 1 x 28 x 28 maps through them, bit for bit."""
+    from torch import nn
+
+    convolution = {"channels": [4, 8], "kernel": 3, "pool": 2}
+    torch.manual_seed(5)
+    model = build(784, 10, [16], {"name": "batchnorm"}, None, convolution, (1, 28, 28)).eval()
+    torch.manual_seed(5)
+    before = build(784, 10, [16], {"name": "batchnorm"}, None, convolution, (28, 28)).eval()
+    torch.manual_seed(5)
+    old = [nn.Conv2d(1, 4, 3), nn.Conv2d(4, 8, 3), nn.Linear(8 * 5 * 5, 16), nn.Linear(16, 10)]
+    state = model.state_dict()
+    assert list(state) == list(before.state_dict())
+    assert all(torch.equal(value, before.state_dict()[key]) for key, value in state.items())
+    for name, layer in zip(("hidden_1", "hidden_2", "hidden_3", "output"), old):
+        assert torch.equal(state[f"layers.{name}.weight"], layer.weight)
+        assert torch.equal(state[f"layers.{name}.bias"], layer.bias)
+    x = torch.rand(5, 784, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        h = x.reshape(5, 1, 28, 28)
+        for conv, norm in zip(old[:2], (model.norms["hidden_1"], model.norms["hidden_2"])):
+            h = nn.functional.max_pool2d(torch.relu(norm(conv(h))), 2)
+        logits = old[3](torch.relu(model.norms["hidden_3"](old[2](h.flatten(1)))))
+        assert torch.equal(model(x), logits)
 
 
 def test_training_a_cnn_is_deterministic_on_cpu(digits):
