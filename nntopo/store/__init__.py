@@ -12,7 +12,7 @@ One module per file kind; call sites read ``from nntopo import store`` ... ``sto
 - ``activations``: activations.h5
 - ``clusters``: clusters/{method}.h5
 - ``graph``: the Mapper graph group that clusters, neuron and filter spaces each hold
-- ``points``: a shape's data.h5
+- ``points``: a prepared dataset's data.h5 (a shape's, or a dataset the user describes)
 - ``homology``: homology.h5
 - ``rankings``: rankings/{method}.csv
 - ``neurons``: a layer's neurons/space.h5 (``NeuronSpace``)
@@ -33,7 +33,8 @@ from nntopo.store.metrics import read_metrics, write_metrics
 from nntopo.store.neurons import (NEURON_ARRAYS, NEURON_DIAGRAM_GROUP, NEURON_GRAPH_ARRAYS, NEURON_GRAPH_GROUP,
                                   NEURON_NODE_VALUES, NEURON_TOP_K, NeuronSpace, read_neuron_space,
                                   write_neuron_space)
-from nntopo.store.points import SHAPE_ARRAYS, read_shape_data, write_shape_data
+from nntopo.store.points import (DATA_ARRAYS, SHAPE_ARRAYS, DataWriter, data_writer, read_data, read_shape_data,
+                                 write_shape_data)
 from nntopo.store.rankings import RANKING_COLUMNS, read_rankings
 from nntopo.store.weights import (NEURAL_PERSISTENCE_GROUP, NEURAL_PERSISTENCE_MEASURES, NORMALISATION, Layer,
                                   PersistenceHistory, check_chain, neural_persistence_writer, read_neural_persistence,
@@ -52,7 +53,7 @@ __all__ = [
     "GRAPH_GROUP", "NODE_ARRAYS", "MAPPER_ARRAYS", "MAPPER_GRAPH_ARRAYS", "MAPPER_GROUP", "MAPPER_POSITIONS",
     "Clusters", "read_clusters", "write_clusters",
     # points
-    "SHAPE_ARRAYS", "read_shape_data", "write_shape_data",
+    "DATA_ARRAYS", "SHAPE_ARRAYS", "DataWriter", "data_writer", "read_data", "read_shape_data", "write_shape_data",
     # homology
     "ClassHomology", "Homology", "read_homology", "write_homology",
     # rankings
