@@ -1,10 +1,13 @@
-"""activations.h5: a network's test-set activations, at the root: `hidden_1` .. `hidden_L` (N x width,
-after ReLU), `output` (N x classes, logits), `labels` (N, true classes), `predictions` (N, argmax of
-output)."""
+"""activations.h5: a network's activations on the analysed points, at the root: `hidden_1` .. `hidden_L`
+(N x width, after the activation function), `output` (N x classes, logits), `labels` (N, true classes),
+`predictions` (N, argmax of output), `point_index` (N, the points' indices into their split, ascending).
+The root attribute `points` (JSON: split, of, n, seed, subsample) says which points they are; files
+written before it was recorded hold every test point in order."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 
 import h5py
 import numpy as np
@@ -19,6 +22,20 @@ class Activations:
     labels: np.ndarray  # (N,), true classes
     predictions: np.ndarray  # (N,), argmax of output
     attrs: dict
+    point_index: np.ndarray | None = field(default=None)  # (N,), into the split; None: arange(N)
+
+    def __post_init__(self):
+        if self.point_index is None:
+            object.__setattr__(self, "point_index", np.arange(len(self.labels), dtype=np.int64))
+
+    @property
+    def points(self) -> dict:
+        """Which points were recorded: {"split", "of", "n", "seed", "subsample"} (nntopo.data.points);
+        every test point in order for a file that does not say."""
+        if "points" in self.attrs:
+            return json.loads(self.attrs["points"])
+        n = len(self.labels)
+        return {"split": "test", "of": n, "n": n, "seed": 0, "subsample": False}
 
     def layer(self, name: str) -> np.ndarray:
         """Activations of a layer by name: hidden_1 .. hidden_L or output."""
@@ -30,7 +47,11 @@ class Activations:
         return self.hidden[names.index(name)]
 
 
-def write_activations(path, hidden: list[np.ndarray], output, labels, predictions, attrs: dict) -> None:
+def write_activations(path, hidden: list[np.ndarray], output, labels, predictions, attrs: dict,
+                      point_index=None) -> None:
+    """``point_index``: the points' indices into their split (``attrs["points"]`` names it); every
+    point in order when None."""
+    point_index = np.arange(len(labels)) if point_index is None else point_index
     with atomic(path) as tmp, h5py.File(tmp, "w") as h5:
         _write_attrs(h5, attrs)
         for name, values in zip(layer_names(len(hidden)), hidden):
@@ -38,6 +59,7 @@ def write_activations(path, hidden: list[np.ndarray], output, labels, prediction
         h5.create_dataset(OUTPUT_LAYER, data=np.asarray(output, dtype=np.float32))
         h5.create_dataset("labels", data=np.asarray(labels, dtype=np.int64))
         h5.create_dataset("predictions", data=np.asarray(predictions, dtype=np.int64))
+        h5.create_dataset("point_index", data=np.asarray(point_index, dtype=np.int64))
 
 
 def read_activations(path) -> Activations:
@@ -47,6 +69,7 @@ def read_activations(path) -> Activations:
         output = _dataset(h5, OUTPUT_LAYER, "f", 2)
         labels = _dataset(h5, "labels", "i", 1)
         predictions = _dataset(h5, "predictions", "i", 1)
+        point_index = _dataset(h5, "point_index", "i", 1).astype(np.int64) if "point_index" in h5 else None
         attrs = _attrs(h5)
     if not hidden:
         raise StoreError(f"{path}: no hidden layer datasets (hidden_1, ...)")
@@ -55,14 +78,33 @@ def read_activations(path) -> Activations:
         if bad:
             raise StoreError(f"{path}: dataset '{name}' holds {bad} NaN or infinite values; the network diverged "
                              "(retrain it with a lower training.lr)")
-    sizes = {a.shape[0] for a in (*hidden, output, labels, predictions)}
+    sizes = {a.shape[0] for a in (*hidden, output, labels, predictions, *(() if point_index is None else (point_index,)))}
     if len(sizes) != 1:
         raise StoreError(f"{path}: datasets disagree on the number of points ({sorted(sizes)})")
     for name, values in (("labels", labels), ("predictions", predictions)):
         if values.size and not (0 <= values.min() and values.max() < output.shape[1]):
             raise StoreError(f"{path}: dataset '{name}' holds classes {values.min()}..{values.max()}, "
                              f"but 'output' has {output.shape[1]} classes")
-    return Activations(hidden, output, labels, predictions, attrs)
+    acts = Activations(hidden, output, labels, predictions, attrs, point_index)
+    _check_points(path, acts)
+    return acts
+
+
+def _check_points(path, acts: Activations) -> None:
+    """The recorded points' index against the ``points`` attribute that says which they are."""
+    try:
+        points = acts.points
+        n, of = int(points["n"]), int(points["of"])
+        if points["split"] not in ("train", "test"):
+            raise ValueError(f"split {points['split']!r} is not train or test")
+    except (ValueError, KeyError, TypeError) as error:
+        raise StoreError(f"{path}: attribute 'points' is not the JSON of the analysed points ({error})") from None
+    index = acts.point_index
+    if n != len(index):
+        raise StoreError(f"{path}: attribute 'points' says {n} points, but the datasets hold {len(index)}")
+    if len(index) and (index[0] < 0 or index[-1] >= of or (np.diff(index) <= 0).any()):
+        raise StoreError(f"{path}: dataset 'point_index' is not ascending indices into the {of} "
+                         f"{points['split']} points")
 
 
 def hidden_widths(path) -> list[int]:

@@ -1,5 +1,7 @@
 """The HDF5 readers check names, shapes and dtypes, and say what is wrong with a foreign file."""
 
+import json
+
 import h5py
 import numpy as np
 import pytest
@@ -59,6 +61,11 @@ CASES = [
     ("activations", changed(good_activations(), labels=np.arange(N)), "'labels' holds classes 0..5, but 'output' has 3"),
     ("activations", changed(good_activations(), hidden_1=np.full((N, 4), np.inf, np.float32)),
      "'hidden_1' holds 24 NaN or infinite values"),
+    ("activations", changed(good_activations(), point_index=np.arange(N - 1)), "disagree on the number of points"),
+    ("activations", changed(good_activations(), point_index=np.array([0, 2, 1, 3, 4, 5])),
+     "'point_index' is not ascending indices into the 6 test points"),
+    ("activations", changed(good_activations(), point_index=np.zeros(N, np.float32)),
+     "'point_index' is float32 .*expected a 1-D integer array"),
     ("weights", changed(good_weights(), **{"output__weight": None, "output__bias": None}),
      "expected groups hidden_1, output; found groups: hidden_1"),
     ("weights", changed(good_weights(), hidden_1__bias=np.zeros(3, np.float32)), "hidden_1/bias has 3 entries for 4 units"),
@@ -147,6 +154,28 @@ def test_activations_round_trip(tmp_path):
     read = store.read_activations(tmp_path / "a.h5")
     assert same(read.layer("hidden_1"), a["hidden_1"]) and same(read.layer("output"), a["output"])
     assert same(read.labels, a["labels"]) and same(read.predictions, a["predictions"]) and read.attrs == {"seed": 1}
+
+
+def test_activations_say_which_points_they_hold(tmp_path):
+    """The analysed points' index and description round trip; a file from before they were recorded
+    holds every test point in order."""
+    a = good_activations()
+    points = {"split": "train", "of": 60000, "n": N, "seed": 3, "subsample": True}
+    index = np.array([5, 17, 900, 4000, 59998, 59999])
+    store.write_activations(tmp_path / "a.h5", [a["hidden_1"]], a["output"], a["labels"], a["predictions"],
+                            {"points": json.dumps(points)}, index)
+    read = store.read_activations(tmp_path / "a.h5")
+    assert same(read.point_index, index) and read.point_index.dtype == np.int64 and read.points == points
+    older = store.read_activations(write(tmp_path / "old.h5", good_activations()))
+    assert same(older.point_index, np.arange(N))
+    assert older.points == {"split": "test", "of": N, "n": N, "seed": 0, "subsample": False}
+    for attrs, message in ((dict(points, n=5), "attribute 'points' says 5 points, but the datasets hold 6"),
+                           (dict(points, of=59999), "not ascending indices into the 59999 train points"),
+                           (dict(points, split="validation"), "'points' is not the JSON of the analysed points")):
+        store.write_activations(tmp_path / "b.h5", [a["hidden_1"]], a["output"], a["labels"], a["predictions"],
+                                {"points": json.dumps(attrs)}, index)
+        with pytest.raises(StoreError, match=message):
+            store.read_activations(tmp_path / "b.h5")
 
 
 def test_clusters_with_a_mapper_graph_round_trip(tmp_path):
