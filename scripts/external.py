@@ -8,7 +8,8 @@ from nntopo.workflow.jobs import job
 with job(snakemake.log[0], snakemake.threads) as log:
     settings = snakemake.params.settings
     common = dict(data_dir=config.data_dir(snakemake.config), download=snakemake.config["download"], log=log.info,
-                  data_file=snakemake.input.get("data"), neural_persistence_settings=snakemake.params.neural_persistence)
+                  data_file=snakemake.input.get("data"), neural_persistence_settings=snakemake.params.neural_persistence,
+                  points=snakemake.params.get("points"))  # config.points_slice: which points are analysed
     if settings["kind"] == "activations":
         import_recorded(settings, snakemake.output, **common)
     else:

@@ -1,4 +1,4 @@
-"""Rule train: train one model of the grid and record its weights and test-set activations."""
+"""Rule train: train one model of the grid and record its weights and its activations on the analysed points."""
 
 from nntopo import config
 from nntopo.workflow.jobs import job
@@ -16,4 +16,5 @@ with job(snakemake.log[0], snakemake.threads) as log:
         threads=snakemake.threads,
         log=log.info,
         data_file=snakemake.input.get("data"),
+        points=snakemake.params.get("points"),  # config.points_slice: which points are analysed
     )

@@ -1,6 +1,7 @@
-"""A network nntopo did not train (the config's ``external``): run it on a dataset's test images with
-forward hooks on the named modules, and write the files a trained model's folder holds; or take
-activations recorded elsewhere in nntopo's store. Every later stage then reads them as any model's.
+"""A network nntopo did not train (the config's ``external``): run it on a dataset's analysed points
+(nntopo.data.points) with forward hooks on the named modules, and write the files a trained model's
+folder holds; or take activations recorded elsewhere in nntopo's store. Every later stage then reads
+them as any model's.
 
 Two kinds of network are run: a ``torch.export`` program (a .pt2 of ``torch.export.save``), whose module
 hierarchy ``torch.export.unflatten`` gives back so that hooks reach its modules; and an importable
@@ -24,7 +25,7 @@ from torch import nn
 from nntopo import store
 from nntopo.config import ConfigError
 
-CHUNK = 1000  # test images per forward pass: a bounded memory, whatever the model's layers hold
+CHUNK = 1000  # inputs per forward pass: a bounded memory, whatever the model's layers hold
 
 
 class ExternalError(ConfigError):
@@ -121,10 +122,29 @@ class Hooks:
             handle.remove()
 
 
-def model_inputs(x: np.ndarray, settings: dict) -> torch.Tensor:
-    """The dataset's flat inputs in the shape the network reads (``input_shape``; flat by default)."""
-    shape = settings.get("input_shape") or [x.shape[1]]
+def model_inputs(x: np.ndarray, settings: dict, shape=None) -> torch.Tensor:
+    """The dataset's flat inputs in the shape the network reads: ``shape`` (``input_shape_of``'s), else
+    the entry's ``input_shape``, else flat."""
+    shape = shape or settings.get("input_shape") or [x.shape[1]]
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).reshape(len(x), *shape)
+
+
+@torch.no_grad()
+def input_shape_of(network: nn.Module, x: np.ndarray, settings: dict, dataset_shape) -> list[int]:
+    """The shape the network reads one input in: the entry's ``input_shape`` when it gives one; else
+    the dataset's (channels x height x width of an image, dimensions of a point) if the network takes
+    it, else the flat vector; one line naming both shapes when it takes neither."""
+    if settings.get("input_shape"):
+        return list(settings["input_shape"])
+    tried = []
+    for shape in dict.fromkeys((tuple(dataset_shape), (x.shape[1],))):  # one try when they are the same
+        try:
+            network(model_inputs(x[:2], settings, shape))
+            return list(shape)
+        except Exception as error:  # a foreign network raises anything on inputs it cannot take
+            tried.append(f"{list(shape)} ({type(error).__name__}: {_first_line(error)})")
+    raise ExternalError(f"{_where(settings)}: it takes {settings['dataset']} inputs neither as {' nor as '.join(tried)}; "
+                        f"set its input_shape to the shape it reads")
 
 
 @torch.no_grad()
@@ -199,48 +219,66 @@ def _source(settings: dict) -> dict:
     return {"kind": settings["kind"], "files": settings["files"]}
 
 
-def _provenance(settings: dict, image_shape, **extra) -> dict:
-    """Root attributes of an external network's files: the usual ones, and its ``_source``, so that
-    every later output can name it."""
-    return store.provenance(settings["dataset"], settings["name"], settings["seed"], settings,
-                             image_shape=list(image_shape or ()), external=json.dumps(_source(settings), sort_keys=True),
-                             **extra)
+def _provenance(settings: dict, dataset, chosen, **extra) -> dict:
+    """Root attributes of an external network's files: the usual ones (what the inputs were, which
+    points were analysed), and its ``_source``, so that every later output can name it."""
+    from nntopo.network.stage import input_attrs
+
+    return store.provenance(settings["dataset"], settings["name"], settings["seed"], settings, **input_attrs(dataset),
+                             **chosen.attrs(), external=json.dumps(_source(settings), sort_keys=True), **extra)
+
+
+def _analysed(settings: dict, points: dict | None, data_dir, download: bool, data_file, train: bool = True):
+    """(the dataset, its analysed points: ``points`` is config.points_slice, every test point by default)."""
+    from nntopo import data
+    from nntopo.data.points import analysed
+    from nntopo.network.stage import ALL_TEST_POINTS
+
+    points = points or ALL_TEST_POINTS
+    dataset = data.load(settings["dataset"], data_dir, download, train=train or points["split"] == "train",
+                        data_file=data_file)
+    return dataset, analysed(dataset, points)
 
 
 def record_network(settings: dict, outputs, *, data_dir, download: bool = False, threads: int = 1, log=print,
-                   data_file=None, neural_persistence_settings: dict | None = None) -> dict:
-    """Run an external network (``settings``: config.external_slice) on its dataset's test images and
-    write ``outputs.activations``, ``outputs.metrics`` and, with weight_modules, ``outputs.weights``."""
-    from nntopo import data
-
+                   data_file=None, neural_persistence_settings: dict | None = None, points: dict | None = None) -> dict:
+    """Run an external network (``settings``: config.external_slice) on its dataset's analysed ``points``
+    (config.points_slice) and write ``outputs.activations``, ``outputs.metrics`` and, with
+    weight_modules, ``outputs.weights``."""
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    dataset = data.load(settings["dataset"], data_dir, download, data_file=data_file)
+    dataset, chosen = _analysed(settings, points, data_dir, download, data_file)
     network = load_network(settings)
+    shape = input_shape_of(network, chosen.x, settings, dataset.input_shape)
     modules = named_modules(network, settings["layers"], settings)
-    hidden, logits, shapes = run(network, modules, model_inputs(dataset.x_test, settings), dataset.n_classes, settings)
-    train_logits = run(network, modules, model_inputs(dataset.x_train, settings), dataset.n_classes, settings)[1]
+    log(f"{settings['name']}: recording {chosen.describe()} of {settings['dataset']}, read as {shape}")
+    hidden, logits, shapes = run(network, modules, model_inputs(chosen.x, settings, shape), dataset.n_classes, settings)
     for name, values in zip([*settings["layers"], "the output"], (*hidden, logits)):
         if not np.isfinite(values).all():
-            raise ExternalError(f"{_where(settings)}: {name} holds NaN or infinite values on the {settings['dataset']} "
-                                f"test images; check the network and its input_shape")
+            raise ExternalError(f"{_where(settings)}: {name} holds NaN or infinite values on {chosen.describe()} of "
+                                f"{settings['dataset']}; check the network and its input_shape")
+
+    def predictions(x):  # the output alone: no module is recorded
+        return run(network, [], model_inputs(x, settings, shape), dataset.n_classes, settings)[1].argmax(1)
+
     widths = [values.shape[1] for values in (*hidden, logits)]
-    predictions = logits.argmax(1)
-    accuracy = float(np.mean(predictions == dataset.y_test))
+    whole_test = chosen.split == "test" and len(chosen.index) == len(dataset.y_test)
+    accuracy = float(np.mean((logits.argmax(1) if whole_test else predictions(dataset.x_test)) == dataset.y_test))
     log(f"{settings['name']} on {settings['dataset']}: layers {dict(zip(settings['layers'], widths))} units, output "
         f"{widths[-1]} classes; test accuracy {accuracy:.4f} ({time.perf_counter() - start:.1f} s)")
-    attrs = _provenance(settings, dataset.image_shape, spatial_reduction=settings["spatial_reduction"],
-                        layer_modules=json.dumps(settings["layers"]))
+    attrs = _provenance(settings, dataset, chosen, spatial_reduction=settings["spatial_reduction"],
+                        layer_modules=json.dumps(settings["layers"]), network_input_shape=shape)
     layers = weight_layers(network, settings, widths) if settings.get("weight_modules") else None
-    metrics = _metrics(settings, accuracy, layers, neural_persistence_settings, log,
-                       train_accuracy=float(np.mean(train_logits.argmax(1) == dataset.y_train)),
-                       layer_shapes=dict(zip(settings["layers"], shapes)),
+    metrics = _metrics(settings, accuracy, layers, neural_persistence_settings, log, chosen, logits.argmax(1),
+                       train_accuracy=float(np.mean(predictions(dataset.x_train) == dataset.y_train)),
+                       network_input_shape=shape, layer_shapes=dict(zip(settings["layers"], shapes)),
                        record_seconds=time.perf_counter() - start, threads=threads)
-    _write(outputs, layers, hidden, logits, dataset.y_test, attrs, metrics, log)
+    _write(outputs, layers, hidden, logits, chosen, attrs, metrics, log)
     return metrics
 
 
-def _metrics(settings: dict, accuracy: float, layers, np_settings: dict | None, log, **extra) -> dict:
+def _metrics(settings: dict, accuracy: float, layers, np_settings: dict | None, log, chosen, predictions,
+             **extra) -> dict:
     from nntopo.network.train import weight_stats_of
 
     persistence = None
@@ -253,41 +291,48 @@ def _metrics(settings: dict, accuracy: float, layers, np_settings: dict | None, 
             log(f"{settings['name']}: mean normalised neural persistence {persistence['final']['mean_normalized']:.4f} "
                 f"(dense layers)")
     return {"dataset": settings["dataset"], "model": settings["name"], "seed": settings["seed"], "settings": settings,
-            "external": _source(settings), "test_accuracy": accuracy,
+            "external": _source(settings), "test_accuracy": accuracy, "analysed_points": chosen.describe(),
+            **({"analysed_accuracy": float(np.mean(predictions == chosen.y))} if chosen.split != "test" else {}),
             **(weight_stats_of(layers) if layers else {}), "neural_persistence": persistence, **extra,
             "versions": store.versions()}
 
 
-def _write(outputs, layers, hidden, logits, labels, attrs: dict, metrics: dict, log) -> None:
+def _write(outputs, layers, hidden, logits, chosen, attrs: dict, metrics: dict, log) -> None:
     if layers is not None:
         store.check_chain(layers, outputs.weights)  # as a trained model's do, before any file is written
         store.write_weights(outputs.weights, layers, attrs)
-    store.write_activations(outputs.activations, hidden, logits, labels, logits.argmax(1), attrs)
+    store.write_activations(outputs.activations, hidden, logits, chosen.y, logits.argmax(1), attrs, chosen.index)
     store.write_metrics(outputs.metrics, metrics)
     log(f"wrote {', '.join(str(path) for path in outputs)}")
 
 
 def import_recorded(settings: dict, outputs, *, data_dir, download: bool = False, log=print, data_file=None,
-                    neural_persistence_settings: dict | None = None) -> dict:
-    """Activations (and weights) recorded elsewhere, checked to be of the dataset's test set in nntopo's
-    order, written where a trained model's are with this study's provenance (theirs kept as
-    ``recorded_attrs``). No network runs: the ablation is skipped (``NO_NETWORK``)."""
-    from nntopo import data
-
+                    neural_persistence_settings: dict | None = None, points: dict | None = None) -> dict:
+    """Activations (and weights) recorded elsewhere, checked to be of the analysed ``points``
+    (config.points_slice: every test point by default) in nntopo's order, written where a trained
+    model's are with this study's provenance (theirs kept as ``recorded_attrs``). No network runs: the
+    ablation is skipped (``NO_NETWORK``)."""
     acts = store.read_activations(settings["activations"])
     layers = store.read_weights(settings["weights"]) if "weights" in settings else None
-    dataset = data.load(settings["dataset"], data_dir, download, train=False, data_file=data_file)
-    if not np.array_equal(acts.labels, dataset.y_test):
-        raise ExternalError(f"{_where(settings)}: its labels are not the {settings['dataset']} test labels in nntopo's "
-                            f"order ({int(np.sum(acts.labels != dataset.y_test))} differ); record the test set in the "
-                            f"order nntopo.data.load gives it")
-    accuracy = float(np.mean(acts.output.argmax(1) == acts.labels))
-    log(f"{settings['name']} on {settings['dataset']}: recorded layers of {[h.shape[1] for h in acts.hidden]} units, "
-        f"test accuracy {accuracy:.4f}; ablation skipped: {NO_NETWORK}")
-    attrs = _provenance(settings, dataset.image_shape, no_network=NO_NETWORK,
+    dataset, chosen = _analysed(settings, points, data_dir, download, data_file, train=False)
+    expected = f"{chosen.describe()} of {settings['dataset']}"
+    if len(acts.labels) != len(chosen.y):
+        raise ExternalError(f"{_where(settings)}: {settings['activations']} holds {len(acts.labels)} points, but the "
+                            f"analysed points are {expected}; record those (or set analysis.split and analysis.points "
+                            f"to the points recorded)")
+    if not np.array_equal(acts.labels, chosen.y):
+        raise ExternalError(f"{_where(settings)}: its labels are not those of {expected} in nntopo's order "
+                            f"({int(np.sum(acts.labels != chosen.y))} differ); record those points in the order "
+                            f"nntopo.data.points gives them")
+    correct = acts.output.argmax(1) == acts.labels
+    # The recorded points are all the network was run on: its test accuracy is theirs when they are test points.
+    accuracy = float(np.mean(correct)) if chosen.split == "test" else float("nan")
+    log(f"{settings['name']} on {settings['dataset']}: recorded layers of {[h.shape[1] for h in acts.hidden]} units "
+        f"on {chosen.describe()}, accuracy {np.mean(correct):.4f}; ablation skipped: {NO_NETWORK}")
+    attrs = _provenance(settings, dataset, chosen, no_network=NO_NETWORK,
                         recorded_attrs=json.dumps({k: str(v) for k, v in acts.attrs.items()}, sort_keys=True))
-    metrics = _metrics(settings, accuracy, layers, neural_persistence_settings, log)
-    _write(outputs, layers, acts.hidden, acts.output, acts.labels, attrs, metrics, log)
+    metrics = _metrics(settings, accuracy, layers, neural_persistence_settings, log, chosen, acts.output.argmax(1))
+    _write(outputs, layers, acts.hidden, acts.output, chosen, attrs, metrics, log)
     return metrics
 
 

@@ -1,4 +1,5 @@
-"""The training stage: train one model of the grid and record its weights and test-set activations.
+"""The training stage: train one model of the grid and record its weights and its activations on the
+analysed points.
 
 The algorithm (nntopo.network.train) does no file I/O; this module reads and writes the files.
 """
@@ -12,9 +13,14 @@ import numpy as np
 from nntopo import store
 
 
+ALL_TEST_POINTS = {"split": "test", "points": None, "seed": 0}  # analysis.split, .points, .points_seed's defaults
+
+
 def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, data_dir, download: bool = True,
-                     device: str = "auto", threads: int = 1, log=print, data_file=None) -> dict:
-    """Train the model ``settings`` (its config slice) describe, then write its files.
+                     device: str = "auto", threads: int = 1, log=print, data_file=None, points: dict | None = None) -> dict:
+    """Train the model ``settings`` (its config slice) describe, then write its files: its activations
+    on the analysed ``points`` (nntopo.config.points_slice: split, points, seed; every test point by
+    default).
 
     ``outputs`` has the paths ``state``, ``weights``, ``activations`` and ``metrics``.
     Returns the metrics written.
@@ -22,25 +28,26 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     import torch
 
     from nntopo import data
+    from nntopo.data.points import analysed
     from nntopo.network import train
 
     torch.set_num_threads(threads)
     dataset_ = data.load(dataset, data_dir, download, data_file=data_file)
-    what = (f"images of {dataset_.image_shape[0]}x{dataset_.image_shape[1]}" if dataset_.has_images
-            else f"points in {dataset_.n_features}-D")
-    log(f"{model_id} on {dataset}: {len(dataset_.x_train)} training, {len(dataset_.x_test)} test {what}")
+    log(f"{model_id} on {dataset}: {len(dataset_.x_train)} training, {len(dataset_.x_test)} test {inputs_of(dataset_)}")
     trained = train.train(dataset_, settings["widths"], settings["regularization"], settings["training"],
                           settings["seed"], device, log, activation=settings.get("activation"),
                           neural_persistence=settings["neural_persistence"], convolution=settings.get("convolution"))
+    chosen = analysed(dataset_, points or ALL_TEST_POINTS)
+    log(f"recording the activations of {chosen.describe()}")
     reduction = settings.get("spatial_reduction", "max")
-    hidden, logits = train.record(trained.model, dataset_.x_test, reduction)
+    hidden, logits = train.record(trained.model, chosen.x, reduction)
     if not all(np.isfinite(values).all() for values in (*hidden, logits)):  # a last step that diverged
-        raise train.TrainingDiverged(f"the trained network's test activations hold NaN or infinite values; lower "
+        raise train.TrainingDiverged(f"the trained network's activations hold NaN or infinite values; lower "
                                      f"training.lr (now {settings['training']['lr']})")
     predictions = logits.argmax(1)
     # A convolutional layer's channels are recorded reduced over space (the files say how).
     convolutions = [name for name in trained.model.layers if trained.model.is_convolution(name)]
-    attrs = store.provenance(dataset, model_id, settings["seed"], settings, image_shape=list(dataset_.image_shape or ()),
+    attrs = store.provenance(dataset, model_id, settings["seed"], settings, **input_attrs(dataset_), **chosen.attrs(),
                               **({"convolutions": convolutions, "spatial_reduction": reduction} if convolutions else {}))
 
     samples = trained.samples
@@ -54,7 +61,9 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
         "epochs": trained.history,
         "epochs_trained": len(trained.history),
         "stopped_early_at": trained.stopped,
-        "test_accuracy": float(np.mean(predictions == dataset_.y_test)),
+        "test_accuracy": accuracy_on_test(trained.model, dataset_, chosen, predictions),
+        "analysed_points": chosen.describe(),
+        **({"analysed_accuracy": float(np.mean(predictions == chosen.y))} if chosen.split != "test" else {}),
         "neural_persistence": persistence,
         **train.weight_stats(trained.model),
         "train_seconds": trained.seconds,
@@ -73,9 +82,35 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     store.write_weights(outputs.weights, train.layers(trained.model), attrs,
                          extra=store.neural_persistence_writer(records(trained.initial, trained.history),
                                                                 settings["neural_persistence"]))
-    store.write_activations(outputs.activations, hidden, logits, dataset_.y_test, predictions, attrs)
+    store.write_activations(outputs.activations, hidden, logits, chosen.y, predictions, attrs, chosen.index)
     store.write_metrics(outputs.metrics, metrics)
     return metrics
+
+
+def inputs_of(dataset) -> str:
+    """A dataset's inputs in words, for the log: "images of 3x32x32" (channels x height x width) or
+    "points in 2-D"."""
+    if dataset.has_images:
+        return f"images of {'x'.join(map(str, dataset.input_shape))}"
+    return f"points in {dataset.n_features}-D"
+
+
+def input_attrs(dataset) -> dict:
+    """The root attributes that say what a network read: one input's shape (``input_shape``: channels,
+    height, width or dimensions; ``image_shape``: height, width, [] for points) and how the inputs
+    were scaled (JSON of Dataset.scaling)."""
+    return {"input_shape": list(dataset.input_shape), "image_shape": list(dataset.image_shape or ()),
+            "scaling": json.dumps(dataset.scaling, sort_keys=True)}
+
+
+def accuracy_on_test(model, dataset, chosen, predictions: np.ndarray) -> float:
+    """Accuracy on the whole test split, whichever points were recorded (their predictions serve when
+    they are that split)."""
+    from nntopo.network import train
+
+    if not (chosen.split == "test" and len(chosen.index) == len(dataset.y_test)):
+        predictions = train.predict(model, dataset.x_test)
+    return float(np.mean(predictions == dataset.y_test))
 
 
 def persistence_metrics(settings: dict, initial: dict, history: list[dict], train_seconds: float) -> dict:
@@ -86,20 +121,41 @@ def persistence_metrics(settings: dict, initial: dict, history: list[dict], trai
             "share_of_training_seconds": seconds / train_seconds}
 
 
-def recorded_network(state_path, attrs: dict, n_classes: int, *, data_dir, download: bool = False, threads: int = 1):
-    """(the trained network of ``model.pt``, the test images it was recorded on): what replays it when
-    the recorded activations are not enough (a convolutional layer's full maps). ``attrs`` are its
-    files' root attributes (dataset, the training slice as "config", image_shape)."""
+def recorded_network(state_path, attrs: dict, n_classes: int, *, data_dir, download: bool = False, threads: int = 1,
+                     data_file=None, point_index=None):
+    """(the trained network of ``model.pt``, the inputs of the points it was recorded on, flat): what
+    replays it when the recorded activations are not enough (a convolutional layer's full maps).
+    ``attrs`` are its files' root attributes (dataset, the training slice as "config", input_shape
+    or, in older files, image_shape, and points); ``point_index`` is activations.h5's (needed when
+    the points were a subsample); ``data_file`` the prepared dataset's data.h5, if it has one."""
     import math
 
     import torch
 
     from nntopo import data
+    from nntopo.data.points import recorded
     from nntopo.network.model import load
 
     torch.set_num_threads(threads)
-    image_shape = tuple(attrs.get("image_shape") or ())
-    if not image_shape:
-        raise store.StoreError(f"{state_path}: its files name no image shape, so its network cannot be rebuilt")
-    model = load(state_path, json.loads(attrs["config"]), math.prod(image_shape), n_classes, image_shape)
-    return model, data.load(attrs["dataset"], data_dir, download, train=False).x_test
+    shape = recorded_input_shape(attrs)
+    if not shape:
+        raise store.StoreError(f"{state_path}: its files name no input shape, so its network cannot be rebuilt")
+    model = load(state_path, json.loads(attrs["config"]), math.prod(shape), n_classes, shape)
+    # Files written before the points were recorded hold every test point.
+    points = json.loads(attrs["points"]) if "points" in attrs else {"split": "test", "subsample": False}
+    if point_index is None and points["subsample"]:
+        raise store.StoreError(f"{state_path}: its activations are of a subsample ({points['n']} of {points['of']} "
+                               f"{points['split']} points); give their point_index")
+    dataset = data.load(attrs["dataset"], data_dir, download, train=points["split"] == "train", data_file=data_file)
+    if point_index is None:
+        point_index = np.arange(len(dataset.y_train if points["split"] == "train" else dataset.y_test))
+    return model, recorded(dataset, points["split"], point_index).x
+
+
+def recorded_input_shape(attrs: dict) -> tuple[int, ...]:
+    """One input's shape as a network's files record it: ``input_shape``, or (1, *image_shape) in files
+    written before it was (grey images); () when neither says."""
+    if attrs.get("input_shape"):
+        return tuple(int(s) for s in attrs["input_shape"])
+    image_shape = tuple(int(s) for s in attrs.get("image_shape") or ())
+    return (1, *image_shape) if image_shape else ()

@@ -76,12 +76,12 @@ class Outputs(SimpleNamespace):
         return iter(vars(self).values())
 
 
-def record(folder, settings, weights=True):
+def record(folder, settings, weights=True, points=None):
     """Record ``settings``' network into ``folder`` as the rule does; (its outputs, its metrics)."""
     names = ["activations", "metrics"] + (["weights"] if weights else [])
     outputs = Outputs(**{name: Path(folder) / f"{name}.{'json' if name == 'metrics' else 'h5'}" for name in names})
     metrics = external.record_network(settings, outputs, data_dir=folder, log=lambda _: None,
-                                      neural_persistence_settings={"p": 2, "seed": 0})
+                                      neural_persistence_settings={"p": 2, "seed": 0}, points=points)
     return outputs, metrics
 
 
@@ -117,6 +117,95 @@ def test_recorded_activations_are_the_direct_forward_pass(tmp_path, files, digit
     tokens = record(tmp_path, settings_of(entry(files, kind, unit_axis=-1), spatial_reduction=reduction),
                     weights=False)[0]
     np.testing.assert_allclose(store.read_activations(tokens.activations).hidden[2], expected[2], rtol=1e-5, atol=1e-6)
+
+
+def test_without_input_shape_a_network_reads_the_datasets_input_shape(tmp_path, files, digits):
+    """No input_shape in the entry: the Tiny CNN reads digits as 1 x 8 x 8 images, as the dataset's
+    input_shape says, and its recorded layers are its direct forward pass."""
+    settings = settings_of({**entry(files, layers=["conv", "act"]), "input_shape": None})
+    outputs, metrics = record(tmp_path, settings, weights=False)
+    acts = store.read_activations(outputs.activations)
+    expected, logits = direct(files.model, digits.x_test, "max")
+    for recorded, wanted in zip(acts.hidden, expected):
+        np.testing.assert_allclose(recorded, wanted, rtol=1e-5, atol=1e-6)
+    assert metrics["network_input_shape"] == acts.attrs["network_input_shape"] == [1, 8, 8]
+    assert acts.attrs["input_shape"] == [1, 8, 8]
+
+
+class ColourCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.head = nn.Linear(4 * 11 * 9, 5)
+
+    def forward(self, x):
+        return self.head(torch.relu(self.conv(x)).flatten(1))
+
+
+def test_the_input_shape_is_the_datasets_if_the_network_takes_it_else_flat():
+    """A CNN for colour images of an odd size (3 x 13 x 11) gets them as such without an input_shape;
+    a network of Linear layers, which cannot take them, gets the flat 429 values; an input_shape given
+    is used as it is."""
+    x = np.random.default_rng(0).random((4, 429), dtype=np.float32)
+    settings = {"name": "n", "files": ["n.pt"], "dataset": "colour"}
+    assert external.input_shape_of(ColourCNN().eval(), x, settings, (3, 13, 11)) == [3, 13, 11]
+    assert external.input_shape_of(nn.Linear(429, 5).eval(), x, settings, (3, 13, 11)) == [429]
+    assert external.input_shape_of(nn.Linear(429, 5), x, {**settings, "input_shape": [429]}, (3, 13, 11)) == [429]
+    hidden, logits, shapes = external.run(ColourCNN().eval(), [], external.model_inputs(x, settings, [3, 13, 11]), 5,
+                                          {**settings, "layers": []})
+    assert logits.shape == (4, 5) and hidden == []
+
+
+SUBSAMPLE = {"split": "test", "points": 100, "seed": 0}
+
+
+def test_a_network_is_recorded_on_a_subsample(tmp_path, files, digits):
+    """analysis.points 100: the network runs on those test images, and the file holds their labels and
+    their indices; the test accuracy is still the whole test set's."""
+    from nntopo.data.points import analysed
+
+    outputs, metrics = record(tmp_path, settings_of(entry(files, layers=["conv", "act"])), weights=False,
+                              points=SUBSAMPLE)
+    acts = store.read_activations(outputs.activations)
+    index = analysed(digits, SUBSAMPLE).index
+    assert len(index) == 100 and (np.diff(index) > 0).all()
+    np.testing.assert_array_equal(acts.point_index, index)
+    np.testing.assert_array_equal(acts.labels, digits.y_test[index])
+    assert acts.points == {"split": "test", "of": 540, "n": 100, "seed": 0, "subsample": True}
+    expected, logits = direct(files.model, digits.x_test, "max")
+    for recorded, wanted in zip(acts.hidden, expected):
+        np.testing.assert_allclose(recorded, wanted[index], rtol=1e-5, atol=1e-6)
+    assert metrics["test_accuracy"] == pytest.approx(float(np.mean(logits.argmax(1) == digits.y_test)))
+    assert metrics["analysed_points"] == "100 of 540 test points, seed 0"
+
+
+def test_recorded_activations_are_checked_against_the_analysed_points(tmp_path, files, digits):
+    """Activations recorded on the analysed subsample are taken, with its index; recorded on another
+    subsample of as many points, they are refused in one line that says which points were expected
+    (the config refuses another number of points before any job)."""
+    settings = settings_of(entry(files, layers=["conv", "act"]))
+    on_subsample = record(tmp_path / "sub", settings, weights=False, points=SUBSAMPLE)[0]
+    on_another = record(tmp_path / "other", settings, weights=False, points={**SUBSAMPLE, "seed": 1})[0]
+    outputs = Outputs(activations=tmp_path / "a.h5", metrics=tmp_path / "m.json")
+
+    def imported(source):
+        given = {"name": "theirs", "dataset": "digits", "activations": str(source.activations)}
+        checked = config.validate({"datasets": ["digits"], "widths": [], "external": [given], "clustering": {"top_k": 3},
+                                   "analysis": {"points": 100}})
+        assert config.points_slice(checked) == SUBSAMPLE
+        return external.import_recorded(config.external_slice(checked, "theirs"), outputs, data_dir=tmp_path,
+                                        log=lambda _: None, points=SUBSAMPLE)
+
+    metrics = imported(on_subsample)
+    acts = store.read_activations(outputs.activations)
+    np.testing.assert_array_equal(acts.point_index, store.read_activations(on_subsample.activations).point_index)
+    np.testing.assert_array_equal(acts.labels, digits.y_test[acts.point_index])
+    assert acts.points["n"] == 100 and metrics["analysed_points"] == "100 of 540 test points, seed 0"
+    assert metrics["test_accuracy"] == pytest.approx(np.mean(acts.predictions == acts.labels))  # of those points
+    with pytest.raises(external.ExternalError) as error:
+        imported(on_another)
+    assert "its labels are not those of 100 of 540 test points, seed 0 of digits in nntopo's order" in str(error.value)
+    assert "\n" not in str(error.value)
 
 
 def test_files_carry_the_external_file_and_its_checksum(tmp_path, files):
@@ -199,12 +288,30 @@ def test_job_time_refusals_name_the_file(tmp_path, files):
     message = job_error(entry(files, layers=["conv", "fc9"]))
     assert "no module 'fc9'" in message and "conv.0, conv.1, dense, act, tokens, head" in message
     assert str(files.state) in message
-    assert "do not fit the network" in job_error({**entry(files), "input_shape": None})
+    assert "do not fit the network" in job_error({**entry(files), "input_shape": [64]})
+    neither = job_error({**entry(files, kwargs={}), "module": "tests.unit.network.test_external:Colour",
+                         "state_dict": str(colour_state(tmp_path)), "input_shape": None})
+    assert "takes digits inputs neither as [1, 8, 8] (RuntimeError" in neither and "nor as [64] (" in neither
+    assert "set its input_shape" in neither
     assert "one score per class" in job_error(entry(files, kwargs={}) | {"module": "tests.unit.network.test_external:Features"})
     assert "cannot build" in job_error(entry(files) | {"module": "tests.unit.network.test_external:Missing"})
     assert "does not load into" in job_error(entry(files, kwargs={"channels": 5}))
     assert "has 24 outputs, but hidden_1 has 3 units" in job_error(
         entry(files, layers=["conv", "act"], weight_modules=["dense", "dense", "head"]))
+
+
+class Colour(Tiny):
+    """A Tiny that reads colour images (3 x 8 x 8): digits' grey images fit neither as 1 x 8 x 8 nor flat."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Sequential(nn.Conv2d(3, 3, 3), nn.ReLU())
+
+
+def colour_state(folder) -> Path:
+    torch.manual_seed(0)
+    torch.save(Colour().state_dict(), folder / "colour.pt")
+    return folder / "colour.pt"
 
 
 class Features(Tiny):
@@ -218,7 +325,8 @@ def test_recorded_activations_are_checked_at_load_time(tmp_path, digits):
     bad = tmp_path / "activations.h5"
     store.write_activations(bad, [np.ones((10, 3))], np.ones((10, 10)), np.zeros(10), np.zeros(10), {})
     assert "holds 10 points, but the digits test set has 540" in refused([{"name": "theirs", "dataset": "digits",
-                                                                         "activations": str(bad)}])
+                                                                         "activations": str(bad)}],
+                                                                       clustering={"top_k": 3})
     broken = tmp_path / "broken.h5"
     broken.write_bytes(b"not hdf5")
     assert "not a readable HDF5 file" in refused([{"name": "theirs", "dataset": "digits", "activations": str(broken)}])
@@ -242,7 +350,7 @@ def test_recorded_activations_are_imported_with_their_provenance(tmp_path, files
     order = np.random.default_rng(0).permutation(len(original.labels))
     store.write_activations(shuffled, [h[order] for h in original.hidden], original.output[order],
                              original.labels[order], original.predictions[order], {})
-    with pytest.raises(external.ExternalError, match="not the digits test labels in nntopo's order"):
+    with pytest.raises(external.ExternalError, match="not those of all 540 test points of digits in nntopo's order"):
         external.import_recorded(settings_of({**given, "activations": str(shuffled)}, clustering={"top_k": 3}), outputs,
                                  data_dir=tmp_path,
                                  log=lambda _: None)

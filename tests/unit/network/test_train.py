@@ -155,3 +155,66 @@ def test_recorded_activations_are_the_chosen_function_of_the_recorded_weights(tm
     np.testing.assert_allclose(acts.hidden[1], expected, rtol=1e-4, atol=1e-5)
     assert (acts.hidden[1] < 0).any()
     assert json.loads(acts.attrs["config"])["activation"]["name"] == activation
+
+
+# --- the analysed points ----------------------------------------------------------------------------
+
+def test_every_test_point_is_recorded_in_order_by_default(tmp_path, digits):
+    metrics = run(tmp_path, settings())
+    acts = store.read_activations(tmp_path / "activations.h5")
+    np.testing.assert_array_equal(acts.point_index, np.arange(len(digits.y_test)))
+    assert acts.points == {"split": "test", "of": 540, "n": 540, "seed": 0, "subsample": False}
+    assert metrics["analysed_points"] == "all 540 test points" and "analysed_accuracy" not in metrics
+    for path in ("weights.h5", "activations.h5"):
+        attrs = store.read_attrs(tmp_path / path)
+        assert attrs["input_shape"] == [1, 8, 8] and attrs["image_shape"] == [8, 8]
+        assert json.loads(attrs["scaling"]) == {"kind": "unit", "low": 0, "high": 16} == digits.scaling
+
+
+def test_a_seeded_subsample_of_the_training_points_is_recorded(tmp_path, digits):
+    """analysis.split train with 200 points: the recorded layers are the network's on those training
+    images, labelled and indexed as they are; the test accuracy is still the whole test split's."""
+    from nntopo.network.stage import recorded_network
+
+    s = settings(widths=(12,), epochs=5)
+    points = {"split": "train", "points": 200, "seed": 1}
+    metrics = train_and_record("digits", "mlp12-none-s0", s, outputs(tmp_path), data_dir=tmp_path, device="cpu",
+                               log=lambda _: None, points=points)
+    acts = store.read_activations(tmp_path / "activations.h5")
+    index = acts.point_index
+    assert len(index) == 200 and (np.diff(index) > 0).all() and 0 <= index[0] and index[-1] < len(digits.y_train)
+    assert acts.points == {"split": "train", "of": 1257, "n": 200, "seed": 1, "subsample": True}
+    np.testing.assert_array_equal(acts.labels, digits.y_train[index])
+    weights = store.read_weights(tmp_path / "weights.h5")
+    h1 = np.maximum(digits.x_train[index] @ weights["hidden_1"].weight.T + weights["hidden_1"].bias, 0)
+    np.testing.assert_allclose(acts.hidden[0], h1, rtol=1e-5, atol=1e-5)
+    assert metrics["analysed_points"] == "200 of 1,257 train points, seed 1"
+    assert metrics["analysed_accuracy"] == pytest.approx(np.mean(acts.predictions == acts.labels))
+    # The test accuracy, recomputed from the stored weights on every test image.
+    test_h1 = np.maximum(digits.x_test @ weights["hidden_1"].weight.T + weights["hidden_1"].bias, 0)
+    test_logits = test_h1 @ weights["output"].weight.T + weights["output"].bias
+    assert metrics["test_accuracy"] == pytest.approx(np.mean(test_logits.argmax(1) == digits.y_test))
+    # Another seed draws other points; the same seed the same ones.
+    other = tmp_path / "other"
+    train_and_record("digits", "mlp12-none-s0", s, outputs(other), data_dir=tmp_path, device="cpu",
+                     log=lambda _: None, points={**points, "seed": 2})
+    assert not np.array_equal(store.read_activations(other / "activations.h5").point_index, index)
+
+    # The network replayed on the points it was recorded on (what a CNN's ablation and figures need).
+    attrs = store.read_attrs(tmp_path / "activations.h5")
+    model, x = recorded_network(tmp_path / "model.pt", attrs, 10, data_dir=tmp_path, point_index=index)
+    np.testing.assert_array_equal(x, digits.x_train[index])
+    with torch.no_grad():
+        np.testing.assert_allclose(model(torch.from_numpy(x)).numpy(), acts.output, rtol=1e-5, atol=1e-5)
+    with pytest.raises(StoreError, match=r"a subsample \(200 of 1257 train points\); give their point_index"):
+        recorded_network(tmp_path / "model.pt", attrs, 10, data_dir=tmp_path)
+
+
+@pytest.mark.parametrize("attrs, shape", [({"input_shape": [3, 13, 11], "image_shape": [13, 11]}, (3, 13, 11)),
+                                          ({"image_shape": [28, 28]}, (1, 28, 28)),  # a file from before colour
+                                          ({"input_shape": [2], "image_shape": []}, (2,)),
+                                          ({"image_shape": []}, ())])
+def test_the_recorded_input_shape_of_new_and_older_files(attrs, shape):
+    from nntopo.network.stage import recorded_input_shape
+
+    assert recorded_input_shape(attrs) == shape
