@@ -6,14 +6,18 @@ records, and nntopo.data loads by them. A dataset is either built in (the table 
 string in the config's `datasets`) or described by the user (a mapping in `datasets` with its own
 `name` and a `kind` of USER_KINDS). A user's dataset is prepared by the workflow into
 results/{dataset}/data.h5, and what was found in it (input shape, classes, counts) is written beside it
-to results/{dataset}/dataset.json; until then those facts are unknown (None) and the checks that need
-them wait for the preparing job, which runs them itself.
+to results/{dataset}/dataset.json. Until then its facts are what nntopo.data.sources.peek tells from its
+files' headers and listings (an arrays file's, an image folder's), or unknown (None: a torchvision
+dataset's), and the checks that need them wait for the preparing job, which runs them itself.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -106,23 +110,37 @@ def entry_name(entry) -> str:
     return entry if isinstance(entry, str) else entry["name"]
 
 
+def entry_kind(entry) -> str:
+    """The kind of one item of the config's ``datasets`` (known without its data)."""
+    return DATASETS[entry].kind if isinstance(entry, str) else entry["kind"]
+
+
 def names(config: dict | None = None, kind: str | tuple[str, ...] | None = None) -> tuple[str, ...]:
     """The datasets' names: the study's (in its order) when ``config`` is given, else the built-ins';
-    of ``kind`` (one or several) only, when given."""
+    of ``kind`` (one or several) only, when given. Reads no data: a name and a kind are the config's."""
     kinds = (kind,) if isinstance(kind, str) else kind
-    records = of(config).values() if config is not None else DATASETS.values()
-    return tuple(info.name for info in records if kinds is None or info.kind in kinds)
+    entries = config["datasets"] if config is not None else DATASETS
+    return tuple(entry_name(entry) for entry in entries if kinds is None or entry_kind(entry) in kinds)
 
 
 def of(config: dict) -> dict[str, DatasetInfo]:
-    """The records of the study's datasets, by name, in the config's order."""
-    return {entry_name(entry): _record(entry) for entry in config["datasets"]}
+    """The records of the study's datasets, by name, in the config's order. A user's dataset's facts
+    come from its prepared record when that is fresh, else from what nntopo.data.sources.peek can tell
+    cheaply from its files, else they are unknown (None) until the preparing job finds them. A problem
+    peek finds in the files is a ConfigError naming the entry (the Snakefile prints it before any job)."""
+    return {entry_name(entry): _record(entry, config, i) for i, entry in enumerate(config["datasets"])}
 
 
 def get(name: str, config: dict | None = None) -> DatasetInfo:
     """The record of dataset ``name`` (a user's needs the ``config`` that describes it); an unknown name
     raises ValueError naming the known ones."""
-    known = of(config) if config is not None else DATASETS
+    if config is None:
+        known = DATASETS
+    else:
+        entries = {entry_name(entry): (i, entry) for i, entry in enumerate(config["datasets"])}
+        if name in entries:
+            return _record(entries[name][1], config, entries[name][0])
+        known = entries
     try:
         return known[name]
     except KeyError:
@@ -133,17 +151,68 @@ def record_path(name: str) -> Path:
     return Path(paths.fill(paths.DATASET_RECORD, dataset=name))
 
 
-def _record(entry) -> DatasetInfo:
+def _record(entry, config: dict, index: int) -> DatasetInfo:
     if isinstance(entry, str):
         return DATASETS[entry]
-    return from_record(entry, read_record(entry["name"]))
+    # Read once per version of the entry, its record and its source (a study asks for a record per job
+    # and target): a changed file has a new modification time.
+    from nntopo.config.schema import data_dir  # here: nntopo.config imports this module
+
+    source = entry.get("path")  # an arrays file or an image folder (a torchvision dataset's are torchvision's)
+    record = os.path.abspath(record_path(entry["name"]))
+    return _user_record(json.dumps(entry, sort_keys=True), index, str(data_dir(config)), record, _mtime(record),
+                        _mtime(os.path.expanduser(source)) if source else None)
+
+
+def _mtime(path) -> int | None:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _user_record(entry_json: str, index: int, data_dir: str, record: str, record_mtime: int | None,
+                 source_mtime: int | None) -> DatasetInfo:
+    entry = json.loads(entry_json)
+    # Fresh: prepared from this very entry, and not before its source file (or folder) last changed, as
+    # Snakemake reruns the preparing job then.
+    if record_mtime is not None and (source_mtime is None or record_mtime >= source_mtime):
+        info = from_record(entry, _read_json(record))
+        if info.known:
+            return info
+    return from_record(entry, _peek(entry, index, data_dir))
+
+
+def _peek(entry: dict, index: int, data_dir: str) -> dict | None:
+    """What nntopo.data.sources.peek tells of the entry's files without reading them whole, as a record
+    of this entry; None when it cannot tell (a torchvision dataset's, before it is prepared)."""
+    try:  # here: numpy and friends load only for a study with a dataset of its own
+        sources = importlib.import_module("nntopo.data.sources")
+    except ModuleNotFoundError as error:  # no reader of the user's kinds: the facts wait for the preparing job
+        if error.name != "nntopo.data.sources":
+            raise
+        return None
+    from nntopo.config.schema import ConfigError
+    from nntopo.data import DataError
+
+    try:
+        facts = sources.peek(entry, Path(data_dir))
+    except DataError as error:
+        message = str(error).removeprefix(f"dataset {entry['name']}: ")  # named once, as the entry
+        raise ConfigError(f"datasets.{index} ({entry['name']}): {message}") from None
+    return None if facts is None else {**facts, "entry": entry}
 
 
 def read_record(name: str) -> dict | None:
     """The prepared dataset's record (results/{name}/dataset.json), or None when there is none or it
     cannot be read (the preparing job writes it again)."""
+    return _read_json(record_path(name))
+
+
+def _read_json(path) -> dict | None:
     try:
-        return json.loads(record_path(name).read_text())
+        return json.loads(Path(path).read_text())
     except (OSError, ValueError):
         return None
 
@@ -151,8 +220,10 @@ def read_record(name: str) -> dict | None:
 def from_record(entry: dict, record: dict | None) -> DatasetInfo:
     """A user's dataset: its facts from ``record`` when it was prepared from this very ``entry``, else
     unknown (a changed entry prepares the data again)."""
-    if record is None or record.get("entry") != entry:
+    if record is None or record.get("entry") != entry or record.get("input_shape") is None:
         return DatasetInfo(entry["name"], entry["kind"], None, None, entry=entry)
-    return DatasetInfo(entry["name"], entry["kind"], tuple(record["input_shape"]), tuple(record["classes"]),
-                       {split: int(record["points"][split]) for split in SPLITS},
-                       {split: int(record["smallest_class"][split]) for split in SPLITS}, entry=entry)
+    counts = {key: record.get(key) for key in ("points", "smallest_class")}
+    return DatasetInfo(entry["name"], entry["kind"], tuple(record["input_shape"]),
+                       None if record.get("classes") is None else tuple(record["classes"]),
+                       *({split: int(value[split]) for split in SPLITS} if value else None for value in counts.values()),
+                       entry=entry)

@@ -29,10 +29,11 @@ rule analyse_layer:
     # A CNN's channels are silenced in maps recomputed from model.pt (/usr/bin/time, cnn16x32-d64 on
     # MNIST, 4 methods, 2 busy cores): 1.5 GB and 174 s for hidden_1, 1.6 GB and 151 s for the output
     # (which silences every layer's channels); an MLP's layers took at most 385 MB and 10 s. An external
-    # network runs whole per silenced set: asked as much as a CNN.
+    # network runs whole per silenced set: asked as much as a CNN. Both grow with the analysed points.
     resources:
-        mem_mb=lambda wildcards, attempt: (2000 if runs_network(wildcards.model) else 1000) * attempt,
-        runtime=lambda wildcards, attempt: (15 if runs_network(wildcards.model) else 5) * attempt,
+        mem_mb=lambda wildcards, attempt: (points_mb(2000, 4000) if runs_network(wildcards.model)
+                                           else points_mb(1000, 3000))(wildcards, attempt),
+        runtime=lambda wildcards, attempt: points_minutes(15 if runs_network(wildcards.model) else 5)(wildcards, attempt),
     conda:
         "../envs/nntopo.yaml"
     script:
@@ -55,7 +56,7 @@ rule flow:
         paths.for_rule(paths.BENCHMARK, "flow")
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: 500 * attempt,
+        mem_mb=points_mb(500, 1000),
         runtime=lambda wildcards, attempt: 1 * attempt,
     conda:
         "../envs/nntopo.yaml"
@@ -77,8 +78,8 @@ rule probe:
         paths.for_rule(paths.BENCHMARK, "probe")
     threads: 1
     resources:
-        mem_mb=lambda wildcards, attempt: 1000 * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
+        mem_mb=points_mb(1000, 3000),
+        runtime=points_minutes(5),
     conda:
         "../envs/nntopo.yaml"
     script:
@@ -100,9 +101,10 @@ rule seed_stability:
         paths.for_rule(paths.DATASET_BENCHMARK, "seed_stability")
     threads: 1
     # Not in the default study (one seed). Digits with two seeds (/usr/bin/time): 169 MB RSS and 3.2 s;
-    # MNIST has 18x the test points. Asked: 1000 MB and 5 min, doubled per retry.
+    # MNIST has 18x the test points. Asked: 1000 MB and 5 min, doubled per retry; the memory grows with
+    # the analysed points.
     resources:
-        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        mem_mb=points_mb(1000, 2500),
         runtime=lambda wildcards, attempt: 5 * attempt,
     conda:
         "../envs/nntopo.yaml"
@@ -144,9 +146,10 @@ rule summary:
         paths.for_rule(paths.DATASET_BENCHMARK, "summary")
     threads: 1
     # Measured on the default study (`benchmark:` records, and /usr/bin/time on the largest model):
-    # at most 209 MB RSS and 2.4 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry.
+    # at most 209 MB RSS and 2.4 s. Asked: 500 MB and 1 min (SLURM's unit), doubled per retry; the
+    # memory grows with the analysed points.
     resources:
-        mem_mb=lambda wildcards, attempt: 500 * attempt,
+        mem_mb=points_mb(500, 2000),
         runtime=lambda wildcards, attempt: 1 * attempt,
     conda:
         "../envs/nntopo.yaml"

@@ -15,10 +15,11 @@ rule cluster:
     # results/benchmarks/cluster (default study): at most 415 MB RSS (umap; 522 MB when numba compiles it
     # cold) and 15 s (tsne; 4 s more when numba compiles its kernel cold). Asked: 1000 MB and 5 min,
     # doubled per retry: room for a machine several times oversubscribed (t-SNE took 149 s of wall
-    # for 25 s of CPU on one, with scikit-learn's slower kernel).
+    # for 25 s of CPU on one, with scikit-learn's slower kernel). Both grow with the analysed points
+    # (rules/common.smk, points_mb and points_minutes).
     resources:
-        mem_mb=lambda wildcards, attempt: 1000 * attempt,
-        runtime=lambda wildcards, attempt: 5 * attempt,
+        mem_mb=points_mb(1000, 4000),
+        runtime=points_minutes(5),
     conda:
         "../envs/nntopo.yaml"
     script:

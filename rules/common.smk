@@ -1,6 +1,9 @@
 # The small functions the rules share: a pattern filled for every model or layer of the study, and
 # what a job's inputs, params and resources are, from its wildcards and the config.
+import math
+
 from nntopo import config as nnconfig
+from nntopo import datasets as nndatasets
 from nntopo import figures
 from nntopo import models as nnmodels
 from nntopo import paths
@@ -20,7 +23,7 @@ def model_outputs(*patterns, dataset=None, grid=False, weights=False):
     return [
         paths.fill(pattern, dataset=name, model=model)
         for pattern in patterns
-        for name in ([dataset] if dataset else config["datasets"])
+        for name in ([dataset] if dataset else nnconfig.dataset_names(config))
         for model in models(name, grid)
         if not weights or nnconfig.has_weights(config, model)
     ]
@@ -28,7 +31,7 @@ def model_outputs(*patterns, dataset=None, grid=False, weights=False):
 
 def dataset_outputs(*patterns):
     """Each pattern filled for every dataset (the summaries across a dataset's models)."""
-    return [paths.fill(pattern, dataset=name) for name in config["datasets"] for pattern in patterns]
+    return [paths.fill(pattern, dataset=name) for name in nnconfig.dataset_names(config) for pattern in patterns]
 
 
 def layer_outputs(*patterns, dataset=None, layers=None, grid=False):
@@ -36,7 +39,7 @@ def layer_outputs(*patterns, dataset=None, layers=None, grid=False):
     return [
         paths.fill(pattern, dataset=name, model=model, layer=layer)
         for pattern in patterns
-        for name in ([dataset] if dataset else config["datasets"])
+        for name in ([dataset] if dataset else nnconfig.dataset_names(config))
         for model in models(name, grid)
         for layer in (layers or analysed_layers)(model)
     ]
@@ -62,6 +65,13 @@ def dataset_inputs(wildcards):
 
 def dataset_file(dataset):
     return {"data": paths.fill(paths.DATA_FILE, dataset=dataset)} if nnconfig.is_prepared(config, dataset) else {}
+
+
+def dataset_sources(wildcards):
+    """The files a user's dataset is read from, when they are its own (an arrays file, an image folder):
+    a newer one prepares it again. A torchvision dataset's files are torchvision's to find."""
+    entry = nnconfig.dataset_slice(config, wildcards.dataset)
+    return {"source": entry["path"]} if "path" in entry else {}
 
 
 def network_inputs(wildcards):
@@ -121,14 +131,61 @@ def runs_network(model):
 
 def filter_points(wildcards):
     """How many kernels filter_space keeps (the size of the cloud whose persistence it computes): every
-    seed's first-layer kernels (channels x 1 input channel: the datasets are grayscale), times the two
-    shares kept."""
-    import math
-
+    seed's first-layer kernels (one per output and input channel: 3 input channels of a colour image),
+    times the two shares kept."""
     settings = nnconfig.filters_slice(config)
     channels = nnmodels.ModelId.parse(f"{wildcards.architecture}-s0").channels[0]
-    kernels = len(filter_weights(wildcards)) * channels
+    inputs = nndatasets.get(wildcards.dataset, config).channels or 3  # unknown yet: as many as colour's
+    kernels = len(filter_weights(wildcards)) * channels * inputs
     return math.ceil(math.ceil(kernels * settings["contrast_share"]) * settings["density_share"])
+
+
+# ---- Asks that grow with the analysed points (analysis.split, analysis.points) and the data
+
+
+# The asks were measured on the default study's 10,000 MNIST test points; every job must fit 4 GiB at
+# 60,000 (MNIST's training split). Between and beyond, an ask grows linearly with the analysed points.
+# The asks at 60,000 are estimates (what a job holds per point: its activations, a method's neighbour
+# graph) until the scale benchmark (`make bench`, its scale phase) measures them.
+MEASURED_POINTS = 10_000
+BUDGET_POINTS = 60_000
+
+
+def analysed_points(dataset):
+    """The points analysed on ``dataset``; while a user's dataset's counts are unknown (a torchvision
+    dataset not yet prepared), the 60,000 the asks are sized for."""
+    return nnconfig.n_points(config, dataset) or BUDGET_POINTS
+
+
+def points_mb(measured, at_budget, dataset=None):
+    """A rule's mem_mb: ``measured`` MB up to 10,000 analysed points on ``dataset`` (the wildcard's when
+    None), then linearly on to ``at_budget`` MB at 60,000 and beyond; doubled per retry."""
+
+    def mem_mb(wildcards, attempt):
+        extra = max(0, analysed_points(dataset or wildcards.dataset) - MEASURED_POINTS)
+        return (measured + extra * (at_budget - measured) // (BUDGET_POINTS - MEASURED_POINTS)) * attempt
+
+    return mem_mb
+
+
+def points_minutes(measured, dataset=None):
+    """A rule's runtime: ``measured`` minutes up to 10,000 analysed points, then in proportion to them;
+    doubled per retry."""
+
+    def runtime(wildcards, attempt):
+        points = analysed_points(dataset or wildcards.dataset)
+        return -(-measured * max(points, MEASURED_POINTS) // MEASURED_POINTS) * attempt
+
+    return runtime
+
+
+def prepare_mb(dataset):
+    """What preparing a user's dataset asks: 600 MB (Python, numpy, h5py, PIL) and 10 bytes a value of
+    both splits (the source's values, their float32 copy and the scaling's; an estimate until the data
+    stage's measurement), for a torchvision dataset not yet known 70,000 inputs of 3 x 32 x 32 (CIFAR-10's)."""
+    info = nndatasets.get(dataset, config)
+    values = sum(info.points.values()) * info.n_features if info.known and info.points else 70_000 * 3 * 32 * 32
+    return 600 + 10 * values // 2**20
 
 
 # ---- A rule's named outputs (figures in the report, with their captions) and the figure batches' inputs

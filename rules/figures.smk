@@ -20,9 +20,10 @@ rule model_figures:
         paths.for_rule(paths.BENCHMARK, "model_figures")
     threads: 1
     # Measured on the default study (`benchmark:` records), for all these rules: TODO.
-    # Asked: 1000 MB and 5 min (SLURM's unit is the minute), doubled per retry.
+    # Asked: 1000 MB and 5 min (SLURM's unit is the minute), doubled per retry; the memory grows with
+    # the analysed points (their activations and clusters are read).
     resources:
-        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        mem_mb=points_mb(1000, 3000),
         runtime=lambda wildcards, attempt: 5 * attempt,
     conda:
         "../envs/nntopo.yaml"
@@ -108,7 +109,7 @@ use rule image_figures as channel_figures with:
         paths.for_rule(paths.LAYER_BENCHMARK, "channel_figures")
     # Measured (/usr/bin/time, one method's figure): 875 MB RSS and 10 s for hidden_1 of cnn16x32-d64 on
     # MNIST (torch and the test images loaded, 100 images' maps recomputed per channel shown), 712 MB
-    # on the digits. Asked: 2000 MB and 10 min, doubled per retry.
+    # on the digits. Asked: 2000 MB and 10 min, doubled per retry, the memory growing with the analysed points.
     resources:
-        mem_mb=lambda wildcards, attempt: 2000 * attempt,
+        mem_mb=points_mb(2000, 3000),
         runtime=lambda wildcards, attempt: 10 * attempt,

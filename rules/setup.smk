@@ -54,7 +54,7 @@ if getattr(workflow, "is_main_process", True):
 
 
 wildcard_constraints:
-    dataset="[a-z_]+",
+    dataset="[a-z][a-z0-9_]*",  # a built-in's name or a user's (nntopo.config.data)
     # The grid's ids, and the names of the external networks (exactly those: a results folder such as
     # summary/ is never read as a model's).
     model="|".join([nnmodels.MODEL_ID_REGEX, *(entry["name"] for entry in config["external"])]),

@@ -19,14 +19,14 @@ def all_targets():
     # pixels; a CNN's kernel images there and its channels where the ranked layer is convolutional.
     images = [
         paths.fill(path, dataset=dataset, model=model, layer=layer)
-        for dataset in config["datasets"]
+        for dataset in nnconfig.dataset_names(config)
         for model in models(dataset)
         for layer in analysed_layers(model)
         for path in figures.image_outputs(config, dataset, str(model), layer)
     ]
     channels = [  # a CNN's first-layer filters
         paths.fill(path, dataset=dataset, model=model)
-        for dataset in config["datasets"]
+        for dataset in nnconfig.dataset_names(config)
         for model in models(dataset)
         for path in figures.model_image_outputs(config, dataset, str(model))
     ]
@@ -68,7 +68,7 @@ def neuron_targets():
     images = [paths.fill(paths.NEURON_FIGURE, figure=f) for f in paths.NEURON_IMAGE_FIGURES]
     return [
         paths.fill(path, dataset=dataset, model=model, layer=layer)
-        for dataset in config["datasets"]
+        for dataset in nnconfig.dataset_names(config)
         for model in models(dataset)
         if nnconfig.has_weights(config, model)
         for layer in (nnmodels.hidden_name(i) for i in range(1, nnconfig.n_hidden(config, model) + 1))
@@ -82,7 +82,7 @@ def filter_targets():
     architectures = sorted({m.architecture for m in nnconfig.model_ids(config) if m.conv > 0})
     outputs = [paths.FILTER_SPACE, *(paths.fill(paths.FILTER_FIGURE, figure=f) for f in paths.FILTER_FIGURES)]
     return [paths.fill(path, dataset=dataset, architecture=architecture)
-            for dataset in config["datasets"] for architecture in architectures for path in outputs]
+            for dataset in nnconfig.dataset_names(config) for architecture in architectures for path in outputs]
 
 
 def summary_outputs():

@@ -30,9 +30,9 @@ rule neurons:
     # Measured on the default models' layers (real MNIST, one process each, figures included): 6 s
     # and 360 MB RSS for the 1,024 neurons of mlp1024-none-s0's hidden_1, 5-6 s and 240-250 MB for 100
     # and 128 neurons; about 1.3 s of it is importing kmapper, 1.5 s the figures. Asked: 1000 MB and
-    # 5 min, doubled per retry.
+    # 5 min, doubled per retry; the memory grows with the analysed points (their activations are read).
     resources:
-        mem_mb=lambda wildcards, attempt: 1000 * attempt,
+        mem_mb=points_mb(1000, 2000),
         runtime=lambda wildcards, attempt: 5 * attempt,
     conda:
         "../envs/nntopo.yaml"

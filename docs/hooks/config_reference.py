@@ -66,14 +66,29 @@ def walk(path: str, node: dict, required: bool = False):
     if isinstance(extra, dict):
         yield f"{path}.<name>", extra, False
     items = node.get("items")
-    if isinstance(items, dict) and items.get("properties"):
-        for name, sub in items["properties"].items():
-            yield from walk(f"{path}[].{name}", sub, name in items.get("required", ()))
+    if isinstance(items, dict):
+        properties, required = entry_keys(items)
+        for name, sub in properties.items():
+            yield from walk(f"{path}[].{name}", sub, name in required)
+
+
+def entry_keys(items: dict) -> tuple[dict, tuple]:
+    """The keys of a list's entries and those required: its items' properties; for items that are a
+    name or a mapping (if/then/else, as `datasets`), the mapping's, every kind's (allOf's if/then) in
+    turn, each key once (a key of one kind says so in its description)."""
+    mapping = items.get("else", {}) if "if" in items else items
+    properties = dict(mapping.get("properties", {}))
+    for option in mapping.get("allOf", []):
+        for name, sub in option.get("then", {}).get("properties", {}).items():
+            properties.setdefault(name, sub)
+    return properties, tuple(mapping.get("required", ()))
 
 
 def type_of(node: dict) -> str:
     if "oneOf" in node:
         return " or ".join(type_of(option) for option in node["oneOf"])
+    if "if" in node and "then" in node:  # a name or a mapping (a `datasets` entry)
+        return " or ".join(type_of(node[branch]) for branch in ("then", "else") if branch in node)
     if "enum" in node and "type" not in node:
         kinds = sorted({_json_type(value) for value in node["enum"]})
         return " or ".join(kinds)
@@ -85,7 +100,7 @@ def type_of(node: dict) -> str:
     for kind in kinds:
         if kind == "array" and isinstance(node.get("items"), dict):
             items = node["items"]
-            inner = "entry" if items.get("properties") else type_of(items)
+            inner = "entry" if items.get("properties") and "if" not in items else type_of(items)
             out.append(f"list of ({inner})" if " or " in inner else f"list of {inner}")
         elif kind == "object" and "properties" in node:
             out.append("mapping")

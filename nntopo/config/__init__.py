@@ -5,7 +5,8 @@ package re-exports its modules' API:
 
 - schema: the schema's defaults and errors (ConfigError), reading a config file, the data directory;
 - cnn: the grid's CNNs' feature maps, and whether they fit a dataset's images;
-- grid: the grid's architectures and model ids, each dataset's test points, each job's slice;
+- grid: the grid's architectures and model ids, the analysed points of each dataset, each job's slice;
+- data: the study's datasets, each entry's checks, and the checks that need a dataset's facts;
 - external: the networks the user brings, their files and checks;
 - layers: the models studied on a dataset and their analysed and ranked layers.
 
@@ -20,11 +21,13 @@ import os
 from nntopo import datasets
 from nntopo.config import schema
 from nntopo.config.cnn import describe_architecture, feature_map_sizes
+from nntopo.config.data import check_datasets, check_known, has_images
 from nntopo.config.external import (EXTERNAL_KINDS, RESERVED_NAMES, check_external, checksum, external_entry,
                                     external_files, external_kind, external_slice, external_widths, has_weights)
-from nntopo.config.grid import (architectures, check_grid, check_homology, check_methods, check_training,
-                                clustering_slice, convolutional_layers, figures_slice, filters_slice, hidden_layers,
-                                homology_slice, model_ids, n_test_points, neurons_slice, shapes_slice,
+from nntopo.config.grid import (analysed_points, architectures, check_grid, check_methods, check_training,
+                                clustering_slice, convolutional_layers, dataset_names, dataset_slice, describe_points,
+                                figures_slice, filters_slice, hidden_layers, homology_slice, model_ids, n_points,
+                                n_test_points, neurons_slice, points_slice, shapes_slice, smallest_analysed,
                                 smallest_class, training_slice, widths_of)
 from nntopo.config.layers import ablation_slice, layers_of, models_of, n_hidden, ranked_layers, ranking_slice
 from nntopo.config.schema import DATA_DIR_ENV, SCHEMA_PATH, ConfigError, check_data_dir, data_dir, load_schema
@@ -34,18 +37,26 @@ SHAPES = datasets.names(kind="shape")  # the datasets generated into results/{da
 
 def is_prepared(config: dict, dataset: str) -> bool:
     """Whether the jobs read ``dataset`` from results/{dataset}/data.h5 (a shape's, or a user's dataset)."""
-    return datasets.get(dataset, config).kind in datasets.PREPARED_KINDS
+    return dataset in datasets.names(config, datasets.PREPARED_KINDS)
+
+
+def user_datasets(config: dict) -> tuple[str, ...]:
+    """The study's datasets that the user describes (prepared by rule dataset_data)."""
+    return datasets.names(config, datasets.USER_KINDS)
 
 
 def validate(config: dict | None) -> dict:
     """Return a checked copy of ``config`` with every default filled in, or raise ConfigError: the
-    schema first, then what it cannot say, in this order (the first error is the one reported)."""
+    schema first, then what it cannot say, in this order (the first error is the one reported); last
+    the checks that need each dataset's facts, for every dataset whose facts are known."""
     config = schema.apply(config)
+    check_datasets(config)
     check_grid(config)
     check_external(config)
     check_training(config)
     check_methods(config)
-    check_homology(config)
+    for info in datasets.of(config).values():
+        check_known(config, info)
     return config
 
 
@@ -55,11 +66,13 @@ def load(path: str | os.PathLike) -> dict:
 
 
 __all__ = [
-    "SHAPES", "is_prepared", "validate", "load",
+    "SHAPES", "is_prepared", "user_datasets", "validate", "load",
     "DATA_DIR_ENV", "SCHEMA_PATH", "ConfigError", "check_data_dir", "data_dir", "load_schema",
     "describe_architecture", "feature_map_sizes",
-    "architectures", "clustering_slice", "convolutional_layers", "figures_slice", "filters_slice", "hidden_layers",
-    "homology_slice", "model_ids", "n_test_points", "neurons_slice", "shapes_slice", "smallest_class",
+    "check_datasets", "check_known", "has_images",
+    "analysed_points", "architectures", "clustering_slice", "convolutional_layers", "dataset_names", "dataset_slice",
+    "describe_points", "figures_slice", "filters_slice", "hidden_layers", "homology_slice", "model_ids", "n_points",
+    "n_test_points", "neurons_slice", "points_slice", "shapes_slice", "smallest_analysed", "smallest_class",
     "training_slice", "widths_of",
     "EXTERNAL_KINDS", "RESERVED_NAMES", "checksum", "external_entry", "external_files", "external_kind",
     "external_slice", "external_widths", "has_weights",

@@ -28,12 +28,12 @@ def feature_map_sizes(architecture: ModelId, image_shape: tuple[int, int]) -> li
     return sizes
 
 
-def check_maps(architecture: ModelId, dataset: str, config: dict) -> None:
-    """Every convolutional layer of ``architecture`` has maps of at least 1x1 on ``dataset``'s images
-    (once they are known: a user's dataset's when it is prepared)."""
-    info = datasets.get(dataset, config)
+def check_maps(architecture: ModelId, info: datasets.DatasetInfo) -> None:
+    """Every convolutional layer of ``architecture`` has maps of at least 1x1 on the images of dataset
+    ``info`` (once they are known: a user's dataset's when it is prepared, or peeked at)."""
     if not info.known:
         return
+    dataset = info.name
     image_shape = info.image_shape
     if image_shape is None:
         raise ConfigError(f"cnns: {dataset} has no images (its points are {info.n_features}-D), so "

@@ -12,7 +12,7 @@ import math
 import os
 
 from nntopo import datasets
-from nntopo.config.grid import hidden_layers, model_ids, n_test_points
+from nntopo.config.grid import analysed_points, hidden_layers, model_ids
 from nntopo.config.schema import ConfigError
 
 # The kinds of external network, by the key that gives its file; `layers` name the recorded modules.
@@ -86,9 +86,9 @@ def external_slice(config: dict, name: str) -> dict:
 
 
 def check_external(config: dict) -> None:
-    """Each external network names one kind, existing readable files, a dataset of the study whose
-    inputs fit its input_shape, and layers that fit analysis.layers and top_k (known here for recorded
-    activations; a network's units show when it runs)."""
+    """Each external network names one kind, existing readable files, a dataset of the study, and layers
+    that fit analysis.layers and top_k (known here for recorded activations; a network's units show when
+    it runs). Whether its inputs fit the dataset's is ``check_inputs``', once the dataset is known."""
     names = [str(model) for model in model_ids(config)]
     for i, entry in enumerate(config["external"]):
         where = f"external.{i} ({entry['name']})"
@@ -123,13 +123,8 @@ def check_external(config: dict) -> None:
                                   f"{len(entry['layers'])} layers and the output; give {len(entry['layers']) + 1}")
         for path in external_files(entry):
             _check_readable(where, path)
-        if kind != "activations" and entry["input_shape"] is not None:
-            features = datasets.get(entry["dataset"], config).n_features
-            if features is not None and math.prod(entry["input_shape"]) != features:
-                raise ConfigError(f"{where}: input_shape {entry['input_shape']} holds {math.prod(entry['input_shape'])} "
-                                  f"values, but a {entry['dataset']} input has {features}; give a shape of {features} values")
         if kind == "activations":
-            _check_recorded(config, where, entry)
+            _check_recorded_layers(config, where, entry)
         chosen = config["analysis"]["layers"]
         depth = len(external_widths(entry))
         if isinstance(chosen, list) and max(chosen) > depth:
@@ -156,27 +151,64 @@ def _check_readable(where: str, path: str) -> None:
                               f"save the model with torch.export.save(torch.export.export(...)) and give it as program")
 
 
-def _check_recorded(config: dict, where: str, entry: dict) -> None:
-    """Recorded activations (and weights): the store's own readers, on the dataset's test points."""
+def _recorded(where: str, entry: dict) -> tuple[int, list[int]]:
+    """(points, units of each hidden layer) of an entry's recorded activations."""
     from nntopo import store
 
+    files = [entry["activations"], *([entry["weights"]] if "weights" in entry else [])]
     try:
-        acts = store.read_activations(entry["activations"])
-        if "weights" in entry:
-            weights = store.read_weights(entry["weights"])
-            widths = [layer.weight.shape[0] for layer in weights.values()]
-            recorded = [values.shape[1] for values in (*acts.hidden, acts.output)]
-            if widths != recorded:
-                raise store.StoreError(f"{entry['weights']}: its layers have {widths} units, but the activations "
-                                         f"of {entry['activations']} have {recorded}")
+        return _read_recorded(*files, stamps=tuple(os.stat(path).st_mtime_ns for path in files))
     except store.StoreError as error:
         raise ConfigError(f"{where}: {error}") from None
-    points = n_test_points(config, entry["dataset"])
-    if points is not None and len(acts.labels) != points:
-        raise ConfigError(f"{where}: {entry['activations']} holds {len(acts.labels)} points, but the {entry['dataset']} "
-                          f"test set has {points}; record the whole test set, in nntopo's order")
+
+
+@functools.lru_cache(maxsize=None)
+def _read_recorded(activations: str, weights: str | None = None, *, stamps: tuple) -> tuple[int, list[int]]:
+    """Read once per version of the files (the config's checks ask twice), by the store's own readers;
+    the weights' layers must have the activations' units."""
+    from nntopo import store
+
+    acts = store.read_activations(activations)
+    recorded = [values.shape[1] for values in (*acts.hidden, acts.output)]
+    if weights is not None:
+        widths = [layer.weight.shape[0] for layer in store.read_weights(weights).values()]
+        if widths != recorded:
+            raise store.StoreError(f"{weights}: its layers have {widths} units, but the activations of {activations} "
+                                   f"have {recorded}")
+    return len(acts.labels), recorded[:-1]
+
+
+def _check_recorded_layers(config: dict, where: str, entry: dict) -> None:
+    """Recorded activations (and weights) the store reads, whose analysed layers have top_k units."""
+    _, widths = _recorded(where, entry)
     top_k = config["clustering"]["top_k"]
-    for number in hidden_layers(range(len(acts.hidden)), config["analysis"]["layers"]):
-        if top_k > acts.hidden[number - 1].shape[1]:
-            raise ConfigError(f"clustering.top_k: {top_k} is more than the {acts.hidden[number - 1].shape[1]} units "
-                              f"of hidden layer {number} of {where}; use at most {acts.hidden[number - 1].shape[1]}")
+    for number in hidden_layers(range(len(widths)), config["analysis"]["layers"]):
+        if top_k > widths[number - 1]:
+            raise ConfigError(f"clustering.top_k: {top_k} is more than the {widths[number - 1]} units "
+                              f"of hidden layer {number} of {where}; use at most {widths[number - 1]}")
+
+
+def check_inputs(config: dict, info: datasets.DatasetInfo) -> None:
+    """The external networks on dataset ``info`` fit its facts: a network's input_shape holds one
+    input's values; recorded activations hold the analysed points."""
+    for i, entry in enumerate(config["external"]):
+        if entry["dataset"] != info.name:
+            continue
+        where = f"external.{i} ({entry['name']})"
+        if external_kind(entry) != "activations":
+            features = info.n_features
+            if entry["input_shape"] is not None and features is not None and math.prod(entry["input_shape"]) != features:
+                raise ConfigError(f"{where}: input_shape {entry['input_shape']} holds {math.prod(entry['input_shape'])} "
+                                  f"values, but a {info.name} input has {features}; give a shape of {features} values, "
+                                  f"or leave it out to use the dataset's {list(info.input_shape)}")
+            continue
+        recorded, _ = _recorded(where, entry)
+        points = analysed_points(config, info)
+        if points is not None and recorded != points:
+            split = config["analysis"]["split"]
+            if points == info.n_points(split, config["shapes"]):
+                wanted = f"the {info.name} {split} set has {points}; record the whole {split} set"
+            else:
+                wanted = (f"{points} points of the {info.name} {split} set are analysed; record those "
+                          f"(nntopo.data.points.analysed draws them)")
+            raise ConfigError(f"{where}: {entry['activations']} holds {recorded} points, but {wanted}, in nntopo's order")

@@ -1,7 +1,8 @@
 """The model grid and each job's config slice: the grid's architectures and model ids, the hidden
-layers ``analysis.layers`` chooses, each dataset's test points, and exactly the part of the config
-that each stage reads (its rerun trigger); with the checks of the grid, training, the clustering
-methods and homology that the schema cannot express.
+layers ``analysis.layers`` chooses, the points analysed on each dataset (``analysis.split`` and
+``analysis.points``), and exactly the part of the config that each stage reads (its rerun trigger);
+with the checks of the grid, training, the clustering methods and homology that the schema cannot
+express.
 
 Imported by the Snakefile, so it stays light: no torch, no numpy.
 """
@@ -12,7 +13,7 @@ import copy
 import dataclasses
 
 from nntopo import datasets
-from nntopo.config.cnn import check_maps, describe_architecture
+from nntopo.config.cnn import describe_architecture
 from nntopo.config.schema import ConfigError
 from nntopo.models import ModelId, hidden_name, is_grid_model
 
@@ -60,21 +61,78 @@ def convolutional_layers(model: str | ModelId) -> list[str]:
     return [hidden_name(i) for i in range(1, model.conv + 1)]
 
 
-def n_test_points(config: dict, dataset: str) -> int:
-    """The test points of ``dataset``: every one is clustered (a shape's: the config's shapes.test_points)."""
-    return datasets.get(dataset, config).n_points("test", config["shapes"])
+# --- the study's datasets and the points analysed on them ---------------------------------------------------
+
+def dataset_names(config: dict) -> tuple[str, ...]:
+    """The study's datasets, built in or the user's, in the config's order."""
+    return datasets.names(config)
 
 
-def smallest_class(config: dict, dataset: str) -> int:
-    """The fewest test points of one class of ``dataset`` (a shape's class a has half, rounded down)."""
-    return datasets.get(dataset, config).smallest("test", config["shapes"])
+def dataset_slice(config: dict, name: str) -> dict:
+    """What preparing the user's dataset ``name`` reads: its entry, defaults filled in (the preparing
+    rule's params, so a changed entry prepares it again; its record keeps the entry it was made from)."""
+    for entry in config["datasets"]:
+        if not isinstance(entry, str) and entry["name"] == name:
+            return copy.deepcopy(entry)
+    raise ConfigError(f"datasets: no dataset of your own is named {name!r}; yours: "
+                      f"{', '.join(datasets.names(config, datasets.USER_KINDS)) or 'none'}")
+
+
+def points_slice(config: dict) -> dict:
+    """Which points every stage analyses (nntopo.data.points): the split, how many (None: all) and the
+    subsample's seed. The params of every job that records or reads inputs."""
+    analysis = config["analysis"]
+    return {"split": analysis["split"], "points": analysis["points"], "seed": analysis["points_seed"]}
+
+
+def analysed_points(config: dict, info: datasets.DatasetInfo) -> int | None:
+    """How many points of dataset ``info`` are analysed: the chosen split's, or the subsample's when it
+    is smaller; None while a user's dataset's counts are unknown."""
+    total = info.n_points(config["analysis"]["split"], config["shapes"])
+    chosen = config["analysis"]["points"]
+    return total if total is None or chosen is None else min(chosen, total)
+
+
+def smallest_analysed(config: dict, info: datasets.DatasetInfo) -> int | None:
+    """The fewest analysed points of one class of ``info``: the split's smallest class; for a subsample,
+    that class scaled by the subsample's share of the split, rounded down. That is the number expected,
+    not a bound (the subsample is not stratified; its classes are known only when it is drawn): the
+    config's check refuses what cannot fit on average, and input_homology checks the drawn points exactly."""
+    split, shapes = config["analysis"]["split"], config["shapes"]
+    smallest, total, analysed = info.smallest(split, shapes), info.n_points(split, shapes), analysed_points(config, info)
+    if smallest is None or analysed is None:
+        return None
+    return smallest if analysed == total else smallest * analysed // total
+
+
+def n_points(config: dict, dataset: str) -> int | None:
+    """The analysed points of ``dataset`` (every method clusters all of them); None while unknown."""
+    return analysed_points(config, datasets.get(dataset, config))
+
+
+n_test_points = n_points  # its name when the analysed points were always the whole test set
+
+
+def smallest_class(config: dict, dataset: str) -> int | None:
+    """The fewest analysed points of one class of ``dataset`` (``smallest_analysed``)."""
+    return smallest_analysed(config, datasets.get(dataset, config))
+
+
+def describe_points(config: dict, info: datasets.DatasetInfo) -> str:
+    """The analysed points in words, for messages: "the digits test set", or "the 5,000 analysed points
+    of the mnist train set"."""
+    split = config["analysis"]["split"]
+    analysed = analysed_points(config, info)
+    if analysed is not None and analysed < info.n_points(split, config["shapes"]):
+        return f"the {analysed:,} analysed points of the {info.name} {split} set"
+    return f"the {info.name} {split} set"
 
 
 # --- what the schema cannot say ----------------------------------------------------------------------------
 
 def check_grid(config: dict) -> None:
-    """What the schema cannot say: the grid is not empty, CNNs fit their images, and the analysed layers
-    and top_k fit every architecture."""
+    """What the schema cannot say: the grid is not empty, and the analysed layers and top_k fit every
+    architecture (whether the CNNs fit a dataset's images is ``check_known``'s)."""
     chosen = config["analysis"]["layers"]
     top_k = config["clustering"]["top_k"]
     if not config["widths"] and not config["cnns"] and not config["external"]:
@@ -95,9 +153,6 @@ def check_grid(config: dict) -> None:
             if top_k > widths[number - 1]:
                 raise ConfigError(f"clustering.top_k: {top_k} is more than the {widths[number - 1]} {units} of "
                                   f"hidden layer {number} of {name}; use at most {widths[number - 1]}")
-        if architecture.conv:
-            for dataset in datasets.names(config):
-                check_maps(architecture, dataset, config)
 
 
 def check_training(config: dict) -> None:
@@ -112,41 +167,47 @@ def check_training(config: dict) -> None:
 
 
 def check_methods(config: dict) -> None:
-    """Every listed method exists and takes its parameter block (a typo stops the dry run, not a job)."""
-    from nntopo.clustering.methods import METHODS, make_method
+    """Every listed method exists and takes its parameter block (a typo stops the dry run, not a job);
+    whether they fit a dataset's points is ``check_points``'."""
+    from nntopo.clustering.methods import METHODS
 
-    clustering = config["clustering"]
-    for method in clustering["methods"]:
+    for method in config["clustering"]["methods"]:
         if method not in METHODS:
             raise ConfigError(f"clustering.methods: unknown method {method!r}; choose from: {', '.join(METHODS)}")
-        try:
-            configured = make_method(method, 0, clustering.get(method, {}))
-        except (ValueError, TypeError) as error:
-            raise ConfigError(f"clustering.{method}: {error}") from None
-        for dataset in datasets.names(config):  # e.g. more k-means clusters than test points
-            points = n_test_points(config, dataset)
-            if points is None:  # a user's dataset not yet prepared: its preparing job runs this check
-                continue
-            try:
-                configured.check_points(points)
-            except ValueError as error:
-                raise ConfigError(f"clustering.{method}: {error} (the {dataset} test set)") from None
+        _configured(config, method)
     embedding = config["figures"]["embedding"]
     if embedding not in METHODS or not METHODS[embedding].embeds:
         embedders = [name for name, cls in METHODS.items() if cls.embeds]
         raise ConfigError(f"figures.embedding: {embedding!r} makes no 2-D embedding; choose from: {', '.join(embedders)}")
 
 
-def check_homology(config: dict) -> None:
-    """The homology's points must fit in every class of every dataset (the diagrams' subsample is
-    ``diagram_points`` or, in a smaller class, every measured point)."""
-    settings = config["homology"]
-    for dataset in datasets.names(config):
-        smallest = smallest_class(config, dataset)
-        wanted = settings["points_per_class"]
-        if wanted is not None and smallest is not None and wanted > smallest:
-            raise ConfigError(f"homology.points_per_class: {wanted} is more than the {smallest} test points of the "
-                              f"smallest {dataset} class; use at most {smallest}, or null for every point")
+def _configured(config: dict, method: str):
+    from nntopo.clustering.methods import make_method
+
+    try:
+        return make_method(method, 0, config["clustering"].get(method, {}))
+    except (ValueError, TypeError) as error:
+        raise ConfigError(f"clustering.{method}: {error}") from None
+
+
+def check_points(config: dict, info: datasets.DatasetInfo) -> None:
+    """The clustering methods and the homology fit the analysed points of ``info`` (e.g. no more k-means
+    clusters than points; ``homology.points_per_class`` within the smallest class), once they are known."""
+    points = analysed_points(config, info)
+    if points is None:  # a user's dataset not yet prepared: its preparing job runs this check
+        return
+    for method in config["clustering"]["methods"]:
+        try:
+            _configured(config, method).check_points(points)
+        except ValueError as error:
+            raise ConfigError(f"clustering.{method}: {error} ({describe_points(config, info)})") from None
+    smallest, wanted = smallest_analysed(config, info), config["homology"]["points_per_class"]
+    if wanted is not None and smallest is not None and wanted > smallest:
+        where = (f"the {smallest} {config['analysis']['split']} points of the smallest {info.name} class"
+                 if points == info.n_points(config["analysis"]["split"], config["shapes"]) else
+                 f"the {smallest} points expected of the smallest {info.name} class in {describe_points(config, info)}")
+        raise ConfigError(f"homology.points_per_class: {wanted} is more than {where}; use at most {smallest}, or null "
+                          f"for every point")
 
 
 # --- each job's slice of the config ------------------------------------------------------------------------

@@ -57,10 +57,51 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"unknown key {', '.join(map(repr, unknown))}{where}; allowed keys: {allowed}"
     if error.validator == "enum":
         allowed = ", ".join("null" if value is None else str(value) for value in error.validator_value)
-        return f"{key}: {error.instance!r} is not allowed; choose one of: {allowed}"
+        return f"{key}: {error.instance!r} is not allowed; choose one of: {allowed}{_HINTS.get(_hint_key(error), '')}"
     if error.validator == "oneOf":
-        return f"{key}: {error.instance!r} is not allowed; expected {schema.get('description', 'another value')}"
+        return f"{key}: {error.instance!r} is not allowed; expected {_expected(schema)}"
     return f"{key}: {error.message}"
+
+
+# What else an item may be, where the enum of names is not all it may be.
+_HINTS = {("datasets", int): "; or describe your own dataset as a mapping with a name and a kind (torchvision, "
+                             "folder or arrays; docs/guides/own-data.md)"}
+
+
+def _hint_key(error: jsonschema.ValidationError) -> tuple:
+    return tuple(part if isinstance(part, str) else int for part in error.absolute_path)
+
+
+def _expected(schema: dict) -> str:
+    """What a oneOf allows: its description when that is short, else each option in a few words."""
+    description = " ".join(schema.get("description", "").split())
+    if description and len(description) <= 80:
+        return description
+    return " or ".join(_option(option) for option in schema["oneOf"])
+
+
+def _option(option: dict) -> str:
+    if "enum" in option:
+        return ", ".join("null" if value is None else str(value) for value in option["enum"])
+    kind = option.get("type")
+    if kind == "null":
+        return "null"
+    if kind in ("integer", "number"):
+        word = "an integer" if kind == "integer" else "a number"
+        return f"{word} of at least {option['minimum']}" if "minimum" in option else word
+    if kind == "object":
+        return "a mapping with " + ", ".join(option.get("required") or option.get("properties", {}))
+    if kind == "array":
+        items = option.get("items", {})
+        if items.get("type") in ("integer", "number"):
+            return f"a list of {items['type']}s" + (f" of at least {items['minimum']}" if "minimum" in items else "")
+        return "a list"
+    return str(kind)
+
+
+# A typo in a key fails both additionalProperties and (when the key was required) required at the same
+# place: the unknown key, named with the allowed ones, is the line that shows the fix.
+_relevance = jsonschema.exceptions.by_relevance(strong={"additionalProperties"})
 
 
 def apply(config: dict | None) -> dict:
@@ -72,7 +113,7 @@ def apply(config: dict | None) -> dict:
     validator = _Validator(load_schema())
     errors = sorted(validator.iter_errors(config), key=lambda e: (list(e.absolute_path), e.message))
     if errors:
-        best = jsonschema.exceptions.best_match(errors)
+        best = jsonschema.exceptions.best_match(errors, key=_relevance)
         raise ConfigError(_describe(best))
     return config
 
@@ -106,18 +147,24 @@ def data_dir(config: dict) -> Path:
 
 
 def check_data_dir(config: dict) -> None:
-    """Refuse a data directory that cannot be right, when an MNIST-family dataset needs one.
+    """Refuse a data directory that cannot be right, when an MNIST-family or torchvision dataset needs one.
 
     A missing directory is refused when NNTOPO_DATA_DIR names it (a pointer to nothing is a typo)
     or when download is false (nothing would fill it); with download on, the download creates it.
-    Missing or broken files inside an existing directory are the training job's to report.
+    Missing or broken files inside an existing directory are the reading job's to report.
     """
-    needing = datasets.names(config, "idx")
+    needing = datasets.names(config, ("idx", "torchvision"))
     if not needing:
         return
     path = data_dir(config)
     key = f"{DATA_DIR_ENV} (environment)" if os.environ.get(DATA_DIR_ENV) else "data_dir"
-    wanted = "a folder holding MNIST/raw/*.gz (or FashionMNIST/raw/*.gz), in torchvision's layout"
+    wanted = []
+    if datasets.names(config, "idx"):
+        wanted.append("a folder holding MNIST/raw/*.gz (or FashionMNIST/raw/*.gz), in torchvision's layout")
+    classes = sorted({entry["class"] for entry in config["datasets"] if datasets.entry_kind(entry) == "torchvision"})
+    if classes:
+        wanted.append(f"the root folder of torchvision's {', '.join(classes)} (the layout torchvision reads and downloads)")
+    wanted = ", and ".join(wanted)
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{key}: {str(path)!r} is a file, not a directory; give {wanted}")
     if path.exists():

@@ -143,6 +143,34 @@ CASES = {
                              ["NNTOPO_DATA_DIR", NOWHERE, "does not exist"]),
     "data-dir-is-a-file": ({"datasets": ["mnist"], "data_dir": "config.yaml"}, {},
                            ["data_dir", "is a file, not a directory"]),
+    "torchvision-data-dir-missing-no-download": (
+        {"datasets": [{"name": "theirs", "kind": "torchvision", "class": "CIFAR10"}], "download": False,
+         "data_dir": NOWHERE}, {}, ["data_dir", NOWHERE, "root folder of torchvision's CIFAR10", "download: true"]),
+    # datasets of the user's own (tests/unit/config/test_own_data.py has the rest)
+    "dataset-given-twice": ({"datasets": ["digits", "digits"]}, {}, ["datasets.1", "'digits' is given twice"]),
+    "own-dataset-with-a-built-in-name": ({"datasets": [{"name": "mnist", "kind": "arrays", "path": "mine.npz"}]}, {},
+                                         ["datasets.0.name", "'mnist' is a built-in dataset's name"]),
+    "own-dataset-named-as-a-results-folder": ({"datasets": [{"name": "logs", "kind": "arrays", "path": "mine.npz"}]},
+                                              {}, ["datasets.0.name", "name of a results folder"]),
+    "own-dataset-key-typo": ({"datasets": [{"name": "mine", "kind": "arrays", "pth": "mine.npz"}]}, {},
+                             ["unknown key 'pth' in datasets.0", "allowed keys:", "path"]),
+    "own-dataset-unknown-kind": ({"datasets": [{"name": "mine", "kind": "csv", "path": "mine.csv"}]}, {},
+                                 ["datasets.0.kind", "'csv'", "torchvision, folder, arrays"]),
+    "arrays-file-missing": ({"datasets": [{"name": "mine", "kind": "arrays", "path": "no/mine.npz"}]}, {},
+                            ["datasets.0 (mine)", "no/mine.npz does not exist", "x_train, y_train, x_test and y_test"]),
+    "image-folder-missing": ({"datasets": [{"name": "pics", "kind": "folder", "path": "no/pics"}]}, {},
+                             ["datasets.0 (pics)", "folder no/pics does not exist", "train/ and test/"]),
+    "torchvision-class-unknown": ({"datasets": [{"name": "theirs", "kind": "torchvision", "class": "Cifar10"}]}, {},
+                                  ["datasets.0 (theirs)", "no dataset class 'Cifar10'", "did you mean CIFAR10"]),
+    "scaling-means-and-deviations-differ": (
+        {"datasets": [{"name": "mine", "kind": "arrays", "path": "mine.npz",
+                       "scaling": {"mean": [0.5, 0.5], "std": [0.2]}}]}, {},
+        ["datasets.0 (mine)", "2 means but 1 standard deviations"]),
+    "external-on-a-dataset-not-studied": ({"external": [{"name": "theirs", "dataset": "mine", "activations": "a.h5"}]},
+                                          {}, ["external.0 (theirs)", "dataset mine is not in datasets (digits)"]),
+    "analysed-split-unknown": ({"analysis": {"split": "validation"}}, {}, ["analysis.split", "test, train"]),
+    "analysed-points-not-a-number": ({"analysis": {"points": "half"}}, {},
+                                     ["analysis.points", "null or an integer of at least 2"]),
 }
 
 

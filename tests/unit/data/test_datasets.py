@@ -9,8 +9,10 @@ from nntopo.data import shapes
 
 
 def test_the_schema_lists_the_known_datasets():
-    schema = config.load_schema()
-    assert schema["properties"]["datasets"]["items"]["enum"] == list(datasets.names())
+    items = config.load_schema()["properties"]["datasets"]["items"]
+    assert items["then"]["enum"] == list(datasets.names())  # a name: a built-in's
+    assert items["else"]["properties"]["kind"]["enum"] == list(datasets.USER_KINDS)  # a mapping: the user's
+    assert [branch["if"]["properties"]["kind"]["const"] for branch in items["else"]["allOf"]] == list(datasets.USER_KINDS)
     assert set(datasets.names(kind="shape")) == set(shapes.NAMES) == set(config.SHAPES)
     assert {info.kind for info in datasets.DATASETS.values()} <= set(datasets.KINDS)
 
