@@ -14,8 +14,14 @@ Conventions shared by all figures:
 - true classes (digits) use ``class_colors``, a palette chosen not to be confused with the clusters';
 - figures with a panel or a row per cluster show at most ``MAX_CLUSTERS`` clusters, the largest,
   and say so in their title;
-- weight images are ``weight.reshape(image_shape)`` (row-major, as the images were flattened),
-  drawn with a diverging colour map centred at 0 (red positive, blue negative).
+- an input is flattened channel, then row, then column (C x H x W); an image tile draws one such
+  array (``picture``, ``TileRows``): grey (C = 1) in a colour map, colour (C = 3) as RGB, any other number of
+  channels as a row of C grey images;
+- input images are drawn as the user sees them, the dataset's scaling undone (``display_images``),
+  grey ones ink dark on white;
+- weight images (and inputs seen through weights) are signed: grey ones in a diverging colour map
+  centred at 0 (red positive, blue negative); colour ones as RGB with each channel at
+  0.5 + w / (2 max|w|), so 0 is mid grey (``signed_colours``).
 
 Inputs named here:
 
@@ -28,8 +34,10 @@ Inputs named here:
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -61,6 +69,9 @@ WEIGHT_CMAP = "RdBu_r"  # diverging, centred at 0: red excites, blue inhibits
 
 
 INPUT_CMAP = "gray_r"  # MNIST-style: ink dark on white
+
+
+GAP_COLOR = (0.45, 0.45, 0.45, 1.0)  # between the channels of an image drawn as a row of greys
 
 
 _TAB20_ORDER = [0, 2, 4, 6, 8, 10, 12, 16, 18, 1, 3, 5, 7, 9, 11, 13, 17, 19]
@@ -164,11 +175,12 @@ def largest_clusters(sizes: pd.Series, limit: int = MAX_CLUSTERS) -> tuple[list[
     return sorted(int(c) for c in kept), f" ({limit} largest of {len(sizes)} clusters shown)"
 
 
-def check_image_shape(n_features: int, image_shape) -> tuple[int, int]:
-    h, w = (int(s) for s in image_shape)
-    if h * w != n_features:
-        raise ValueError(f"image_shape {h}x{w} has {h * w} pixels but the weights have {n_features} inputs")
-    return h, w
+def wrapped(text: str, width_in: float, fontsize: float) -> str:
+    """``text`` with each line wrapped to fit ``width_in`` inches of ``fontsize``-point text (a
+    figure narrower than its title would cut it off)."""
+    chars = max(20, int(width_in * 72 / (0.56 * fontsize)))
+    lines = [textwrap.wrap(line, chars, break_on_hyphens=False) or [""] for line in text.split("\n")]
+    return "\n".join(part for parts in lines for part in parts)
 
 
 def darker(color, factor: float = 0.75):
@@ -188,15 +200,157 @@ def panel_grid(n_panels: int, max_cols: int) -> tuple[int, int]:
     return math.ceil(n_panels / cols), cols
 
 
+def symmetric_scale(*arrays) -> float:
+    peak = max((float(np.abs(a).max()) for a in arrays if np.size(a)), default=0.0)
+    return peak if peak > 0 else 1.0
+
+
+# --- images: inputs and first-layer weights of any shape -------------------------------------------
+
+def as_input_shape(shape) -> tuple[int, int, int]:
+    """One image input's (channels, height, width); a (height, width) is one grey channel."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 2:
+        shape = (1, *shape)
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"an image is (channels, height, width) or (height, width), not {list(shape)}")
+    return shape
+
+
+def input_shape(attrs: dict) -> tuple[int, int, int] | None:
+    """One input's (channels, height, width) as a file's root attributes record it: ``input_shape``, or
+    in files written before it the ``image_shape`` (height, width) of grey images; None for points."""
+    shape = attrs.get("input_shape")
+    if shape is not None and len(shape):
+        return as_input_shape(shape) if len(shape) == 3 else None
+    image = attrs.get("image_shape")
+    return as_input_shape(image) if image is not None and len(image) == 2 else None
+
+
+def scaling(attrs: dict) -> dict:
+    """How the inputs were scaled (a file's attribute ``scaling``, JSON); files written before it was
+    recorded hold inputs in [0, 1]."""
+    value = attrs.get("scaling")
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return {"kind": "unit"}
+    return json.loads(value) if isinstance(value, str) else dict(value)
+
+
+def check_input_shape(n_features: int, shape) -> tuple[int, int, int]:
+    """``shape`` as (channels, height, width), refused when it does not hold ``n_features`` values."""
+    c, h, w = as_input_shape(shape)
+    if c * h * w != n_features:
+        raise ValueError(f"input shape {c}x{h}x{w} holds {c * h * w} values but the weights have {n_features} inputs")
+    return c, h, w
+
+
+def _per_channel(values, channels: int, name: str) -> np.ndarray:
+    values = np.atleast_1d(np.asarray(values, dtype=np.float64))
+    if len(values) == 1:
+        return np.repeat(values, channels)
+    if len(values) != channels:
+        raise ValueError(f"scaling {name} has {len(values)} values for images of {channels} channels")
+    return values
+
+
+def display_images(x, shape, scaling: dict | None = None) -> np.ndarray:
+    """Inputs (n, C*H*W, flattened channel, then row, then column) as the user sees them, (n, H, W, C):
+    the dataset's scaling undone. ``unit`` (and ``none``): the values as they are (unit inputs are
+    already in [0, 1]); ``standardize`` and ``given``: x * std + mean per channel, clipped to [0, 1]."""
+    c, h, w = as_input_shape(shape)
+    x = np.asarray(x)
+    x = x.reshape(-1, c, h, w)
+    kind = (scaling or {}).get("kind", "unit")
+    if kind in ("standardize", "given"):
+        mean = _per_channel(scaling["mean"], c, "mean")[:, None, None]
+        std = _per_channel(scaling["std"], c, "std")[:, None, None]
+        x = np.clip(x.astype(np.float64) * std + mean, 0.0, 1.0)
+    elif kind not in ("unit", "none"):
+        raise ValueError(f"input scaling {kind!r}: expected unit, standardize, given or none")
+    return x.transpose(0, 2, 3, 1)
+
+
+def channels_last(values, shape) -> np.ndarray:
+    """Input-shaped values (..., C*H*W) in the network's order as images (..., H, W, C)."""
+    c, h, w = as_input_shape(shape)
+    values = np.asarray(values)
+    return np.moveaxis(values.reshape(*values.shape[:-1], c, h, w), -3, -1)
+
+
+def signed_colours(image, scale: float) -> np.ndarray:
+    """A signed colour image (H, W, 3) as RGB: each channel 0.5 + value / (2 scale), clipped, so 0 is mid
+    grey, +scale full and -scale none of that channel."""
+    return np.clip(0.5 + np.asarray(image, dtype=np.float64) / (2 * scale), 0.0, 1.0)
+
+
+def channel_gap(width: int) -> int:
+    """Pixels between the channels of an image drawn as a row of greys."""
+    return max(1, width // 4)
+
+
+def tile_size(shape) -> tuple[int, int]:
+    """(height, width) in pixels of one image's tile: the image's own, or for channel counts other than
+    1 and 3 its C channels side by side, ``channel_gap`` apart."""
+    c, h, w = as_input_shape(shape)
+    return h, w if c in (1, 3) else c * w + (c - 1) * channel_gap(w)
+
+
+def picture(image, cmap, vmin: float, vmax: float, fade: float = 1.0) -> tuple[np.ndarray, dict]:
+    """What imshow draws of one (H, W, C) image, and the keywords it draws it with.
+
+    Grey (C = 1): the image in ``cmap`` from ``vmin`` to ``vmax``. Colour (C = 3): RGB; signed values
+    (vmin < 0) with ``signed_colours`` at scale vmax, others from vmin (black) to vmax (full).
+    Other C: the channels side by side in ``cmap``, blank between them (``tile_size``).
+    ``fade`` > 1 pales the image towards white, as a background under a map: a grey image's vmax
+    grows by it, a colour image's distance from white shrinks by it.
+    """
+    image = np.asarray(image)
+    c = image.shape[-1]
+    if c == 3:
+        rgb = (signed_colours(image, vmax) if vmin < 0
+               else np.clip((image.astype(np.float64) - vmin) / (vmax - vmin), 0.0, 1.0))
+        return (1 - (1 - rgb) / fade if fade != 1 else rgb), {}
+    if c == 1:
+        array = image[..., 0]
+    else:
+        from matplotlib import colormaps
+
+        h, w = image.shape[:2]
+        gap = channel_gap(w)
+        array = np.full((h, c * w + (c - 1) * gap), np.nan)
+        for k in range(c):
+            array[:, k * (w + gap):k * (w + gap) + w] = image[..., k]
+        cmap = colormaps[cmap].with_extremes(bad=GAP_COLOR)  # the gaps, never mistaken for a value
+    return array, {"cmap": cmap, "vmin": vmin, "vmax": vmax * fade if fade != 1 else vmax}
+
+
+def colour_key(vmin: float, vmax: float):
+    """What a colour bar beside colour tiles shows: one channel's intensity from vmin (none) to vmax (full)."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    return ScalarMappable(Normalize(vmin, vmax), "gray")
+
+
+def fit_halves(half: float, shape) -> tuple[float, float]:
+    """Half the width and half the height of a tile of ``shape`` (``tile_size``) that fits a square of side
+    2 ``half``: its longer side fills the square, so a wide or tall image keeps its proportions."""
+    h, w = tile_size(shape)
+    return half * w / max(h, w), half * h / max(h, w)
+
+
 class TileRows:
     """A figure of rows of image tiles, laid out in inches: each row is one Axes whose data units are
     image pixels (x to the right, y down), so tiles are placed by ``extent`` and stay square-pixelled.
+    ``shape`` is one image's (channels, height, width) or (height, width); ``self.h``, ``self.w`` its
+    tile's size in pixels (``tile_size``); ``tile_in`` the inches one image's width takes.
     """
 
-    def __init__(self, n_rows: int, row_width_px: float, image_shape: tuple[int, int], tile_in: float,
+    def __init__(self, n_rows: int, row_width_px: float, shape, tile_in: float,
                  left_in: float, right_in: float, head_in: float, title_in: float, bottom_in: float = 0.15):
-        self.h, self.w = image_shape
-        self.scale = tile_in / self.w  # inches per pixel
+        self.shape = as_input_shape(shape)
+        self.h, self.w = tile_size(self.shape)
+        self.scale = tile_in / self.shape[2]  # inches per pixel
         self.left_in, self.title_in = left_in, title_in
         self.row_in = self.h * self.scale + title_in
         self.width = left_in + row_width_px * self.scale + right_in
@@ -227,26 +381,34 @@ class TileRows:
         bar.update_ticks()
         return bar
 
+    def image(self, values) -> np.ndarray:
+        """One image as (H, W, C): a grey one from any array of H*W values; others must come as (H, W, C)
+        already (``channels_last``, ``display_images``), so channels are never mistaken for rows."""
+        c, h, w = self.shape
+        values = np.asarray(values)
+        if c == 1:
+            return values.reshape(h, w, 1)
+        if values.shape != (h, w, c):
+            raise ValueError(f"expected an image of shape {(h, w, c)} (height, width, channels), got {values.shape}")
+        return values
+
     def tile(self, ax, image, x_px: float, cmap, vmin, vmax, title: str = "", frame=None, fontsize: float = 7.5,
-             frame_width: float = 0.6):
+             frame_width: float = 0.6, fade: float = 1.0):
+        """Draw one image (``image``, ``picture``) at data x ``x_px``; returns what a colour bar of it shows."""
         from matplotlib.patches import Rectangle
 
-        im = ax.imshow(image.reshape(self.h, self.w), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest",
-                       extent=(x_px, x_px + self.w, self.h, 0), aspect="auto")
+        array, style = picture(self.image(image), cmap, vmin, vmax, fade)
+        im = ax.imshow(array, interpolation="nearest", extent=(x_px, x_px + self.w, self.h, 0), aspect="auto",
+                       **style)
         ax.add_patch(Rectangle((x_px, 0), self.w, self.h, fill=False, edgecolor=frame if frame is not None else "0.35",
                                linewidth=frame_width, clip_on=False))
         if title:
             ax.text(x_px + self.w / 2, -0.03 * self.h, title, ha="center", va="bottom", fontsize=fontsize,
                     clip_on=False)
-        return im
+        return colour_key(vmin, vmax) if self.shape[0] == 3 else im
 
     def row_label(self, ax, cluster: int, size, colors: np.ndarray) -> None:
         """The cluster's name, size and colour at the left of its row."""
         text = f"cluster {cluster}" + (f"\nn={int(size):,}" if size is not None and np.isfinite(size) else "")
-        ax.text(-0.12 * self.w, self.h / 2, text, ha="right", va="center", fontsize=8.5, clip_on=False,
+        ax.text(-0.12 * self.shape[2], self.h / 2, text, ha="right", va="center", fontsize=8.5, clip_on=False,
                 bbox=dict(boxstyle="round,pad=0.3", facecolor=colors[cluster], alpha=0.45, edgecolor="none"))
-
-
-def symmetric_scale(*arrays) -> float:
-    peak = max((float(np.abs(a).max()) for a in arrays if np.size(a)), default=0.0)
-    return peak if peak > 0 else 1.0

@@ -16,7 +16,7 @@ every map position's window lies inside the image.
 
 A channel's activation is recorded per image reduced over space (activations.h5's attribute
 ``spatial_reduction``: the maximum, by default, or the mean); the full maps are recomputed here
-from the trained network (``nntopo.network.model.load``) and the test images, in chunks, and checked
+from the trained network (``nntopo.network.model.load``) and the analysed images, in chunks, and checked
 against the recorded values. Arrays and the network in, arrays out: no file is read here.
 """
 
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# How many of the test images that activate a channel most make its mean patch and mean image.
+# How many of the analysed images that activate a channel most make its mean patch and mean image.
 TOP_IMAGES = 100
 # Recomputed reductions must match the recorded ones within this share of the layer's largest value:
 # the same model gives differences of float32 rounding (or, recorded on a GPU whose convolutions use
@@ -86,7 +86,7 @@ def receptive_field(convolution: dict, layer: str) -> ReceptiveField:
 
 
 def feature_maps(model, images, layer: str, channels=None, chunk: int = CHUNK) -> np.ndarray:
-    """The maps of convolutional layer ``layer`` for flattened images (N, H*W): (N, C, h, w), after
+    """The maps of convolutional layer ``layer`` for flattened images (N, C_in*H*W): (N, C, h, w), after
     the activation function and before pooling, as the network computes them in eval mode; only the
     channels ``channels`` (indices, in that order) when given."""
     import torch
@@ -145,31 +145,33 @@ def peak_positions(maps: np.ndarray) -> np.ndarray:
 
 
 def crop(image: np.ndarray, top: int, left: int, size: int, fill: float = 0.0) -> np.ndarray:
-    """The ``size`` x ``size`` square of a 2-D image whose top left pixel is (top, left); pixels
-    outside the image are ``fill`` (0: the blank background of images in [0, 1]). With no padding
-    every receptive field lies inside the image, so nothing is filled there."""
+    """The ``size`` x ``size`` square of an image (H, W) or (C, H, W), every channel, whose top left
+    pixel is (top, left): (size, size) or (C, size, size); pixels outside the image are ``fill`` (0:
+    the blank background of images in [0, 1]). With no padding every receptive field lies inside the
+    image, so nothing is filled there."""
     image = np.asarray(image)
-    out = np.full((size, size), fill, dtype=np.float64)
+    out = np.full((*image.shape[:-2], size, size), fill, dtype=np.float64)
     r0, c0 = max(top, 0), max(left, 0)
-    r1, c1 = min(top + size, image.shape[0]), min(left + size, image.shape[1])
+    r1, c1 = min(top + size, image.shape[-2]), min(left + size, image.shape[-1])
     if r0 < r1 and c0 < c1:
-        out[r0 - top:r1 - top, c0 - left:c1 - left] = image[r0:r1, c0:c1]
+        out[..., r0 - top:r1 - top, c0 - left:c1 - left] = image[..., r0:r1, c0:c1]
     return out
 
 
 @dataclass(frozen=True)
 class ChannelTop:
-    """The test images that activate one channel most, and what its maps' maxima see in them."""
+    """The analysed images that activate one channel most, and what its maps' maxima see in them."""
 
     channel: int
     field: ReceptiveField
-    images: np.ndarray  # (n,) test image indices, the most active first
+    images: np.ndarray  # (n,) indices of the analysed images, the most active first
     values: np.ndarray  # (n,) their recorded values of the channel
     positions: np.ndarray  # (n, 2) row, column of the largest value of each image's map
-    mean_patch: np.ndarray  # (size, size): the mean input square those positions see
-    mean_context: np.ndarray  # (size + 2 margin,) x 2: the same square with ``margin`` pixels around it
+    # The means, every input channel (C_in: 1 for grey images), as the network reads the inputs:
+    mean_patch: np.ndarray  # (C_in, size, size): the mean input square those positions see
+    mean_context: np.ndarray  # (C_in, size + 2 margin, size + 2 margin): the same with ``margin`` pixels around
     margin: int
-    mean_image: np.ndarray  # (H, W): the mean of the whole images
+    mean_image: np.ndarray  # (C_in, H, W): the mean of the whole images
     peak: float  # the largest |value| in these images' maps of the channel (0: the channel never responds)
 
 
@@ -181,19 +183,22 @@ def context_margin(field: ReceptiveField) -> int:
 def top_activating(model, images: np.ndarray, image_shape, recorded: np.ndarray, layer: str, channels,
                    field: ReceptiveField, n: int = TOP_IMAGES, reduction: str = "max", rtol: float = RTOL,
                    margin: int | None = None) -> dict[int, ChannelTop]:
-    """For each of ``channels`` of convolutional layer ``layer``: the ``n`` test images whose recorded
-    value of the channel (``recorded``, (N, C), one row per image of ``images``, (N, H*W)) is largest,
-    the position of the largest value of the channel's recomputed map in each, the mean of the
-    receptive-field squares at those positions (and of the squares ``margin`` pixels larger on every
-    side, ``context_margin`` by default, padded with 0 beyond the image's border) and the mean of the
-    images. Raises ``MapMismatch`` when the recomputed maps do not reduce to the recorded values."""
+    """For each of ``channels`` of convolutional layer ``layer``: the ``n`` analysed images whose
+    recorded value of the channel (``recorded``, (N, C), one row per image of ``images``, (N, C_in*H*W)
+    of ``image_shape`` (C_in, H, W), or (H, W) of grey ones) is largest, the position of the largest
+    value of the channel's recomputed map in each, the mean of the receptive-field squares at those
+    positions (and of the squares ``margin`` pixels larger on every side, ``context_margin`` by
+    default, padded with 0 beyond the image's border) and the mean of the images, every input channel.
+    Raises ``MapMismatch`` when the recomputed maps do not reduce to the recorded values."""
+    from nntopo.plotting import as_input_shape
+
     margin = context_margin(field) if margin is None else int(margin)
-    h, w = (int(s) for s in image_shape)
+    c, h, w = as_input_shape(image_shape)
     images = np.asarray(images)
     recorded = np.asarray(recorded)
     if len(images) != len(recorded):
-        raise MapMismatch(f"{len(images)} test images but {len(recorded)} recorded rows of {layer}")
-    pictures = images.reshape(len(images), h, w)
+        raise MapMismatch(f"{len(images)} analysed images but {len(recorded)} recorded rows of {layer}")
+    pictures = images.reshape(len(images), c, h, w)
     tops = {}
     for channel in (int(c) for c in channels):
         chosen = top_images(recorded[:, channel], n)
@@ -206,9 +211,9 @@ def top_activating(model, images: np.ndarray, image_shape, recorded: np.ndarray,
         contexts = [crop(pictures[i], r - margin, c - margin, side) for i, r, c in zip(chosen, rows, cols)]
         tops[channel] = ChannelTop(
             channel, field, chosen, recorded[chosen, channel], positions,
-            np.mean(patches, axis=0) if patches else np.zeros((field.size, field.size)),
-            np.mean(contexts, axis=0) if contexts else np.zeros((side, side)), margin,
-            pictures[chosen].mean(axis=0, dtype=np.float64) if len(chosen) else np.zeros((h, w)),
+            np.mean(patches, axis=0) if patches else np.zeros((c, field.size, field.size)),
+            np.mean(contexts, axis=0) if contexts else np.zeros((c, side, side)), margin,
+            pictures[chosen].mean(axis=0, dtype=np.float64) if len(chosen) else np.zeros((c, h, w)),
             float(np.max(np.abs(maps), initial=0.0)))
     return tops
 
@@ -223,8 +228,8 @@ class ClusterChannels:
     note: str  # for the title, when clusters are left out
     sizes: dict[int, int]
     channels: dict[int, tuple[np.ndarray, np.ndarray]]  # cluster -> (channels, fractions), rank 1 first
-    samples: dict[int, np.ndarray]  # cluster -> test image indices
-    maps: dict[int, np.ndarray]  # test image index -> (C, h, w) maps of the layer
+    samples: dict[int, np.ndarray]  # cluster -> indices of the analysed images
+    maps: dict[int, np.ndarray]  # analysed image index -> (C, h, w) maps of the layer
     tops: dict[int, ChannelTop]
     field: ReceptiveField
     reduction: str

@@ -10,11 +10,13 @@ inline. ``write_batch`` writes every output of a rule's job, ``draw_figure`` a s
 from __future__ import annotations
 
 import json
+import math
 import textwrap
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 
 from nntopo import config as nnconfig
@@ -26,9 +28,8 @@ from nntopo.clustering import plots as cluster_plots
 from nntopo.clustering.graph import MapperGraph
 from nntopo.figures.page import write_layers_page, write_mapper_page
 from nntopo.clustering.stage import write_graph_file
-from nntopo.figures.specs import METHOD_NEEDS, SEPARATOR, SPECS, Spec
+from nntopo.figures.specs import DATA, METHOD_NEEDS, SEPARATOR, SPECS, Spec
 from nntopo.network import plots as network_plots
-from nntopo.network.stage import recorded_network
 
 
 @dataclass
@@ -54,6 +55,8 @@ def write_batch(outputs: dict, inputs, settings: dict, dataset: str, model: str,
         spec, _, method = name.partition(SEPARATOR)
         own = {need: given[need + SEPARATOR + method] if need in METHOD_NEEDS else given.get(need)
                for need in SPECS[spec].needs}
+        if SPECS[spec].inputs:
+            own[DATA] = given.get(DATA)  # a prepared dataset's data.h5; None for a built-in one
         job = Job(SimpleNamespace(**own), settings[name], f"{dataset} {model}", layer, method or None, data_dir,
                   download)
         missing += _write(SPECS[spec], job, output)
@@ -62,7 +65,8 @@ def write_batch(outputs: dict, inputs, settings: dict, dataset: str, model: str,
 
 def draw_figure(name: str, inputs: dict, output, settings: dict, dataset: str, model: str, layer: str | None = None,
                 method: str | None = None, *, data_dir=None, download: bool = False) -> list[str]:
-    """One output, its inputs given as a plain dict of paths by need (for tests and the benchmark's reference)."""
+    """One output, its inputs given as a plain dict of paths by need (for tests and the benchmark's reference;
+    a prepared dataset's data.h5 as "data" for the figures that draw its inputs)."""
     job = Job(SimpleNamespace(**inputs), settings, f"{dataset} {model}", layer, method, data_dir, download)
     return _write(SPECS[name], job, output)
 
@@ -101,7 +105,7 @@ def filters(job: Job):
     first = store.read_weights(job.inputs.weights)[store.hidden_name(1)]
     if not first.is_convolution:
         raise store.StoreError(f"{job.inputs.weights}: hidden_1 is not a convolution, so it has no filters to draw")
-    return analysis_plots.filters(first.affine()[0], title=job.title)
+    return analysis_plots.filters(first.affine()[0], title=job.title)  # (channels, input channels, kh, kw)
 
 
 # --- a method's figures across a model's layers --------------------------------------------------
@@ -213,44 +217,43 @@ def graph_file(job: Job, output) -> list[str]:
 def neurons(job: Job):
     ranking, shown = _ranking(job)
     layer = store.read_weights(job.inputs.weights)[shown]
-    if layer.is_convolution:  # a CNN's first layer: its channels' kernels, in the kernel shape of the file
-        if layer.weight.shape[1] != 1:
-            raise ValueError(f"{shown} reads {layer.weight.shape[1]} channels, not the image's pixels: its kernels "
-                             "cannot be drawn as images")
-        return analysis_plots.kernel_images(ranking, layer.unit_weights(), layer.kernel_shape,
+    if layer.is_convolution:  # a CNN's first layer: its channels' kernels (input channels, kh, kw)
+        return analysis_plots.kernel_images(ranking, layer.unit_weights(), layer.weight.shape[1:],
                                             top_k=job.settings["top"], title=_where(job, shown),
                                             max_clusters=job.settings["max_clusters"])
-    weight, image_shape, _ = _pixel_weights(job, shown)
-    return analysis_plots.neuron_weight_images(ranking, weight, image_shape, top_k=job.settings["top"],
+    weight, shape, _ = _pixel_weights(job, shown)
+    return analysis_plots.neuron_weight_images(ranking, weight, shape, top_k=job.settings["top"],
                                                title=_where(job, shown), max_clusters=job.settings["max_clusters"])
 
 
 def transformed(job: Job):
     ranking, shown = _ranking(job)
-    weight, image_shape, attrs = _pixel_weights(job, shown)
-    images = data.load(attrs["dataset"], job.data_dir, job.download, train=False).x_test
-    return analysis_plots.transformed_inputs(images, store.read_clusters(job.inputs.clusters).labels, ranking, weight,
-                                             image_shape, seed=int(attrs["seed"]), top_k=job.settings["top"],
+    weight, shape, attrs = _pixel_weights(job, shown)
+    inputs = _analysed_inputs(job)
+    return analysis_plots.transformed_inputs(inputs.x, store.read_clusters(job.inputs.clusters).labels, ranking, weight,
+                                             shape, seed=int(attrs["seed"]), top_k=job.settings["top"],
                                              per_cluster=job.settings["per_cluster"], title=_where(job, shown),
-                                             max_clusters=job.settings["max_clusters"])
+                                             max_clusters=job.settings["max_clusters"], scaling=inputs.scaling,
+                                             index=inputs.index)
 
 
 def channels(job: Job):
     ranking, shown = _ranking(job)
-    model, images, image_shape, settings, attrs = _recorded_network(
-        str(job.inputs.state), str(job.inputs.weights), job.data_dir, job.download)
+    model, settings, attrs = _recorded_network(str(job.inputs.state), str(job.inputs.weights))
+    inputs = _analysed_inputs(job)
     acts = store.read_activations(job.inputs.activations)
     labels = store.read_clusters(job.inputs.clusters).labels
     field = receptive_field(settings["convolution"], shown)
     try:
         found = cluster_channels(
-            model, images, image_shape, acts.layer(shown), labels, ranking, shown, field, top_k=job.settings["top"],
-            per_cluster=job.settings["per_cluster"], seed=int(attrs["seed"]),
+            model, inputs.x, inputs.shape, acts.layer(shown), labels, ranking, shown, field,
+            top_k=job.settings["top"], per_cluster=job.settings["per_cluster"], seed=int(attrs["seed"]),
             max_clusters=job.settings["max_clusters"], reduction=acts.attrs.get("spatial_reduction", "max"))
     except MapMismatch as error:
         raise store.StoreError(f"{job.inputs.activations} and {job.inputs.state}: {shown}: {error}") from None
-    return analysis_plots.channel_responses(images, image_shape, found, top_k=job.settings["top"],
-                                            title=_where(job, shown))
+    return analysis_plots.channel_responses(inputs.x, inputs.shape, found, top_k=job.settings["top"],
+                                            title=_where(job, shown), scaling=inputs.scaling, index=inputs.index,
+                                            split=inputs.split)
 
 
 # --- what the adapters share ---------------------------------------------------------------------
@@ -280,23 +283,69 @@ def _mapper_graph(path) -> tuple[MapperGraph, dict]:
 
 
 def _pixel_weights(job: Job, shown: str):
-    """The input weights of the shown layer's neurons as images: only the first hidden layer's
-    inputs are the image's pixels (the figures that need them are drawn for it alone)."""
+    """The input weights of the shown layer's neurons as images, with one input's (channels, height,
+    width): only the first hidden layer's inputs are the image's pixels (the figures that need them
+    are drawn for it alone)."""
     weights = store.read_weights(job.inputs.weights)
     attrs = store.read_attrs(job.inputs.weights)
-    image_shape = tuple(attrs["image_shape"])
+    shape = plotting.input_shape(attrs)
+    if shape is None:
+        raise store.StoreError(f"{job.inputs.weights}: names no image input shape (input_shape or image_shape), "
+                               "so its weights cannot be drawn as images")
     weight = weights[shown].affine()[0]  # batch normalisation's per-neuron scale folded in
-    if weight.shape[1] != image_shape[0] * image_shape[1]:
+    if weight.shape[1] != math.prod(shape):
         raise ValueError(f"{shown}'s inputs are not image pixels: its weights cannot be drawn as images")
-    return weight, image_shape, attrs
+    return weight, shape, attrs
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """The inputs of the points a model's activations were recorded on, in their order."""
+
+    x: np.ndarray  # (N, C*H*W) as the network reads them
+    shape: tuple[int, int, int]  # one input's (channels, height, width)
+    scaling: dict  # how x was scaled (plotting.display_images undoes it)
+    split: str  # "test" or "train"
+    index: np.ndarray  # (N,) each point's index in its split
 
 
 @lru_cache(maxsize=1)
-def _recorded_network(state, weights, data_dir, download: bool):
-    """The trained network of the job's model (model.pt, rebuilt from the training settings the
-    weights file records), its test images (N, H*W), their shape, the settings and the attributes;
-    read once per batch job, whose methods' figures all use them."""
+def _inputs(activations, data_dir, download: bool, data_file) -> Inputs:
+    """``Inputs`` of the activations file at ``activations`` (its dataset, split and point_index; files
+    from before those were recorded hold every test point); read once per batch job."""
+    from nntopo.data.points import recorded
+
+    acts = store.read_activations(activations)
+    shape = plotting.input_shape(acts.attrs)
+    if shape is None:
+        raise store.StoreError(f"{activations}: names no image input shape (input_shape or image_shape): no "
+                               "inputs to draw")
+    split = acts.points["split"]
+    dataset = data.load(acts.attrs["dataset"], data_dir, download, train=split == "train", data_file=data_file)
+    chosen = recorded(dataset, split, acts.point_index)
+    if chosen.x.shape[1:] != (math.prod(shape),):
+        raise store.StoreError(f"{activations}: input shape {list(shape)} does not fit the {chosen.x.shape[1]} "
+                               f"values of dataset {dataset.name}'s inputs")
+    return Inputs(chosen.x, shape, dataset.scaling, split, np.asarray(chosen.index))
+
+
+def _analysed_inputs(job: Job) -> Inputs:
+    data_file = getattr(job.inputs, DATA, None)
+    return _inputs(str(job.inputs.activations), job.data_dir, job.download,
+                   None if data_file is None else str(data_file))
+
+
+@lru_cache(maxsize=1)
+def _recorded_network(state, weights):
+    """The trained network of the job's model (model.pt, rebuilt from the training settings and the
+    input shape the weights file records), the settings and the attributes; read once per batch job,
+    whose methods' figures all use it."""
+    from nntopo.network.model import load
+
     attrs = store.read_attrs(weights)
     n_classes = len(store.read_weights(weights)[store.OUTPUT_LAYER].bias)
-    model, images = recorded_network(state, attrs, n_classes, data_dir=data_dir, download=download)
-    return model, images, tuple(int(s) for s in attrs["image_shape"]), json.loads(attrs["config"]), attrs
+    shape = plotting.input_shape(attrs)
+    if shape is None:
+        raise store.StoreError(f"{weights}: names no image input shape, so its network cannot be rebuilt")
+    settings = json.loads(attrs["config"])
+    return load(state, settings, math.prod(shape), n_classes, shape), settings, attrs

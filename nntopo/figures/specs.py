@@ -26,10 +26,13 @@ class Spec:
     # write(job, output) writes a page or a graph file itself and returns the scripts it could not inline.
     draw: str | None = None
     write: str | None = None
+    # Whether it draws the dataset's inputs (at the analysed points its "activations" record): it reads a
+    # prepared dataset's data.h5 too, the input "data" (a built-in dataset is loaded by name).
+    inputs: bool = False
 
 
-def _spec(needs, settings=(), draw=None, write=None) -> Spec:
-    return Spec(tuple(needs), tuple(settings), draw, write)
+def _spec(needs, settings=(), draw=None, write=None, inputs=False) -> Spec:
+    return Spec(tuple(needs), tuple(settings), draw, write, inputs)
 
 
 # Per model: its own figures, then per method (or graph method) the figures across its layers.
@@ -56,11 +59,12 @@ GRAPH_FIGURES = {
     "graph_file": _spec(["clusters", "activations"], write="graph_file"),
 }
 # Weight images: where the ranked layer is the first hidden layer, whose inputs are the pixels (an
-# MLP's; a CNN's are below).
+# MLP's; a CNN's are below). The figures that draw inputs read them at the analysed points the
+# activations file records.
 IMAGE_FIGURES = {
     "neurons": _spec(["ranking", "weights"], ["top", "max_clusters", "shown"], "neurons"),
-    "transformed": _spec(["ranking", "weights", "clusters"], ["top", "per_cluster", "max_clusters", "shown"],
-                         "transformed"),
+    "transformed": _spec(["ranking", "weights", "clusters", "activations"],
+                         ["top", "per_cluster", "max_clusters", "shown"], "transformed", inputs=True),
 }
 # A CNN's: its first layer's filters (per model); where the ranked layer is its first, the top
 # channels' kernels, drawn by the same Spec as an MLP's weight images (the input-times-weights view
@@ -70,7 +74,7 @@ FILTER_FIGURES = {"filters": _spec(["weights"], draw="filters")}
 KERNEL_FIGURES = {"neurons": IMAGE_FIGURES["neurons"]}
 CHANNEL_FIGURES = {
     "channels": _spec(["ranking", "clusters", "activations", "weights", "state"],
-                      ["top", "per_cluster", "max_clusters", "shown"], "channels"),
+                      ["top", "per_cluster", "max_clusters", "shown"], "channels", inputs=True),
 }
 # The batches the figure rules write, one job each: a model's, a layer's, a layer's weight images;
 # a CNN's filters, its first layer's kernel images, a convolutional layer's channels.
@@ -122,6 +126,7 @@ INPUT_PATTERNS = {
     "layer_clusters": paths.CLUSTERS,
     "state": paths.MODEL_STATE,
 }
+DATA = "data"  # the input that is a prepared dataset's data.h5 (paths.DATA_FILE), for the Specs that draw inputs
 METHOD_NEEDS = {"clusters", "ranking", "table", "ablation", "embedding", "layer_clusters"}
 SEPARATOR = "__"  # a batch's output and input names: figure__method, need__method
 
@@ -138,7 +143,7 @@ def shows_pixels(config: dict, dataset: str, model: str, layer: str) -> bool:
     (an external network's first layer is not known to read the pixels)."""
     from nntopo.store import hidden_name  # here: the store loads h5py
 
-    return (models.is_grid_model(model) and _has_images(dataset)
+    return (models.is_grid_model(model) and nnconfig.has_images(config, dataset)
             and nnconfig.ranked_layers(config, model, layer)[-1] == hidden_name(1))
 
 
@@ -152,7 +157,7 @@ def image_batches(config: dict, dataset: str, model: str, layer: str) -> list[li
         return [IMAGE_BATCH] if shows_pixels(config, dataset, model, layer) else []
     convolutional = nnconfig.ranked_layers(config, model, layer)[-1] in nnconfig.convolutional_layers(model)
     return ([KERNEL_BATCH] if shows_pixels(config, dataset, model, layer) else []) + (
-        [CHANNEL_BATCH] if convolutional and _has_images(dataset) else [])
+        [CHANNEL_BATCH] if convolutional and nnconfig.has_images(config, dataset) else [])
 
 
 def image_outputs(config: dict, dataset: str, model: str, layer: str) -> list[str]:
@@ -163,13 +168,10 @@ def image_outputs(config: dict, dataset: str, model: str, layer: str) -> list[st
 
 def model_image_outputs(config: dict, dataset: str, model: str) -> list[str]:
     """A model's own image figures: a CNN's first-layer filters; none of an MLP's."""
-    if not models.is_grid_model(model) or not models.ModelId.parse(model).conv or not _has_images(dataset):
+    if (not models.is_grid_model(model) or not models.ModelId.parse(model).conv
+            or not nnconfig.has_images(config, dataset)):
         return []
     return list(batch_outputs(FILTER_BATCH, config).values())
-
-
-def _has_images(dataset: str) -> bool:
-    return dataset not in nnconfig.SHAPES
 
 
 def embedding_method(config: dict, method: str) -> str:
@@ -209,6 +211,8 @@ def batch_inputs(tables: list[dict], config: dict, dataset: str, model: str, lay
     inputs = {}
     for name in batch(tables, config):
         spec, _, method = name.partition(SEPARATOR)
+        if SPECS[spec].inputs and nnconfig.is_prepared(config, dataset):  # a built-in one is loaded by name
+            inputs[DATA] = paths.fill(paths.DATA_FILE, dataset=dataset)
         for need in SPECS[spec].needs:
             if need == "weights" and not nnconfig.has_weights(config, model):
                 continue  # an external network given without weights: its figure says so

@@ -15,17 +15,36 @@ from matplotlib.figure import Figure
 
 from nntopo.analysis.ranking import cluster_sizes, sample_points, top_neurons_with_fractions, top_rows
 from nntopo.plotting import (
-    check_image_shape,
+    channels_last,
+    check_input_shape,
     cluster_colors,
+    display_images,
     INPUT_CMAP,
     largest_clusters,
     MAX_CLUSTERS,
     new_figure,
     no_data,
     symmetric_scale,
+    tile_size,
     TileRows,
     WEIGHT_CMAP,
+    wrapped,
 )
+
+
+def signed_key(shape, per: str) -> str:
+    """How a figure's signed tiles (weights, inputs times weights) are coloured, for its title."""
+    if shape[0] == 3:
+        return f"RGB: each channel 0.5 + w / (2 max|w|), max|w| {per} (0: mid grey; bar: a channel's intensity)"
+    return "red excites, blue inhibits" + ("" if shape[0] == 1 else f"; the {shape[0]} input channels side by side")
+
+
+def heading(first: str, second: str, key: str, shape, width_in: float) -> str:
+    """A figure's title of two lines with the colour key of its tiles: a grey image's in the second line
+    (as it always was), another's on its own lines, every line wrapped to the figure's width."""
+    if shape[0] == 1:
+        return f"{first}\n{second}; {key}"
+    return wrapped(f"{first}\n{second}\n{key}", width_in, 9.5)
 
 
 def combined_weights(ranking: pd.DataFrame, hidden_weights: np.ndarray, top_k: int = 5) -> dict[int, np.ndarray]:
@@ -111,31 +130,41 @@ def ranking_heatmap(ranking: pd.DataFrame, n_clusters: int, top_k: int = 5, titl
 
 
 def neuron_weight_images(ranking: pd.DataFrame, hidden_weights: np.ndarray, image_shape, top_k: int = 5,
-                         title: str = "", max_clusters: int = MAX_CLUSTERS) -> Figure:
+                         title: str = "", max_clusters: int = MAX_CLUSTERS,
+                         units: tuple[str, str, str] = ("input weights", "neuron", "weight")) -> Figure:
     """For each cluster (a row): the input weights of its ``top_k`` best-ranked hidden neurons as images
     (rank 1 left; one symmetric colour scale per row, its colour bar after them), then their
     combination (``combined_weights``): the neurons' weight images summed, each weighted by its
     fraction (own symmetric scale and colour bar, framed in the cluster's colour).
 
-    Image titles: neuron index and the fraction of the cluster's points with it in their top-k.
+    ``image_shape``: one input's (channels, height, width), or (height, width) of a grey one; grey
+    weights in the diverging colour map, colour ones as RGB (``plotting.signed_colours``), other
+    channel counts as a row of greys. Image titles: neuron index and the fraction of the cluster's
+    points with it in their top-k. ``units`` names in the title what is drawn, the units and one
+    image: (input weights, neuron, weight), or a CNN's (kernels, channel, kernel).
     """
     hidden_weights = np.asarray(hidden_weights, dtype=np.float64)
-    h, w = check_image_shape(hidden_weights.shape[1], image_shape)
+    shape = check_input_shape(hidden_weights.shape[1], image_shape)
+    _, w = tile_size(shape)
+    iw = shape[2]  # one channel's width: gaps and bars scale with it
     sizes = cluster_sizes(ranking)
     shown, note = largest_clusters(sizes, max_clusters)
     n_clusters = int(ranking["cluster"].max()) + 1 if len(ranking) else 0
     colors = cluster_colors(n_clusters)
-    gap, bar_w = 0.12 * w, 0.1 * w
+    gap, bar_w = 0.12 * iw, 0.1 * iw
     x_tiles = np.arange(top_k) * (w + gap)
-    x_bar1 = top_k * (w + gap) - gap + 0.1 * w
-    x_combo = x_bar1 + bar_w + 0.75 * w
-    x_bar2 = x_combo + w + 0.1 * w
-    tiles = TileRows(max(len(shown), 1), x_bar2 + bar_w, (h, w), tile_in=1.15, left_in=1.25, right_in=0.5,
-                      head_in=0.75, title_in=0.32)
+    x_bar1 = top_k * (w + gap) - gap + 0.1 * iw
+    x_combo = x_bar1 + bar_w + 0.75 * iw
+    x_bar2 = x_combo + w + 0.1 * iw
+    what, unit, one = units
+    text = heading(f"{title + ': ' if title else ''}{what} of each cluster's top {top_k} {unit}s{note}",
+                   f"title: {unit} (share of the cluster's points with it in their top-k)",
+                   f"{signed_key(shape, 'per row and for each Σ')}; right: Σ fraction × {one}", shape,
+                   1.25 + (x_bar2 + bar_w) * 1.15 / iw + 0.5)
+    tiles = TileRows(max(len(shown), 1), x_bar2 + bar_w, shape, tile_in=1.15, left_in=1.25, right_in=0.5,
+                      head_in=0.75 + 0.17 * (text.count("\n") - 1), title_in=0.32)
     fig = tiles.fig
-    fig.suptitle(f"{title + ': ' if title else ''}input weights of each cluster's top {top_k} neurons{note}\n"
-                 f"title: neuron (share of the cluster's points with it in their top-k); red excites, blue inhibits; "
-                 f"right: Σ fraction × weight", fontsize=9.5, y=1 - 0.06 / tiles.height, va="top")
+    fig.suptitle(text, fontsize=9.5, y=1 - 0.06 / tiles.height, va="top")
     if not shown:
         no_data(fig.add_subplot(), "no ranked neurons")
         return fig
@@ -147,13 +176,14 @@ def neuron_weight_images(ranking: pd.DataFrame, hidden_weights: np.ndarray, imag
         scale = symmetric_scale(images)
         im = None
         for i, (n, f) in enumerate(zip(neurons, fractions)):
-            im = tiles.tile(ax, images[i], x_tiles[i], WEIGHT_CMAP, -scale, scale, f"#{n} ({f:.0%})")
+            im = tiles.tile(ax, channels_last(images[i], shape), x_tiles[i], WEIGHT_CMAP, -scale, scale,
+                            f"#{n} ({f:.0%})")
         if im is not None:
             tiles.colorbar(ax, im, x_bar1, bar_w)
         combo = weighted_sum(hidden_weights, neurons, fractions)
         combo_scale = symmetric_scale(combo)
-        im = tiles.tile(ax, combo, x_combo, WEIGHT_CMAP, -combo_scale, combo_scale, "Σ fraction × weight",
-                        frame=colors[c], frame_width=2)
+        im = tiles.tile(ax, channels_last(combo, shape), x_combo, WEIGHT_CMAP, -combo_scale, combo_scale,
+                        "Σ fraction × weight", frame=colors[c], frame_width=2)
         tiles.colorbar(ax, im, x_bar2, bar_w)
         tiles.row_label(ax, c, sizes.get(c), colors)
     return fig
@@ -161,8 +191,13 @@ def neuron_weight_images(ranking: pd.DataFrame, hidden_weights: np.ndarray, imag
 
 def transformed_inputs(images: np.ndarray, labels: np.ndarray, ranking: pd.DataFrame, hidden_weights: np.ndarray,
                        image_shape, seed: int, top_k: int = 5, per_cluster: int = 3, title: str = "",
-                       max_clusters: int = MAX_CLUSTERS) -> Figure:
+                       max_clusters: int = MAX_CLUSTERS, scaling: dict | None = None, index=None) -> Figure:
     """Sample inputs of each cluster seen through weight images.
+
+    ``images``: the clustered points' inputs as the network reads them, (N, C*H*W), one row per label;
+    ``image_shape`` one input's (channels, height, width) (or (height, width) of a grey one);
+    ``scaling`` the dataset's (the input is drawn with it undone, ``plotting.display_images``);
+    ``index`` each row's index in its split, which the titles name (0..N-1 by default).
 
     For each shown cluster c (a row), ``per_cluster`` of its points (``ranking.sample_points`` with ``seed``),
     each as four images side by side:
@@ -175,17 +210,20 @@ def transformed_inputs(images: np.ndarray, labels: np.ndarray, ranking: pd.DataF
     4. ``through(x, W_rand)``: ``top_k`` neurons drawn at random (seeded, per cluster) weighted by
        cluster c's top fractions in rank order (same total weight as W_c, random neurons).
 
-    Red: ink on excitatory weights, blue: ink on inhibitory ones; one symmetric scale per row (colour
-    bar at its end). Titles give each image's sum: the combined neurons' weighted pre-activation,
-    biases left out.
+    Red: ink on excitatory weights, blue: ink on inhibitory ones (colour: RGB, mid grey 0); one
+    symmetric scale per row (colour bar at its end). Titles give each image's sum: the combined
+    neurons' weighted pre-activation, biases left out.
     """
     hidden_weights = np.asarray(hidden_weights, dtype=np.float64)
     n_hidden, n_features = hidden_weights.shape
-    h, w = check_image_shape(n_features, image_shape)
+    shape = check_input_shape(n_features, image_shape)
+    _, w = tile_size(shape)
+    iw = shape[2]  # one channel's width: gaps and bars scale with it
     images = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
     labels = np.asarray(labels, dtype=np.int64)
     if images.shape != (len(labels), n_features):
         raise ValueError(f"images have shape {images.shape}; expected ({len(labels)}, {n_features})")
+    index = np.arange(len(images)) if index is None else np.asarray(index)
     sizes = cluster_sizes(ranking)
     ranked = sorted(int(c) for c in sizes.index if c >= 0)
     shown, note = largest_clusters(sizes, max_clusters)
@@ -195,17 +233,19 @@ def transformed_inputs(images: np.ndarray, labels: np.ndarray, ranking: pd.DataF
     tops = top_neurons_with_fractions(ranking, top_k)
     combos = combined_weights(ranking, hidden_weights, top_k)
 
-    views, gap, sample_gap, bar_w = 4, 0.1 * w, 0.55 * w, 0.1 * w
+    views, gap, sample_gap, bar_w = 4, 0.1 * iw, 0.55 * iw, 0.1 * iw
     sample_w = views * w + (views - 1) * gap
     x_sample = np.arange(per_cluster) * (sample_w + sample_gap)
-    x_bar = per_cluster * (sample_w + sample_gap) - sample_gap + 0.12 * w
-    tiles = TileRows(max(len(shown), 1), x_bar + bar_w, (h, w), tile_in=0.95, left_in=1.25, right_in=0.5,
-                      head_in=0.85, title_in=0.42)
+    x_bar = per_cluster * (sample_w + sample_gap) - sample_gap + 0.12 * iw
+    text = (f"{title + ': ' if title else ''}sample inputs x seen through neuron weights W (x ⊙ W, "
+            f"elementwise){note}\nown: the cluster's top-{top_k} neurons' weights summed with their fractions; "
+            f"next: the next cluster's; random: {top_k} random neurons, same fractions; Σ: sum of the image")
+    if shape[0] != 1:  # a grey image's title stays as it was
+        text = wrapped(f"{text}\n{signed_key(shape, 'per row')}", 1.25 + (x_bar + bar_w) * 0.95 / iw + 0.5, 9.5)
+    tiles = TileRows(max(len(shown), 1), x_bar + bar_w, shape, tile_in=0.95, left_in=1.25, right_in=0.5,
+                      head_in=0.85 + 0.17 * (text.count("\n") - 1), title_in=0.42)
     fig = tiles.fig
-    fig.suptitle(f"{title + ': ' if title else ''}sample inputs x seen through neuron weights W (x ⊙ W, "
-                 f"elementwise){note}\nown: the cluster's top-{top_k} neurons' weights summed with their fractions; "
-                 f"next: the next cluster's; random: {top_k} random neurons, same fractions; Σ: sum of the image",
-                 fontsize=9.5, y=1 - 0.06 / tiles.height, va="top")
+    fig.suptitle(text, fontsize=9.5, y=1 - 0.06 / tiles.height, va="top")
     if not shown:
         no_data(fig.add_subplot(), "no clusters")
         return fig
@@ -222,13 +262,14 @@ def transformed_inputs(images: np.ndarray, labels: np.ndarray, ranking: pd.DataF
         points = samples[c]
         seen = [[through(images[p], W) for _, W in weights] for p in points]
         scale = symmetric_scale(*[v for row in seen for v in row])
-        ink = max(1.0, max((float(images[p].max()) for p in points), default=1.0))
+        shown_inputs = display_images(images[points], shape, scaling)
+        ink = max(1.0, max((float(image.max()) for image in shown_inputs), default=1.0))
         im = None
         for s, p in enumerate(points):
             x0 = x_sample[s]
-            tiles.tile(ax, images[p], x0, INPUT_CMAP, 0, ink, f"input #{p}", fontsize=7.5)
+            tiles.tile(ax, shown_inputs[s], x0, INPUT_CMAP, 0, ink, f"input #{index[p]}", fontsize=7.5)
             for v, ((name, _), value) in enumerate(zip(weights, seen[s]), start=1):
-                im = tiles.tile(ax, value, x0 + v * (w + gap), WEIGHT_CMAP, -scale, scale,
+                im = tiles.tile(ax, channels_last(value, shape), x0 + v * (w + gap), WEIGHT_CMAP, -scale, scale,
                                 f"{name}\nΣ={value.sum():+.2f}", fontsize=7)
         if im is not None:
             tiles.colorbar(ax, im, x_bar, bar_w)

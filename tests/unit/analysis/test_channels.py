@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from nntopo import config as nnconfig
-from nntopo import models, paths, store
+from nntopo import models, paths, plotting, store
 from nntopo.analysis import channels, plots
 from nntopo.analysis.ranking import rank_neurons
 from nntopo.store import StoreError
@@ -24,7 +24,8 @@ from tests.unit.analysis.test_plots import png_size, saved
 
 
 def network(convolution: dict, image_shape, widths=(), n_classes: int = 2, activation=None):
-    return build(image_shape[0] * image_shape[1], n_classes, list(widths), {"name": "none"},
+    """An untrained CNN of images of ``image_shape``: (height, width) grey, or (channels, height, width)."""
+    return build(int(np.prod(image_shape)), n_classes, list(widths), {"name": "none"},
                  activation or {"name": "relu"}, convolution, image_shape).eval()
 
 
@@ -125,18 +126,19 @@ def test_top_images_positions_and_patches_by_hand():
     assert first.images.tolist() == [1, 3, 0]
     np.testing.assert_allclose(first.values, [0.9, 0.7, 0.5])
     assert first.positions.tolist() == [[0, 0], [2, 1], [1, 2]]
-    np.testing.assert_allclose(first.mean_patch, [[0.7, 0], [0, 0]], atol=1e-7)  # the lit pixel at the top left
+    # Means of every input channel: one here, grey images.
+    np.testing.assert_allclose(first.mean_patch, [[[0.7, 0], [0, 0]]], atol=1e-7)  # the lit pixel at the top left
     # One pixel of context around each patch, 0 beyond the border (image 1's window starts at the corner).
     context = np.zeros((4, 4))
     context[1, 1], context[0, 1] = (0.9 + 0.7 + 0.5) / 3, 0.2 / 3
-    np.testing.assert_allclose(first.mean_context, context, atol=1e-7)
-    np.testing.assert_allclose(first.mean_image, pictures[[1, 3, 0]].mean(axis=0), atol=1e-7)
+    np.testing.assert_allclose(first.mean_context, context[None], atol=1e-7)
+    np.testing.assert_allclose(first.mean_image, pictures[[1, 3, 0]].mean(axis=0)[None], atol=1e-7)
     assert first.peak == pytest.approx(0.9)
 
     second = tops[1]
     assert second.images.tolist() == [2, 1, 3]  # 0.25, then the tie of 0.225 in index order
     assert second.positions.tolist() == [[2, 2], [0, 0], [1, 0]]  # image 3's tie: the first in row-major order
-    np.testing.assert_allclose(second.mean_patch, [[0.3, 0.2 / 3], [0, 1.7 / 3]], atol=1e-7)
+    np.testing.assert_allclose(second.mean_patch, [[[0.3, 0.2 / 3], [0, 1.7 / 3]]], atol=1e-7)
 
 
 def test_crop_pads_beyond_the_border():
@@ -144,6 +146,34 @@ def test_crop_pads_beyond_the_border():
     np.testing.assert_array_equal(channels.crop(image, 1, 1, 2), [[5, 6], [9, 10]])
     np.testing.assert_array_equal(channels.crop(image, -1, 3, 2, fill=-1), [[-1, -1], [3, -1]])
     assert channels.crop(image, 5, 5, 2).tolist() == [[0, 0], [0, 0]]
+    colour = np.stack([image, image + 100, image + 200])  # (C, H, W): every channel cropped alike
+    np.testing.assert_array_equal(channels.crop(colour, 1, 1, 2), [[[5, 6], [9, 10]], [[105, 106], [109, 110]],
+                                                                   [[205, 206], [209, 210]]])
+
+
+def test_the_patches_of_colour_images_keep_every_channel():
+    """A 2x2 convolution of 3-channel 4x4 images whose one channel copies the blue channel's top-left
+    pixel: the images that activate it most are those with blue there, and their mean patch holds the
+    red they also have, in the red channel."""
+    net = network({"channels": [1], "kernel": 2, "pool": 1}, (3, 4, 4))
+    with torch.no_grad():
+        net.layers["hidden_1"].weight.zero_()
+        net.layers["hidden_1"].weight[0, 2, 0, 0] = 1.0
+        net.layers["hidden_1"].bias.zero_()
+    images = np.zeros((3, 3, 4, 4), np.float32)
+    images[0, 2, 1, 2], images[0, 0, 1, 2] = 0.5, 0.3  # blue and some red at (1, 2)
+    images[1, 2, 0, 0] = 0.9
+    images[2, 0, 0, 0] = 1.0  # red alone: the channel does not see it
+    recorded = np.array([[0.5], [0.9], [0.0]], np.float32)
+    field = channels.ReceptiveField(2, 1)
+    top = channels.top_activating(net, images.reshape(3, -1), (3, 4, 4), recorded, "hidden_1", [0], field, n=2,
+                                  margin=1)[0]
+    assert top.images.tolist() == [1, 0] and top.positions.tolist() == [[0, 0], [1, 2]]
+    expected = np.zeros((3, 2, 2))
+    expected[2, 0, 0], expected[0, 0, 0] = (0.9 + 0.5) / 2, 0.3 / 2
+    np.testing.assert_allclose(top.mean_patch, expected, atol=1e-7)
+    assert top.mean_context.shape == (3, 4, 4) and top.mean_image.shape == (3, 4, 4)
+    np.testing.assert_allclose(top.mean_image, images[[1, 0]].mean(axis=0), atol=1e-7)
 
 
 def test_recorded_values_of_another_model_are_refused():
@@ -153,7 +183,7 @@ def test_recorded_values_of_another_model_are_refused():
     wrong[2, 1] = 0.5
     with pytest.raises(channels.MapMismatch, match="differs from the recorded channel values by up to 0.25"):
         channels.top_activating(net, images, (4, 4), wrong, "hidden_1", [1], field, n=2)
-    with pytest.raises(channels.MapMismatch, match="3 test images but 4 recorded rows"):
+    with pytest.raises(channels.MapMismatch, match="3 analysed images but 4 recorded rows"):
         channels.top_activating(net, images[:3], (4, 4), recorded, "hidden_1", [1], field)
 
 
@@ -166,8 +196,31 @@ def test_filters_of_any_kernel_shape(tmp_path):
     assert "the 5 first-layer filters, 3×5 kernels" in fig.get_suptitle().replace("\n", " ")
     assert {ax.get_title() for ax in fig.axes if ax.get_visible() and ax.get_title()} == {f"ch {c}" for c in range(5)}
     saved(fig, tmp_path, "filters_wide")
-    with pytest.raises(ValueError, match="3 input channels"):
-        plots.filters(rng.normal(size=(4, 3, 3, 3)))
+    fig = plots.filters(rng.normal(size=(6, 3, 5, 3)), "a colour model")  # an odd, not square kernel
+    assert "3×5×3 (3 input channels) kernels" in fig.get_suptitle().replace("\n", " ")
+    assert "0.5 + w / (2 max|w|)" in fig.get_suptitle()
+    assert {ax.images[0].get_array().shape for ax in fig.axes if ax.images} == {(5, 3, 3)}  # RGB
+    saved(fig, tmp_path, "filters_colour")
+    fig = plots.filters(rng.normal(size=(4, 2, 3, 3)))  # two input channels: side by side
+    assert {ax.images[0].get_array().shape for ax in fig.axes if ax.images} == {(3, 6 + plotting.channel_gap(3))}
+    saved(fig, tmp_path, "filters_two_channels")
+    with pytest.raises(ValueError, match="C_in, kh, kw"):
+        plots.filters(rng.normal(size=(4, 3)))
+
+
+def test_colour_filters_keep_their_channels_in_order():
+    """Channel 0 of the kernel positive at the top left: red there (0.5 + 1/2 in red alone), channel 1 at
+    the bottom right: green; a negated kernel shows neither."""
+    from tests.unit.analysis.test_plots import colour_at, red_and_green, rendered
+
+    kernels = np.stack([red_and_green((3, 5, 3)).reshape(3, 5, 3)] * 2)
+    kernels[1] *= -1
+    fig = plots.filters(kernels)
+    pixels = rendered(fig)
+    first, second = (ax for ax in fig.axes if ax.images)
+    np.testing.assert_allclose(colour_at(fig, pixels, first, 0, 0), [1, 0.5, 0.5], atol=0.02)
+    np.testing.assert_allclose(colour_at(fig, pixels, first, 2, 4), [0.5, 1, 0.5], atol=0.02)
+    np.testing.assert_allclose(colour_at(fig, pixels, second, 0, 0), [0, 0.5, 0.5], atol=0.02)
 
 
 def random_ranking(n_points=200, n_channels=8, n_clusters=4, seed=0):
@@ -184,14 +237,21 @@ def test_kernel_images_in_the_kernel_shape(tmp_path):
     fig = plots.kernel_images(ranking, np.random.default_rng(1).normal(size=(8, 1, 3, 2)), (3, 2), top_k=3,
                                       title="test")
     assert "3×2 kernels of each cluster's top 3 channels (20 largest of 26 clusters shown)" in fig.get_suptitle()
+    assert "title: channel (share of the cluster's points with it in their top-k); red excites, blue inhibits; " \
+           "right: Σ fraction × kernel" in fig.get_suptitle()
     saved(fig, tmp_path, "kernels")
+    fig = plots.kernel_images(ranking, np.random.default_rng(1).normal(size=(8, 3, 3, 3)), (3, 3, 3), top_k=3,
+                              title="colour")
+    assert "3×3×3 kernels of each cluster's top 3 channels" in fig.get_suptitle()
+    assert {im.get_array().shape for ax in fig.axes for im in ax.images} == {(3, 3, 3)}
+    saved(fig, tmp_path, "kernels_colour")
 
 
 def channel_case(convolution, image_shape, layer, n_points=120, n_clusters=3, seed=0, activation=None,
                  reduction="max"):
     torch.manual_seed(seed)
     net = network(convolution, image_shape, activation=activation)
-    images = np.random.default_rng(seed).random((n_points, image_shape[0] * image_shape[1]), dtype=np.float32)
+    images = np.random.default_rng(seed).random((n_points, int(np.prod(image_shape))), dtype=np.float32)
     recorded = channels.reduce(channels.feature_maps(net, images, layer), reduction)
     labels = np.arange(n_points) % n_clusters
     return net, images, recorded, labels, rank_neurons(recorded, labels, 3)
@@ -201,6 +261,8 @@ def channel_case(convolution, image_shape, layer, n_points=120, n_clusters=3, se
     ({"channels": [4, 6], "kernel": 3, "pool": 2}, (28, 28), "hidden_2", 3, 3, "relu", "max"),
     ({"channels": [4], "kernel": 3, "pool": 1}, (8, 8), "hidden_1", 1, 1, "relu", "max"),  # narrow: the title wraps
     ({"channels": [4, 4], "kernel": 2, "pool": 3}, (16, 14), "hidden_2", 2, 2, "tanh", "mean"),  # negative values
+    ({"channels": [4, 4], "kernel": 3, "pool": 2}, (3, 13, 11), "hidden_2", 2, 2, "relu", "max"),  # colour, odd size
+    ({"channels": [3], "kernel": 2, "pool": 1}, (2, 9, 7), "hidden_1", 2, 1, "relu", "max"),  # two channels
 ])
 def test_channel_responses(tmp_path, convolution, image_shape, layer, top_k, per_cluster, activation, reduction):
     net, images, recorded, labels, ranking = channel_case(convolution, image_shape, layer, reduction=reduction,
@@ -349,8 +411,10 @@ def test_mlp_batches_are_unchanged():
         assert figures.batch(getattr(figures, name), config) == expected
     assert figures.batch_settings(figures.IMAGE_BATCH, config, "mlp100-none-s0", "hidden_1")["transformed__umap"] == \
         {"top": 5, "per_cluster": 3, "max_clusters": 20, "shown": "hidden_1"}
+    # The transformed inputs read the activations file for the analysed points; MNIST has no data.h5.
     assert set(figures.batch_inputs(figures.IMAGE_BATCH, config, "mnist", "mlp100-none-s0", "hidden_1")) == \
-        {f"{need}__{m}" for need in ("ranking", "clusters") for m in ("kmeans", "tsne", "umap", "mapper")} | {"weights"}
+        {f"{need}__{m}" for need in ("ranking", "clusters") for m in ("kmeans", "tsne", "umap", "mapper")} | \
+        {"weights", "activations"}
 
 
 def test_which_image_figures_each_model_gets():

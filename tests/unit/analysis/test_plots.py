@@ -42,8 +42,9 @@ def summary_table(labels, y, predictions, n_classes=10, with_noise=False) -> pd.
     return pd.DataFrame(rows)
 
 
-def make_case(n=300, hidden=24, shape=(8, 8), n_clusters=4, seed=0):
-    """Points with cluster labels (some -1, one cluster of a single point), activations, weights, images."""
+def make_case(n=300, hidden=24, shape=(8, 8), n_clusters=4, seed=0, scaling=None):
+    """Points with cluster labels (some -1, one cluster of a single point), activations, weights, images
+    of ``shape`` ((height, width) grey, or (channels, height, width))."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, n_clusters, n)
     labels[:20] = -1
@@ -51,7 +52,7 @@ def make_case(n=300, hidden=24, shape=(8, 8), n_clusters=4, seed=0):
         labels[labels == n_clusters - 1] = 0
         labels[25] = n_clusters - 1  # a cluster of size one
     acts = np.maximum(rng.normal(size=(n, hidden)) + (labels[:, None] == np.arange(hidden) % n_clusters), 0)
-    d = shape[0] * shape[1]
+    d = int(np.prod(shape))
     return {
         "labels": labels,
         "hidden": acts.astype(np.float32),
@@ -63,6 +64,7 @@ def make_case(n=300, hidden=24, shape=(8, 8), n_clusters=4, seed=0):
         "embedding": rng.normal(size=(n, 2)) + labels[:, None],
         "shape": shape,
         "n_clusters": n_clusters,
+        "scaling": scaling,
     }
 
 
@@ -87,6 +89,10 @@ CASES = {
     "mnist_shape": dict(shape=(28, 28), n_clusters=4),
     "digits_8x8": dict(shape=(8, 8), n_clusters=5),
     "single_cluster": dict(shape=(8, 8), n_clusters=1),
+    # colour, an odd size, standardised inputs; and a channel count drawn as a row of greys
+    "colour_13x11": dict(shape=(3, 13, 11), n_clusters=4,
+                         scaling={"kind": "standardize", "mean": [0.5, 0.4, 0.3], "std": [0.2, 0.25, 0.3]}),
+    "two_channels_9x7": dict(shape=(2, 9, 7), n_clusters=3),
 }
 MANY = dict(shape=(4, 6), n_clusters=26, n=600)
 
@@ -184,7 +190,8 @@ def test_cluster_figures(case, tmp_path):
     saved(analysis_plots.neuron_weight_images(ranking, data["weights"], data["shape"], top_k=5, title=name), tmp_path,
           f"neurons_{name}")
     saved(analysis_plots.transformed_inputs(data["images"], labels, ranking, data["weights"], data["shape"], seed=0, top_k=5,
-                                            per_cluster=3, title=name), tmp_path, f"transformed_{name}")
+                                            per_cluster=3, title=name, scaling=data["scaling"]), tmp_path,
+          f"transformed_{name}")
 
 
 def test_many_clusters_are_capped():
@@ -224,8 +231,10 @@ def test_transformed_inputs_show_the_computed_sums():
 def test_wrong_image_shape_is_refused():
     data = make_case(shape=(8, 8))
     ranking = ranking_table(data["hidden"], data["labels"])
-    with pytest.raises(ValueError, match="28x28"):
+    with pytest.raises(ValueError, match="1x28x28 holds 784 values but the weights have 64 inputs"):
         analysis_plots.neuron_weight_images(ranking, data["weights"], (28, 28))
+    with pytest.raises(ValueError, match="3x8x8 holds 192"):
+        analysis_plots.transformed_inputs(data["images"], data["labels"], ranking, data["weights"], (3, 8, 8), seed=0)
 
 
 def test_mapper_graph(tmp_path):
@@ -241,3 +250,153 @@ def test_mapper_graph(tmp_path):
           "mapper_single")
     saved(clustering_plots.mapper_graph(np.zeros(1, int), np.zeros(0, int), np.zeros((0, 2), int), np.zeros(0, int),
                              labels_true), tmp_path, "mapper_empty")
+
+
+# --- images of any shape: inputs as the user sees them, colour weights, tiles -------------------------------
+
+def test_the_scaling_is_undone_by_hand():
+    # Two channels of 1 x 2 pixels, standardised with mean (0.5, 0.2) and std (0.25, 0.1).
+    x = np.array([[0.0, 2.0, -4.0, 1.0],
+                  [3.0, -3.0, 8.0, 0.0]], dtype=np.float32)
+    scaling = {"kind": "standardize", "mean": [0.5, 0.2], "std": [0.25, 0.1]}
+    shown = plotting.display_images(x, (2, 1, 2), scaling)
+    assert shown.shape == (2, 1, 2, 2)  # (n, H, W, C)
+    # channel 0: 0 * 0.25 + 0.5, 2 * 0.25 + 0.5; channel 1: -4 * 0.1 + 0.2 = -0.2 -> 0, 1 * 0.1 + 0.2
+    np.testing.assert_allclose(shown[0, 0], [[0.5, 0.0], [1.0, 0.3]])
+    # 3 * 0.25 + 0.5 = 1.25 -> 1, -3 * 0.25 + 0.5 = -0.25 -> 0; 8 * 0.1 + 0.2 = 1.0, 0.2
+    np.testing.assert_allclose(shown[1, 0], [[1.0, 1.0], [0.0, 0.2]])
+    # given numbers are undone the same way; one number stands for every channel
+    np.testing.assert_allclose(plotting.display_images(x, (2, 1, 2), {**scaling, "kind": "given"}), shown)
+    np.testing.assert_allclose(plotting.display_images(x[:, :2], (1, 1, 2), {"kind": "standardize", "mean": [0.5],
+                                                                              "std": [0.25]})[:, 0, :, 0],
+                               [[0.5, 1.0], [1.0, 0.0]])
+    # unit and none: as they are (a grey image of 1 x 4, not clipped), the dtype kept
+    for kind in ("unit", "none"):
+        same = plotting.display_images(x, (1, 1, 4), {"kind": kind, "low": 0, "high": 255})
+        assert same.dtype == np.float32 and np.array_equal(same[..., 0], x.reshape(2, 1, 4))
+    assert np.array_equal(plotting.display_images(x, (1, 1, 4), None)[..., 0], x.reshape(2, 1, 4))
+    with pytest.raises(ValueError, match="scaling mean has 3 values for images of 2 channels"):
+        plotting.display_images(x, (2, 1, 2), {"kind": "standardize", "mean": [0, 0, 0], "std": [1, 1]})
+    with pytest.raises(ValueError, match="'log'"):
+        plotting.display_images(x, (2, 1, 2), {"kind": "log"})
+
+
+def test_the_input_shape_and_scaling_from_a_files_attributes():
+    assert plotting.input_shape({"input_shape": [3, 13, 11], "image_shape": [13, 11]}) == (3, 13, 11)
+    assert plotting.input_shape({"image_shape": np.array([28, 28])}) == (1, 28, 28)  # a file from before
+    assert plotting.input_shape({"input_shape": [2], "image_shape": []}) is None  # points
+    assert plotting.input_shape({}) is None
+    assert plotting.scaling({}) == {"kind": "unit"}
+    assert plotting.scaling({"scaling": '{"kind": "standardize", "mean": [0.1], "std": [2]}'})["std"] == [2]
+    assert plotting.channels_last(np.arange(12), (3, 2, 2))[1, 0].tolist() == [2, 6, 10]  # pixel (1, 0), each channel
+
+
+def test_colour_weights_put_zero_at_mid_grey():
+    weights = np.array([[[0.0, 0.2, -0.2], [0.1, -0.4, 0.8]]])  # (H=1, W=2, C=3)
+    np.testing.assert_allclose(plotting.signed_colours(weights, 0.4),
+                               [[[0.5, 0.75, 0.25], [0.625, 0.0, 1.0]]])  # 0.5 + w / 0.8, clipped
+    rgb, style = plotting.picture(weights, plotting.WEIGHT_CMAP, -0.4, 0.4)
+    assert style == {} and np.array_equal(rgb, plotting.signed_colours(weights, 0.4))
+    grey, style = plotting.picture(weights[..., :1], plotting.WEIGHT_CMAP, -0.4, 0.4)
+    assert grey.shape == (1, 2) and style == {"cmap": plotting.WEIGHT_CMAP, "vmin": -0.4, "vmax": 0.4}
+    # inputs: from vmin to vmax; faded towards white as a background
+    rgb, _ = plotting.picture(np.array([[[1.0, 0.0, 0.5]]]), plotting.INPUT_CMAP, 0, 1, fade=2)
+    np.testing.assert_allclose(rgb, [[[1.0, 0.5, 0.75]]])
+    _, style = plotting.picture(np.ones((1, 1, 1)), plotting.INPUT_CMAP, 0, 1.5, fade=2)
+    assert style["vmax"] == 3.0
+    # another channel count: the channels side by side, blank between them
+    row, style = plotting.picture(np.arange(8.0).reshape(2, 2, 2), "gray", 0, 7)
+    gap = plotting.channel_gap(2)
+    assert row.shape == (2, 4 + gap) and np.isnan(row[:, 2:2 + gap]).all()  # drawn in GAP_COLOR
+    assert style["cmap"].get_bad().tolist() == list(plotting.GAP_COLOR)
+    assert row[:, :2].tolist() == [[0, 2], [4, 6]] and row[:, 2 + gap:].tolist() == [[1, 3], [5, 7]]
+
+
+def test_tiles_of_3x13x11_keep_their_shape(tmp_path):
+    assert plotting.tile_size((3, 13, 11)) == (13, 11)
+    assert plotting.tile_size((13, 11)) == (13, 11)
+    assert plotting.tile_size((2, 13, 11)) == (13, 2 * 11 + plotting.channel_gap(11))
+    tiles = plotting.TileRows(2, 40, (3, 13, 11), tile_in=1.0, left_in=1, right_in=0.5, head_in=0.5, title_in=0.3)
+    ax = tiles.row(1)
+    image = np.random.default_rng(0).random((13, 11, 3))
+    tiles.tile(ax, image, 15, plotting.INPUT_CMAP, 0, 1)
+    drawn = ax.images[-1]
+    assert drawn.get_extent() == [15, 26, 13, 0] and drawn.get_array().shape == (13, 11, 3)
+    # square pixels: as many inches per pixel across as down, one image's width taking tile_in
+    box = ax.get_position()
+    per_x = box.width * tiles.width / 40
+    per_y = box.height * tiles.height / 13
+    assert per_x == pytest.approx(per_y) and per_x * 11 == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"\(13, 11, 3\)"):  # channels first would be mistaken for rows
+        tiles.tile(ax, image.transpose(2, 0, 1), 0, plotting.INPUT_CMAP, 0, 1)
+    # a wide or tall tile in a graph fills its square along its longer side
+    assert plotting.fit_halves(0.4, (3, 13, 11)) == pytest.approx((0.4 * 11 / 13, 0.4))
+    assert plotting.fit_halves(0.4, (1, 28, 28)) == (0.4, 0.4)
+
+
+def rendered(fig) -> np.ndarray:
+    """The figure's pixels, (height, width, RGB) in [0, 1], as plotting.save draws them."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[..., :3] / 255.0
+
+
+def colour_at(fig, pixels, ax, x, y) -> np.ndarray:
+    """The rendered colour at data point (x, y) of ``ax``."""
+    col, row = ax.transData.transform((x, y))
+    return pixels[int(pixels.shape[0] - row), int(col)]
+
+
+def red_and_green(shape=(3, 13, 11)) -> np.ndarray:
+    """One input, flat in the network's order (C, H, W): a red square at the top left, a green one at the
+    bottom right, black elsewhere."""
+    c, h, w = shape
+    image = np.zeros(shape)
+    image[0, :4, :4] = 1.0
+    image[1, -4:, -4:] = 1.0
+    return image.ravel()
+
+
+def test_colour_channels_are_drawn_in_their_order():
+    """Red stays red and at the top left, green green and at the bottom right: in the input tile (as it is),
+    and in a weight tile (0 mid grey: the red square 0.5 + 1 / 2 in red alone)."""
+    shape = (3, 13, 11)
+    n = 40
+    labels = np.arange(n) % 2
+    images = np.repeat(red_and_green(shape)[None], n, axis=0)
+    hidden = np.zeros((n, 4))
+    hidden[labels == 0, 0] = hidden[labels == 1, 1] = 1.0
+    ranking = ranking_table(hidden, labels, k=1)
+    weights = np.zeros((4, 3 * 13 * 11))
+    weights[:2] = red_and_green(shape)  # neurons 0 and 1, each cluster's top one
+    fig = analysis_plots.transformed_inputs(images, labels, ranking, weights, shape, seed=0, top_k=1, per_cluster=1)
+    pixels = rendered(fig)
+    ax = next(ax for ax in fig.axes if ax.images)
+    first = ax.images[0]  # the first sample's input
+    x0 = first.get_extent()[0]
+    np.testing.assert_allclose(colour_at(fig, pixels, ax, x0 + 1.5, 1.5), [1, 0, 0], atol=0.02)
+    np.testing.assert_allclose(colour_at(fig, pixels, ax, x0 + 9.5, 11.5), [0, 1, 0], atol=0.02)
+    np.testing.assert_allclose(colour_at(fig, pixels, ax, x0 + 9.5, 1.5), [0, 0, 0], atol=0.02)
+
+    fig = analysis_plots.neuron_weight_images(ranking, weights, shape, top_k=1)
+    pixels = rendered(fig)
+    ax = next(ax for ax in fig.axes if ax.images)
+    x0 = ax.images[0].get_extent()[0]
+    np.testing.assert_allclose(colour_at(fig, pixels, ax, x0 + 1.5, 1.5), [1, 0.5, 0.5], atol=0.02)
+    np.testing.assert_allclose(colour_at(fig, pixels, ax, x0 + 9.5, 11.5), [0.5, 1, 0.5], atol=0.02)
+    np.testing.assert_allclose(colour_at(fig, pixels, ax, x0 + 9.5, 1.5), [0.5, 0.5, 0.5], atol=0.02)
+    assert "0.5 + w / (2 max|w|)" in fig.get_suptitle()
+
+
+def test_grey_figures_say_what_they_did_before():
+    """A grey dataset's titles are the ones its figures always had (MNIST's figures stay byte for byte)."""
+    data = make_case(shape=(28, 28))
+    ranking = ranking_table(data["hidden"], data["labels"])
+    fig = analysis_plots.neuron_weight_images(ranking, data["weights"], (28, 28), top_k=5, title="t")
+    assert fig.get_suptitle().endswith("title: neuron (share of the cluster's points with it in their top-k); red "
+                                       "excites, blue inhibits; right: Σ fraction × weight")
+    fig = analysis_plots.transformed_inputs(data["images"], data["labels"], ranking, data["weights"], (1, 28, 28),
+                                            seed=0)
+    assert fig.get_suptitle().endswith("same fractions; Σ: sum of the image")
