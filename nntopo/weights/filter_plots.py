@@ -5,7 +5,9 @@ as its mean kernel.
 
 Arrays in (a ``store.FilterSpace``), a matplotlib Figure out, in the house style (nntopo/plotting.py).
 Kernels are drawn in grey, symmetric around 0: white is a positive weight, black a negative one, the
-mid grey 0 (a kernel's sign is what it looks for; red and blue stay the neurons' weight images').
+mid grey 0 (a kernel's sign is what it looks for; red and blue stay the neurons' weight images'). A
+colour image's kernels (3 input channels) are drawn the same way per channel, as RGB: each channel
+0.5 + w / (2 max|w|); other channel counts as a row of greys.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from matplotlib.patches import Rectangle
 
 from nntopo.clustering.graph import unit_positions
 from nntopo.store import FilterSpace
-from nntopo.plotting import finish_diagram, new_figure, no_data
+from nntopo.plotting import (as_input_shape, channels_last, finish_diagram, fit_halves, new_figure, no_data, picture,
+                             tile_size)
 from nntopo.weights.filters import loop_lifetimes, loop_ratio
 
 KERNEL_CMAP = "gray"  # diverging in grey: black negative, mid grey 0, white positive
@@ -39,12 +42,19 @@ def _summary(space: FilterSpace) -> str:
             f"(top {space.attrs['density_share']:g}, k = {space.attrs['density_k']})")
 
 
+def kernel_shape(space: FilterSpace) -> tuple[int, int, int]:
+    """(input channels, kh, kw) of the space's kernels (the file keeps a colour image's kernels with
+    their channels stacked along the rows; its attribute ``kernel_shape`` names them)."""
+    return as_input_shape(space.attrs.get("kernel_shape") or space.kernel_shape)
+
+
 def _kernel(ax, kernel: np.ndarray, extent, vmax: float | None = None, zorder: float = 2, frame="0.3",
             frame_width: float = 0.8) -> None:
-    """One kernel as an image at ``extent`` (x0, x1, y0, y1), grey symmetric around 0."""
+    """One kernel (kh, kw, input channels) as an image at ``extent`` (x0, x1, y0, y1), symmetric around 0:
+    grey, or RGB for three channels (``plotting.picture``)."""
     vmax = vmax or float(np.abs(kernel).max()) or 1.0
-    ax.imshow(kernel, cmap=KERNEL_CMAP, vmin=-vmax, vmax=vmax, interpolation="nearest", extent=extent,
-              zorder=zorder)
+    array, style = picture(kernel, KERNEL_CMAP, -vmax, vmax)
+    ax.imshow(array, interpolation="nearest", extent=extent, zorder=zorder, **style)
     x0, x1, y0, y1 = extent
     ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, edgecolor=frame, linewidth=frame_width,
                            zorder=zorder))
@@ -148,11 +158,12 @@ def _plane(fig, ax, space: FilterSpace) -> None:
 def _strip(fig, space: FilterSpace) -> None:
     chosen, centres = strip_choice(space.angle)
     ax = fig.subplots()
-    kh, kw = space.kernel_shape
-    gap = 0.35 * kw
+    shape = kernel_shape(space)
+    kh, kw = tile_size(shape)
+    gap = 0.35 * shape[2]
     for number, (i, centre) in enumerate(zip(chosen, centres), start=1):
         x = (number - 1) * (kw + gap)
-        _kernel(ax, space.points[i].reshape(kh, kw), (x, x + kw, kh, 0))
+        _kernel(ax, channels_last(space.points[i], shape), (x, x + kw, kh, 0))
         ax.text(x + kw / 2, -0.08 * kh, f"{number}: {np.degrees(centre):+.0f}°", ha="center", va="bottom",
                 fontsize=8.5)
     width = len(chosen) * (kw + gap) - gap
@@ -160,8 +171,15 @@ def _strip(fig, space: FilterSpace) -> None:
     ax.set_ylim(kh + 0.1, -0.45 * kh)
     ax.set_aspect("equal")
     ax.set_axis_off()
-    ax.set_title(f"one kept kernel per {360 // STRIP}° arc of the angle, in order (each its own scale: white positive, "
-                 f"black negative, mid grey 0)", fontsize=10)
+    ax.set_title(f"one kept kernel per {360 // STRIP}° arc of the angle, in order (each its own scale: "
+                 f"{_key(shape)}, mid grey 0)", fontsize=10)
+
+
+def _key(shape) -> str:
+    """How the kernels' values are drawn, for a title."""
+    if shape[0] == 3:
+        return "RGB, each channel 0.5 + w / (2 max|w|)"
+    return "white positive, black negative" + ("" if shape[0] == 1 else f", the {shape[0]} input channels side by side")
 
 
 def filter_graph(space: FilterSpace, title: str = "") -> Figure:
@@ -177,6 +195,7 @@ def filter_graph(space: FilterSpace, title: str = "") -> Figure:
         no_data(fig.subplots(), "no graph: too few kernels kept, or DBSCAN put none in a node (see the log)")
         return fig
     graph = space.graph
+    shape = kernel_shape(space)
     node_ptr = np.asarray(graph["node_ptr"], dtype=np.int64)
     members = [graph["node_points"][node_ptr[i]:node_ptr[i + 1]] for i in range(n_nodes)]
     sizes = np.diff(node_ptr)
@@ -190,20 +209,21 @@ def filter_graph(space: FilterSpace, title: str = "") -> Figure:
     fig.suptitle(f"{title + ': ' if title else ''}Mapper graph of the first-layer filters, each node drawn as its "
                  f"mean kernel\n({_summary(space)}; {n_nodes} nodes, {len(graph['edges'])} edges, "
                  f"{len(space.kept) - covered} kernels in no node)\ntile area ∝ kernels in the node (number in the "
-                 f"corner); each tile its own grey scale: white positive, black negative", fontsize=10)
+                 f"corner); each tile its own {'scale' if shape[0] == 3 else 'grey scale'}: {_key(shape)}",
+                 fontsize=10)
     edges = np.asarray(graph["edges"], dtype=np.int64).reshape(-1, 2)
     if len(edges):
         ax.add_collection(LineCollection(pos[edges], colors="0.45", linewidths=1.0, alpha=0.8, zorder=1))
     norm = Normalize(-180, 180)
     halves = 0.2 + 0.2 * np.sqrt(sizes / sizes.max())  # at most 0.4: neighbours at the median distance do not touch
-    kernels = np.asarray(graph["node_kernels"])
+    kernels = channels_last(np.asarray(graph["node_kernels"]).reshape(n_nodes, -1), shape)
     for rank, i in enumerate(np.argsort(-sizes, kind="stable")):  # big tiles below, so small ones stay visible
         x, y = pos[i]
-        half, z = halves[i], 2 + rank / n_nodes
-        _kernel(ax, kernels[i], (x - half, x + half, y - half, y + half), zorder=z,
+        (half_w, half_h), z = fit_halves(halves[i], shape), 2 + rank / n_nodes
+        _kernel(ax, kernels[i], (x - half_w, x + half_w, y - half_h, y + half_h), zorder=z,
                 frame=colormaps[ANGLE_CMAP](norm(np.degrees(angles[i]))), frame_width=2.5)
-        ax.text(x + half, y - half, str(int(sizes[i])), ha="right", va="bottom", fontsize=6.5, color="0.1", zorder=z,
-                bbox=dict(boxstyle="square,pad=0.1", facecolor="white", alpha=0.7, edgecolor="none"))
+        ax.text(x + half_w, y - half_h, str(int(sizes[i])), ha="right", va="bottom", fontsize=6.5, color="0.1",
+                zorder=z, bbox=dict(boxstyle="square,pad=0.1", facecolor="white", alpha=0.7, edgecolor="none"))
     ax.set_xlim(pos[:, 0].min() - 0.7, pos[:, 0].max() + 0.7)
     ax.set_ylim(pos[:, 1].min() - 0.7, pos[:, 1].max() + 0.7)
     ax.set_aspect("equal")

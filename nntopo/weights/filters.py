@@ -8,8 +8,8 @@ kept only where contrast and density are high, lie around a circle: edges at eve
 of natural images", 2008). Per dataset and CNN architecture this module
 
 - takes every first-layer kernel of every seed (batch normalisation's per-channel scale folded in; a
-  kernel per pair of output and input channel; nntopo.weights.stage.gather_kernels reads them), of
-  whatever kernel shape;
+  kernel per output channel, (kh, kw) for a grey image, (C, kh, kw) of C * kh * kw values across the
+  C channels of a colour one; nntopo.weights.stage.gather_kernels reads them), of whatever kernel shape;
 - mean-centres them and measures their contrast (``centre``, ``contrast``), keeps the highest-contrast
   share (``contrast_filter``), scales those to unit length (``unit_vectors``) and keeps the densest
   share, by the distance to the k-th nearest neighbour (``knn_distance``, ``density_filter``); ``select``
@@ -37,22 +37,25 @@ FLAT = 1e-9  # a centred kernel whose contrast is at most this share of the larg
 # --- preprocessing, as Carlsson et al. prepare image patches ------------------------------------------
 
 def centre(kernels: np.ndarray) -> np.ndarray:
-    """(N, kh * kw) each kernel flattened minus its own mean. A kernel's mean is the part of its response
-    that a uniform patch would give too (brightness, not pattern); taking it away leaves the pattern, so
-    two kernels that differ by a constant are one filter."""
+    """(N, kh * kw) (or (N, C * kh * kw)) each kernel flattened minus its own mean. A kernel's mean is the
+    part of its response that a uniform patch would give too (brightness, not pattern); taking it away
+    leaves the pattern, so two kernels that differ by a constant are one filter. Over every channel
+    at once: a colour kernel keeps its balance of channels (its colour), a uniform grey patch's
+    response alone goes."""
     flat = np.asarray(kernels, dtype=np.float64).reshape(len(kernels), -1)
     return flat - flat.mean(axis=1, keepdims=True)
 
 
-def d_norm(centred: np.ndarray, kernel_shape: tuple[int, int]) -> np.ndarray:
+def d_norm(centred: np.ndarray, kernel_shape: tuple[int, ...]) -> np.ndarray:
     """(N,) the D-norm of each centred kernel, Lee, Pedersen and Mumford's contrast of an image patch:
     the square root of the sum, over every two pixels side by side (horizontally or vertically), of
-    their squared difference. It weighs the kernel's gradients, where the Euclidean norm weighs its
-    values."""
+    their squared difference; of a kernel of several channels (``kernel_shape`` (C, kh, kw)), over
+    every channel. It weighs the kernel's gradients, where the Euclidean norm weighs its values."""
     grids = np.asarray(centred, dtype=np.float64).reshape(-1, *kernel_shape)
-    across = np.diff(grids, axis=2) ** 2
-    down = np.diff(grids, axis=1) ** 2
-    return np.sqrt(across.sum(axis=(1, 2)) + down.sum(axis=(1, 2)))
+    every = tuple(range(1, grids.ndim))
+    across = np.diff(grids, axis=-1) ** 2
+    down = np.diff(grids, axis=-2) ** 2
+    return np.sqrt(across.sum(axis=every) + down.sum(axis=every))
 
 
 def contrast(centred: np.ndarray, norm: str = "euclidean", kernel_shape: tuple[int, int] | None = None) -> np.ndarray:
@@ -121,13 +124,14 @@ class Selection:
     contrasted: np.ndarray  # (M,) the kernels the contrast filter keeps, ascending
     density: np.ndarray  # (M,) their distance (as unit vectors) to their density_k-th nearest neighbour
     kept: np.ndarray  # (n,) the kernels the density filter keeps too, ascending
-    points: np.ndarray  # (n, kh * kw) their centred unit vectors
+    points: np.ndarray  # (n, kh * kw) or (n, C * kh * kw) their centred unit vectors
 
 
 def select(kernels: np.ndarray, settings: dict) -> Selection:
-    """Every step in turn on (N, kh, kw) ``kernels`` (``settings``: config.filters_slice): centre,
-    measure the contrast, keep the ``contrast_share`` of highest contrast, scale those to unit length,
-    keep the ``density_share`` of them densest by the distance to the ``density_k``-th neighbour."""
+    """Every step in turn on (N, kh, kw) or (N, C, kh, kw) ``kernels`` (``settings``:
+    config.filters_slice): centre, measure the contrast, keep the ``contrast_share`` of highest contrast,
+    scale those to unit length, keep the ``density_share`` of them densest by the distance to the
+    ``density_k``-th neighbour."""
     centred = centre(kernels)
     contrasts = contrast(centred, settings["contrast_norm"], tuple(np.shape(kernels)[1:]))
     contrasted = contrast_filter(contrasts, settings["contrast_share"])
@@ -171,8 +175,8 @@ def principal_plane(points: np.ndarray) -> tuple[np.ndarray, float]:
     return centred @ axes.T, float((values[:2] ** 2).sum() / total) if total > 0 else float("nan")
 
 
-def node_kernels(node_ptr, node_points, points: np.ndarray, kernel_shape: tuple[int, int]) -> np.ndarray:
-    """(n_nodes, kh, kw) the mean of each Mapper node's points (centred unit kernels), as a kernel."""
+def node_kernels(node_ptr, node_points, points: np.ndarray, kernel_shape: tuple[int, ...]) -> np.ndarray:
+    """(n_nodes, *kernel_shape) the mean of each Mapper node's points (centred unit kernels), as a kernel."""
     node_ptr = np.asarray(node_ptr, dtype=np.int64)
     means = [points[node_points[node_ptr[i]:node_ptr[i + 1]]].mean(axis=0) for i in range(len(node_ptr) - 1)]
     return np.asarray(means, dtype=np.float64).reshape(-1, *kernel_shape)

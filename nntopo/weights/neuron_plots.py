@@ -20,7 +20,8 @@ from matplotlib.patches import Rectangle
 from nntopo.clustering.graph import unit_positions
 from nntopo.clustering.plots import draw_graph
 from nntopo.store import NeuronSpace
-from nntopo.plotting import WEIGHT_CMAP, class_colors, finish_diagram, new_figure, no_data
+from nntopo.plotting import (WEIGHT_CMAP, as_input_shape, channels_last, class_colors, finish_diagram, fit_halves,
+                             new_figure, no_data, picture)
 
 TOP_K_CMAP = "viridis"
 ALIVE_CMAP = "RdYlBu"  # 0 (every neuron of the node dead) red, 1 (all alive) blue
@@ -149,14 +150,16 @@ def neuron_diagram(space: NeuronSpace, title: str = "") -> Figure:
     return fig
 
 
-def neuron_filters(space: NeuronSpace, image_shape: tuple[int, int], title: str = "") -> Figure:
+def neuron_filters(space: NeuronSpace, image_shape, title: str = "") -> Figure:
     """The Mapper graph of the first hidden layer's neurons with every node drawn as the mean of its
-    neurons' unit weight vectors as an image (red excites, blue inhibits; each tile's colours span its
-    own 99th percentile of |weight|, since a mean over many neurons is fainter than over few, and the
-    never-lit border pixels keep their initial noise), its area growing with
-    the node's neurons, framed in the colour of the class its neurons' linear paths support most, at
+    neurons' unit weight vectors as an image of ``image_shape`` (channels, height, width), or (height,
+    width) of one channel: grey in red (excites) and blue (inhibits), colour as RGB with 0 mid grey,
+    other channel counts as a row of greys; each tile's colours span its own 99th percentile of
+    |weight|, since a mean over many neurons is fainter than over few, and the never-lit border pixels
+    keep their initial noise. Its area grows with the node's neurons (a wide or tall image fits the
+    same square), it is framed in the colour of the class its neurons' linear paths support most, at
     the node's place in the graph layout (the neuron_graph figure's)."""
-    h, w = image_shape
+    shape = as_input_shape(image_shape)
     graph = space.graph
     n_nodes = space.n_nodes
     node_ptr = np.asarray(graph["node_ptr"], dtype=np.int64)
@@ -171,9 +174,12 @@ def neuron_filters(space: NeuronSpace, image_shape: tuple[int, int], title: str 
     scale = min(1.0, 20.0 / span[0], 14.0 / span[1])  # inches per unit (the median distance between nearby nodes)
     fig = new_figure(max(span[0] * scale, 10.0), span[1] * scale + 2.1)
     ax = fig.subplots()
+    key = ": red excites, blue inhibits" + ("" if shape[0] == 1 else f";\nthe {shape[0]} input channels side by side")
+    if shape[0] == 3:
+        key = " (p99)\nRGB: each channel 0.5 + w / (2 p99), mid grey 0"
     fig.suptitle(f"{title + ': ' if title else ''}families of filters\neach Mapper node drawn as the mean unit "
                  f"weight image of its neurons\n({_summary(space)})\ntile area ∝ neurons in the node; each tile's "
-                 f"colours span its own 99th percentile of |weight|: red excites, blue inhibits", fontsize=10)
+                 f"colours span its own 99th percentile of |weight|{key}", fontsize=10)
     edges = np.asarray(graph["edges"], dtype=np.int64).reshape(-1, 2)
     if len(edges):
         ax.add_collection(LineCollection(pos[edges], colors="0.55", linewidths=0.8, alpha=0.8, zorder=1))
@@ -182,13 +188,14 @@ def neuron_filters(space: NeuronSpace, image_shape: tuple[int, int], title: str 
     halves = 0.22 + 0.26 * np.sqrt(sizes / sizes.max())  # tile area grows with the node's neurons, as node areas do
     for rank, i in enumerate(np.argsort(-sizes, kind="stable")):  # big tiles below, so small ones stay visible
         x, y = pos[i]
-        half, z = halves[i], 2 + rank / n_nodes
+        (half_w, half_h), z = fit_halves(halves[i], shape), 2 + rank / n_nodes
         vmax = float(np.quantile(np.abs(images[i]), 0.99)) or 1.0  # not the border pixels' noise
-        ax.imshow(images[i].reshape(h, w), cmap=WEIGHT_CMAP, vmin=-vmax, vmax=vmax, interpolation="nearest",
-                  extent=(x - half, x + half, y - half, y + half), zorder=z)
-        ax.add_patch(Rectangle((x - half, y - half), 2 * half, 2 * half, fill=False, zorder=z,
+        array, style = picture(channels_last(images[i], shape), WEIGHT_CMAP, -vmax, vmax)
+        ax.imshow(array, interpolation="nearest", extent=(x - half_w, x + half_w, y - half_h, y + half_h), zorder=z,
+                  **style)
+        ax.add_patch(Rectangle((x - half_w, y - half_h), 2 * half_w, 2 * half_h, fill=False, zorder=z,
                                linewidth=2.0, edgecolor=palette[graph["node_label"][i]]))
-        ax.text(x + half, y - half, str(int(sizes[i])), ha="right", va="bottom", fontsize=6, color="0.15",
+        ax.text(x + half_w, y - half_h, str(int(sizes[i])), ha="right", va="bottom", fontsize=6, color="0.15",
                 zorder=z, bbox=dict(boxstyle="square,pad=0.1", facecolor="white", alpha=0.7,
                                                    edgecolor="none"))
     ax.set_xlim(pos[:, 0].min() - 0.6, pos[:, 0].max() + 0.6)

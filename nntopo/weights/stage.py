@@ -17,6 +17,7 @@ Figures.
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import pandas as pd
 from nntopo import store
 from nntopo.clustering.graph import majority_label
 from nntopo.models import ModelId
-from nntopo.plotting import save
+from nntopo.plotting import input_shape, save
 from nntopo.store import NEURAL_PERSISTENCE_MEASURES, FilterSpace, NeuronSpace
 from nntopo.topology.persistence import records
 from nntopo.weights import cloud, filters, neurons
@@ -173,6 +174,7 @@ def neuron_space(weights_path, activations_path, ranking_paths, layer: str, sett
     provenance = store.provenance(
         attrs.get("dataset", ""), attrs.get("model", ""), int(attrs.get("seed", 0)), settings,
         image_shape=list(attrs.get("image_shape", [])), kernel_shape=list(weights[layer].kernel_shape or ()),
+        input_shape=list(input_shape(attrs) or ()),
         layer=layer, mapper=json.dumps(settings["mapper"], sort_keys=True), **store.carried(attrs),
         maxdim=settings["maxdim"], min_norm=settings["min_norm"], top_k=settings["top_k"],
         eps=float("nan") if eps is None else eps, top_k_clusters=json.dumps(clusters),
@@ -206,14 +208,17 @@ def draw_neuron_space(space: NeuronSpace, outputs) -> None:
 
 def draw_neuron_filters(space_path, output) -> None:
     """Rule neuron_filters: the first hidden layer's graph with each node drawn as the mean weight
-    image of its neurons (a convolution's: its mean kernel)."""
+    image of its neurons (a convolution's: its mean kernel, every input channel)."""
     from nntopo.weights import neuron_plots
 
     space = store.read_neuron_space(space_path)
-    shape = tuple(int(s) for s in space.attrs.get("kernel_shape") or space.attrs.get("image_shape") or ())
-    if len(shape) != 2 or shape[0] * shape[1] != space.points.shape[1]:
+    image = input_shape(space.attrs)  # the network's input (channels, height, width)
+    kernel = tuple(int(s) for s in space.attrs.get("kernel_shape") or ())
+    shape = (image[0] if image else 1, *kernel) if kernel else image
+    if shape is None or math.prod(shape) != space.points.shape[1]:
         raise store.StoreError(f"{space_path}: the {space.points.shape[1]} inputs of {space.attrs['layer']} are not "
-                               f"the pixels of an image (image_shape {list(shape)}); no weight images to draw")
+                               f"the pixels of an image (input_shape {list(image or ())}, kernel_shape "
+                               f"{list(kernel)}); no weight images to draw")
     save(neuron_plots.neuron_filters(space, shape, title=_neuron_title(space)), output)
 
 
@@ -224,26 +229,28 @@ def _neuron_title(space: NeuronSpace) -> str:
 # --- the space of first-layer filters (rule filter_space) -----------------------------------------------
 
 def first_layer_kernels(path) -> np.ndarray:
-    """(out * in, kh, kw) the kernels of the first hidden layer of ``weights.h5`` at ``path``, batch
-    normalisation's per-channel scale folded in, in the order (output channel, input channel). A file
-    whose first hidden layer is not a convolution is refused (StoreError, one line)."""
+    """The kernels of the first hidden layer of ``weights.h5`` at ``path``, one per output channel, batch
+    normalisation's per-channel scale folded in: (out, kh, kw) of a grey image's network, (out, C, kh, kw)
+    of one reading C input channels (a colour image's: each kernel one point of C * kh * kw values). A
+    file whose first hidden layer is not a convolution is refused (StoreError, one line)."""
     first = store.read_weights(path)[store.hidden_name(1)]
     if not first.is_convolution:
         raise store.StoreError(f"{path}: hidden_1 is not a convolution (weight of shape "
                                f"{list(first.weight.shape)}); the space of filters needs a CNN's weights")
     weight = np.asarray(first.affine()[0], dtype=np.float64)
-    return weight.reshape(-1, *first.kernel_shape)
+    return weight[:, 0] if weight.shape[1] == 1 else weight
 
 
 def gather_kernels(paths) -> tuple[np.ndarray, np.ndarray]:
-    """Every first-layer kernel of the models at ``paths``: (kernels (N, kh, kw), source (N,), the index
-    in ``paths`` of the file each came from). The files must agree on the kernel shape."""
+    """Every first-layer kernel of the models at ``paths``: (kernels (N, kh, kw) or (N, C, kh, kw),
+    source (N,), the index in ``paths`` of the file each came from). The files must agree on the kernel
+    shape."""
     kernels, source = [], []
     for index, path in enumerate(paths):
         found = first_layer_kernels(path)
         if kernels and found.shape[1:] != kernels[0].shape[1:]:
-            raise store.StoreError(f"{path}: {found.shape[1]}x{found.shape[2]} kernels, but {paths[0]} has "
-                                   f"{kernels[0].shape[1]}x{kernels[0].shape[2]}; gather one architecture's models")
+            raise store.StoreError(f"{path}: {'x'.join(map(str, found.shape[1:]))} kernels, but {paths[0]} has "
+                                   f"{'x'.join(map(str, kernels[0].shape[1:]))}; gather one architecture's models")
         kernels.append(found)
         source.append(np.full(len(found), index, dtype=np.int64))
     if not kernels:
@@ -270,11 +277,11 @@ def filter_space(weight_paths, dataset: str, architecture: str, settings: dict, 
         if found is not None and found != architecture:
             raise store.StoreError(f"{path}: model {model} is not of architecture {architecture}")
     kernels, source = gather_kernels(weight_paths)
-    shape = tuple(int(s) for s in kernels.shape[1:])
+    shape = tuple(int(s) for s in kernels.shape[1:])  # (kh, kw), or (C, kh, kw) across C input channels
     where = f"{dataset} {architecture}"
     named = ", ".join(models[:3]) + (f" ... {models[-1]}" if len(models) > 3 else "")
-    log(f"{where}: {len(kernels)} first-layer kernels of {shape[0]}x{shape[1]} from {len(weight_paths)} models "
-        f"({named})")
+    log(f"{where}: {len(kernels)} first-layer kernels of {'x'.join(map(str, shape))} from {len(weight_paths)} "
+        f"models ({named})")
 
     chosen = filters.select(kernels, settings)
     contrasts, contrasted, kept, points = chosen.contrast, chosen.contrasted, chosen.kept, chosen.points
@@ -291,7 +298,10 @@ def filter_space(weight_paths, dataset: str, architecture: str, settings: dict, 
     plane, plane_variance = filters.principal_plane(points)
 
     graph, eps = cloud.mapper_graph(points, settings["mapper"], 0)
-    graph["node_kernels"] = filters.node_kernels(graph["node_ptr"], graph["node_points"], points, shape)
+    # The file keeps kernels (N, kh, kw): a kernel of C channels with them stacked along its rows, its
+    # attribute kernel_shape naming (C, kh, kw).
+    stored = (math.prod(shape[:-1]), shape[-1])
+    graph["node_kernels"] = filters.node_kernels(graph["node_ptr"], graph["node_points"], points, stored)
     if eps is None:
         log(f"{where}: {len(points)} points, no more than min_samples = {settings['mapper']['min_samples']}: "
             f"no Mapper graph")
@@ -326,8 +336,8 @@ def filter_space(weight_paths, dataset: str, architecture: str, settings: dict, 
         "eps": float("nan") if eps is None else eps,
         "plane_variance": plane_variance,
     }
-    return FilterSpace(kernels, source, contrasts, contrasted, chosen.density, kept, points, plane, graph, diagrams,
-                       attrs)
+    return FilterSpace(kernels.reshape(len(kernels), *stored), source, contrasts, contrasted, chosen.density, kept,
+                       points, plane, graph, diagrams, attrs)
 
 
 def architecture_filter_space(weight_paths, dataset: str, architecture: str, settings: dict, outputs,

@@ -11,7 +11,7 @@ import pytest
 from nntopo import config as nnconfig
 from nntopo import models, paths, store
 from nntopo.store import Layer, StoreError
-from nntopo.weights import cloud, filters, stage
+from nntopo.weights import cloud, filter_plots, filters, stage
 
 SETTINGS = nnconfig.filters_slice(nnconfig.validate({}))  # the schema's defaults
 
@@ -66,6 +66,21 @@ def test_centring_contrast_and_normalisation_by_hand():
     assert filters.contrast(filters.centre(ramp), "d_norm", (3, 3))[0] == pytest.approx(np.sqrt(6))
     with pytest.raises(ValueError, match="choose one of euclidean, d_norm"):
         filters.contrast(centred, "l1")
+
+
+def test_a_kernel_of_several_channels_is_one_point_by_hand():
+    """Two input channels, the lone bright pixel in the first, the second dark: one point of 18 values,
+    centred on their common mean 0.5 (so the channels' balance, the colour, stays); its D-norm sums
+    both channels' gradients (18 and 0); a ramp in the second channel alone adds its sqrt(6)."""
+    kernel = np.zeros((1, 2, 3, 3))
+    kernel[0, 0, 1, 1] = 9.0
+    centred = filters.centre(kernel)
+    expected = np.full(18, -0.5)
+    expected[4] = 8.5
+    assert centred.shape == (1, 18) and np.allclose(centred[0], expected)
+    assert filters.contrast(centred, "d_norm", (2, 3, 3))[0] == pytest.approx(18.0)
+    kernel[0, 1] = np.tile(np.arange(3.0), (3, 1))
+    assert filters.contrast(filters.centre(kernel), "d_norm", (2, 3, 3))[0] == pytest.approx(np.sqrt(18 ** 2 + 6))
 
 
 def test_the_contrast_filter_drops_flat_kernels():
@@ -133,7 +148,8 @@ def test_loop_lifetimes_and_their_ratio():
 
 def test_the_file_round_trip_and_the_figures(tmp_path):
     """Other kernel shapes than 3x3 (5x5 here), batch normalisation's scale folded in, several input
-    channels as several filters; what is written is what is read, with its provenance."""
+    channels as one filter of them all (a point of 2 x 5 x 5 values, kept with its channels stacked
+    along the rows); what is written is what is read, with its provenance."""
     rng = np.random.default_rng(0)
     kernels = np.concatenate([edge_kernels(40, shape=(5, 5)), junk_kernels(40, shape=(5, 5))])
     weight = np.stack([kernels[:40], kernels[40:]], axis=1).astype(np.float32)  # (40, 2, 5, 5): 2 input channels
@@ -146,8 +162,9 @@ def test_the_file_round_trip_and_the_figures(tmp_path):
                               filter_graph=tmp_path / "graph.png")
     made = stage.architecture_filter_space([weights], "digits", "cnn40-k5-batchnorm", SETTINGS, outputs,
                                              log=lambda _: None)
-    assert made.kernels.shape == (80, 5, 5) and made.kernel_shape == (5, 5)
-    assert np.allclose(made.kernels[:2], scale[0] * weight[0])  # output channel 0: its two input channels
+    assert made.kernels.shape == (40, 10, 5) and made.attrs["kernel_shape"] == [2, 5, 5]
+    assert made.points.shape[1] == 50
+    assert np.allclose(made.kernels[0], (scale[0] * weight[0]).reshape(10, 5))  # output channel 0, both inputs
     back = store.read_filter_space(outputs.space)
     for name in store.FILTER_ARRAYS:
         assert np.array_equal(getattr(back, name), getattr(made, name)), name
@@ -164,6 +181,42 @@ def test_the_file_round_trip_and_the_figures(tmp_path):
         assert figure.stat().st_size > 10_000
     with pytest.raises(StoreError, match="not a filter space file"):
         store.read_filter_space(weights)
+
+
+def test_colour_edges_make_one_long_loop_and_colour_figures(tmp_path):
+    """Edges at every orientation, each drawn in one colour across the three input channels (red up,
+    blue down: weights 1, 0.5 and -0.6 of the edge), among low-contrast grey junk (the same in every
+    channel): the points are 27-D and still go round one circle; the figures draw the kernels as RGB,
+    the file names their shape."""
+    colour = np.array([1.0, 0.5, -0.6])[None, :, None, None]
+    noise = np.random.default_rng(5).normal(scale=0.05, size=(60, 3, 3, 3))
+    edges = edge_kernels(60, seed=0)[:, None] * colour + noise
+    junk = np.repeat(junk_kernels(60, seed=1)[:, None], 3, axis=1)
+    weight = np.concatenate([edges, junk]).astype(np.float32)
+    layers = {"hidden_1": Layer(weight, np.zeros(120, np.float32)),
+              "output": Layer(np.zeros((10, 120 * 4), np.float32), np.zeros(10, np.float32))}
+    weights = tmp_path / "weights.h5"
+    store.write_weights(weights, layers, {"dataset": "colours", "model": "cnn120-none-s0", "seed": 0})
+    outputs = SimpleNamespace(space=tmp_path / "space.h5", filter_diagram=tmp_path / "diagram.png",
+                              filter_graph=tmp_path / "graph.png")
+    lines = []
+    space = stage.architecture_filter_space([weights], "colours", "cnn120-none", SETTINGS, outputs, log=lines.append)
+    assert "120 first-layer kernels of 3x3x3" in lines[0]
+    assert space.counts == {"kernels": 120, "contrast": 60, "density": 30} and space.points.shape == (30, 27)
+    assert set(space.contrasted.tolist()) == set(range(60))  # the edges, not the junk
+    lifetimes = filters.loop_lifetimes(space.diagrams[1])
+    assert lifetimes[0] > 0.5 and filters.loop_ratio(lifetimes) > 3
+    back = store.read_filter_space(outputs.space)
+    assert back.attrs["kernel_shape"] == [3, 3, 3] and filter_plots.kernel_shape(back) == (3, 3, 3)
+    assert np.allclose(back.kernels.reshape(120, 3, 3, 3), weight)
+    for draw in (filter_plots.filter_graph, filter_plots.filter_diagram):
+        fig = draw(back)
+        shapes = {im.get_array().shape for ax in fig.axes for im in ax.images if im.get_array().ndim == 3}
+        assert shapes == {(3, 3, 3)}, draw  # every kernel tile is RGB
+        assert "RGB, each channel 0.5 + w / (2 max|w|)" in fig.get_suptitle() + " ".join(
+            ax.get_title() for ax in fig.axes)
+    for figure in (outputs.filter_diagram, outputs.filter_graph):
+        assert figure.stat().st_size > 10_000
 
 
 def test_too_few_kernels_still_make_a_file_and_figures(tmp_path):

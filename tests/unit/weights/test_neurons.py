@@ -179,6 +179,52 @@ def test_the_file_round_trip_and_the_figures(tmp_path):
         assert figure.stat().st_size > 10_000
 
 
+def colour_network(tmp_path, first: Layer, input_shape, model: str):
+    """A network of colour inputs whose first hidden layer is ``first`` (8 units), then 4 classes; its
+    files written as training writes them (input_shape beside image_shape)."""
+    rng = np.random.default_rng(2)
+    layers = {"hidden_1": first, "output": Layer(rng.normal(size=(4, 8 if first.weight.ndim == 2 else 8 * 4)),
+                                                  np.zeros(4))}
+    attrs = store.provenance("colours", model, 0, {}, input_shape=list(input_shape),
+                             image_shape=list(input_shape[1:]))
+    store.write_weights(tmp_path / "weights.h5", layers, attrs)
+    store.write_activations(tmp_path / "activations.h5", [np.abs(rng.normal(size=(30, 8)))], rng.normal(size=(30, 4)),
+                             rng.integers(0, 4, 30), rng.integers(0, 4, 30), attrs)
+    return tmp_path / "weights.h5", tmp_path / "activations.h5"
+
+
+@pytest.mark.parametrize("kind", ["dense", "convolution"])
+def test_colour_neurons_are_drawn_as_rgb_in_their_shape(tmp_path, kind):
+    """An MLP's first layer on 3 x 13 x 11 images (tiles 13 high, 11 wide, as RGB), and a CNN's on
+    3 x 9 x 9 (its 3 x 3 x 3 kernels as RGB): the space file names the input's shape."""
+    from nntopo.weights import neuron_plots
+
+    rng = np.random.default_rng(3)
+    if kind == "dense":
+        shape, tile = (3, 13, 11), (3, 13, 11)  # the input's, and a unit's weights drawn as an image
+        first = Layer(rng.normal(size=(8, 3 * 13 * 11)), np.zeros(8))
+    else:
+        shape, tile = (3, 9, 9), (3, 3, 3)
+        first = Layer(rng.normal(size=(8, 3, 3, 3)), np.zeros(8))
+    drawn = (tile[1], tile[2], 3)  # RGB
+    weights_path, activations_path = colour_network(tmp_path, first, shape, f"{kind}-s0")
+    settings = {**SETTINGS, "mapper": {**SETTINGS["mapper"], "min_samples": 2}}
+    outputs = SimpleNamespace(space=tmp_path / "space.h5", neuron_graph=tmp_path / "graph.png",
+                              neuron_diagram=tmp_path / "diagram.png")
+    stage.layer_neuron_space(weights_path, activations_path, [], "hidden_1", settings, outputs, log=lambda _: None)
+    space = store.read_neuron_space(outputs.space)
+    assert space.attrs["input_shape"] == list(shape)
+    stage.draw_neuron_filters(outputs.space, tmp_path / "filters.png")
+    assert (tmp_path / "filters.png").stat().st_size > 10_000
+    fig = neuron_plots.neuron_filters(space, tile)
+    tiles = [im for ax in fig.axes for im in ax.images]
+    assert space.n_nodes > 0 and len(tiles) == space.n_nodes
+    assert {im.get_array().shape for im in tiles} == {drawn}
+    left, right, bottom, top = tiles[0].get_extent()
+    assert (right - left) / (top - bottom) == pytest.approx(drawn[1] / drawn[0])  # not squashed into a square
+    assert "RGB" in fig.get_suptitle()
+
+
 def test_a_clustering_with_no_cluster_ranks_no_neuron(tmp_path):
     """A rankings table without rows (every point in no cluster) counts zero for every neuron."""
     weights_path, activations_path, ranking = wide_network(tmp_path)
