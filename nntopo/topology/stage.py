@@ -1,9 +1,11 @@
 """The homology stage: persistent homology of every layer and class, and the tables across layers.
 
-The input layer is measured once per dataset (``input_homology``): it fixes, per class, which test
-points are measured and which of them form the furthest-point subsample, so every model's layers
-(``model_homology``) see the same images. The algorithms are in nntopo.topology.homology, the table's
-measures in nntopo.topology.measures; this module reads and writes the files and saves the figures.
+The input layer is measured once per dataset (``input_homology``): it fixes, per class, which of the
+analysed points (``analysis.split``, ``analysis.points``: the rows of every model's activations) are
+measured and which of them form the furthest-point subsample, so every model's layers
+(``model_homology``) see the same images; both files say which points (``points``). The algorithms
+are in nntopo.topology.homology, the table's measures in nntopo.topology.measures; this module reads
+and writes the files and saves the figures.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ KEYS = ["dataset", "model", "layer", "depth", "class", "class_name"]
 
 
 def homology_points(labels: np.ndarray, settings: dict) -> dict[int, np.ndarray]:
-    """Per class, the test points measured: every one, or ``points_per_class`` drawn with the seed."""
+    """Per class, the analysed points measured (indices into ``labels``): every one, or
+    ``points_per_class`` drawn with the seed."""
     from nntopo.config import ConfigError
 
     rng = np.random.default_rng(settings["seed"])
@@ -33,8 +36,8 @@ def homology_points(labels: np.ndarray, settings: dict) -> dict[int, np.ndarray]
         members = np.flatnonzero(labels == c)
         wanted = settings["points_per_class"] or len(members)
         if wanted > len(members):
-            raise ConfigError(f"homology.points_per_class: {wanted} is more than the {len(members)} test points of "
-                              f"class {c}; use at most {len(members)}, or null for all of them")
+            raise ConfigError(f"homology.points_per_class: {wanted} is more than the {len(members)} analysed points "
+                              f"of class {c}; use at most {len(members)}, or null for all of them")
         chosen[c] = np.sort(rng.choice(members, wanted, replace=False)) if wanted < len(members) else members
     return chosen
 
@@ -58,13 +61,19 @@ def measure(points: np.ndarray, subsample: np.ndarray, settings: dict, where: st
 
 
 def input_homology(dataset: str, settings: dict, output, *, data_dir, download: bool = True, data_file=None,
-                   log=print) -> Homology:
-    """Choose each class's points and subsample, and measure the input layer."""
+                   points: dict | None = None, log=print) -> Homology:
+    """Choose each class's points and subsample among the analysed points (``points``:
+    config.points_slice, by default every test point), and measure the input layer."""
     from nntopo import data
+    from nntopo.data.points import analysed
+    from nntopo.network.stage import ALL_TEST_POINTS
 
-    dataset_ = data.load(dataset, data_dir, download, train=False, data_file=data_file)
-    x, labels = dataset_.x_test, dataset_.y_test
-    points = homology_points(labels, settings)
+    points = points or ALL_TEST_POINTS
+    dataset_ = data.load(dataset, data_dir, download, train=points["split"] == "train", data_file=data_file)
+    measured = analysed(dataset_, points)
+    log(f"input of {dataset}: {measured.describe()}")
+    x, labels = measured.x, measured.y
+    points = homology_points(labels, settings)  # per class, indices into the analysed points
     # The subsample is chosen in the input, where every image is itself, and kept in every layer.
     subsample = {c: idx[homology.furthest_point_sample(x[idx], min(settings["diagram_points"], len(idx)))]
                  for c, idx in points.items()}
@@ -73,7 +82,7 @@ def input_homology(dataset: str, settings: dict, output, *, data_dir, download: 
     layer = {c: measure(x[idx], _positions(idx, subsample[c]), settings, f"input, class {names[c]}", log)
              for c, idx in points.items()}
     attrs = store.provenance(dataset, "", settings["seed"], settings, class_names=json.dumps(names),
-                              known_betti=known, **_parameters(settings))
+                              known_betti=known, **measured.attrs(), **_parameters(settings))
     result = Homology(points, subsample, {INPUT_LAYER: layer}, attrs)
     store.write_homology(output, result)
     return result
@@ -83,14 +92,17 @@ def model_homology(activations_path, input_path, settings: dict, outputs, log=pr
     """Every layer of one model after the input, each class on the points the input chose."""
     acts = store.read_activations(activations_path)
     first = store.read_homology(input_path)
-    # The input file must be of these settings and these test points: a stale one would mix scales or
+    # The input file must be of these settings and these points: a stale one would mix scales or
     # images between depth 0 and the rest.
     stale = f"; delete {input_path} so that it is measured again"
     if json.loads(first.attrs["config"]) != settings or first.attrs["dataset"] != acts.attrs["dataset"]:
         raise store.StoreError(f"{input_path} was measured with other homology settings or data{stale}")
+    if "points" in first.attrs and json.loads(first.attrs["points"]) != acts.points:  # (older files: none)
+        raise store.StoreError(f"{input_path} measured the points {first.attrs['points']}, but {activations_path} "
+                                 f"holds {json.dumps(acts.points)}{stale}")
     for c, idx in first.points.items():
         if idx.max(initial=-1) >= len(acts.labels) or not np.all(acts.labels[idx] == c):
-            raise store.StoreError(f"{activations_path} and {input_path} disagree on the test points of class {c}{stale}")
+            raise store.StoreError(f"{activations_path} and {input_path} disagree on the points of class {c}{stale}")
     names = json.loads(first.attrs["class_names"])
     layers = {INPUT_LAYER: first.layers[INPUT_LAYER]}
     previous = layers[INPUT_LAYER]
@@ -102,7 +114,7 @@ def model_homology(activations_path, input_path, settings: dict, outputs, log=pr
             for c, idx in first.points.items()
         }
     attrs = store.provenance(acts.attrs["dataset"], acts.attrs["model"], acts.attrs["seed"], settings,
-                              **store.carried(acts.attrs),
+                              **{**store.carried(acts.attrs), "points": json.dumps(acts.points)},
                               class_names=first.attrs["class_names"], known_betti=first.attrs["known_betti"],
                               **_parameters(settings))
     result = Homology(first.points, first.subsample, layers, attrs)
@@ -114,10 +126,10 @@ def model_homology(activations_path, input_path, settings: dict, outputs, log=pr
 
 
 def _positions(points: np.ndarray, subsample: np.ndarray) -> np.ndarray:
-    """Where the subsample's test points sit among a class's (sorted) measured points."""
+    """Where the subsample's points sit among a class's (sorted) measured points."""
     positions = np.searchsorted(points, subsample)
     if positions.max(initial=-1) >= len(points) or not np.array_equal(points[positions], subsample):
-        raise store.StoreError("the diagrams' subsample holds test points the class does not measure; delete the "
+        raise store.StoreError("the diagrams' subsample holds points the class does not measure; delete the "
                                  "dataset's homology/input.h5 so that it is measured again")
     return positions
 

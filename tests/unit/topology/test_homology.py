@@ -139,6 +139,22 @@ def test_hop_distances_symmetrise_the_nearest_neighbour_relation():
     assert np.array_equal(within_two, np.where(np.abs(i - j) <= 2, np.abs(i - j), 0))
 
 
+def test_hop_distances_searched_in_blocks_are_the_whole_search(monkeypatch):
+    """Sources searched a few at a time (never an n x n array) give the matrix one search of all gives,
+    entry for entry, and so the same Betti numbers."""
+    from nntopo.topology import homology
+
+    rng = np.random.default_rng(0)
+    points = np.concatenate([noisy(circle(120)), rng.normal(3.0, 0.2, (80, 2))])
+    assert homology.HOP_BLOCK >= len(points) ** 2  # one block of every source, as before blocks
+    whole, betti = hop_distances(points, k=5, max_hops=3), rips_betti(points, 5, 3).numbers
+    monkeypatch.setattr(homology, "HOP_BLOCK", 7 * len(points))  # 7 sources a block: 29 blocks
+    blocks = hop_distances(points, k=5, max_hops=3)
+    assert np.array_equal(blocks.indptr, whole.indptr) and np.array_equal(blocks.indices, whole.indices)
+    assert np.array_equal(blocks.data, whole.data)
+    assert np.array_equal(rips_betti(points, 5, 3).numbers, betti)
+
+
 # --- barcodes read at a scale
 
 def test_betti_at_counts_bars_alive_at_each_scale():
@@ -588,3 +604,43 @@ def test_a_stale_input_file_is_refused(tmp_path):
     with pytest.raises(StoreError, match="other homology settings.*delete .*input.h5") as error:
         stage.model_homology(acts_path, tmp_path / "input.h5", {**settings, "k": 6}, outputs, log=lambda *a: None)
     assert "\n" not in str(error.value)
+
+
+def test_the_homology_measures_the_analysed_points_and_says_which(tmp_path):
+    """With analysis.split train and 400 points, the input file chooses each class's points among those
+    400 (indices into them, as into every model's activations), measures their inputs, and names the
+    points; a model's activations of other points are refused, naming both."""
+    from types import SimpleNamespace
+
+    from nntopo import data
+    from nntopo.data.points import analysed
+
+    points = {"split": "train", "points": 400, "seed": 1}
+    settings = {"k": 5, "epsilon": 2, "maxdim": 1, "points_per_class": 30, "diagram_points": 10, "seed": 0}
+    result = stage.input_homology("digits", settings, tmp_path / "input.h5", data_dir=tmp_path, points=points,
+                                  log=lambda *a: None)
+    chosen = analysed(data.load("digits"), points)
+    assert json.loads(result.attrs["points"]) == {"split": "train", "of": len(data.load("digits").y_train), "n": 400,
+                                                  "seed": 1, "subsample": True}
+    for c, idx in result.points.items():
+        assert len(idx) == 30 and idx.max() < 400 and np.all(chosen.y[idx] == c)
+        expected = rips_betti(chosen.x[idx], settings["k"], settings["epsilon"], settings["maxdim"])
+        assert np.array_equal(result.layers["input"][c].betti, expected.numbers)
+
+    rng = np.random.default_rng(0)
+    hidden = rng.normal(size=(400, 10)).astype(np.float32)
+    outputs = SimpleNamespace(data=tmp_path / "homology.h5", table=tmp_path / "homology.csv")
+    for seed, fine in ((1, True), (2, False)):
+        attrs = store.provenance("digits", "mlp10-none-s0", 0, {},
+                                 points=json.dumps({**json.loads(result.attrs["points"]), "seed": seed}))
+        store.write_activations(tmp_path / "activations.h5", [hidden], hidden, chosen.y, chosen.y, attrs,
+                                point_index=chosen.index)
+        if fine:
+            measured = stage.model_homology(tmp_path / "activations.h5", tmp_path / "input.h5", settings, outputs,
+                                            log=lambda *a: None)
+            assert json.loads(measured.attrs["points"]) == json.loads(result.attrs["points"])
+            continue
+        with pytest.raises(StoreError, match="measured the points .* holds .*delete .*input.h5") as error:
+            stage.model_homology(tmp_path / "activations.h5", tmp_path / "input.h5", settings, outputs,
+                                 log=lambda *a: None)
+        assert "\n" not in str(error.value)
