@@ -1,4 +1,4 @@
-"""Rule cluster: cluster one model's test points in one layer with one method."""
+"""Rule cluster: cluster one model's analysed points in one layer with one method."""
 
 from nntopo.clustering.stage import cluster_activations
 from nntopo.workflow.jobs import job

@@ -2,24 +2,36 @@
 
 from __future__ import annotations
 
+import json
+
 from nntopo import store
 
 
+def _points(acts) -> str:
+    """Which points a table describes, as the activations' ``points`` (JSON: split, of, n, seed,
+    subsample): every table written here carries it in a column ``points``."""
+    return json.dumps(acts.points)
+
+
 def _clusters_of(activations_path, clusters_path):
-    """The activations and the clusters of one model, checked to describe the same test points."""
+    """The activations and the clusters of one model, checked to describe the same analysed points."""
     acts = store.read_activations(activations_path)
     clusters = store.read_clusters(clusters_path)
     if len(clusters.labels) != len(acts.labels):
-        raise store.StoreError(f"{clusters_path}: {len(clusters.labels)} labels for {len(acts.labels)} test points "
-                                 f"in {activations_path}; rerun its clustering")
+        raise store.StoreError(f"{clusters_path}: {len(clusters.labels)} labels for {len(acts.labels)} points in "
+                                 f"{activations_path}; rerun its clustering")
+    if "points" in clusters.attrs and json.loads(clusters.attrs["points"]) != acts.points:  # (older files: none)
+        raise store.StoreError(f"{clusters_path}: clusters the points {clusters.attrs['points']}, but "
+                                 f"{activations_path} holds {_points(acts)}; rerun its clustering")
     return acts, clusters
 
 
-def _described(table, clusters, layer: str):
+def _described(table, acts, clusters, layer: str | None):
     """``table`` with the columns that say what it describes first: dataset, model, the clustered
-    layer (``space``), the method and the layer whose neurons it is about."""
+    layer (``space``), the method, the layer whose neurons it is about (none for ``layer=None``) and
+    the points."""
     where = {"dataset": clusters.attrs["dataset"], "model": clusters.attrs["model"], "space": clusters.attrs["space"],
-             "method": clusters.attrs["method"], "layer": layer}
+             "method": clusters.attrs["method"], **({} if layer is None else {"layer": layer}), "points": _points(acts)}
     return table.assign(**where)[[*where, *table.columns]]
 
 
@@ -41,9 +53,9 @@ def rank_clusters(activations_path, clusters_path, ranking_path, table_path, set
         ranking = rank_neurons(acts.layer(layer), clusters.labels, settings["top_k"])
         log(f"ranked {layer} neurons (top {settings['top_k']}) for {clusters.n_clusters} clusters of "
             f"{clusters.attrs['space']}: {len(ranking)} (cluster, neuron) rows")
-        rankings.append(_described(ranking, clusters, layer))
+        rankings.append(_described(ranking, acts, clusters, layer))
     summary = cluster_summary(clusters.labels, acts.labels, acts.predictions, n_classes=acts.output.shape[1])
-    summary = _described(summary, clusters, clusters.attrs["space"]).drop(columns="layer")
+    summary = _described(summary, acts, clusters, None)
     for path, table in ((ranking_path, pd.concat(rankings, ignore_index=True)), (table_path, summary)):
         with store.atomic(path) as tmp:
             table.to_csv(tmp, index=False)
@@ -65,7 +77,7 @@ def ablate(activations_path, clusters_path, ranking_path, output_path, settings:
         ablator = ablator_of(acts, layer)
         if ablator is None:
             log(f"{layer}: ablation skipped: {acts.attrs['model']}: {acts.attrs['no_network']}")
-            tables.append(_described(pd.DataFrame(columns=COLUMNS), clusters, layer))
+            tables.append(_described(pd.DataFrame(columns=COLUMNS), acts, clusters, layer))
             continue
         table = ablate_clusters(None, None, None, acts.labels, clusters.labels, rankings[rankings["layer"] == layer],
                                 top_k=settings["top_k"], n_random=settings["n_random"],
@@ -74,7 +86,7 @@ def ablate(activations_path, clusters_path, ranking_path, output_path, settings:
         log(f"{layer}: {summary['hurt_more_than_random']} of {summary['clusters']} clusters lose more accuracy "
             f"without their top {settings['top_k']} neurons than without random ones (p < {settings['alpha']}; "
             f"{summary['hurt_more_than_random_bh']} after Benjamini-Hochberg)")
-        tables.append(_described(table, clusters, layer))
+        tables.append(_described(table, acts, clusters, layer))
     with store.atomic(output_path) as tmp:
         pd.concat(tables, ignore_index=True).to_csv(tmp, index=False)
 
@@ -84,7 +96,7 @@ def ablators(weights_path=None, network=None, external: dict | None = None):
     same random draws for all). A grid model's layers are replayed from ``weights_path`` (a CNN's
     channels in the network ``network()`` returns, see ``recorded_ablator``); an external network's
     units are silenced in the network itself (``external``: its config slice, ``network()`` its network
-    and test images); recorded activations have no network (None)."""
+    and the analysed points' inputs); recorded activations have no network (None)."""
     from nntopo.analysis.ablation import check_close, recorded_ablator
 
     built = {}
@@ -109,30 +121,39 @@ def ablators(weights_path=None, network=None, external: dict | None = None):
     return ablator_of
 
 
+def analysed_inputs(acts, data_dir, download: bool = False, data_file=None):
+    """The inputs of the points ``acts`` (``store.Activations``) were recorded on, in their order: the
+    rows ``acts.point_index`` of their split (the training split read only when it is theirs)."""
+    from nntopo import data
+    from nntopo.data import points
+
+    split = acts.points["split"]
+    dataset = data.load(acts.attrs["dataset"], data_dir, download, train=split == "train", data_file=data_file)
+    return points.recorded(dataset, split, acts.point_index).x
+
+
 def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict, log=print, *, data_dir=None,
                   download: bool = False, threads: int = 1, external: dict | None = None) -> None:
     """Every analysis of one layer's clusters, method by method (``inputs.clusters__{method}``, outputs
     ``ranking__``, ``table__`` and ``ablation__{method}``), then the agreement between the methods.
-    A CNN's channels are ablated in the network of ``inputs.state`` run on the test images (read
-    from ``data_dir``); an external network's units in that network (``external``: its config slice)."""
+    A CNN's channels are ablated in the network of ``inputs.state`` run on the analysed points' inputs
+    (read from ``data_dir``); an external network's units in that network (``external``: its config slice)."""
     import functools
 
     from nntopo.network.stage import recorded_network
 
     @functools.cache  # once per job, however many of its ranked layers run the network
     def network():
+        acts = store.read_activations(inputs.activations)
         if external is not None:
             import torch
 
-            from nntopo import data
             from nntopo.network.external import load_network
 
             torch.set_num_threads(threads)
-            return load_network(external), data.load(external["dataset"], data_dir, download, train=False,
-                                                     data_file=inputs.get("data")).x_test
-        return recorded_network(inputs.state, store.read_attrs(inputs.activations),
-                                store.read_activations(inputs.activations).output.shape[1],
-                                data_dir=data_dir, download=download, threads=threads)
+            return load_network(external), analysed_inputs(acts, data_dir, download, inputs.get("data"))
+        return recorded_network(inputs.state, acts.attrs, acts.output.shape[1], data_dir=data_dir, download=download,
+                                threads=threads, data_file=inputs.get("data"), point_index=acts.point_index)
 
     ablator_of = ablators(inputs.get("weights"), network, external)
     for method in methods:
@@ -160,8 +181,9 @@ def agree(activations_path, cluster_paths: list, output_path, log=print) -> None
     # One tidy table: a row per pair of methods, then a row per method (method_a == method_b) with its purity.
     purity = purity.rename(columns={"method": "method_a"}).assign(method_b=lambda t: t["method_a"])
     table = pd.concat([pairs, purity], ignore_index=True)
-    table = table.assign(dataset=acts.attrs["dataset"], model=acts.attrs["model"], space=clusters.attrs["space"])
-    table = table[["dataset", "model", "space", *pairs.columns.union(purity.columns, sort=False)]]
+    table = table.assign(dataset=acts.attrs["dataset"], model=acts.attrs["model"], space=clusters.attrs["space"],
+                         points=_points(acts))
+    table = table[["dataset", "model", "space", "points", *pairs.columns.union(purity.columns, sort=False)]]
     log(pairs.to_string(index=False))
     with store.atomic(output_path) as tmp:
         table.to_csv(tmp, index=False)
@@ -185,15 +207,17 @@ def seed_stability(cluster_paths: list, activations_path, output_path, log=print
         model = ModelId.parse(clusters.attrs["model"])
         key = (clusters.attrs["dataset"], model.architecture, clusters.attrs["space"], clusters.attrs["method"])
         groups.setdefault(key, {})[model.seed] = clusters.labels
-    y_true = store.read_activations(activations_path).labels  # the test set's labels, the same for every model
+    acts = store.read_activations(activations_path)  # the analysed points' labels, the same for every model
+    y_true = acts.labels
     rows = []
     for (dataset, architecture, space, method), by_seed in groups.items():
         if len(by_seed) < 2:
             continue
         pairs = pairwise_seeds(by_seed).merge(composition_stability(by_seed, y_true), on=["seed_a", "seed_b"])
-        rows.append(pairs.assign(dataset=dataset, architecture=architecture, space=space, method=method))
+        rows.append(pairs.assign(dataset=dataset, architecture=architecture, space=space, method=method,
+                                 points=_points(acts)))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
-        columns=["dataset", "architecture", "space", "method", "seed_a", "seed_b", "ari", "nmi"])
+        columns=["dataset", "architecture", "space", "method", "points", "seed_a", "seed_b", "ari", "nmi"])
     log(f"seed stability: {len(table)} pairs of seeds compared")
     with store.atomic(output_path) as tmp:
         table.to_csv(tmp, index=False)
@@ -212,7 +236,8 @@ def layer_flow(activations_path, cluster_paths: list, flow_path, contingency_pat
     for path in cluster_paths:
         clusters = store.read_clusters(path)
         labelings[clusters.attrs["space"]] = clusters.labels
-    where = {"dataset": acts.attrs["dataset"], "model": acts.attrs["model"], "method": clusters.attrs["method"]}
+    where = {"dataset": acts.attrs["dataset"], "model": acts.attrs["model"], "method": clusters.attrs["method"],
+             "points": _points(acts)}
     table = flow.layer_flow(labelings, acts.labels)
     names = list(labelings)
     counts = pd.concat([flow.contingency(labelings[a], labelings[b]).assign(layer_a=a, layer_b=b)
@@ -226,14 +251,15 @@ def layer_flow(activations_path, cluster_paths: list, flow_path, contingency_pat
 
 
 def probe_layers(activations_path, output_path, layers: list, seed: int, log=print) -> None:
-    """A linear probe of each of ``layers``: a logistic regression fitted on a fixed half of the test
+    """A linear probe of each of ``layers``: a logistic regression fitted on a fixed half of the analysed
     points' activations and scored on the other half (the same halves for every layer and model)."""
     from nntopo.analysis import flow
 
     acts = store.read_activations(activations_path)
     fit_mask = flow.probe_halves(len(acts.labels), seed)
     table = flow.linear_probe({layer: acts.layer(layer) for layer in layers}, acts.labels, fit_mask, seed=seed)
-    table = table.assign(dataset=acts.attrs["dataset"], model=acts.attrs["model"], probe_seed=seed)
+    table = table.assign(dataset=acts.attrs["dataset"], model=acts.attrs["model"], probe_seed=seed,
+                         points=_points(acts))
     log(table.to_string(index=False))
     with store.atomic(output_path) as tmp:
         table.to_csv(tmp, index=False)

@@ -1,4 +1,4 @@
-"""Clustering the test points of a layer: the methods (k-means, HDBSCAN, t-SNE, UMAP, Mapper) and what
+"""Clustering the analysed points of a layer: the methods (k-means, HDBSCAN, t-SNE, UMAP, Mapper) and what
 shows their results.
 
 - ``methods``: every method, registered by name, configured in ``__init__``, run by ``fit(X)``;

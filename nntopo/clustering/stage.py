@@ -1,5 +1,5 @@
-"""The clustering stage: cluster one layer's test points with one method and write the clusters file;
-write a Mapper graph as GraphML."""
+"""The clustering stage: cluster one layer's analysed points with one method and write the clusters file
+(which says which points: the activations' ``points``); write a Mapper graph as GraphML."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from nntopo import store
 
 
 def cluster_activations(activations_path, clusters_path, layer: str, settings: dict, log=print) -> None:
-    """Cluster one model's test points in ``layer``'s activation space with one method
-    (``settings``: config.clustering_slice)."""
+    """Cluster one model's analysed points (the rows of its activations) in ``layer``'s activation
+    space with one method (``settings``: config.clustering_slice)."""
     from nntopo.clustering.methods import cluster_points, coincide, make_method
 
     acts = store.read_activations(activations_path)
@@ -34,7 +34,8 @@ def cluster_activations(activations_path, clusters_path, layer: str, settings: d
         graph = {name: getattr(result.graph, name) for name in (*store.MAPPER_ARRAYS, store.MAPPER_POSITIONS)}
         log(f"mapper graph: {result.graph.n_nodes} nodes, {len(result.graph.edges)} edges")
     attrs = store.provenance(acts.attrs["dataset"], acts.attrs["model"], seed, settings,
-                              method=settings["method"], space=space, **store.carried(acts.attrs),
+                              method=settings["method"], space=space,
+                              **{**store.carried(acts.attrs), "points": json.dumps(acts.points)},
                               parameters=json.dumps(settings["params"], sort_keys=True), seconds=seconds)
     store.write_clusters(clusters_path, result.labels, result.embedding, graph, attrs)
 

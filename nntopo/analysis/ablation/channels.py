@@ -1,8 +1,8 @@
 """Silence a convolutional layer's channels: each one's whole feature map set to zero, the network run
-from there on the test images. The counterpart of ``recorded.Ablator`` (same interface, so
+from there on the analysed points' inputs. The counterpart of ``recorded.Ablator`` (same interface, so
 ``table.ablate_clusters`` uses either): a channel's recorded activation is its map reduced over
 space, from which the later layers cannot be replayed, so its maps are recomputed from ``model.pt``
-and the test images.
+and the analysed points' inputs.
 
 Max pooling of a map of zeros is zero, so silencing channels S of the ranked layer l zeroes the same
 channels of its pooled maps P, and the next layer's pre-activation loses exactly their term:
@@ -33,13 +33,13 @@ class ChannelAblator(Remembered):
     remembered per set (as ``recorded.Ablator``)."""
 
     @torch.no_grad()
-    def __init__(self, model, x_test: np.ndarray, layer: str, y_true):
+    def __init__(self, model, x: np.ndarray, layer: str, y_true):
         self.model = model.double().eval()
         names = list(model.layers)
         self.layer, self.next = layer, names[names.index(layer) + 1]
         # Filled chunk by chunk (a concatenation would hold every array twice: 1.9 GB at its peak for
         # MNIST's first layer); the full maps are kept pooled alone.
-        images = torch.from_numpy(np.asarray(x_test, dtype=np.float64))
+        images = torch.from_numpy(np.asarray(x, dtype=np.float64))
         arrays = {}
         for start in range(0, len(images), CHUNK):
             hidden = self.model.forward_all(images[start:start + CHUNK])[0][names.index(layer)]

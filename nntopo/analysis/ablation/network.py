@@ -1,7 +1,8 @@
 """Silence units of a network the user brings (config `external`): zeroed in the output of the module
-that is their layer, through its forward hook, and the whole network run on the test images again.
-The counterpart of ``recorded.Ablator`` for a network nntopo cannot replay from recorded layers (any
-architecture): one forward pass of the test set per silenced set, in float32 as it was recorded.
+that is their layer, through its forward hook, and the whole network run again on the analysed points'
+inputs. The counterpart of ``recorded.Ablator`` for a network nntopo cannot replay from recorded layers
+(any architecture): one forward pass of the analysed points per silenced set, in float32 as it was
+recorded.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ class NetworkAblator(Remembered):
     """Ablated predictions' correctness for any unit set of recorded layer ``layer_index`` (0: hidden_1)
     of an external network (``settings``: its config slice), remembered per set."""
 
-    def __init__(self, network: nn.Module, settings: dict, x_test: np.ndarray, layer_index: int, y_true):
+    def __init__(self, network: nn.Module, settings: dict, x: np.ndarray, layer_index: int, y_true):
         self.network, self.settings, self.index = network, settings, layer_index
         self.modules = named_modules(network, settings["layers"], settings)
-        self.x = model_inputs(x_test, settings)
+        self.x = model_inputs(x, settings)
         self.y_true = np.asarray(y_true, dtype=np.int64)
         hidden, self.logits, _ = run(network, self.modules, self.x, int(self.y_true.max()) + 1, settings)
         self.hidden = hidden[layer_index]  # as recorded: the caller checks it against the files

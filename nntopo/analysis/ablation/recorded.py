@@ -107,9 +107,9 @@ def recorded_ablator(activations, weights: dict, layer: str, rtol: float = 1e-4,
     ``store.read_weights``' dict), for the ranked hidden layer ``layer``: the layers after it come
     from ``weights``, the activation function from the files' training settings. A convolutional
     layer's channels are silenced in their full maps instead (``ChannelAblator``), from the network and
-    test images that ``network()`` returns. Checks first that the recomputed logits (and a channel's
-    reduced maps) match the stored float32 ones within ``rtol`` of the largest value (relative: deep
-    and wide layers sum more rounding than a fixed tolerance allows)."""
+    the analysed points' inputs that ``network()`` returns. Checks first that the recomputed logits (and
+    a channel's reduced maps) match the stored float32 ones within ``rtol`` of the largest value
+    (relative: deep and wide layers sum more rounding than a fixed tolerance allows)."""
     import json
 
     from nntopo.store import OUTPUT_LAYER, layer_names

@@ -131,8 +131,8 @@ def test_a_dead_layer_gives_empty_rankings_and_figures_still_draw(tmp_path, trai
     acts = store.read_activations(trained / "activations.h5")
     write_case(tmp_path, trained, acts.labels, np.zeros_like(acts.hidden[0]))
     ranking, table = run_stages(tmp_path, trained)
-    assert len(ranking) == 0 and list(ranking.columns) == ["dataset", "model", "space", "method", "layer", "cluster",
-                                                           "neuron", "count", "fraction", "rank"]
+    assert len(ranking) == 0 and list(ranking.columns) == ["dataset", "model", "space", "method", "layer", "points",
+                                                           "cluster", "neuron", "count", "fraction", "rank"]
     assert table["size"].sum() == len(acts.labels)
 
 
