@@ -7,6 +7,7 @@ agreement, flow and probe tables gathered, and their figures.
 
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
@@ -20,7 +21,7 @@ from nntopo.analysis.ranking import top_rows
 def summarize(inputs, outputs, settings: dict) -> None:
     """The grid at a glance, one row per model (``outputs.table`` and ``outputs.figure``): accuracy,
     weight norm and sparsity, mean normalised neural persistence (trained, initial, shuffled), the
-    share of silent activations in its last hidden layer, and per method (on the output's clusters)
+    share of silent activations in its last hidden layer, the analysed points, and per method (on the output's clusters)
     the cluster count, the points in no cluster, the ranking's sharpness (the mean share of a
     cluster's points having each of its top-k neurons) and the share of clusters hurt more by their
     top-k neurons than by random ones. ``outputs.ablation`` and ``outputs.agreement`` gather the
@@ -46,6 +47,7 @@ def summarize(inputs, outputs, settings: dict) -> None:
     for path in inputs.activations:
         acts = store.read_activations(path)
         rows[acts.attrs["model"]]["silent_activations"] = float((acts.hidden[-1] <= 0).mean())
+        rows[acts.attrs["model"]]["points"] = json.dumps(acts.points)  # which points every table describes
     rankings, ablation_tables = _by_place(inputs.rankings, paths.RANKING), _by_place(inputs.ablations, paths.ABLATION)
     ablations = []
     for clusters_path in inputs.clusters:
