@@ -7,6 +7,7 @@ Python traceback reaches the user, no job is planned and no results folder is cr
 """
 
 import copy
+import json
 import os
 import subprocess
 import sys
@@ -304,3 +305,44 @@ def test_a_corrupt_data_file_stops_the_run_naming_the_file(tmp_path):
     assert run.returncode != 0
     assert f"ERROR: {images}: corrupt or truncated gzip file" in output
     assert "Traceback" not in output
+
+
+@pytest.mark.workflow
+def test_what_shows_only_when_a_dataset_is_prepared_stops_its_preparing_job(tmp_path):
+    """A torchvision dataset's facts are unknown until rule dataset_data reads it: the config's checks
+    that need them (nntopo.config.check_known) run in that job, which stops in one line and leaves no
+    data file behind; with the config fixed it prepares the dataset, and its record then stands."""
+    from tests.unit.data.formats import mnist_files, write_idx_dataset
+
+    write_idx_dataset(tmp_path / "data", "KMNIST", mnist_files(30, 20))  # torchvision's layout of KMNIST
+    entry = {"name": "kuzushiji", "kind": "torchvision", "class": "KMNIST"}
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    env = {**os.environ, "NNTOPO_DATA_DIR": str(tmp_path / "data")}
+
+    def run(cnn, *args):
+        config = merged(BASE, {"datasets": [entry], "download": False, "cnns": [cnn],
+                               "clustering": {"methods": ["kmeans"], "kmeans": {"n_clusters": 3}, "top_k": 2}})
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+        return subprocess.run(
+            [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
+             "--configfile", str(workdir / "config.yaml"), "--cores", "1", *args],
+            capture_output=True, text=True, env=env, timeout=300,
+        )
+
+    refused = run({"channels": [4], "kernel": 29, "dense": []}, "results/kuzushiji/dataset.json")
+    output = refused.stdout + refused.stderr
+    assert refused.returncode != 0 and "Traceback" not in output, output[-3000:]
+    assert ("ERROR: cnns: the 29x29 kernel of convolutional layer 1 is larger than its 28x28 input (kuzushiji)"
+            in output), output[-3000:]
+    assert not (workdir / "results" / "kuzushiji" / "data.h5").exists()
+    assert not (workdir / "results" / "kuzushiji" / "dataset.json").exists()
+
+    fits = {"channels": [4], "kernel": 3, "dense": []}
+    prepared = run(fits, "results/kuzushiji/dataset.json")
+    assert prepared.returncode == 0, (prepared.stdout + prepared.stderr)[-3000:]
+    record = json.loads((workdir / "results" / "kuzushiji" / "dataset.json").read_text())
+    assert record["input_shape"] == [1, 28, 28] and record["points"] == {"train": 30, "test": 20}
+    planned = run(fits, "-n")  # the record is fresh: nothing to prepare again, and the facts known at load
+    output = planned.stdout + planned.stderr
+    assert planned.returncode == 0 and "rule dataset_data" not in output and "rule train" in output, output[-3000:]

@@ -407,6 +407,7 @@ def test_a_study_of_an_arrays_file_prepares_it_before_training_on_it(tmp_path):
     job = listed[prepare[0]]
     assert job["output"] == "results/mine/data.h5, results/mine/dataset.json" and job["input"] == path
     assert job["wildcards"] == "dataset=mine"
+    assert "mem_mb=1000," in job["resources"]  # 1000 MB and the 60 x 3 x 8 x 8 float32 training split's 0.04 MB
     trained = [i for i, job in enumerate(listed) if job["rule"] == "train" and "dataset=mine" in job["wildcards"]]
     assert len(trained) == 2 and min(trained) > prepare[0]  # the MLP and the CNN, listed after it
     assert all("results/mine/data.h5" in listed[i]["input"] for i in trained)
