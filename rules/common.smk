@@ -74,6 +74,11 @@ def dataset_sources(wildcards):
     return {"source": entry["path"]} if "path" in entry else {}
 
 
+def reads_data_dir(dataset):
+    """Whether preparing ``dataset`` reads the data directory: a torchvision dataset's files are there."""
+    return dataset in nndatasets.names(config, "torchvision")
+
+
 def network_inputs(wildcards):
     """What the ablation replays a model from: a grid model's weights and model.pt; an external
     network's own files (and weights.h5 when it has one); nothing for recorded activations."""

@@ -39,8 +39,10 @@ rule dataset_data:
         # Its entry with the defaults filled in: a changed entry prepares it again (and its record,
         # which keeps the entry, is stale until then).
         entry=lambda wildcards: nnconfig.dataset_slice(config, wildcards.dataset),
-        data_dir=str(nnconfig.data_dir(config)),
-        download=config["download"],
+        # Where torchvision finds (or downloads) a torchvision dataset's files; nothing for a file or a folder
+        # of the user's, so that moving the data directory prepares none of those again.
+        data_dir=lambda wildcards: str(nnconfig.data_dir(config)) if reads_data_dir(wildcards.dataset) else "",
+        download=lambda wildcards: config["download"] and reads_data_dir(wildcards.dataset),
     wildcard_constraints:
         dataset="|".join(nnconfig.user_datasets(config)) or "(?!)",  # none: the rule matches no file
     log:
