@@ -1,6 +1,7 @@
 """Silence a cluster's top-ranked units and measure what it costs, against random units: the table
 of ``ablate_clusters``, the same for every ablator (``recorded.Ablator``, ``channels.ChannelAblator``,
-``network.NetworkAblator``: anything with ``n_neurons``, ``y_true`` and ``correct(silenced)``).
+``network.NetworkAblator``: anything with ``n_neurons``, ``y_true``, ``correct(silenced)`` and
+``remember(sets)``, as ``silencing.Remembered``).
 
 Definitions (one row per cluster c >= 0 of ``cluster_labels``; points labelled -1 are in no cluster):
 
@@ -94,6 +95,9 @@ def ablate_clusters(hidden, weight, bias, y_true, cluster_labels, ranking: pd.Da
 
     own_before, other_before = per_cluster(ablator.correct())
     chosen = [neurons.get(int(c), np.empty(0, dtype=np.int64)) for c in clusters]
+    counts = np.array([len(s) for s in chosen], dtype=np.int64)
+    draws = {int(m): random_draws(n_neurons, int(m), n_random, seed) for m in np.unique(counts)}
+    ablator.remember([*chosen, *(d for drawn in draws.values() for d in drawn)])  # at once: a CNN's maps once
     own_after = np.empty(len(clusters))
     other_after = np.empty(len(clusters))
     for i, silenced in enumerate(chosen):
@@ -103,10 +107,9 @@ def ablate_clusters(hidden, weight, bias, y_true, cluster_labels, ranking: pd.Da
     # Random baseline: the same draws for every cluster that silences the same number of neurons.
     random_own = np.empty((n_random, len(clusters)))
     random_other = np.empty((n_random, len(clusters)))
-    counts = np.array([len(s) for s in chosen], dtype=np.int64)
-    for m in np.unique(counts):
+    for m, drawn in draws.items():
         which = counts == m
-        for d, silenced in enumerate(random_draws(n_neurons, int(m), n_random, seed)):
+        for d, silenced in enumerate(drawn):
             own, other = per_cluster(ablator.correct(silenced))
             random_own[d, which], random_other[d, which] = own[which], other[which]
 

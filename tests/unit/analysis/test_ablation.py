@@ -311,3 +311,31 @@ def test_replay_folds_batch_normalisation_into_the_later_layers():
         zeroed = net(x).numpy()
     hook.remove()
     assert np.allclose(logits_without(first, output.weight, output.bias, [2, 5], downstream, relu), zeroed, atol=1e-5)
+
+
+@pytest.mark.parametrize("layer", ["hidden_1", "hidden_2"])  # before a convolution, before the dense layer
+def test_channel_sets_remembered_at_once_are_each_set_alone(layer, monkeypatch):
+    """``remember`` runs every set over each chunk of points once (a CNN's next pre-activations
+    computed once a chunk, never kept for every point): each set's correctness is the one ``correct``
+    gives for it alone, to the bit, across several chunks."""
+    import torch
+
+    from nntopo.analysis.ablation import channels
+    from nntopo.network.model import build
+
+    monkeypatch.setattr(channels, "CHUNK", 7)  # 60 points: 9 chunks, the last short
+    torch.manual_seed(0)
+    model = build(64, 3, [12], {"name": "none"}, None, {"channels": [4, 6], "kernel": 3, "pool": 1, "dense": [12]},
+                  (1, 8, 8))
+    rng = np.random.default_rng(0)
+    x, y = rng.random((60, 64)).astype(np.float32), rng.integers(0, 3, 60)
+    sets = [[0], [1, 3], [2], [0, 1, 2, 3], [3, 1]]
+    alone = channels.ChannelAblator(model, x, layer, y)
+    together = channels.ChannelAblator(model, x, layer, y)
+    together.remember([*sets, [], [1, 3]])  # the empty set and a repeat are nothing to compute
+    assert len(together._known) == 4  # {0}, {1, 3}, {2}, {0, 1, 2, 3}
+    for silenced in sets:
+        np.testing.assert_array_equal(together.correct(silenced), alone.correct(silenced))
+    assert not np.allclose(alone._logits_without(np.arange(4)), alone.logits)  # silencing changes something
+    # Each set's correctness is its logits' argmax against the labels, chunks or not.
+    np.testing.assert_array_equal(together.correct([1, 3]), alone._logits_without(np.array([1, 3])).argmax(1) == y)
