@@ -81,11 +81,13 @@ def reads_data_dir(dataset):
 
 def network_inputs(wildcards):
     """What the ablation replays a model from: a grid model's weights and model.pt; an external
-    network's own files (and weights.h5 when it has one); nothing for recorded activations."""
+    network's own files (and weights.h5 when it has one); nothing for recorded activations. A CNN or
+    an external network runs again on its inputs: a prepared dataset's data.h5 beside them."""
     where = dict(dataset=wildcards.dataset, model=wildcards.model)
     entry = nnconfig.external_entry(config, wildcards.model)
     if entry is None:
-        return {"weights": paths.fill(paths.WEIGHTS, **where), "state": paths.fill(paths.MODEL_STATE, **where)}
+        return {"weights": paths.fill(paths.WEIGHTS, **where), "state": paths.fill(paths.MODEL_STATE, **where),
+                **dataset_file(wildcards.dataset)}
     files = {} if nnconfig.external_kind(entry) == "activations" else {"files": nnconfig.external_files(entry)}
     weights = {"weights": paths.fill(paths.WEIGHTS, **where)} if nnconfig.has_weights(config, entry["name"]) else {}
     return {**files, **weights, **dataset_file(wildcards.dataset)}
