@@ -110,7 +110,7 @@ def ablators(weights_path=None, network=None, external: dict | None = None):
 
                 model, images = network()
                 ablator = NetworkAblator(model, external, images, store.layer_names(len(acts.hidden)).index(layer),
-                                         acts.labels)
+                                         acts.labels, acts.attrs.get("network_input_shape"))
                 check_close(ablator.hidden, acts.layer(layer), 1e-4, f"{layer} recomputed from the network")
                 check_close(ablator.logits, acts.output, 1e-4, "the output recomputed from the network")
                 built[layer] = ablator

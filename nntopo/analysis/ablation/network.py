@@ -16,12 +16,14 @@ from nntopo.network.external import model_inputs, named_modules, run
 
 class NetworkAblator(Remembered):
     """Ablated predictions' correctness for any unit set of recorded layer ``layer_index`` (0: hidden_1)
-    of an external network (``settings``: its config slice), remembered per set."""
+    of an external network (``settings``: its config slice), remembered per set. ``shape`` is the input
+    shape the network was recorded with (the activations' ``network_input_shape``; its input_shape or
+    the dataset's when the entry gives none)."""
 
-    def __init__(self, network: nn.Module, settings: dict, x: np.ndarray, layer_index: int, y_true):
+    def __init__(self, network: nn.Module, settings: dict, x: np.ndarray, layer_index: int, y_true, shape=None):
         self.network, self.settings, self.index = network, settings, layer_index
         self.modules = named_modules(network, settings["layers"], settings)
-        self.x = model_inputs(x, settings)
+        self.x = model_inputs(x, settings, None if shape is None else [int(s) for s in shape])
         self.y_true = np.asarray(y_true, dtype=np.int64)
         hidden, self.logits, _ = run(network, self.modules, self.x, int(self.y_true.max()) + 1, settings)
         self.hidden = hidden[layer_index]  # as recorded: the caller checks it against the files
