@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.bench            # `make bench`: the default study (config.yaml)
     .venv/bin/python -m benchmarks.bench --quick    # a small study on the embedded digits, to try it out
     .venv/bin/python -m benchmarks.bench --cnn      # the CNN study (configs/cnn.yaml), no reference
+    .venv/bin/python -m benchmarks.bench --scale    # the scale phase alone (10k to 60k points of MNIST)
 
 (from the repository root, where `python -m` finds the benchmarks package.) This module is the
 command line, and its `main` the table of contents; the parts are its siblings: plan.py (the study's
@@ -30,13 +31,19 @@ In a fresh scratch directory (nothing in the repository's results/ is read or wr
    layer analyse_layer and layer_figures, image_figures where it applies; per model flow and
    model_figures; the summary), then the run is timed and must run the plan;
 6. the reference (benchmarks/reference.py): the same study the straightforward way, timed in the
-   same run, so the speed-up is a ratio measured on the same machine at the same moment.
+   same run, so the speed-up is a ratio measured on the same machine at the same moment;
+7. the scale phase (benchmarks/scale.py; --scale runs it alone, --no-scale leaves it out): one small
+   MNIST model's first layer clustered by every method and analysed at 10,000, 20,000, 40,000 and
+   60,000 points of MNIST's training split (--quick: 500 and 1,000; --ladder picks the sizes), each
+   from empty through the workflow's jobs; per method and stage the time and peak memory at each size
+   and their growth exponents.
 
 It prints each phase's wall time, the job-seconds of each stage beside the reference's (where the
 speed-up comes from), a per-rule table from the rules' `benchmark:` records, the
 training throughput (samples/s, GFLOP/s from the layer sizes) of every model in both studies against
-the machine's one-thread fp32 rate for that model's matrix products (the peak), and a table of the
-targets, each met or not.
+the machine's one-thread fp32 rate for that model's matrix products (the peak), a table of the
+targets, each met or not, and the scale phase's table (per stage: seconds and peak MiB at each size,
+the growth exponents).
 The numbers also go to benchmarks/out/last.json and the printout to benchmarks/out/last.txt.
 """
 
@@ -47,7 +54,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from benchmarks import phases, plan, records, report
+from benchmarks import phases, plan, records, report, scale
 from benchmarks.commands import ROOT, progress
 
 
@@ -62,7 +69,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--cnn", action="store_true",
                         help="the CNN study (configs/cnn.yaml unless --configfile names another), its training steps' "
                              "variants beside the MLPs', no reference (whose own training loop is the MLPs')")
+    parser.add_argument("--scale", action="store_true", help="the scale phase alone (MNIST's training split)")
+    parser.add_argument("--no-scale", action="store_true", help="leave the scale phase out")
+    parser.add_argument("--ladder", type=lambda text: tuple(int(n) for n in text.split(",")),
+                        help="the scale phase's sizes, comma-separated (default 10000,20000,40000,60000; "
+                             "--quick: 500,1000)")
     args = parser.parse_args(argv)
+    if args.ladder is None:
+        args.ladder = scale.QUICK_LADDER if args.quick else scale.LADDER
     if args.cnn:
         args.no_reference = True
         if args.configfile == ROOT / "config.yaml":
@@ -74,6 +88,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     study = plan.prepare(args)
     report.introduce(study)
+    if args.scale:
+        measured = scale.scale_phase(study, args.ladder)
+        report.say_scale(measured)
+        report.save_scale(study, measured)
+        return finish(study)
     gemm, steps = phases.machine_peaks(study)
 
     full = phases.full_study(study)  # 1
@@ -82,6 +101,7 @@ def main(argv=None) -> int:
     homology = phases.homology_alone(study)  # 4
     change = phases.one_parameter(study)  # 5
     reference = None if args.no_reference else phases.reference_study(study)  # 6
+    measured = None if args.no_scale or args.cnn else scale.scale_phase(study, args.ladder)  # 7
 
     report.say_phases(study, full, noop, figure, homology, change, reference)
     stages = records.stage_seconds(study.results)
@@ -94,9 +114,16 @@ def main(argv=None) -> int:
         report.say_steps(gemm, steps)
     rows = report.targets(full, noop, figure, homology, change, reference, gemm)
     report.say_targets(rows, args.quick)
+    if measured:
+        report.say_scale(measured)
 
-    report.save(study, full, noop[0], figure, homology, change, stages, reference, rows)
-    if args.keep:
+    report.save(study, full, noop[0], figure, homology, change, stages, reference, rows, measured)
+    return finish(study)
+
+
+def finish(study: plan.Study) -> int:
+    """Remove the scratch directory (unless --keep)."""
+    if study.args.keep:
         progress(f"scratch kept: {study.scratch}")
     else:
         shutil.rmtree(study.scratch, ignore_errors=True)

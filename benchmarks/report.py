@@ -12,6 +12,7 @@ from benchmarks.commands import ROOT, SLOW_STARTUP, describe, progress, snakemak
 from benchmarks.phases import CLASS_LAYER_POINTS, Change, Full, HomologyAlone, OneFigure
 from benchmarks.plan import Study
 from benchmarks.records import describe_sizes
+from benchmarks.scale import LAYER, Scale
 
 OUT = ROOT / "benchmarks" / "out"
 
@@ -26,6 +27,8 @@ TARGETS = {
     "class_layer_s": 1.0,  # one class in one layer, 1,000 points, b0 and b1
     "persistence_share": 0.10,  # measuring neural persistence every epoch, against training's own time
 }
+
+SCALE_RSS_MIB = 4096.0  # every job, at every size of the scale phase (issue 26)
 
 ISSUE_PEAK_GFLOPS = 140.0  # the issue's "about 140 GFLOP/s is reachable" on the original machine
 
@@ -43,13 +46,16 @@ def introduce(study: Study) -> None:
     from nntopo import config as nnconfig
 
     args, cfg, models = study.args, study.cfg, study.models
-    say(f"nntopo benchmark {study.record['when']}{' (--quick: digits, small settings)' if args.quick else ''}")
+    what = " (--scale: the scale phase alone)" if args.scale else " (--quick: digits, small settings)" if args.quick else ""
+    say(f"nntopo benchmark {study.record['when']}{what}")
     say(f"  machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} at start; "
         f"--cores {args.cores}; scratch {study.scratch}")
     startup = snakemake_startup(study.env)
     say(f"  Snakemake's own start-up (importing it, no workflow): {startup:.1f} s, paid by every phase below"
         + (SLOW_STARTUP if startup > 3 else ""))
     study.record["snakemake_startup_s"] = startup
+    if args.scale:  # the scale phase alone: its own study (benchmarks/scale.py)
+        return
     layers = sum(len(nnconfig.layers_of(cfg, m)) for m in models) * len(cfg["datasets"])
     say(f"  study: {', '.join(cfg['datasets'])} x {len(models)} models ({', '.join(models)}): {layers} analysed "
         f"layers x {len(cfg['clustering']['methods'])} methods ({', '.join(cfg['clustering']['methods'])}), "
@@ -213,8 +219,47 @@ def say_targets(rows: list[tuple], quick: bool) -> None:
         f"(a busy machine slows every number above)")
 
 
+def say_scale(scale: Scale) -> None:
+    """The scale phase's table: per stage, seconds and peak MiB at each size, and both growth exponents."""
+    sizes = list(scale.ladder)
+    say()
+    say(f"Scale: one model (mlp100, 2 epochs) on MNIST's training split, {LAYER} clustered and analysed at "
+        f"{', '.join(f'{n:,}' for n in sizes)} points (the rules' benchmark: records; exponent b of time or memory "
+        "~ n^b, least squares on log-log)")
+    head = "".join(f"{f'{n // 1000}k s' if n >= 1000 else f'{n} s':>9}" for n in sizes)
+    mem = "".join(f"{f'{n // 1000}k MiB' if n >= 1000 else f'{n} MiB':>9}" for n in sizes)
+    say(f"  {'stage':<27}{head} {'b time':>7} {mem} {'b mem':>6}")
+    for stage in sorted(scale.seconds, key=lambda s: -max(scale.seconds[s].values())):
+        times = "".join(f"{scale.seconds[stage][n]:>9.1f}" if n in scale.seconds[stage] else f"{'-':>9}" for n in sizes)
+        rss = "".join(f"{scale.rss_mib[stage][n]:>9.0f}" if n in scale.rss_mib[stage] else f"{'-':>9}" for n in sizes)
+        b_time, b_mem = scale.exponents(stage)
+        say(f"  {stage:<27}{times} {b_time:>7.2f} {rss} {b_mem:>6.2f}")
+    walls = ", ".join(f"{n:,}: {s:.0f} s" for n, s in scale.wall_s.items())
+    say(f"  whole run from empty (every job, both layers): {walls}")
+    top = sizes[-1]
+    if top in scale.largest:
+        job, mib = scale.largest[top]
+        say(f"  largest job at {top:,} points: {job}, {mib:.0f} MiB peak RSS: "
+            f"{'within' if mib <= SCALE_RSS_MIB else 'OVER'} the {SCALE_RSS_MIB / 1024:.0f} GiB every job must fit")
+
+
+def save_scale(study: Study, scale: Scale) -> None:
+    """The scale phase alone (--scale) to last.json and last.txt."""
+    study.record["scale"] = scale.record()
+    write(study)
+
+
+def write(study: Study) -> None:
+    """``study.record`` to benchmarks/out/last.json, the printout so far to last.txt."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    study.record["load_average_end"] = os.getloadavg()
+    (OUT / "last.json").write_text(json.dumps(study.record, indent=2) + "\n")
+    (OUT / "last.txt").write_text("\n".join(LINES) + "\n")
+    progress(f"written {OUT / 'last.txt'} and last.json")
+
+
 def save(study: Study, full: Full, noop_s: float, figure: OneFigure, homology: HomologyAlone, change: Change,
-         stages: dict, reference: dict | None, rows: list[tuple]) -> None:
+         stages: dict, reference: dict | None, rows: list[tuple], scale: Scale | None = None) -> None:
     """Every number to benchmarks/out/last.json, the printout to last.txt."""
     study.record.update({
         "phases": {"full_s": full.seconds, "full_cpu_s": full.cpu_s, "full_run_s": full.run_s, "report_s": full.report_s,
@@ -230,9 +275,7 @@ def save(study: Study, full: Full, noop_s: float, figure: OneFigure, homology: H
         "training": full.training,
         "largest_process_mib": full.rss_any_mib, "reference": reference,
         "targets": [{"target": n, "wanted": w, "measured": m, "met": ok} for n, w, m, ok in rows],
-        "load_average_end": os.getloadavg(),
     })
-    OUT.mkdir(parents=True, exist_ok=True)
-    (OUT / "last.json").write_text(json.dumps(study.record, indent=2) + "\n")
-    (OUT / "last.txt").write_text("\n".join(LINES) + "\n")
-    progress(f"written {OUT / 'last.txt'} and last.json")
+    if scale is not None:
+        study.record["scale"] = scale.record()
+    write(study)

@@ -3,6 +3,7 @@
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from benchmarks import reference
 from benchmarks.commands import job_key
 from benchmarks.plan import MLP_FIGURE_RULES, expected_after_change
 from benchmarks.records import stage_seconds
+from benchmarks.scale import Scale, growth_exponent, scale_config, stage_name
 from benchmarks.tsne_forces import barnes_hut, exact_forces, fft, measure
 from tests.conftest import ROOT
 
@@ -150,3 +152,83 @@ def test_the_reference_homology_is_the_workflows_computed_densely(seed):
             ours = homology.rips_betti(points, k, epsilon)
             theirs = reference.dense_rips_betti(points, k, epsilon)
             assert np.array_equal(ours.numbers, theirs.numbers) and ours.distinct == theirs.distinct
+
+
+def test_the_growth_exponent_of_a_power_law_is_its_power():
+    sizes = [10_000, 20_000, 40_000, 60_000]
+    assert growth_exponent(sizes, [3.0 * n**1.5 for n in sizes]) == pytest.approx(1.5, abs=1e-12)
+    assert growth_exponent(sizes, [7.0] * 4) == pytest.approx(0.0, abs=1e-12)
+    # Least squares through noise: 2 n^2 times 1.1, 0.9, 1.1, 0.9 has the slope of the points' own fit.
+    noisy = [2.0 * n**2 * f for n, f in zip(sizes, (1.1, 0.9, 1.1, 0.9))]
+    x, y = np.log(sizes), np.log(noisy)
+    slope = ((x - x.mean()) * (y - y.mean())).sum() / ((x - x.mean()) ** 2).sum()
+    assert growth_exponent(sizes, noisy) == pytest.approx(slope, rel=1e-12)
+    assert np.isnan(growth_exponent([1000], [5.0]))  # one size: no slope
+    assert np.isnan(growth_exponent([1000, 2000], [5.0, float("nan")]))
+
+
+def test_the_scale_table_keeps_the_scaled_layers_jobs_and_the_models(tmp_path):
+    model = "mlp100-none-s0"
+    for n, factor in ((1000, 1.0), (2000, 2.0)):
+        results = tmp_path / str(n)
+        jobs = [(f"cluster/mnist/{model}/hidden_1/tsne", 10.0), (f"cluster/mnist/{model}/output/tsne", 9.0),
+                (f"analyse_layer/mnist/{model}/hidden_1", 2.0), (f"flow/mnist/{model}", 1.0),
+                ("input_homology/mnist", 3.0), (f"train/mnist/{model}", 4.0)]
+        for job, seconds in jobs:
+            write_record(results, job, seconds * factor)
+    scale = Scale((1000, 2000))
+    scale.read(1000, tmp_path / "1000")
+    scale.read(2000, tmp_path / "2000")
+    assert set(scale.seconds) == {"cluster tsne", "analyse_layer", "flow", "input_homology", "train"}
+    assert scale.seconds["cluster tsne"] == {1000: 10.0, 2000: 20.0}  # hidden_1's, not the output's
+    assert scale.exponents("cluster tsne") == pytest.approx((1.0, 0.0))  # linear time, the same 100 MiB
+    assert scale.largest[2000][1] == 100.0
+    record = scale.record()
+    assert record["stages"]["flow"]["seconds"] == {"1000": 1.0, "2000": 2.0}
+    assert stage_name(Path("summary/mnist")) == "summary"
+
+
+def test_the_scale_config_is_the_studys_with_one_model_on_the_training_split():
+    from nntopo import config as nnconfig
+
+    raw = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = scale_config(raw, 20_000)
+    assert config["analysis"]["split"] == "train" and config["analysis"]["points"] == 20_000
+    assert config["clustering"] == raw["clustering"]  # the methods as users run them
+    cfg = nnconfig.validate(config)
+    assert [str(m) for m in nnconfig.model_ids(cfg)] == ["mlp100-none-s0"]
+
+
+@pytest.mark.workflow
+def test_the_scale_phase_runs_the_workflow_at_each_size_of_a_small_ladder(tmp_path, real_data_dir, monkeypatch,
+                                                                          capsys):
+    """The scale phase as `make bench` runs it, on a ladder of 400 and 800 of MNIST's training points
+    (--quick's settings): every stage's seconds and memory at both sizes, their exponents, and runs
+    that analysed exactly those points."""
+    import json
+
+    from benchmarks import bench, plan, report, scale
+    from nntopo import paths, store
+
+    monkeypatch.setenv("NNTOPO_DATA_DIR", str(real_data_dir))
+    args = bench.parse_args(["--scale", "--quick", "--ladder", "400,800", "--scratch", str(tmp_path / "scratch")])
+    study = plan.prepare(args)
+    measured = scale.scale_phase(study, args.ladder)
+    stages = {"train", "cluster kmeans", "cluster tsne", "cluster umap", "cluster mapper", "analyse_layer", "flow",
+              "probe", "input_homology", "homology", "layer_figures", "image_figures", "model_figures", "summary"}
+    assert stages <= set(measured.seconds)
+    for stage in stages:
+        assert set(measured.seconds[stage]) == {400, 800} and all(s > 0 for s in measured.seconds[stage].values())
+        assert all(0 < mib < 4096 for mib in measured.rss_mib[stage].values())
+        assert all(np.isfinite(b) for b in measured.exponents(stage))
+    for n in (400, 800):
+        results = study.scratch / "scale" / str(n)
+        where = {"dataset": "mnist", "model": "mlp100-none-s0", "layer": "hidden_1"}
+        acts = store.read_activations(results / paths.fill(paths.ACTIVATIONS, **where))
+        assert acts.points == {"split": "train", "of": 60_000, "n": n, "seed": 0, "subsample": True}
+        clusters = store.read_clusters(results / paths.fill(paths.CLUSTERS, **where, method="tsne"))
+        assert json.loads(clusters.attrs["points"]) == acts.points and len(clusters.labels) == n
+    report.say_scale(measured)
+    printed = capsys.readouterr().out
+    assert "cluster tsne" in printed and "within the 4 GiB" in printed
+    assert json.loads(json.dumps(measured.record()))["ladder"] == [400, 800]
