@@ -155,7 +155,8 @@ def channel_responses(images: np.ndarray, image_shape, found, top_k: int = 5, ti
     seen = dict(zip(sampled.tolist(), inputs))
     ink = max(1.0, float(inputs.max(initial=0)))
     line_px = 0.14 / tiles.scale  # one line of 7.5-point text, in pixels of the tiles
-    side_px = min(ih, iw)  # the mean context is square: drawn at the top left of its slot, not stretched
+    side_px = min(ih, iw)  # the mean context is square: centred in its slot, not stretched
+    dx, dy = (iw - side_px) / 2, (ih - side_px) / 2  # 0 for square images
     for r, c in enumerate(shown):
         ax = tiles.row(r)
         channels, fractions = found.channels[c]
@@ -195,14 +196,19 @@ def channel_responses(images: np.ndarray, image_shape, found, top_k: int = 5, ti
                 for k, panel in enumerate(panels):
                     array, style = picture(context if len(panels) == 1 else context[..., k:k + 1], INPUT_CMAP, 0, vmax)
                     ax.imshow(array, interpolation="nearest", aspect="auto",
-                              extent=(x + panel, x + panel + side_px, side_px, 0), **style)
-                    ax.add_patch(Rectangle((x + panel + best.margin * side_px / side, best.margin * side_px / side),
+                              extent=(x + panel + dx, x + panel + dx + side_px, dy + side_px, dy), **style)
+                    ax.add_patch(Rectangle((x + panel + dx + best.margin * side_px / side,
+                                            dy + best.margin * side_px / side),
                                            field.size * side_px / side, field.size * side_px / side, fill=False,
                                            edgecolor="#00b050", linewidth=1.3))
+                    if dx or dy:  # frame the square patch, not the wider (or taller) slot it sits in
+                        ax.add_patch(Rectangle((x + panel + dx, dy), side_px, side_px, fill=False, edgecolor="0.35",
+                                               linewidth=0.6, clip_on=False))
                 caption = f"mean of top {len(best.images)}\nbox: {field.size}×{field.size} field"
             else:
                 caption = f"never active\non the {split} set"
-            ax.add_patch(Rectangle((x, 0), w, h, fill=False, edgecolor="0.35", linewidth=0.6, clip_on=False))
+            if not (dx or dy) or best.peak <= 0:
+                ax.add_patch(Rectangle((x, 0), w, h, fill=False, edgecolor="0.35", linewidth=0.6, clip_on=False))
             ax.text(x + w / 2, -0.03 * h, caption, ha="center", va="bottom", fontsize=7, clip_on=False)
         tiles.row_label(ax, c, found.sizes.get(c), colors)
     return fig
