@@ -36,8 +36,29 @@ PREPARED_KINDS = ("shape", *USER_KINDS)  # read by the jobs from results/{datase
 SPLITS = ("train", "test")
 
 
+class InputShaped:
+    """What an input's shape says (``input_shape``: (channels, height, width) of an image, (dimensions,) of
+    a point), for a dataset's record and for its loaded arrays (nntopo.data.Dataset) alike."""
+
+    input_shape: tuple[int, ...] | None
+
+    @property
+    def has_images(self) -> bool:
+        return self.input_shape is not None and len(self.input_shape) == 3
+
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        """(height, width) of a dataset of images; None for points (no figure draws their pixels)."""
+        return tuple(self.input_shape[1:]) if self.has_images else None
+
+    @property
+    def channels(self) -> int | None:
+        """An image's channels (1 grey, 3 colour); None for points."""
+        return self.input_shape[0] if self.has_images else None
+
+
 @dataclass(frozen=True)
-class DatasetInfo:
+class DatasetInfo(InputShaped):
     name: str
     kind: str  # one of KINDS
     # One input: (channels, height, width) of an image, (dimensions,) of a point; None until prepared.
@@ -54,20 +75,6 @@ class DatasetInfo:
     def known(self) -> bool:
         """Whether the facts that need the data (shape, classes, counts) are known."""
         return self.input_shape is not None
-
-    @property
-    def has_images(self) -> bool:
-        return self.input_shape is not None and len(self.input_shape) == 3
-
-    @property
-    def image_shape(self) -> tuple[int, int] | None:
-        """(height, width) of a dataset of images; None for points (no figure draws their pixels)."""
-        return tuple(self.input_shape[1:]) if self.has_images else None
-
-    @property
-    def channels(self) -> int | None:
-        """An image's channels (1 grey, 3 colour); None for points."""
-        return self.input_shape[0] if self.has_images else None
 
     @property
     def n_features(self) -> int | None:

@@ -34,7 +34,7 @@ _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 
 
 
 @dataclass(frozen=True)
-class Dataset:
+class Dataset(datasets.InputShaped):
     name: str
     x_train: np.ndarray  # (N, features) float32, scaled; an image flattened channel, then row, then column
     y_train: np.ndarray  # (N,) int64
@@ -46,19 +46,6 @@ class Dataset:
     # "high": 255} maps [low, high] to [0, 1]; {"kind": "standardize", "mean": [...], "std": [...]}
     # per channel, after the unit scaling; {"kind": "none"}.
     scaling: dict = field(default_factory=lambda: {"kind": "none"})
-
-    @property
-    def has_images(self) -> bool:
-        return len(self.input_shape) == 3
-
-    @property
-    def image_shape(self) -> tuple[int, int] | None:
-        """(height, width) of an image; None for points."""
-        return tuple(self.input_shape[1:]) if self.has_images else None
-
-    @property
-    def channels(self) -> int | None:
-        return self.input_shape[0] if self.has_images else None
 
     @property
     def n_features(self) -> int:
