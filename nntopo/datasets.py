@@ -57,6 +57,15 @@ class InputShaped:
         return self.input_shape[0] if self.has_images else None
 
 
+def recorded_input_shape(attrs) -> tuple[int, ...]:
+    """One input's shape as a file's root attributes record it: ``input_shape``, or (1, *image_shape) in
+    files written before it was (grey images); () when neither says."""
+    if attrs.get("input_shape") is not None and len(attrs["input_shape"]):
+        return tuple(int(s) for s in attrs["input_shape"])
+    image_shape = tuple(int(s) for s in attrs.get("image_shape", ()))  # HDF5 gives an array
+    return (1, *image_shape) if image_shape else ()
+
+
 @dataclass(frozen=True)
 class DatasetInfo(InputShaped):
     name: str

@@ -220,11 +220,10 @@ def as_input_shape(shape) -> tuple[int, int, int]:
 def input_shape(attrs: dict) -> tuple[int, int, int] | None:
     """One input's (channels, height, width) as a file's root attributes record it: ``input_shape``, or
     in files written before it the ``image_shape`` (height, width) of grey images; None for points."""
-    shape = attrs.get("input_shape")
-    if shape is not None and len(shape):
-        return as_input_shape(shape) if len(shape) == 3 else None
-    image = attrs.get("image_shape")
-    return as_input_shape(image) if image is not None and len(image) == 2 else None
+    from nntopo.datasets import recorded_input_shape
+
+    shape = recorded_input_shape(attrs)
+    return as_input_shape(shape) if len(shape) == 3 else None
 
 
 def scaling(attrs: dict) -> dict:

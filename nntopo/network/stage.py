@@ -11,6 +11,7 @@ import json
 import numpy as np
 
 from nntopo import store
+from nntopo.datasets import recorded_input_shape
 
 
 ALL_TEST_POINTS = {"split": "test", "points": None, "seed": 0}  # analysis.split, .points, .points_seed's defaults
@@ -152,10 +153,3 @@ def recorded_network(state_path, attrs: dict, n_classes: int, *, data_dir, downl
     return model, recorded(dataset, points["split"], point_index).x
 
 
-def recorded_input_shape(attrs: dict) -> tuple[int, ...]:
-    """One input's shape as a network's files record it: ``input_shape``, or (1, *image_shape) in files
-    written before it was (grey images); () when neither says."""
-    if attrs.get("input_shape"):
-        return tuple(int(s) for s in attrs["input_shape"])
-    image_shape = tuple(int(s) for s in attrs.get("image_shape") or ())
-    return (1, *image_shape) if image_shape else ()

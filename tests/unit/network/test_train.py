@@ -215,6 +215,6 @@ def test_a_seeded_subsample_of_the_training_points_is_recorded(tmp_path, digits)
                                           ({"input_shape": [2], "image_shape": []}, (2,)),
                                           ({"image_shape": []}, ())])
 def test_the_recorded_input_shape_of_new_and_older_files(attrs, shape):
-    from nntopo.network.stage import recorded_input_shape
+    from nntopo.datasets import recorded_input_shape
 
     assert recorded_input_shape(attrs) == shape
