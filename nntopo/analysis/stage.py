@@ -121,17 +121,6 @@ def ablators(weights_path=None, network=None, external: dict | None = None):
     return ablator_of
 
 
-def analysed_inputs(acts, data_dir, download: bool = False, data_file=None):
-    """The inputs of the points ``acts`` (``store.Activations``) were recorded on, in their order: the
-    rows ``acts.point_index`` of their split (the training split read only when it is theirs)."""
-    from nntopo import data
-    from nntopo.data import points
-
-    split = acts.points["split"]
-    dataset = data.load(acts.attrs["dataset"], data_dir, download, train=split == "train", data_file=data_file)
-    return points.recorded(dataset, split, acts.point_index).x
-
-
 def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict, log=print, *, data_dir=None,
                   download: bool = False, threads: int = 1, external: dict | None = None) -> None:
     """Every analysis of one layer's clusters, method by method (``inputs.clusters__{method}``, outputs
@@ -148,10 +137,13 @@ def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict,
         if external is not None:
             import torch
 
+            from nntopo.data.points import of_files
             from nntopo.network.external import load_network
 
             torch.set_num_threads(threads)
-            return load_network(external), analysed_inputs(acts, data_dir, download, inputs.get("data"))
+            _, points = of_files(acts.attrs, acts.point_index, data_dir=data_dir, download=download,
+                                 data_file=inputs.get("data"))
+            return load_network(external), points.x
         return recorded_network(inputs.state, acts.attrs, acts.output.shape[1], data_dir=data_dir, download=download,
                                 threads=threads, data_file=inputs.get("data"), point_index=acts.point_index)
 

@@ -95,3 +95,25 @@ def recorded(dataset, split: str, index) -> Points:
                         f"split has {len(y):,} points; the activations were recorded on other data: record them "
                         "again")
     return Points(split, index, len(y), None, _rows(x, index), _rows(y, index))
+
+
+# analysis.split, .points and .points_seed's defaults: every test point, in order.
+ALL_TEST_POINTS = {"split": "test", "points": None, "seed": 0}
+
+
+def of_files(attrs, point_index, *, data_dir, download: bool = False, data_file=None, where: str = ""):
+    """(the dataset, its ``Points``) that a model's files were recorded on: their root attributes name the
+    dataset and the ``points`` (files from before those were recorded hold every test point);
+    ``point_index`` is activations.h5's (None: every point of the split, refused for a subsample);
+    ``data_file`` a prepared dataset's data.h5. The training split is read only when it is theirs."""
+    from nntopo import data
+
+    points = json.loads(attrs["points"]) if "points" in attrs else {"split": "test", "subsample": False}
+    if point_index is None and points["subsample"]:
+        raise DataError(f"{where}: its activations are of a subsample ({points['n']} of {points['of']} "
+                        f"{points['split']} points); give their point_index")
+    split = points["split"]
+    dataset = data.load(attrs["dataset"], data_dir, download, train=split == "train", data_file=data_file)
+    if point_index is None:
+        point_index = np.arange(len(_split(dataset, split)[1]))
+    return dataset, recorded(dataset, split, point_index)

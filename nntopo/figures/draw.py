@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from nntopo import config as nnconfig
-from nntopo import data, plotting, store
+from nntopo import plotting, store
 from nntopo.analysis import plots as analysis_plots
 from nntopo.analysis.agreement import agreement_matrix
 from nntopo.analysis.channels import MapMismatch, cluster_channels, receptive_field
@@ -313,20 +313,19 @@ class Inputs:
 def _inputs(activations, data_dir, download: bool, data_file) -> Inputs:
     """``Inputs`` of the activations file at ``activations`` (its dataset, split and point_index; files
     from before those were recorded hold every test point); read once per batch job."""
-    from nntopo.data.points import recorded
+    from nntopo.data.points import of_files
 
     acts = store.read_activations(activations)
     shape = plotting.input_shape(acts.attrs)
     if shape is None:
         raise store.StoreError(f"{activations}: names no image input shape (input_shape or image_shape): no "
                                "inputs to draw")
-    split = acts.points["split"]
-    dataset = data.load(acts.attrs["dataset"], data_dir, download, train=split == "train", data_file=data_file)
-    chosen = recorded(dataset, split, acts.point_index)
+    dataset, chosen = of_files(acts.attrs, acts.point_index, data_dir=data_dir, download=download,
+                               data_file=data_file)
     if chosen.x.shape[1:] != (math.prod(shape),):
         raise store.StoreError(f"{activations}: input shape {list(shape)} does not fit the {chosen.x.shape[1]} "
                                f"values of dataset {dataset.name}'s inputs")
-    return Inputs(chosen.x, shape, dataset.scaling, split, np.asarray(chosen.index))
+    return Inputs(chosen.x, shape, dataset.scaling, chosen.split, np.asarray(chosen.index))
 
 
 def _analysed_inputs(job: Job) -> Inputs:

@@ -232,7 +232,7 @@ def _analysed(settings: dict, points: dict | None, data_dir, download: bool, dat
     """(the dataset, its analysed points: ``points`` is config.points_slice, every test point by default)."""
     from nntopo import data
     from nntopo.data.points import analysed
-    from nntopo.network.stage import ALL_TEST_POINTS
+    from nntopo.data.points import ALL_TEST_POINTS
 
     points = points or ALL_TEST_POINTS
     dataset = data.load(settings["dataset"], data_dir, download, train=train or points["split"] == "train",

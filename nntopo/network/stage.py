@@ -14,7 +14,6 @@ from nntopo import store
 from nntopo.datasets import recorded_input_shape
 
 
-ALL_TEST_POINTS = {"split": "test", "points": None, "seed": 0}  # analysis.split, .points, .points_seed's defaults
 
 
 def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, data_dir, download: bool = True,
@@ -29,7 +28,7 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     import torch
 
     from nntopo import data
-    from nntopo.data.points import analysed
+    from nntopo.data.points import ALL_TEST_POINTS, analysed
     from nntopo.network import train
 
     torch.set_num_threads(threads)
@@ -133,8 +132,8 @@ def recorded_network(state_path, attrs: dict, n_classes: int, *, data_dir, downl
 
     import torch
 
-    from nntopo import data
-    from nntopo.data.points import recorded
+    from nntopo.data import DataError
+    from nntopo.data.points import of_files
     from nntopo.network.model import load
 
     torch.set_num_threads(threads)
@@ -142,14 +141,11 @@ def recorded_network(state_path, attrs: dict, n_classes: int, *, data_dir, downl
     if not shape:
         raise store.StoreError(f"{state_path}: its files name no input shape, so its network cannot be rebuilt")
     model = load(state_path, json.loads(attrs["config"]), math.prod(shape), n_classes, shape)
-    # Files written before the points were recorded hold every test point.
-    points = json.loads(attrs["points"]) if "points" in attrs else {"split": "test", "subsample": False}
-    if point_index is None and points["subsample"]:
-        raise store.StoreError(f"{state_path}: its activations are of a subsample ({points['n']} of {points['of']} "
-                               f"{points['split']} points); give their point_index")
-    dataset = data.load(attrs["dataset"], data_dir, download, train=points["split"] == "train", data_file=data_file)
-    if point_index is None:
-        point_index = np.arange(len(dataset.y_train if points["split"] == "train" else dataset.y_test))
-    return model, recorded(dataset, points["split"], point_index).x
+    try:
+        _, points = of_files(attrs, point_index, data_dir=data_dir, download=download, data_file=data_file,
+                             where=str(state_path))
+    except DataError as error:  # the files do not say which points: theirs to fix
+        raise store.StoreError(str(error)) from None
+    return model, points.x
 
 

@@ -66,7 +66,7 @@ def input_homology(dataset: str, settings: dict, output, *, data_dir, download: 
     config.points_slice, by default every test point), and measure the input layer."""
     from nntopo import data
     from nntopo.data.points import analysed
-    from nntopo.network.stage import ALL_TEST_POINTS
+    from nntopo.data.points import ALL_TEST_POINTS
 
     points = points or ALL_TEST_POINTS
     dataset_ = data.load(dataset, data_dir, download, train=points["split"] == "train", data_file=data_file)
