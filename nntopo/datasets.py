@@ -14,7 +14,6 @@ dataset's), and the checks that need them wait for the preparing job, which runs
 from __future__ import annotations
 
 import functools
-import importlib
 import json
 import math
 import os
@@ -34,6 +33,17 @@ USER_KINDS = ("torchvision", "folder", "arrays")
 KINDS = ("idx", "embedded", "shape", *USER_KINDS)
 PREPARED_KINDS = ("shape", *USER_KINDS)  # read by the jobs from results/{dataset}/data.h5
 SPLITS = ("train", "test")
+DATA_DIR_ENV = "NNTOPO_DATA_DIR"
+
+
+class DatasetError(ValueError):
+    """A dataset of the user's whose files are wrong, as a cheap look at them tells (nntopo.data.sources.peek);
+    the message names the config's entry. nntopo.config.validate reports it as a config error."""
+
+
+def data_dir(config: dict) -> Path:
+    """The data directory: NNTOPO_DATA_DIR when set, else the config's ``data_dir``."""
+    return Path(os.environ.get(DATA_DIR_ENV) or config["data_dir"])
 
 
 class InputShaped:
@@ -143,7 +153,8 @@ def of(config: dict) -> dict[str, DatasetInfo]:
     """The records of the study's datasets, by name, in the config's order. A user's dataset's facts
     come from its prepared record when that is fresh, else from what nntopo.data.sources.peek can tell
     cheaply from its files, else they are unknown (None) until the preparing job finds them. A problem
-    peek finds in the files is a ConfigError naming the entry (the Snakefile prints it before any job)."""
+    peek finds in the files is a DatasetError naming the entry (validate makes it a config error, which the
+    Snakefile prints before any job)."""
     return {entry_name(entry): _record(entry, config, i) for i, entry in enumerate(config["datasets"])}
 
 
@@ -172,8 +183,6 @@ def _record(entry, config: dict, index: int) -> DatasetInfo:
         return DATASETS[entry]
     # Read once per version of the entry, its record and its source (a study asks for a record per job
     # and target): a changed file has a new modification time.
-    from nntopo.config.schema import data_dir  # here: nntopo.config imports this module
-
     source = entry.get("path")  # an arrays file or an image folder (a torchvision dataset's are torchvision's)
     record = os.path.abspath(record_path(entry["name"]))
     return _user_record(json.dumps(entry, sort_keys=True), index, str(data_dir(config)), record, _mtime(record),
@@ -203,20 +212,13 @@ def _user_record(entry_json: str, index: int, data_dir: str, record: str, record
 def _peek(entry: dict, index: int, data_dir: str) -> dict | None:
     """What nntopo.data.sources.peek tells of the entry's files without reading them whole, as a record
     of this entry; None when it cannot tell (a torchvision dataset's, before it is prepared)."""
-    try:  # here: numpy and friends load only for a study with a dataset of its own
-        sources = importlib.import_module("nntopo.data.sources")
-    except ModuleNotFoundError as error:  # no reader of the user's kinds: the facts wait for the preparing job
-        if error.name != "nntopo.data.sources":
-            raise
-        return None
-    from nntopo.config.schema import ConfigError
-    from nntopo.data import DataError
+    from nntopo.data import sources  # here: numpy and friends load only for a study with a dataset of its own
 
     try:
         facts = sources.peek(entry, Path(data_dir))
-    except DataError as error:
+    except ValueError as error:  # nntopo.data.DataError, one line naming the file and the fix
         message = str(error).removeprefix(f"dataset {entry['name']}: ")  # named once, as the entry
-        raise ConfigError(f"datasets.{index} ({entry['name']}): {message}") from None
+        raise DatasetError(f"datasets.{index} ({entry['name']}): {message}") from None
     return None if facts is None else {**facts, "entry": entry}
 
 

@@ -22,7 +22,7 @@ from nntopo import datasets
 from nntopo.config import schema
 from nntopo.config.cnn import describe_architecture, feature_map_sizes
 from nntopo.config.data import check_datasets, check_known, has_images
-from nntopo.config.external import (EXTERNAL_KINDS, RESERVED_NAMES, check_external, checksum, external_entry,
+from nntopo.config.external import (EXTERNAL_KINDS, RESERVED_NAMES, check_external, external_entry,
                                     external_files, external_kind, external_slice, external_widths, has_weights)
 from nntopo.config.grid import (analysed_points, architectures, check_grid, check_methods, check_training,
                                 clustering_slice, convolutional_layers, dataset_names, dataset_slice, describe_points,
@@ -50,13 +50,16 @@ def validate(config: dict | None) -> dict:
     schema first, then what it cannot say, in this order (the first error is the one reported); last
     the checks that need each dataset's facts, for every dataset whose facts are known."""
     config = schema.apply(config)
-    check_datasets(config)
-    check_grid(config)
-    check_external(config)
-    check_training(config)
-    check_methods(config)
-    for info in datasets.of(config).values():
-        check_known(config, info)
+    try:
+        check_datasets(config)
+        check_grid(config)
+        check_external(config)
+        check_training(config)
+        check_methods(config)
+        for info in datasets.of(config).values():
+            check_known(config, info)
+    except datasets.DatasetError as error:  # what a look at a dataset's files told
+        raise ConfigError(str(error)) from None
     return config
 
 
@@ -74,7 +77,7 @@ __all__ = [
     "describe_points", "figures_slice", "filters_slice", "hidden_layers", "homology_slice", "model_ids", "n_points",
     "n_test_points", "neurons_slice", "points_slice", "shapes_slice", "smallest_analysed", "smallest_class",
     "training_slice", "widths_of",
-    "EXTERNAL_KINDS", "RESERVED_NAMES", "checksum", "external_entry", "external_files", "external_kind",
+    "EXTERNAL_KINDS", "RESERVED_NAMES", "external_entry", "external_files", "external_kind",
     "external_slice", "external_widths", "has_weights",
     "ablation_slice", "layers_of", "models_of", "n_hidden", "ranked_layers", "ranking_slice",
 ]

@@ -12,6 +12,7 @@ import math
 import os
 
 from nntopo import datasets
+from nntopo.files import checksum
 from nntopo.config.grid import analysed_points, hidden_layers, model_ids
 from nntopo.config.schema import ConfigError
 
@@ -57,23 +58,6 @@ def _recorded_widths(path: str, mtime_ns: int) -> list[int]:  # read once per fi
     from nntopo import store  # here: the store loads h5py
 
     return store.hidden_widths(path)
-
-
-def checksum(path: str | os.PathLike) -> str:
-    """The file's SHA-256, read once per version of the file (every job's params name it)."""
-    stat = os.stat(path)
-    return _checksum(str(path), stat.st_mtime_ns, stat.st_size)
-
-
-@functools.lru_cache(maxsize=None)
-def _checksum(path: str, mtime_ns: int, size: int) -> str:
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for block in iter(lambda: file.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def external_slice(config: dict, name: str) -> dict:

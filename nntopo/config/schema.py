@@ -17,9 +17,9 @@ import jsonschema
 import yaml
 
 from nntopo import datasets
+from nntopo.datasets import DATA_DIR_ENV, data_dir
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "config.schema.yaml"
-DATA_DIR_ENV = "NNTOPO_DATA_DIR"
 
 
 class ConfigError(ValueError):
@@ -139,11 +139,6 @@ def read(path: str | os.PathLike):
         raise ConfigError(f"config file {path} does not exist") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
-
-
-def data_dir(config: dict) -> Path:
-    """The data directory: NNTOPO_DATA_DIR when set, else the config's ``data_dir``."""
-    return Path(os.environ.get(DATA_DIR_ENV) or config["data_dir"])
 
 
 def check_data_dir(config: dict) -> None:

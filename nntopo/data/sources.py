@@ -216,7 +216,7 @@ def _read_arrays(entry: dict, data_dir: Path, download: bool, split: str) -> Spl
     elif channels_last:
         x = x.transpose(0, 3, 1, 2)  # a view: prepare copies it in batches as it scales
     assert x.shape[1:] == shape
-    from nntopo.config import checksum
+    from nntopo.files import checksum
 
     return Split(x, y, str(path), names, {str(path): checksum(path)})
 
@@ -346,7 +346,7 @@ def _tree_digest(files: list[Path], root: Path) -> str:
     """One SHA-256 for a split's images: of each file's path below ``root`` and its own SHA-256, in order."""
     import hashlib
 
-    from nntopo.config import checksum
+    from nntopo.files import checksum
 
     digest = hashlib.sha256()
     for file in files:
@@ -585,7 +585,7 @@ def _read_torchvision(entry: dict, data_dir: Path, download: bool, split: str) -
         raise DataError(f"{where}: the {split} split is empty")
     names = getattr(dataset, "classes", None)
     names = tuple(str(n) for n in names) if names is not None and len(names) > int(y.max()) else None
-    from nntopo.config import checksum
+    from nntopo.files import checksum
 
     files = sorted(p for p in opened if Path(p).is_file() and Path(p).resolve().is_relative_to(data_dir.resolve()))
     return Split(x, y, where, names, {p: checksum(p) for p in files})
