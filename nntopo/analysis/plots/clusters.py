@@ -219,7 +219,7 @@ def transformed_inputs(images: np.ndarray, labels: np.ndarray, ranking: pd.DataF
     shape = check_input_shape(n_features, image_shape)
     _, w = tile_size(shape)
     iw = shape[2]  # one channel's width: gaps and bars scale with it
-    images = np.asarray(images, dtype=np.float64).reshape(len(images), -1)
+    images = np.asarray(images).reshape(len(images), -1)  # as given: only the drawn rows become float64
     labels = np.asarray(labels, dtype=np.int64)
     if images.shape != (len(labels), n_features):
         raise ValueError(f"images have shape {images.shape}; expected ({len(labels)}, {n_features})")
@@ -262,7 +262,7 @@ def transformed_inputs(images: np.ndarray, labels: np.ndarray, ranking: pd.DataF
         points = samples[c]
         seen = [[through(images[p], W) for _, W in weights] for p in points]
         scale = symmetric_scale(*[v for row in seen for v in row])
-        shown_inputs = display_images(images[points], shape, scaling)
+        shown_inputs = display_images(images[points].astype(np.float64), shape, scaling)
         ink = max(1.0, max((float(image.max()) for image in shown_inputs), default=1.0))
         im = None
         for s, p in enumerate(points):
