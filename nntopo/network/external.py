@@ -82,6 +82,36 @@ def named_modules(network: nn.Module, names: list[str], settings: dict) -> list[
     return [modules[name] for name in names]
 
 
+def element_of(output, element, what: str):
+    """The tensor ``element`` (an index or a key; None: ``output`` itself) of a module's or network's
+    output; ExternalError (a ValueError) naming ``what`` and the elements it has when it has no such tensor."""
+    if element is None:
+        return output
+    try:
+        value = output[element]
+    except (IndexError, KeyError, TypeError):
+        value = None
+    if not isinstance(value, torch.Tensor):
+        kinds = (list(output) if isinstance(output, dict) else
+                 [f"{i}: {type(v).__name__}" for i, v in enumerate(output)] if isinstance(output, (tuple, list)) else
+                 [type(output).__name__])
+        raise ExternalError(f"{what} has no tensor {element!r} in its output ({', '.join(map(str, kinds))}); "
+                            f"give output: an index or key of a tensor it returns")
+    return value
+
+
+def with_element(output, element, value):
+    """``output`` with its ``element`` replaced by ``value`` (a new tuple or dict; ``value`` itself for None)."""
+    if element is None:
+        return value
+    if isinstance(output, dict):
+        return {**output, element: value}
+    parts = list(output)
+    parts[element] = value
+    return type(output)(parts) if isinstance(output, tuple) and not hasattr(output, "_fields") else \
+        type(output)(*parts) if hasattr(output, "_fields") else parts
+
+
 def reduce_units(values: torch.Tensor, unit_axis: int, reduction: str) -> torch.Tensor:
     """A module's output as N x units: the unit axis kept, every other axis after the first reduced by
     ``reduction`` (max or mean), as a convolutional layer's maps are."""
