@@ -34,11 +34,13 @@ test-fast: js
 docs: $(INSTALLED)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/python -m mkdocs build --strict
 
-# The benchmark (docs/reference/benchmark.md): the default study from empty on a scratch copy, a no-op run,
+# The benchmark (docs/reference/benchmark.md), after its own tests (marker bench: the scale phase on a
+# 400/800 ladder, 2.5 min): the default study from empty on a scratch copy, a no-op run,
 # one figure, one changed parameter, and the straightforward reference, timed in the same run (about
 # 45 min on 2 cores), then the scale phase: one layer at 10,000 to 60,000 points (about 13 min more;
 # `BENCH_ARGS=--no-scale` leaves it out, `--scale` runs it alone). `make bench BENCH_ARGS=--quick` runs a
 # small study on the embedded digits instead.
 .PHONY: bench
 bench: js
+	$(VENV)/bin/python -m pytest -q -m bench
 	$(VENV)/bin/python -m benchmarks.bench $(BENCH_ARGS)

@@ -1,9 +1,12 @@
 """Malformed configs stop `snakemake -n` before any job, with one line naming the key and what is allowed.
 
-Every case goes through a real `snakemake -n` subprocess in its own empty working directory (the
-cases run two at a time in a module fixture; each test then checks its own case): the exit code is
-not 0, exactly one line starts with "Config error:", it names the key and the allowed values, no
-Python traceback reaches the user, no job is planned and no results folder is created.
+Every case is refused by the checks the Snakefile runs first (rules/setup.smk: ``validate``, then
+``check_data_dir``), in-process, in its own empty working directory, and its message must name the key
+and the allowed values. A case of each kind of check also goes through a real `snakemake -n`
+subprocess (two at a time in a module fixture): the exit code is not 0, exactly one line starts with
+"Config error:" and holds the message, no Python traceback reaches the user, no job is planned and no
+results folder is created. (Each subprocess costs ~3 s of Snakemake's start; every case through it
+cost CI two minutes for no behaviour the representatives do not show.)
 """
 
 import copy
@@ -188,9 +191,35 @@ def dry_run(workdir, config, env_extra=None, text=None):
     )
 
 
+# One case of each kind of check through the real command: the schema, a preset's key, a value's range,
+# the config's cross-checks, a dataset's name, a user's dataset file, an external network, the data
+# directory from the config and from NNTOPO_DATA_DIR, a CNN against its images.
+THROUGH_SNAKEMAKE = ["unknown-top-key", "unknown-preset-key", "nan-learning-rate", "top-k-above-width",
+                     "unknown-dataset", "arrays-file-missing", "external-file-missing", "missing-data-dir-no-download",
+                     "env-data-dir-missing", "cnn-kernel-larger-than-image"]
+
+
+def refusal(workdir, config, env, monkeypatch) -> str:
+    """The message the Snakefile's first checks (rules/setup.smk) refuse ``config`` with, run in
+    ``workdir`` with ``env``; "" when they accept it."""
+    from nntopo import config as nnconfig
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    monkeypatch.chdir(workdir)
+    monkeypatch.delenv("NNTOPO_DATA_DIR", raising=False)
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    try:
+        nnconfig.check_data_dir(nnconfig.validate(copy.deepcopy(config)))
+    except nnconfig.ConfigError as error:
+        return str(error)
+    return ""
+
+
 @pytest.fixture(scope="module")
 def refused(tmp_path_factory):
-    """Every case's dry run, two at a time; {case: (workdir, CompletedProcess)}."""
+    """The representative cases' dry runs, two at a time; {case: (workdir, CompletedProcess)}."""
     root = tmp_path_factory.mktemp("bad_config")
 
     def one(case):
@@ -199,7 +228,7 @@ def refused(tmp_path_factory):
         return case, (workdir, dry_run(workdir, merged(BASE, change), env))
 
     with ThreadPoolExecutor(2) as pool:
-        return dict(pool.map(one, CASES))
+        return dict(pool.map(one, THROUGH_SNAKEMAKE))
 
 
 def test_the_base_config_is_accepted(tmp_path):
@@ -218,7 +247,18 @@ def test_there_are_at_least_twenty_cases():
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_bad_config_is_refused_before_any_job(refused, case):
+def test_bad_config_is_refused_by_the_first_checks(tmp_path, monkeypatch, case):
+    change, env, parts = CASES[case]
+    message = refusal(tmp_path / case, merged(BASE, change), env, monkeypatch)
+    assert message, f"{case} was accepted"
+    assert "\n" not in message.strip(), message
+    for part in parts:
+        assert part in message, f"{part!r} not in: {message}"
+    assert not (tmp_path / case / "results").exists()
+
+
+@pytest.mark.parametrize("case", THROUGH_SNAKEMAKE)
+def test_bad_config_is_refused_before_any_job_in_one_line(refused, case):
     workdir, run = refused[case]
     output = run.stdout + run.stderr
     assert run.returncode != 0, f"{case} was accepted:\n{output[-2000:]}"

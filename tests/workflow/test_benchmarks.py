@@ -199,6 +199,7 @@ def test_the_scale_config_is_the_studys_with_one_model_on_the_training_split():
     assert [str(m) for m in nnconfig.model_ids(cfg)] == ["mlp100-none-s0"]
 
 
+@pytest.mark.bench  # two whole studies (2.5 min): `make bench` runs it before the benchmark, not `make test`
 @pytest.mark.workflow
 def test_the_scale_phase_runs_the_workflow_at_each_size_of_a_small_ladder(tmp_path, real_data_dir, monkeypatch,
                                                                           capsys):
