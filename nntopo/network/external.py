@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from nntopo import store
+from nntopo import task as tasks
 from nntopo.config import ConfigError
 
 CHUNK = 1000  # inputs per forward pass: a bounded memory, whatever the model's layers hold
@@ -71,6 +72,17 @@ def _first_line(error: Exception) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
+def layer_modules(settings: dict) -> list[tuple[str, int | str | None]]:
+    """(module name, element of its output: an index, a key, or None for the output itself) of each
+    recorded layer, from the entry's ``layers`` (a name, or {module: name, output: element})."""
+    return [(item, None) if isinstance(item, str) else (item["module"], item["output"]) for item in settings["layers"]]
+
+
+def layer_label(name: str, element: int | str | None) -> str:
+    """How a recorded layer is named in messages and metrics: ``lstm`` or ``lstm[0]``."""
+    return name if element is None else f"{name}[{element!r}]"
+
+
 def named_modules(network: nn.Module, names: list[str], settings: dict) -> list[nn.Module]:
     """The modules called ``names``, or one line listing the names the network has."""
     modules = dict(network.named_modules())
@@ -82,13 +94,18 @@ def named_modules(network: nn.Module, names: list[str], settings: dict) -> list[
     return [modules[name] for name in names]
 
 
+def recorded_modules(network: nn.Module, settings: dict) -> list[nn.Module]:
+    """The module of each recorded layer (``layer_modules``' order), for ``Hooks`` and ``run``."""
+    return named_modules(network, [name for name, _ in layer_modules(settings)], settings)
+
+
 def element_of(output, element, what: str):
     """The tensor ``element`` (an index or a key; None: ``output`` itself) of a module's or network's
     output; ExternalError (a ValueError) naming ``what`` and the elements it has when it has no such tensor."""
     if element is None:
         return output
-    try:
-        value = output[element]
+    try:  # a tensor has no elements: its [0] would be its first row
+        value = None if isinstance(output, torch.Tensor) else output[element]
     except (IndexError, KeyError, TypeError):
         value = None
     if not isinstance(value, torch.Tensor):
@@ -122,34 +139,69 @@ def reduce_units(values: torch.Tensor, unit_axis: int, reduction: str) -> torch.
 
 
 class Hooks:
-    """Forward hooks on the recorded modules, for one ``run``: each call keeps every module's output
-    reduced to N x units, and ``silence`` (module index, units) zeroes those units of that module's
-    output first, so that the rest of the network runs on without them."""
+    """Forward hooks on the recorded modules (``layer_modules``' order), for one ``run``: each call keeps
+    every module's recorded element reduced to N x units, and ``silence`` (module index, units) zeroes
+    those units of that element first, so that the rest of the network runs on without them."""
 
     def __init__(self, modules: list[nn.Module], settings: dict, silence: tuple[int, np.ndarray] | None = None):
-        self.names, self.settings = settings["layers"], settings
+        self.layers, self.settings = layer_modules(settings)[:len(modules)], settings
+        self.names = [layer_label(*layer) for layer in self.layers]
         self.outputs: list[torch.Tensor | None] = [None] * len(modules)
         self.shapes: list[list[int] | None] = [None] * len(modules)  # one input's output, before reduction
         self.silence = None if silence is None else (silence[0], torch.from_numpy(silence[1]))
         self.handles = [module.register_forward_hook(self._hook(i)) for i, module in enumerate(modules)]
 
     def _hook(self, index: int):
+        element = self.layers[index][1]
+
         def hook(module, inputs, output):
-            if not isinstance(output, torch.Tensor):
-                raise ExternalError(f"{_where(self.settings)}: module {self.names[index]!r} returns a "
-                                    f"{type(output).__name__}, not a tensor; record a module that returns one")
+            values = self.element(output, index)
             if self.silence is not None and self.silence[0] == index:
-                mask = torch.ones(output.shape[self.settings["unit_axis"]], dtype=output.dtype)
-                mask[self.silence[1]] = 0
-                output = output * mask.reshape(-1, *[1] * (output.ndim - 1 - self.settings["unit_axis"] % output.ndim))
-            self.shapes[index] = list(output.shape[1:])
-            self.outputs[index] = reduce_units(output, self.settings["unit_axis"], self.settings["spatial_reduction"])
+                values = silenced(values, self.silence[1], self.settings["unit_axis"])
+                output = with_element(output, element, values)
+            self.shapes[index] = list(values.shape[1:])
+            self.outputs[index] = reduce_units(values, self.settings["unit_axis"], self.settings["spatial_reduction"])
             return output
         return hook
+
+    def element(self, output, index: int) -> torch.Tensor:
+        """The recorded tensor of module ``index``'s ``output``; one line naming what it returns when it
+        is not one (a tuple without ``output:``, an element it does not have)."""
+        name, element = self.layers[index]
+        if element is None and not isinstance(output, torch.Tensor):
+            raise ExternalError(f"{_where(self.settings)}: module {name!r} returns {_elements(output)}, not a tensor; "
+                                f"pick one in layers as {{module: {name}, output: <index or key>}}")
+        return element_of(output, element, f"{_where(self.settings)}: module {name!r}")
 
     def remove(self) -> None:
         for handle in self.handles:
             handle.remove()
+
+
+def _elements(output) -> str:
+    """What a module returns, for a message: "a tuple (0: Tensor, 1: tuple)", "a dict (out, aux)"."""
+    if isinstance(output, dict):
+        return f"a dict ({', '.join(map(str, output))})"
+    if isinstance(output, (tuple, list)):
+        return f"a {type(output).__name__} ({', '.join(f'{i}: {type(v).__name__}' for i, v in enumerate(output))})"
+    return f"a {type(output).__name__}"
+
+
+def silenced(values: torch.Tensor, units, unit_axis: int) -> torch.Tensor:
+    """``values`` with ``units`` (indices along ``unit_axis``) zeroed."""
+    mask = torch.ones(values.shape[unit_axis], dtype=values.dtype)
+    mask[units] = 0
+    return values * mask.reshape(-1, *[1] * (values.ndim - 1 - unit_axis % values.ndim))
+
+
+def network_output(output, settings: dict) -> torch.Tensor:
+    """The network's output layer: its output, or the element the entry's ``output`` names of a tuple or
+    dict it returns; one line naming what it returns otherwise."""
+    element = settings.get("output")
+    if element is None and not isinstance(output, torch.Tensor):
+        raise ExternalError(f"{_where(settings)}: the network returns {_elements(output)}, not a tensor; give the "
+                            f"entry output: <index or key> of its output layer")
+    return element_of(output, element, f"{_where(settings)}: the network")
 
 
 def model_inputs(x: np.ndarray, settings: dict, shape=None) -> torch.Tensor:
@@ -178,19 +230,20 @@ def input_shape_of(network: nn.Module, x: np.ndarray, settings: dict, dataset_sh
 
 
 @torch.no_grad()
-def run(network: nn.Module, modules: list[nn.Module], x: torch.Tensor, n_classes: int, settings: dict,
-        silence: tuple[int, np.ndarray] | None = None):
-    """(per recorded module, N x units; N x classes outputs; per module, one input's output shape) of the
-    network on ``x``, in chunks, with the units ``silence`` names (module index, units) zeroed. The
-    modules' hooks are in place for this call alone."""
+def run(network: nn.Module, modules: list[nn.Module], x: torch.Tensor, n_outputs: int, settings: dict,
+        silence: tuple[int, np.ndarray] | None = None, task: str = tasks.CLASSIFICATION):
+    """(per recorded module, N x units; the N x n_outputs outputs (scores per class, or a regressor's d
+    values); per module, one input's output shape) of the network on ``x``, in chunks, with the units
+    ``silence`` names (module index, units) zeroed. ``modules`` are the first of ``layer_modules``'
+    (named_modules' of their names); their hooks are in place for this call alone."""
     hooks = Hooks(modules, settings, silence)
     try:
-        return _run(network, hooks, x, n_classes, settings) + (hooks.shapes,)
+        return _run(network, hooks, x, n_outputs, settings, task) + (hooks.shapes,)
     finally:
         hooks.remove()
 
 
-def _run(network: nn.Module, hooks: Hooks, x: torch.Tensor, n_classes: int, settings: dict):
+def _run(network: nn.Module, hooks: Hooks, x: torch.Tensor, n_outputs: int, settings: dict, task: str):
     hidden, outputs = [], []
     for start in range(0, len(x), CHUNK):
         try:
@@ -201,10 +254,7 @@ def _run(network: nn.Module, hooks: Hooks, x: torch.Tensor, n_classes: int, sett
             raise ExternalError(f"{_where(settings)}: the {settings['dataset']} inputs, shaped {list(x.shape[1:])}, "
                                 f"do not fit the network ({type(error).__name__}: {_first_line(error)}); set its "
                                 f"input_shape (e.g. [1, 28, 28] for a CNN)") from None
-        if not isinstance(output, torch.Tensor) or output.ndim != 2 or output.shape[1] != n_classes:
-            shape = list(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
-            raise ExternalError(f"{_where(settings)}: its output is {shape} for {len(x[start:start + CHUNK])} "
-                                f"inputs; nntopo needs one score per class, N x {n_classes} ({settings['dataset']})")
+        output = checked_output(network_output(output, settings), len(x[start:start + CHUNK]), n_outputs, settings, task)
         missing = [name for name, values in zip(hooks.names, hooks.outputs) if values is None]
         if missing:
             raise ExternalError(f"{_where(settings)}: module {', '.join(map(repr, missing))} never ran in the "
@@ -213,6 +263,28 @@ def _run(network: nn.Module, hooks: Hooks, x: torch.Tensor, n_classes: int, sett
         outputs.append(output.numpy().copy())
         hooks.outputs = [None] * len(hooks.outputs)
     return [np.concatenate(parts) for parts in zip(*hidden)], np.concatenate(outputs)
+
+
+def checked_output(output: torch.Tensor, n: int, n_outputs: int, settings: dict, task: str) -> torch.Tensor:
+    """The network's output layer on ``n`` inputs as N x n_outputs (a regressor's N outputs of one target
+    as N x 1), or one line saying what it gives instead and what the dataset asks."""
+    if task == tasks.REGRESSION and output.ndim == 1 and n_outputs == 1:
+        output = output.reshape(-1, 1)
+    if output.ndim == 2 and output.shape == (n, n_outputs):
+        return output
+    dataset = settings["dataset"]
+    if output.ndim == 2 and len(output) == n:
+        values = f"it outputs {output.shape[1]} value{'s' if output.shape[1] != 1 else ''} per point, but {dataset}"
+        if task == tasks.REGRESSION:
+            raise ExternalError(f"{_where(settings)}: {values} has {n_outputs} target{'s' if n_outputs != 1 else ''}"
+                                f"{': a classifier on a regression dataset?' if output.shape[1] > n_outputs else ''}; "
+                                f"give a network that outputs its {n_outputs} target value(s) per point")
+        if output.shape[1] == 1:
+            raise ExternalError(f"{_where(settings)}: {values} has {n_outputs} classes: a regressor on a "
+                                f"classification dataset?; give a network with one score per class, N x {n_outputs}")
+    wanted = f"N x {n_outputs} target values" if task == tasks.REGRESSION else f"one score per class, N x {n_outputs}"
+    raise ExternalError(f"{_where(settings)}: its output is {list(output.shape)} for {n} inputs; nntopo needs "
+                        f"{wanted} ({dataset})")
 
 
 def weight_layers(network: nn.Module, settings: dict, widths: list[int]) -> dict[str, store.Layer]:
@@ -261,8 +333,7 @@ def _provenance(settings: dict, dataset, chosen, **extra) -> dict:
 def _analysed(settings: dict, points: dict | None, data_dir, download: bool, data_file, train: bool = True):
     """(the dataset, its analysed points: ``points`` is config.points_slice, every test point by default)."""
     from nntopo import data
-    from nntopo.data.points import analysed
-    from nntopo.data.points import ALL_TEST_POINTS
+    from nntopo.data.points import ALL_TEST_POINTS, analysed
 
     points = points or ALL_TEST_POINTS
     dataset = data.load(settings["dataset"], data_dir, download, train=train or points["split"] == "train",
@@ -280,10 +351,11 @@ def record_network(settings: dict, outputs, *, data_dir, download: bool = False,
     dataset, chosen = _analysed(settings, points, data_dir, download, data_file)
     network = load_network(settings)
     shape = input_shape_of(network, chosen.x, settings, dataset.input_shape)
-    modules = named_modules(network, settings["layers"], settings)
+    modules = recorded_modules(network, settings)
     log(f"{settings['name']}: recording {chosen.describe()} of {settings['dataset']}, read as {shape}")
     hidden, logits, shapes = run(network, modules, model_inputs(chosen.x, settings, shape), dataset.n_classes, settings)
-    for name, values in zip([*settings["layers"], "the output"], (*hidden, logits)):
+    labels = [layer_label(*layer) for layer in layer_modules(settings)]
+    for name, values in zip([*labels, "the output"], (*hidden, logits)):
         if not np.isfinite(values).all():
             raise ExternalError(f"{_where(settings)}: {name} holds NaN or infinite values on {chosen.describe()} of "
                                 f"{settings['dataset']}; check the network and its input_shape")
@@ -294,14 +366,14 @@ def record_network(settings: dict, outputs, *, data_dir, download: bool = False,
     widths = [values.shape[1] for values in (*hidden, logits)]
     whole_test = chosen.split == "test" and len(chosen.index) == len(dataset.y_test)
     accuracy = float(np.mean((logits.argmax(1) if whole_test else predictions(dataset.x_test)) == dataset.y_test))
-    log(f"{settings['name']} on {settings['dataset']}: layers {dict(zip(settings['layers'], widths))} units, output "
+    log(f"{settings['name']} on {settings['dataset']}: layers {dict(zip(labels, widths))} units, output "
         f"{widths[-1]} classes; test accuracy {accuracy:.4f} ({time.perf_counter() - start:.1f} s)")
     attrs = _provenance(settings, dataset, chosen, spatial_reduction=settings["spatial_reduction"],
                         layer_modules=json.dumps(settings["layers"]), network_input_shape=shape)
     layers = weight_layers(network, settings, widths) if settings.get("weight_modules") else None
     metrics = _metrics(settings, accuracy, layers, neural_persistence_settings, log, chosen, logits.argmax(1),
                        train_accuracy=float(np.mean(predictions(dataset.x_train) == dataset.y_train)),
-                       network_input_shape=shape, layer_shapes=dict(zip(settings["layers"], shapes)),
+                       network_input_shape=shape, layer_shapes=dict(zip(labels, shapes)),
                        record_seconds=time.perf_counter() - start, threads=threads)
     _write(outputs, layers, hidden, logits, chosen, attrs, metrics, log)
     return metrics
