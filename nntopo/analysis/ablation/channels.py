@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from nntopo.analysis.ablation.silencing import Remembered
+from nntopo.analysis.ablation.silencing import Remembered, checked_targets
 from nntopo.network.train import reduce_maps
 
 # Images per float64 pass: a chunk's transient maps and convolution buffers are ~0.4 GB at 1,000
@@ -29,8 +29,8 @@ CHUNK = 250
 
 
 class ChannelAblator(Remembered):
-    """Ablated predictions' correctness for any channel set of convolutional layer ``layer``,
-    remembered per set (as ``recorded.Ablator``).
+    """Ablated predictions' scores (correct, or a regressor's squared error against ``targets``) for any
+    channel set of convolutional layer ``layer``, remembered per set (as ``recorded.Ablator``).
 
     Only the pooled maps are kept for every point; the next layer's pre-activations z are computed
     again from them chunk by chunk (the same convolution of the same chunk: the same numbers), once a
@@ -38,7 +38,7 @@ class ChannelAblator(Remembered):
     (cnn16x32-d64's first layer: 2.05 GB at 20,000)."""
 
     @torch.no_grad()
-    def __init__(self, model, x: np.ndarray, layer: str, y_true):
+    def __init__(self, model, x: np.ndarray, layer: str, y_true, targets=None):
         self.model = model.double().eval()
         names = list(model.layers)
         self.layer, self.next = layer, names[names.index(layer) + 1]
@@ -59,6 +59,7 @@ class ChannelAblator(Remembered):
         self.maps_reduced = {reduction: arrays[reduction].numpy() for reduction in ("max", "mean")}  # the check's
         self.logits = torch.cat(logits).numpy()
         self.y_true = np.asarray(y_true, dtype=np.int64)
+        self.targets = checked_targets(targets, self.logits)
         self.n_neurons = self.pooled.shape[1]
 
     def _term(self, pooled: torch.Tensor, silenced: torch.Tensor) -> torch.Tensor:
@@ -71,14 +72,17 @@ class ChannelAblator(Remembered):
         return pooled[:, silenced].flatten(1) @ weight.flatten(1).T
 
     @torch.no_grad()
-    def _correct_each(self, sets: list[np.ndarray]) -> list[np.ndarray]:
+    def _scores_each(self, sets: list[np.ndarray]) -> list[np.ndarray]:
+        """Every set's scores, a chunk of points at a time: the chunk's outputs are scored and dropped,
+        so only the scores (N per set) are held, never every set's outputs."""
         which = [torch.from_numpy(silenced) for silenced in sets]
         parts = [[] for _ in sets]
         for start, pooled in zip(range(0, len(self.pooled), CHUNK), self.pooled.split(CHUNK)):
             first = self.model.pre_activation(self.next, pooled)
+            points = slice(start, start + len(pooled))
             for part, silenced in zip(parts, which):
-                logits = self.model.logits_from(self.next, first - self._term(pooled, silenced)).numpy()
-                part.append(logits.argmax(axis=1) == self.y_true[start:start + len(pooled)])
+                outputs = self.model.logits_from(self.next, first - self._term(pooled, silenced)).numpy()
+                part.append(self.scores_of(outputs, points))
         return [np.concatenate(part) for part in parts]
 
     @torch.no_grad()

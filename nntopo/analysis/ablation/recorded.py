@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from nntopo.analysis.ablation.silencing import Remembered, unit_indices
+from nntopo.analysis.ablation.silencing import Remembered, checked_targets, unit_indices
 from nntopo.network.activation import apply
 
 RELU = {"name": "relu"}
@@ -71,13 +71,13 @@ def logit_error(hidden, weight, bias, stored, downstream=(), activation: dict | 
 
 class Ablator(Remembered):
     """The ranked layer's neurons silenced in its recorded activations, the layers after it replayed
-    from their weights (float64).
+    from their weights (float64); a regressor's points scored against its ``targets`` (N x d).
 
     Silencing S changes the first layer after the ranked one by a rank-|S| term: its pre-activations
     are ``z - h[:, S] @ W[:, S].T``, with z computed once; only the layers after that one are
     recomputed per set (none when the ranked layer is the last hidden one)."""
 
-    def __init__(self, hidden, weight, bias, y_true, downstream=(), activation: dict | None = None):
+    def __init__(self, hidden, weight, bias, y_true, downstream=(), activation: dict | None = None, targets=None):
         hidden, self.layers = _check(hidden, weight, bias, downstream)
         self.activation = activation
         self.hidden_t = np.ascontiguousarray(hidden.T)  # (H, N): a neuron's activations are one row
@@ -87,6 +87,7 @@ class Ablator(Remembered):
         self.y_true = np.asarray(y_true, dtype=np.int64)
         if self.y_true.shape != (len(hidden),):
             raise ValueError(f"{self.y_true.shape[0] if self.y_true.ndim else 'no'} true labels for {len(hidden)} points")
+        self.targets = checked_targets(targets, self.logits)
 
     @property
     def n_neurons(self) -> int:
@@ -105,22 +106,23 @@ class Ablator(Remembered):
 def recorded_ablator(activations, weights: dict, layer: str, rtol: float = 1e-4, network=None):
     """The ``Ablator`` of a model's recorded files, read already (``store.Activations`` and
     ``store.read_weights``' dict), for the ranked hidden layer ``layer``: the layers after it come
-    from ``weights``, the activation function from the files' training settings. A convolutional
+    from ``weights``, the activation function from the files' training settings, a regressor's targets
+    from the activations. A convolutional
     layer's channels are silenced in their full maps instead (``ChannelAblator``), from the network and
     the analysed points' inputs that ``network()`` returns. Checks first that the recomputed logits (and
     a channel's reduced maps) match the stored float32 ones within ``rtol`` of the largest value
     (relative: deep and wide layers sum more rounding than a fixed tolerance allows)."""
     import json
 
-    from nntopo.store import OUTPUT_LAYER, layer_names
     from nntopo.network.activation import of_settings
+    from nntopo.store import OUTPUT_LAYER, layer_names
 
     hidden = activations.layer(layer)  # KeyError naming the layers for a layer the model lacks
     if weights[layer].is_convolution:
         from nntopo.analysis.ablation.channels import ChannelAblator
 
         model, images = network()
-        ablator = ChannelAblator(model, images, layer, activations.labels)
+        ablator = ChannelAblator(model, images, layer, activations.labels, activations.targets)
         check_close(ablator.maps_reduced[activations.attrs.get("spatial_reduction", "max")], hidden, rtol,
                      f"the channels of {layer} recomputed from the network")
     else:
@@ -128,7 +130,8 @@ def recorded_ablator(activations, weights: dict, layer: str, rtol: float = 1e-4,
         names = layer_names(len(activations.hidden))
         downstream = [weights[name].affine() for name in names[names.index(layer) + 1:-1]]
         output = weights[OUTPUT_LAYER]
-        ablator = Ablator(hidden, output.weight, output.bias, activations.labels, downstream, activation)
+        ablator = Ablator(hidden, output.weight, output.bias, activations.labels, downstream, activation,
+                          activations.targets)
     check_close(ablator.logits, activations.output, rtol, f"the logits recomputed from {layer} and the layers after it")
     return ablator
 
