@@ -2,9 +2,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nntopo import task
 from nntopo.analysis.ablation import (
     COLUMNS,
+    REGRESSION_COLUMNS,
+    Ablator,
     ablate_clusters,
+    columns_of,
     logit_error,
     logits_without,
     output_logits,
@@ -339,3 +343,228 @@ def test_channel_sets_remembered_at_once_are_each_set_alone(layer, monkeypatch):
     assert not np.allclose(alone._logits_without(np.arange(4)), alone.logits)  # silencing changes something
     # Each set's correctness is its logits' argmax against the labels, chunks or not.
     np.testing.assert_array_equal(together.correct([1, 3]), alone._logits_without(np.array([1, 3])).argmax(1) == y)
+
+
+# --- a regressor ------------------------------------------------------------------------------------
+# A linear network with one output, the sum of its 3 hidden neurons (weight 1 each, no bias): silencing
+# neurons S subtracts their activations from the output, so every ablated output is worked out by hand.
+W_SUM, B_SUM = np.ones((1, 3)), np.zeros(1)
+HIDDEN_R = np.array([[2, 0, 1], [1, 0, 0], [0, 3, 0], [0, 1, 1], [1, 1, 1]], dtype=float)  # outputs 3, 1, 3, 2, 3
+TARGETS_R = np.array([[3.0], [2.0], [3.0], [1.0], [3.0]])
+CLUSTERS_R = np.array([0, 0, 1, 1, -1])
+LEVELS_R = np.array([1, 0, 1, 0, 1])  # level sets of the targets: they only stand in for classes here
+# Each point's squared error (output - target)^2 with each set silenced, worked out by hand:
+# e.g. without neuron 0, p0 gives 0 + 0 + 1 = 1 for its target 3: (1 - 3)^2 = 4.
+ERRORS_R = {
+    (): [0, 1, 0, 1, 0],
+    (0,): [4, 4, 0, 1, 1],
+    (1,): [0, 1, 9, 0, 1],
+    (2,): [1, 1, 0, 0, 1],
+    (0, 1): [4, 4, 9, 0, 4],
+    (0, 2): [9, 4, 0, 0, 4],
+    (1, 2): [1, 1, 9, 1, 4],
+}
+RANKING_R = pd.DataFrame({"cluster": [0, 0, 1, 1], "neuron": [0, 2, 1, 0], "rank": [1, 2, 1, 2]})
+
+
+def _regression_table(top_k, n_random=40, seed=3):
+    return ablate_clusters(HIDDEN_R, W_SUM, B_SUM, LEVELS_R, CLUSTERS_R, RANKING_R, top_k, n_random=n_random,
+                           seed=seed, targets=TARGETS_R)
+
+
+def test_regression_errors_by_hand():
+    ablator = Ablator(HIDDEN_R, W_SUM, B_SUM, LEVELS_R, targets=TARGETS_R)
+    for silenced, errors in ERRORS_R.items():
+        assert ablator.scores(silenced).tolist() == errors
+    with pytest.raises(ValueError, match="use scores"):
+        ablator.correct()
+
+
+def test_regression_ablation_k1_by_hand():
+    n_random, seed = 40, 3
+    table = _regression_table(1, n_random, seed)
+    assert list(table.columns) == REGRESSION_COLUMNS == columns_of("regression")
+    assert table["neurons"].tolist() == ["0", "1"] and table["size"].tolist() == [2, 2]
+    # Cluster 0 (p0, p1) silences neuron 0: errors (0, 1) -> (4, 4); the others (p2, p3, p4) (0, 1, 0) -> (0, 1, 1).
+    # Cluster 1 (p2, p3) silences neuron 1: errors (0, 1) -> (9, 0); the others (p0, p1, p4) (0, 1, 0) -> (0, 1, 1).
+    assert table["mse_cluster_before"].tolist() == [1 / 2, 1 / 2]
+    assert table["mse_cluster_after"].tolist() == [4, 9 / 2]
+    assert table["rise"].tolist() == [7 / 2, 4]
+    # Relative L2: sqrt(summed error) / sqrt(summed squared target): cluster 0's targets 3, 2; cluster 1's 3, 1.
+    assert table["rel_l2_cluster_before"].tolist() == pytest.approx([1 / np.sqrt(13), 1 / np.sqrt(10)])
+    assert table["rel_l2_cluster_after"].tolist() == pytest.approx([np.sqrt(8 / 13), np.sqrt(9 / 10)])
+    assert table["mse_other_before"].tolist() == pytest.approx([1 / 3, 1 / 3])
+    assert table["mse_other_after"].tolist() == pytest.approx([2 / 3, 2 / 3])
+    assert table["other_rise"].tolist() == pytest.approx([1 / 3, 1 / 3])
+    assert table["specificity"].tolist() == pytest.approx([7 / 2 - 1 / 3, 4 - 1 / 3])
+    # The random baseline: one neuron of three per draw. A cluster's mse after each single neuron, by hand:
+    # cluster 0 {0: 4, 1: 1/2, 2: 1}; cluster 1 {0: 1/2, 1: 9/2, 2: 0} (neuron 2 silenced makes p3 exact).
+    drawn = random_draws(3, 1, n_random, seed)[:, 0]
+    for row, after in zip(table.itertuples(), ({0: 4, 1: 0.5, 2: 1}, {0: 0.5, 1: 4.5, 2: 0})):
+        mses = np.array([after[d] for d in drawn])
+        assert row.random_mean == pytest.approx(mses.mean())
+        assert row.random_std == pytest.approx(mses.std())
+        assert row.random_rise_mean == pytest.approx(mses.mean() - row.mse_cluster_before)
+        # Larger error is worse: the draws whose error is at least the top neuron's, here the top neuron alone.
+        assert row.p_value == pytest.approx((1 + np.sum(mses >= row.mse_cluster_after)) / (1 + n_random))
+    # The other points' mse per single neuron: cluster 0's (p2, p3, p4) errors (0, 1, 1), (9, 0, 1), (0, 0, 1).
+    others = {0: [2 / 3, 10 / 3, 1 / 3], 1: [3, 2 / 3, 1]}
+    assert table["random_other_mean"].tolist() == pytest.approx([np.mean([others[c][d] for d in drawn]) for c in (0, 1)])
+    assert table["p_value"].tolist() == pytest.approx([(1 + np.sum(drawn == 0)) / 41, (1 + np.sum(drawn == 1)) / 41])
+
+
+def test_regression_ablation_k2_counts_worse_random_sets():
+    """Two of three neurons: cluster 1 silences {1, 0} (mse 9/2), and the random set {1, 2} does more harm
+    (mse 5), so the p-value counts the draws of both; cluster 0's {0, 2} (mse 13/2) is the worst set."""
+    n_random, seed = 30, 5
+    table = _regression_table(2, n_random, seed)
+    assert table["neurons"].tolist() == ["0 2", "1 0"]
+    assert table["mse_cluster_after"].tolist() == [13 / 2, 9 / 2]
+    draws = [tuple(sorted(d)) for d in random_draws(3, 2, n_random, seed).tolist()]
+    mse = {c: {s: np.mean(np.array(ERRORS_R[s])[CLUSTERS_R == c]) for s in ERRORS_R} for c in (0, 1)}
+    assert mse[1][(1, 2)] == 5 > table["mse_cluster_after"][1]
+    for c, top in ((0, (0, 2)), (1, (0, 1))):
+        counted = sum(mse[c][d] >= mse[c][top] for d in draws)
+        assert table["p_value"][c] == pytest.approx((1 + counted) / (1 + n_random))
+        assert table["random_mean"][c] == pytest.approx(np.mean([mse[c][d] for d in draws]))
+    assert table["p_value"][1] > (1 + sum(d == (0, 1) for d in draws)) / (1 + n_random)  # {1, 2} counted too
+
+
+def test_regression_silencing_every_neuron_gives_p_value_one():
+    ranking = pd.DataFrame({"cluster": [0] * 3 + [1] * 3, "neuron": [0, 1, 2] * 2, "rank": [1, 2, 3] * 2})
+    table = ablate_clusters(HIDDEN_R, W_SUM, B_SUM, LEVELS_R, CLUSTERS_R, ranking, 3, n_random=10, targets=TARGETS_R)
+    # Every output is 0: errors are the squared targets; the same set every draw, so p = 1 and no spread.
+    assert table["mse_cluster_after"].tolist() == [13 / 2, 10 / 2]
+    assert table["rel_l2_cluster_after"].tolist() == [1, 1]
+    assert table["random_std"].tolist() == [0, 0] and table["p_value"].tolist() == [1, 1]
+
+
+def _regression_mlp(activation=None):
+    """A small MLP regressing 2 values (its outputs are the predictions), targets near them."""
+    import torch
+
+    from nntopo.network.model import MLP
+
+    torch.manual_seed(1)
+    net = MLP(6, (10, 8), n_classes=2, activation=activation or {"name": "relu"}).eval()
+    x = torch.randn(120, 6)
+    with torch.no_grad():
+        hidden, outputs = net.forward_all(x)
+    targets = outputs.double().numpy() + np.random.default_rng(1).normal(scale=0.3, size=(120, 2))
+    return net, x, hidden, targets
+
+
+def _torch_zeroed(net, x, width: int, silenced) -> np.ndarray:
+    """The network's outputs with ``silenced`` units of its hidden layer of ``width`` zeroed by a hook."""
+    import torch
+
+    hook = net.activation.register_forward_hook(
+        lambda module, inputs, out: out.index_fill(1, torch.tensor(silenced, dtype=torch.long), 0.0)
+        if out.shape[1] == width and len(silenced) else out)
+    with torch.no_grad():
+        outputs = net(x).double().numpy()
+    hook.remove()
+    return outputs
+
+
+def test_regression_replay_equals_torch_with_the_units_zeroed():
+    """A regressor's table from the dense replay of its first hidden layer (through the second) equals
+    one recomputed from torch's own forward passes, units zeroed by a hook, with ``task.mse`` and
+    ``task.relative_l2``: every top-k set and every random draw."""
+    net, x, hidden, targets = _regression_mlp({"name": "tanh"})
+    weights = {name: (layer.weight.detach().double().numpy(), layer.bias.detach().double().numpy())
+               for name, layer in net.layers.items()}
+    rng = np.random.default_rng(2)
+    labels = rng.integers(-1, 3, 120)
+    ranking = pd.DataFrame([(c, j, r + 1) for c in range(3) for r, j in enumerate(rng.permutation(10)[:4])],
+                           columns=["cluster", "neuron", "rank"])
+    ablator = Ablator(hidden[0].double().numpy(), *weights["output"], np.zeros(120), [weights["hidden_2"]],
+                      {"name": "tanh"}, targets)
+    assert np.allclose(ablator.logits, _torch_zeroed(net, x, 10, []), atol=1e-5)
+    n_random, top_k = 6, 3
+    table = ablate_clusters(None, None, None, None, labels, ranking, top_k, n_random=n_random, seed=4, ablator=ablator)
+    assert list(table.columns) == REGRESSION_COLUMNS
+    draws = random_draws(10, top_k, n_random, 4)
+    before = _torch_zeroed(net, x, 10, [])
+    for row in table.itertuples():
+        own = labels == row.cluster
+        silenced = [int(s) for s in row.neurons.split()]
+        after = _torch_zeroed(net, x, 10, silenced)
+        np.testing.assert_allclose(ablator.scores(silenced), task.point_errors(after, targets), rtol=1e-5)
+        assert row.mse_cluster_before == pytest.approx(task.mse(before[own], targets[own]), rel=1e-5)
+        assert row.mse_cluster_after == pytest.approx(task.mse(after[own], targets[own]), rel=1e-5)
+        assert row.rel_l2_cluster_after == pytest.approx(task.relative_l2(after[own], targets[own]), rel=1e-5)
+        assert row.mse_other_after == pytest.approx(task.mse(after[~own], targets[~own]), rel=1e-5)
+        mses = np.array([task.mse(_torch_zeroed(net, x, 10, d.tolist())[own], targets[own]) for d in draws])
+        assert row.random_mean == pytest.approx(mses.mean(), rel=1e-5)
+        assert row.p_value == pytest.approx((1 + np.sum(mses >= row.mse_cluster_after - 1e-9)) / (1 + n_random))
+    assert (table["rise"] != 0).any()  # the silencing changed something
+
+
+def test_recorded_ablator_of_a_regressor_reads_its_targets():
+    import json
+
+    logits = HIDDEN_R @ W_SUM.T + B_SUM
+    attrs = {"task": "regression", "level_sets": json.dumps(task.levels_of(TARGETS_R, 2))}
+    acts = Activations([HIDDEN_R.astype(np.float32)], logits.astype(np.float32), LEVELS_R, LEVELS_R, attrs,
+                       None, TARGETS_R)
+    weights = {"hidden_1": Layer(np.zeros((3, 2)), np.zeros(3)), "output": Layer(W_SUM, B_SUM)}
+    ablator = recorded_ablator(acts, weights, "hidden_1")
+    table = ablate_clusters(None, None, None, acts.labels, CLUSTERS_R, RANKING_R, 1, n_random=5, ablator=ablator)
+    assert table["mse_cluster_after"].tolist() == [4, 9 / 2]
+
+
+def test_regression_targets_are_checked():
+    with pytest.raises(ValueError, match=r"targets \(5 x 2\) do not match the network's outputs \(5 x 1\)"):
+        Ablator(HIDDEN_R, W_SUM, B_SUM, LEVELS_R, targets=np.zeros((5, 2)))
+    with pytest.raises(ValueError, match="targets hold NaN"):
+        Ablator(HIDDEN_R, W_SUM, B_SUM, LEVELS_R, targets=np.where(TARGETS_R == 1, np.nan, TARGETS_R))
+
+
+def test_regression_summary():
+    table = pd.DataFrame({"p_value": [0.01, 0.01, 0.5, 0.02], "rise": [0.3, 0.0, 0.4, 0.2],
+                          "random_rise_mean": [0.1, 0.05, 0.1, 0.1], "other_rise": [0.0, 0.0, 0.1, 0.1],
+                          "specificity": [0.3, 0.0, 0.3, 0.1]})
+    summary = summarize_ablation(table)
+    assert summary["hurt_more_than_random"] == 2  # rows 0 and 3: row 1 rises less than random, row 2 has p 0.5
+    assert summary["mean_rise"] == pytest.approx(0.225) and summary["mean_random_rise"] == pytest.approx(0.0875)
+    assert summary["mean_other_rise"] == pytest.approx(0.05)
+    assert set(summary) - {"mean_rise", "mean_random_rise", "mean_other_rise"} == set(
+        summarize_ablation(table.rename(columns={"rise": "drop", "random_rise_mean": "random_drop_mean",
+                                                 "other_rise": "other_drop"}))) - {"mean_drop", "mean_random_drop",
+                                                                                   "mean_other_drop"}
+
+
+@pytest.mark.parametrize("layer, width", [("hidden_1", 4), ("hidden_2", 6)])  # before a convolution, a dense layer
+def test_channel_ablator_of_a_regression_cnn_equals_zeroing_the_channels(layer, width, monkeypatch):
+    """A CNN with one output, its channels silenced: each point's squared error is the one of torch's
+    forward pass with those channels' maps zeroed by a hook, chunk by chunk or not."""
+    import torch
+
+    from nntopo.analysis.ablation import channels
+    from nntopo.network.model import build
+
+    monkeypatch.setattr(channels, "CHUNK", 7)  # 40 points: 6 chunks, the last short
+    torch.manual_seed(0)
+    model = build(64, 1, [12], {"name": "none"}, None, {"channels": [4, 6], "kernel": 3, "pool": 1, "dense": [12]},
+                  (1, 8, 8))
+    rng = np.random.default_rng(0)
+    x = rng.random((40, 64)).astype(np.float32)
+    targets = rng.normal(size=(40, 1))
+    ablator = channels.ChannelAblator(model, x, layer, np.zeros(40), targets)
+    ablator.remember([[0, 2], [1], [3, 1]])
+    images = torch.from_numpy(x.astype(np.float64))
+    for silenced in ([0, 2], [1], [1, 3], []):
+        hook = model.activation.register_forward_hook(  # the ablator made the model float64
+            lambda module, inputs, out, silenced=silenced: out.index_fill(1, torch.tensor(silenced, dtype=torch.long), 0.0)
+            if out.ndim == 4 and out.shape[1] == width and silenced else out)
+        with torch.no_grad():
+            zeroed = model(images).numpy()
+        hook.remove()
+        np.testing.assert_allclose(ablator.scores(silenced), task.point_errors(zeroed, targets), rtol=1e-9, atol=1e-12)
+    assert not np.allclose(ablator.scores([1]), ablator.scores())  # silencing changes something
+    labels = rng.integers(0, 3, 40)
+    ranking = pd.DataFrame({"cluster": [0, 1, 2], "neuron": [1, 2, 3], "rank": [1, 1, 1]})
+    table = ablate_clusters(None, None, None, None, labels, ranking, 1, n_random=4, ablator=ablator)
+    own = labels == 0
+    assert table["mse_cluster_after"][0] == pytest.approx(ablator.scores([1])[own].mean())
