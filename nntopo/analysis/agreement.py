@@ -12,6 +12,10 @@ cluster". Definitions:
 - purity: the share of assigned points that belong to their cluster's majority true class,
   sum over clusters of max_class count / number of assigned points (NaN when none is assigned);
   ``assigned`` is the share of all points assigned to a cluster.
+- explained variance (a regressor's purity): the share of the targets' variance that the partition
+  explains on the points it assigns, between-cluster over total sum of squares (eta squared,
+  ``nntopo.task.explained_variance``): 1 when every cluster's targets are equal, 0 when every cluster
+  has the same mean target. Its classes (compositions below) are the targets' level sets.
 - seed stability: the pairwise agreement above between the labelings one method gives on the
   models of different seeds (the test points are the same; neurons are never compared).
 - composition stability: each cluster is described by its label composition, the distribution of
@@ -29,6 +33,8 @@ from itertools import combinations
 
 import numpy as np
 import pandas as pd
+
+from nntopo import task as tasks
 
 
 def _labels(labels, n: int | None = None, what: str = "labels") -> np.ndarray:
@@ -81,6 +87,14 @@ def agreement_matrix(table: pd.DataFrame, metric: str = "ari", names: tuple[str,
     return matrix
 
 
+def _assigned(labels) -> dict:
+    """How many points a labeling assigns: assigned (their share), n_assigned and n_clusters."""
+    assigned = labels >= 0
+    n_assigned = int(assigned.sum())
+    return {"assigned": n_assigned / len(labels) if len(labels) else float("nan"), "n_assigned": n_assigned,
+            "n_clusters": len(np.unique(labels[assigned]))}
+
+
 def purity(labels, y_true) -> dict:
     """purity (share of assigned points in their cluster's majority class), assigned (share of
     points in a cluster), n_assigned and n_clusters."""
@@ -98,18 +112,26 @@ def purity(labels, y_true) -> dict:
         value = counts.max(axis=1).sum() / n_assigned
     else:
         value = float("nan")
-    return {
-        "purity": float(value),
-        "assigned": n_assigned / len(labels) if len(labels) else float("nan"),
-        "n_assigned": n_assigned,
-        "n_clusters": len(clusters),
-    }
+    return {"purity": float(value), **_assigned(labels)}
 
 
-def purity_table(labelings: dict, y_true) -> pd.DataFrame:
-    """One row per method: method, purity, assigned, n_assigned, n_clusters."""
-    rows = [{"method": name, **purity(labels, y_true)} for name, labels in labelings.items()]
-    return pd.DataFrame(rows, columns=["method", "purity", "assigned", "n_assigned", "n_clusters"])
+def explained(labels, targets) -> dict:
+    """A regressor's ``purity``: explained_variance (the share of the targets' variance the clusters
+    explain on the points they assign, ``task.explained_variance``), assigned, n_assigned and n_clusters."""
+    labels = _labels(labels)
+    targets = tasks.targets_2d(targets)
+    if len(targets) != len(labels):
+        raise ValueError(f"targets has {len(targets)} points, expected {len(labels)}")
+    return {"explained_variance": tasks.explained_variance(labels, targets), **_assigned(labels)}
+
+
+def purity_table(labelings: dict, y_true, targets=None) -> pd.DataFrame:
+    """One row per method: method, purity, assigned, n_assigned, n_clusters; with a regressor's
+    ``targets`` (N x d), explained_variance (``explained``) in place of purity."""
+    first = "purity" if targets is None else "explained_variance"
+    rows = [{"method": name, **(purity(labels, y_true) if targets is None else explained(labels, targets))}
+            for name, labels in labelings.items()]
+    return pd.DataFrame(rows, columns=["method", first, "assigned", "n_assigned", "n_clusters"])
 
 
 def seed_stability(labelings_by_seed: dict) -> pd.DataFrame:

@@ -24,7 +24,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from nntopo.analysis.agreement import _labels, agreement, purity
+from nntopo import task as tasks
+from nntopo.analysis.agreement import _labels, agreement, explained, purity
 
 # The probe. C = 0.1 (L2, on standardised features): with 5,000 fitting points in up to 1,024
 # dimensions a weakly regularised fit reaches 100 % on the fitting half; on a trained MLP's MNIST
@@ -39,6 +40,10 @@ PROBE_TOL = 1e-4
 # 128-unit layer 0.1 s, the 10 outputs 0.02 s; Gaussian noise with random labels 0.45 s at 1,024
 # features, 0.03-0.06 s at 128. An iteration costs about 15-20 ms at 1,024 features, so the worst
 # case, PROBE_MAX_ITER iterations, is about 4 s.
+# A regressor's probe: ridge with alpha = 1 (scikit-learn's default) on the same standardised features.
+# Against a fitting half of thousands of points it shrinks little, so R^2 is close to least squares', and
+# it keeps a dead or duplicated unit from making the fit singular. Solved in closed form (no iterations).
+PROBE_ALPHA = 1.0
 
 
 def contingency(labels_a, labels_b, y_true=None) -> pd.DataFrame:
@@ -63,7 +68,7 @@ def contingency(labels_a, labels_b, y_true=None) -> pd.DataFrame:
     return table
 
 
-def layer_flow(labelings: dict[str, np.ndarray], y_true) -> pd.DataFrame:
+def layer_flow(labelings: dict[str, np.ndarray], y_true, targets=None) -> pd.DataFrame:
     """One row per layer, in the dict's (depth) order, the last being the output layer.
 
     Columns: ``layer``; ``depth`` (1, 2, ...); ``n_clusters`` (clusters >= 0); ``unassigned_share`` (share
@@ -73,6 +78,9 @@ def layer_flow(labelings: dict[str, np.ndarray], y_true) -> pd.DataFrame:
     (output) layer's labels, so 1.0 for the output itself. Agreement is ``agreement.agreement``: the
     adjusted Rand index and the arithmetic-mean normalised mutual information on the points both
     labelings assign (points at -1 in either are left out; NaN when no point is left).
+
+    With a regressor's ``targets`` (N x d), ``explained_variance`` (``agreement.explained``) in place of
+    ``purity``.
     """
     layers = list(labelings)
     if not layers:
@@ -81,7 +89,7 @@ def layer_flow(labelings: dict[str, np.ndarray], y_true) -> pd.DataFrame:
     rows = []
     for depth, layer in enumerate(layers, start=1):
         labels = labelings[layer]
-        p = purity(labels, y_true)
+        p = purity(labels, y_true) if targets is None else explained(labels, targets)
         after = agreement(labels, labelings[layers[depth]]) if depth < len(layers) else {"ari": np.nan, "nmi": np.nan}
         final = agreement(labels, output)
         rows.append({
@@ -89,7 +97,7 @@ def layer_flow(labelings: dict[str, np.ndarray], y_true) -> pd.DataFrame:
             "depth": depth,
             "n_clusters": p["n_clusters"],
             "unassigned_share": 1.0 - p["assigned"],
-            "purity": p["purity"],
+            **({"purity": p["purity"]} if targets is None else {"explained_variance": p["explained_variance"]}),
             "ari_next": after["ari"],
             "nmi_next": after["nmi"],
             "ari_output": final["ari"],
@@ -114,16 +122,22 @@ def probe_halves(n_points: int, seed: int = 0) -> np.ndarray:
     return mask
 
 
+def _standardised(X, fit_mask: np.ndarray) -> np.ndarray:
+    """X (flattened to N x features) standardised with the fitting half's mean and standard deviation;
+    a unit constant there (a dead ReLU) is only centred, so it stays 0."""
+    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
+    mean = X[fit_mask].mean(axis=0)
+    std = X[fit_mask].std(axis=0)
+    std[std == 0] = 1.0
+    return (X - mean) / std
+
+
 def _probe(X: np.ndarray, y: np.ndarray, fit_mask: np.ndarray, seed: int) -> dict:
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_limits
 
-    X = np.asarray(X, dtype=np.float64).reshape(len(X), -1)
-    mean = X[fit_mask].mean(axis=0)
-    std = X[fit_mask].std(axis=0)
-    std[std == 0] = 1.0  # a unit constant on the fitting half (a dead ReLU) stays 0 after centring
-    Z = (X - mean) / std
+    Z = _standardised(X, fit_mask)
     model = LogisticRegression(C=PROBE_C, max_iter=PROBE_MAX_ITER, tol=PROBE_TOL, random_state=seed)
     # One thread: BLAS reductions then cannot depend on the machine, so the probe is reproducible.
     # A ConvergenceWarning (lbfgs hit PROBE_MAX_ITER or its line search failed) is recorded in
@@ -144,8 +158,22 @@ def _probe(X: np.ndarray, y: np.ndarray, fit_mask: np.ndarray, seed: int) -> dic
     }
 
 
-def linear_probe(features: dict[str, np.ndarray], y, fit_mask, seed: int = 0) -> pd.DataFrame:
-    """How linearly separable the true classes are in each layer's activations.
+def _ridge_probe(X: np.ndarray, targets: np.ndarray, fit_mask: np.ndarray) -> dict:
+    from sklearn.linear_model import Ridge
+    from sklearn.metrics import r2_score
+    from threadpoolctl import threadpool_limits
+
+    Z = _standardised(X, fit_mask)
+    with threadpool_limits(1):  # one thread, as the classifier's probe: the same numbers on any machine
+        model = Ridge(alpha=PROBE_ALPHA).fit(Z[fit_mask], targets[fit_mask])
+        fitted, held_out = model.predict(Z[fit_mask]), model.predict(Z[~fit_mask])
+    return {"probe_train_r2": float(r2_score(targets[fit_mask], fitted, multioutput="uniform_average")),
+            "probe_r2": float(r2_score(targets[~fit_mask], held_out, multioutput="uniform_average"))}
+
+
+def linear_probe(features: dict[str, np.ndarray], y, fit_mask, seed: int = 0, targets=None) -> pd.DataFrame:
+    """How linearly separable the true classes are in each layer's activations (a regressor's: how
+    much of its target a linear read-out recovers).
 
     For each layer (dict order; ``features[layer]`` is (N, units), more dimensions are flattened): the
     features are standardised with the fitting half's mean and standard deviation (a unit constant
@@ -157,6 +185,13 @@ def linear_probe(features: dict[str, np.ndarray], y, fit_mask, seed: int = 0) ->
     One row per layer: ``layer, depth`` (1, 2, ...), ``probe_train_accuracy`` (on the fitting half),
     ``probe_accuracy`` (on the held-out half), ``probe_converged`` (False when lbfgs raised a
     ConvergenceWarning: the accuracies are then those of the last iterate).
+
+    With a regressor's ``targets`` (N x d): a ridge regression (scikit-learn ``Ridge``, alpha =
+    PROBE_ALPHA, with an unpenalised intercept, solved in closed form on one thread) from the same
+    standardised features to the targets, fitted on the same half; ``probe_train_r2`` and ``probe_r2``
+    are the coefficients of determination (scikit-learn ``r2_score``, the mean over the d targets) on
+    the fitting and the held-out half, in place of the accuracies and ``probe_converged``. R^2 is 1 for a
+    perfect read-out, 0 for one no better than the held-out half's mean target, and can be negative.
     """
     y = _labels(y, what="y")
     fit_mask = np.asarray(fit_mask)
@@ -164,9 +199,16 @@ def linear_probe(features: dict[str, np.ndarray], y, fit_mask, seed: int = 0) ->
         raise ValueError(f"fit_mask must be a boolean array of shape {y.shape}, got {fit_mask.dtype} {fit_mask.shape}")
     if fit_mask.all() or not fit_mask.any():
         raise ValueError("fit_mask must leave points on both sides (fitting and held out)")
+    if targets is not None:
+        targets = tasks.targets_2d(targets)
+        if len(targets) != len(y):
+            raise ValueError(f"{len(targets)} targets for {len(y)} labels")
     rows = []
     for depth, (layer, X) in enumerate(features.items(), start=1):
         if len(X) != len(y):
             raise ValueError(f"{layer}: {len(X)} points for {len(y)} labels")
-        rows.append({"layer": layer, "depth": depth, **_probe(X, y, fit_mask, seed)})
-    return pd.DataFrame(rows, columns=["layer", "depth", "probe_train_accuracy", "probe_accuracy", "probe_converged"])
+        probe = _probe(X, y, fit_mask, seed) if targets is None else _ridge_probe(X, targets, fit_mask)
+        rows.append({"layer": layer, "depth": depth, **probe})
+    scores = (["probe_train_accuracy", "probe_accuracy", "probe_converged"] if targets is None
+              else ["probe_train_r2", "probe_r2"])
+    return pd.DataFrame(rows, columns=["layer", "depth", *scores])

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from nntopo import task as tasks
+
 
 def top_k_neurons(hidden, top_k: int) -> np.ndarray:
     """(N, top_k) int64 neuron indices, largest activation first (ties: lower index), -1 padded.
@@ -110,6 +112,23 @@ def sample_points(labels, clusters, per_cluster: int, seed: int) -> dict[int, np
     return out
 
 
+def _clusters(labels) -> list[int]:
+    """The clusters a summary describes, in its row order: 0..C-1, then -1 when some points are in none."""
+    return np.unique(labels[labels >= 0]).tolist() + ([-1] if (labels < 0).any() else [])
+
+
+def _composition(y_true, n_classes: int) -> dict:
+    """The majority label (ties: lowest), its share and the count of each label among one cluster's points."""
+    counts = np.bincount(y_true, minlength=n_classes)
+    return {"majority_label": int(counts.argmax()), "majority_share": counts.max() / len(y_true),
+            **{f"count_{i}": int(n) for i, n in enumerate(counts)}}
+
+
+def _check_labels(y_true, n_classes: int, what: str) -> None:
+    if len(y_true) and not (0 <= y_true.min() and y_true.max() < n_classes):
+        raise ValueError(f"{what} must lie in 0..{n_classes - 1}, got {y_true.min()}..{y_true.max()}")
+
+
 def cluster_summary(labels, y_true, y_pred, n_classes: int = 10) -> pd.DataFrame:
     """One row per cluster: size, accuracy, majority true label, and the count of each true label.
 
@@ -120,23 +139,41 @@ def cluster_summary(labels, y_true, y_pred, n_classes: int = 10) -> pd.DataFrame
     labels, y_true, y_pred = (np.asarray(a, dtype=np.int64) for a in (labels, y_true, y_pred))
     if not len(labels) == len(y_true) == len(y_pred):
         raise ValueError(f"lengths differ: {len(labels)} labels, {len(y_true)} y_true, {len(y_pred)} y_pred")
-    if len(y_true) and not (0 <= y_true.min() and y_true.max() < n_classes):
-        raise ValueError(f"true labels must lie in 0..{n_classes - 1}, got {y_true.min()}..{y_true.max()}")
-    clusters = np.unique(labels[labels >= 0]).tolist() + ([-1] if (labels < 0).any() else [])
+    _check_labels(y_true, n_classes, "true labels")
     rows = []
-    for c in clusters:
+    for c in _clusters(labels):
         members = labels == c
-        counts = np.bincount(y_true[members], minlength=n_classes)
-        size = int(members.sum())
-        rows.append(
-            {
-                "cluster": c,
-                "size": size,
-                "accuracy": float(np.mean(y_pred[members] == y_true[members])),
-                "majority_label": int(counts.argmax()),
-                "majority_share": counts.max() / size,
-                **{f"count_{i}": int(n) for i, n in enumerate(counts)},
-            }
-        )
+        rows.append({"cluster": c, "size": int(members.sum()),
+                     "accuracy": float(np.mean(y_pred[members] == y_true[members])),
+                     **_composition(y_true[members], n_classes)})
     columns = ["cluster", "size", "accuracy", "majority_label", "majority_share"]
     return pd.DataFrame(rows, columns=columns + [f"count_{i}" for i in range(n_classes)])
+
+
+def error_summary(labels, outputs, targets, levels: dict) -> pd.DataFrame:
+    """A regressor's ``cluster_summary``: one row per cluster, its error and its target where a
+    classifier's has its accuracy and classes.
+
+    Columns: cluster, size, mse and relative_l2 (nntopo.task's, of the outputs against the targets on the
+    cluster's points), target_mean and target_std (of the projected target, ``task.project``: the target
+    itself when it is one number), then majority_label, majority_share and count_0 .. count_{L-1} over the
+    targets' level sets (``levels``: task.levels_of's, L = levels["n"]), as a classifier's over classes.
+    Rows in ``cluster_summary``'s order.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    outputs, targets = tasks.targets_2d(outputs), tasks.targets_2d(targets)
+    if not len(labels) == len(outputs) == len(targets):
+        raise ValueError(f"lengths differ: {len(labels)} labels, {len(outputs)} outputs, {len(targets)} targets")
+    n_levels = int(levels["n"])
+    level_sets = tasks.level_sets(targets, levels)
+    projected = tasks.project(targets, levels["projection"])
+    rows = []
+    for c in _clusters(labels):
+        members = labels == c
+        rows.append({"cluster": c, "size": int(members.sum()),
+                     "mse": tasks.mse(outputs[members], targets[members]),
+                     "relative_l2": tasks.relative_l2(outputs[members], targets[members]),
+                     "target_mean": float(projected[members].mean()), "target_std": float(projected[members].std()),
+                     **_composition(level_sets[members], n_levels)})
+    columns = ["cluster", "size", "mse", "relative_l2", "target_mean", "target_std", "majority_label", "majority_share"]
+    return pd.DataFrame(rows, columns=columns + [f"count_{i}" for i in range(n_levels)])

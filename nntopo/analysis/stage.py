@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from nntopo import store
+from nntopo import task as tasks
 
 
 def _points(acts) -> str:
@@ -36,10 +37,11 @@ def _described(table, acts, clusters, layer: str | None):
 
 
 def rank_clusters(activations_path, clusters_path, ranking_path, table_path, settings: dict, log=print) -> None:
-    """Rank each cluster's most active neurons in each of ``settings["layers"]``, and describe each cluster."""
+    """Rank each cluster's most active neurons in each of ``settings["layers"]``, and describe each cluster
+    (a classifier's accuracy and classes, a regressor's error, target and level sets: ranking.error_summary)."""
     import pandas as pd
 
-    from nntopo.analysis.ranking import cluster_summary, rank_neurons
+    from nntopo.analysis.ranking import cluster_summary, error_summary, rank_neurons
 
     acts, clusters = _clusters_of(activations_path, clusters_path)
     rankings = []
@@ -54,7 +56,10 @@ def rank_clusters(activations_path, clusters_path, ranking_path, table_path, set
         log(f"ranked {layer} neurons (top {settings['top_k']}) for {clusters.n_clusters} clusters of "
             f"{clusters.attrs['space']}: {len(ranking)} (cluster, neuron) rows")
         rankings.append(_described(ranking, acts, clusters, layer))
-    summary = cluster_summary(clusters.labels, acts.labels, acts.predictions, n_classes=acts.output.shape[1])
+    if acts.task == tasks.REGRESSION:
+        summary = error_summary(clusters.labels, acts.output, acts.targets, acts.levels)
+    else:
+        summary = cluster_summary(clusters.labels, acts.labels, acts.predictions, n_classes=acts.output.shape[1])
     summary = _described(summary, acts, clusters, None)
     for path, table in ((ranking_path, pd.concat(rankings, ignore_index=True)), (table_path, summary)):
         with store.atomic(path) as tmp:
@@ -83,7 +88,8 @@ def ablate(activations_path, clusters_path, ranking_path, output_path, settings:
                                 top_k=settings["top_k"], n_random=settings["n_random"],
                                 seed=int(acts.attrs["seed"]), ablator=ablator)
         summary = summarize_ablation(table, alpha=settings["alpha"])
-        log(f"{layer}: {summary['hurt_more_than_random']} of {summary['clusters']} clusters lose more accuracy "
+        hurt = "lose more accuracy" if acts.task == tasks.CLASSIFICATION else "raise their error more"
+        log(f"{layer}: {summary['hurt_more_than_random']} of {summary['clusters']} clusters {hurt} "
             f"without their top {settings['top_k']} neurons than without random ones (p < {settings['alpha']}; "
             f"{summary['hurt_more_than_random_bh']} after Benjamini-Hochberg)")
         tables.append(_described(table, acts, clusters, layer))
@@ -91,12 +97,13 @@ def ablate(activations_path, clusters_path, ranking_path, output_path, settings:
         pd.concat(tables, ignore_index=True).to_csv(tmp, index=False)
 
 
-def ablators(weights_path=None, network=None, external: dict | None = None):
+def ablators(weights_path=None, network=None, external: dict | None = None, threads: int = 1):
     """``ablate``'s ``ablator_of``, built once per layer and shared by the methods clustering it (the
     same random draws for all). A grid model's layers are replayed from ``weights_path`` (a CNN's
     channels in the network ``network()`` returns, see ``recorded_ablator``); an external network's
     units are silenced in the network itself (``external``: its config slice, ``network()`` its network
-    and the analysed points' inputs); recorded activations have no network (None)."""
+    and the analysed points' inputs, run on ``threads``); recorded activations have no network (None). A
+    regressor's ablators score each point by its squared error against ``acts.targets``."""
     from nntopo.analysis.ablation import check_close, recorded_ablator
 
     built = {}
@@ -110,7 +117,8 @@ def ablators(weights_path=None, network=None, external: dict | None = None):
 
                 model, images = network()
                 ablator = NetworkAblator(model, external, images, store.layer_names(len(acts.hidden)).index(layer),
-                                         acts.labels, acts.attrs.get("network_input_shape"))
+                                         acts.labels, acts.attrs.get("network_input_shape"), targets=acts.targets,
+                                         threads=threads)
                 check_close(ablator.hidden, acts.layer(layer), 1e-4, f"{layer} recomputed from the network")
                 check_close(ablator.logits, acts.output, 1e-4, "the output recomputed from the network")
                 built[layer] = ablator
@@ -147,7 +155,7 @@ def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict,
         return recorded_network(inputs.state, acts.attrs, acts.output.shape[1], data_dir=data_dir, download=download,
                                 threads=threads, data_file=inputs.get("data"), point_index=acts.point_index)
 
-    ablator_of = ablators(inputs.get("weights"), network, external)
+    ablator_of = ablators(inputs.get("weights"), network, external, threads)
     for method in methods:
         clusters = inputs[f"clusters__{method}"]
         rank_clusters(inputs.activations, clusters, outputs[f"ranking__{method}"], outputs[f"table__{method}"],
@@ -158,7 +166,8 @@ def analyse_layer(inputs, outputs, methods: list, ranking: dict, ablation: dict,
 
 
 def agree(activations_path, cluster_paths: list, output_path, log=print) -> None:
-    """Agreement of every pair of methods (ARI, NMI on the points both assign) and each one's purity."""
+    """Agreement of every pair of methods (ARI, NMI on the points both assign) and each one's purity (a
+    regressor's: the share of its targets' variance the clusters explain)."""
     import pandas as pd
 
     from nntopo.analysis.agreement import pairwise_agreement, purity_table
@@ -169,7 +178,7 @@ def agree(activations_path, cluster_paths: list, output_path, log=print) -> None
         clusters = store.read_clusters(path)
         labelings[clusters.attrs["method"]] = clusters.labels
     pairs = pairwise_agreement(labelings)
-    purity = purity_table(labelings, acts.labels)
+    purity = purity_table(labelings, acts.labels, acts.targets)
     # One tidy table: a row per pair of methods, then a row per method (method_a == method_b) with its purity.
     purity = purity.rename(columns={"method": "method_a"}).assign(method_b=lambda t: t["method_a"])
     table = pd.concat([pairs, purity], ignore_index=True)
@@ -185,7 +194,7 @@ def seed_stability(cluster_paths: list, activations_path, output_path, log=print
     """For each architecture, regularization and method: agreement of the clusterings across seeds.
 
     Only labels and label compositions are compared: neurons are not aligned across seeds, so
-    neuron indices are never compared.
+    neuron indices are never compared. A regressor's compositions are over its targets' level sets.
     """
     import pandas as pd
 
@@ -201,11 +210,12 @@ def seed_stability(cluster_paths: list, activations_path, output_path, log=print
         groups.setdefault(key, {})[model.seed] = clusters.labels
     acts = store.read_activations(activations_path)  # the analysed points' labels, the same for every model
     y_true = acts.labels
+    n_classes = None if acts.levels is None else int(acts.levels["n"])  # every level set, held or not
     rows = []
     for (dataset, architecture, space, method), by_seed in groups.items():
         if len(by_seed) < 2:
             continue
-        pairs = pairwise_seeds(by_seed).merge(composition_stability(by_seed, y_true), on=["seed_a", "seed_b"])
+        pairs = pairwise_seeds(by_seed).merge(composition_stability(by_seed, y_true, n_classes), on=["seed_a", "seed_b"])
         rows.append(pairs.assign(dataset=dataset, architecture=architecture, space=space, method=method,
                                  points=_points(acts)))
     table = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(
@@ -217,7 +227,8 @@ def seed_stability(cluster_paths: list, activations_path, output_path, log=print
 
 def layer_flow(activations_path, cluster_paths: list, flow_path, contingency_path, log=print) -> None:
     """How one method's partitions relate from layer to layer (``cluster_paths`` in depth order,
-    the output's last): each layer's purity and agreement with the next layer and with the output
+    the output's last): each layer's purity (a regressor's explained variance) and agreement with the next
+    layer and with the output
     (``flow_path``), and the cluster-to-cluster counts between consecutive layers (``contingency_path``)."""
     import pandas as pd
 
@@ -230,7 +241,7 @@ def layer_flow(activations_path, cluster_paths: list, flow_path, contingency_pat
         labelings[clusters.attrs["space"]] = clusters.labels
     where = {"dataset": acts.attrs["dataset"], "model": acts.attrs["model"], "method": clusters.attrs["method"],
              "points": _points(acts)}
-    table = flow.layer_flow(labelings, acts.labels)
+    table = flow.layer_flow(labelings, acts.labels, acts.targets)
     names = list(labelings)
     counts = pd.concat([flow.contingency(labelings[a], labelings[b]).assign(layer_a=a, layer_b=b)
                         for a, b in zip(names, names[1:])], ignore_index=True) if len(names) > 1 else pd.DataFrame(
@@ -243,13 +254,15 @@ def layer_flow(activations_path, cluster_paths: list, flow_path, contingency_pat
 
 
 def probe_layers(activations_path, output_path, layers: list, seed: int, log=print) -> None:
-    """A linear probe of each of ``layers``: a logistic regression fitted on a fixed half of the analysed
-    points' activations and scored on the other half (the same halves for every layer and model)."""
+    """A linear probe of each of ``layers``: a logistic regression (a regressor's: a ridge regression, R^2)
+    fitted on a fixed half of the analysed points' activations and scored on the other half (the same
+    halves for every layer and model)."""
     from nntopo.analysis import flow
 
     acts = store.read_activations(activations_path)
     fit_mask = flow.probe_halves(len(acts.labels), seed)
-    table = flow.linear_probe({layer: acts.layer(layer) for layer in layers}, acts.labels, fit_mask, seed=seed)
+    table = flow.linear_probe({layer: acts.layer(layer) for layer in layers}, acts.labels, fit_mask, seed=seed,
+                              targets=acts.targets)
     table = table.assign(dataset=acts.attrs["dataset"], model=acts.attrs["model"], probe_seed=seed,
                          points=_points(acts))
     log(table.to_string(index=False))

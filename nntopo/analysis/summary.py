@@ -2,7 +2,9 @@
 
 One row per model (accuracy, weights, neural persistence, silent activations, and per method the
 clusters of the output, the ranking's sharpness and the ablation), the per-model ablation,
-agreement, flow and probe tables gathered, and their figures.
+agreement, flow and probe tables gathered, and their figures. A regressor's row has its test error
+(``test_mse``, ``test_relative_l2``) where a classifier's has ``test_accuracy``; a study of both has every
+column, NaN where it does not apply, and its layers table both the probes' accuracies and R^2.
 """
 
 from __future__ import annotations
@@ -13,13 +15,19 @@ import re
 import pandas as pd
 
 from nntopo import paths, plotting, store
+from nntopo import task as tasks
 from nntopo.analysis.ablation import summarize_ablation
 from nntopo.analysis.plots import depth_profile, grid_summary
 from nntopo.analysis.ranking import top_rows
 
+# What a model's row reports of how well it does its task (metrics.json's keys), by task.
+SCORES = {tasks.CLASSIFICATION: ("test_accuracy",), tasks.REGRESSION: ("test_mse", "test_relative_l2")}
+PROBE_SCORES = ("probe_accuracy", "probe_train_accuracy", "probe_r2", "probe_train_r2")  # flow.linear_probe's
+
 
 def summarize(inputs, outputs, settings: dict) -> None:
-    """The grid at a glance, one row per model (``outputs.table`` and ``outputs.figure``): accuracy,
+    """The grid at a glance, one row per model (``outputs.table`` and ``outputs.figure``): accuracy (a
+    regressor's test error, ``SCORES``),
     weight norm and sparsity, mean normalised neural persistence (trained, initial, shuffled), the
     share of silent activations in its last hidden layer, the analysed points, and per method (on the output's clusters)
     the cluster count, the points in no cluster, the ranking's sharpness (the mean share of a
@@ -31,14 +39,16 @@ def summarize(inputs, outputs, settings: dict) -> None:
     A clusters file is paired with its ranking and ablation by the model, layer and method their
     paths name, not by their places in the lists.
     """
-    rows = {}
+    rows, scores = {}, []
     for path in inputs.metrics:
         metrics = store.read_metrics(path, neural_persistence=True)
         # An external network has no training (nor initial weights), and NP only when its weights are given.
         persistence = metrics["neural_persistence"] or {}
         nan = {"mean_normalized": float("nan"), "shuffled_mean_normalized": float("nan")}
+        task = metrics.get("task", tasks.CLASSIFICATION)
+        scores += [key for key in SCORES[task] if key not in scores]
         rows[metrics["model"]] = {
-            **{key: metrics.get(key, float("nan")) for key in ("model", "test_accuracy", "weight_l2_norm",
+            **{key: metrics.get(key, float("nan")) for key in ("model", *SCORES[task], "weight_l2_norm",
                                                                "near_zero_fraction", "train_seconds")},
             "mean_normalized_np": persistence.get("final", nan)["mean_normalized"],
             "mean_normalized_np_initial": persistence.get("initial", nan)["mean_normalized"],
@@ -71,14 +81,17 @@ def summarize(inputs, outputs, settings: dict) -> None:
     agreements = pd.concat([pd.read_csv(path) for path in inputs.agreements], ignore_index=True)
     probes = pd.concat([pd.read_csv(path) for path in inputs.probes], ignore_index=True)
     flows = pd.concat([pd.read_csv(path) for path in inputs.flows], ignore_index=True)
-    layers = flows.merge(probes[["model", "layer", "probe_accuracy", "probe_train_accuracy"]], on=["model", "layer"],
+    layers = flows.merge(probes[["model", "layer", *(c for c in PROBE_SCORES if c in probes)]], on=["model", "layer"],
                          how="left")
     table = pd.DataFrame(list(rows.values()))
+    # Every task's scores after the model, in SCORES' order (a study of both tasks: NaN where one does not apply).
+    scores = [key for task in SCORES.values() for key in task if key in scores]
+    table = table[["model", *scores, *(c for c in table.columns if c not in ("model", *scores))]]
     for path, frame in ((outputs.table, table), (outputs.ablation, pd.DataFrame(ablations)),
                         (outputs.agreement, agreements), (outputs.layers, layers)):
         with store.atomic(path) as tmp:
             frame.to_csv(tmp, index=False)
-    shown = ["model", "test_accuracy", "weight_l2_norm", "near_zero_fraction"] + [
+    shown = ["model", *scores, "weight_l2_norm", "near_zero_fraction"] + [
         c for c in table.columns if c.startswith("n_clusters_")]
     plotting.save(grid_summary(table[shown], title=f"{settings['dataset']}: the models"), outputs.figure)
     for method, path in zip(settings["methods"], outputs.depth):

@@ -6,6 +6,11 @@ measured and which of them form the furthest-point subsample, so every model's l
 (``model_homology``) see the same images; both files say which points (``points``). The algorithms
 are in nntopo.topology.homology, the table's measures in nntopo.topology.measures; this module reads
 and writes the files and saves the figures.
+
+A regression's classes are the level sets of its target (nntopo.task): each level set's points are
+measured as a class's, in every layer, named by its range of target values; the files record the task and
+the level sets (``task``, ``level_sets``), and the summary reports each model's error where a classifier's
+has its accuracy.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from nntopo import store
+from nntopo import task as tasks
 from nntopo.store import INPUT_LAYER, ClassHomology, Homology
 from nntopo.topology import homology
 from nntopo.topology.measures import measure_row
@@ -25,9 +31,14 @@ from nntopo.topology.measures import measure_row
 KEYS = ["dataset", "model", "layer", "depth", "class", "class_name"]
 
 
-def homology_points(labels: np.ndarray, settings: dict) -> dict[int, np.ndarray]:
-    """Per class, the analysed points measured (indices into ``labels``): every one, or
-    ``points_per_class`` drawn with the seed."""
+def _unit(attrs) -> str:
+    """What a file's labels are: "class", or a regression's "level set"."""
+    return "level set" if tasks.of_attrs(attrs) == tasks.REGRESSION else "class"
+
+
+def homology_points(labels: np.ndarray, settings: dict, unit: str = "class") -> dict[int, np.ndarray]:
+    """Per class (``unit``: a regression's "level set"), the analysed points measured (indices into
+    ``labels``): every one, or ``points_per_class`` drawn with the seed."""
     from nntopo.config import ConfigError
 
     rng = np.random.default_rng(settings["seed"])
@@ -37,7 +48,7 @@ def homology_points(labels: np.ndarray, settings: dict) -> dict[int, np.ndarray]
         wanted = settings["points_per_class"] or len(members)
         if wanted > len(members):
             raise ConfigError(f"homology.points_per_class: {wanted} is more than the {len(members)} analysed points "
-                              f"of class {c}; use at most {len(members)}, or null for all of them")
+                              f"of {unit} {c}; use at most {len(members)}, or null for all of them")
         chosen[c] = np.sort(rng.choice(members, wanted, replace=False)) if wanted < len(members) else members
     return chosen
 
@@ -65,24 +76,26 @@ def input_homology(dataset: str, settings: dict, output, *, data_dir, download: 
     """Choose each class's points and subsample among the analysed points (``points``:
     config.points_slice, by default every test point), and measure the input layer."""
     from nntopo import data
-    from nntopo.data.points import analysed
-    from nntopo.data.points import ALL_TEST_POINTS
+    from nntopo.data.points import ALL_TEST_POINTS, analysed
 
     points = points or ALL_TEST_POINTS
     dataset_ = data.load(dataset, data_dir, download, train=points["split"] == "train", data_file=data_file)
     measured = analysed(dataset_, points)
     log(f"input of {dataset}: {measured.describe()}")
-    x, labels = measured.x, measured.y
-    points = homology_points(labels, settings)  # per class, indices into the analysed points
+    x, labels = measured.x, measured.y  # a regression's labels: its targets' level sets
+    levels = getattr(dataset_, "levels", None)
+    task = {} if levels is None else {"task": tasks.REGRESSION, "level_sets": json.dumps(levels)}
+    unit = _unit(task)
+    points = homology_points(labels, settings, unit)  # per class, indices into the analysed points
     # The subsample is chosen in the input, where every image is itself, and kept in every layer.
     subsample = {c: idx[homology.furthest_point_sample(x[idx], min(settings["diagram_points"], len(idx)))]
                  for c, idx in points.items()}
-    names = list(dataset_.classes)
+    names = list(dataset_.classes if levels is None else tasks.level_set_names(levels))
     known = store.read_attrs(data_file).get("known_betti", "{}") if data_file else "{}"
-    layer = {c: measure(x[idx], _positions(idx, subsample[c]), settings, f"input, class {names[c]}", log)
+    layer = {c: measure(x[idx], _positions(idx, subsample[c]), settings, f"input, {unit} {names[c]}", log)
              for c, idx in points.items()}
     attrs = store.provenance(dataset, "", settings["seed"], settings, class_names=json.dumps(names),
-                              known_betti=known, **measured.attrs(), **_parameters(settings))
+                              known_betti=known, **measured.attrs(), **_parameters(settings), **task)
     result = Homology(points, subsample, {INPUT_LAYER: layer}, attrs)
     store.write_homology(output, result)
     return result
@@ -100,23 +113,27 @@ def model_homology(activations_path, input_path, settings: dict, outputs, log=pr
     if "points" in first.attrs and json.loads(first.attrs["points"]) != acts.points:  # (older files: none)
         raise store.StoreError(f"{input_path} measured the points {first.attrs['points']}, but {activations_path} "
                                  f"holds {json.dumps(acts.points)}{stale}")
+    if tasks.levels_from_attrs(first.attrs) != acts.levels:
+        raise store.StoreError(f"{input_path} and {activations_path} are not of the same task and level sets{stale}")
+    unit = _unit(acts.attrs)
     for c, idx in first.points.items():
         if idx.max(initial=-1) >= len(acts.labels) or not np.all(acts.labels[idx] == c):
-            raise store.StoreError(f"{activations_path} and {input_path} disagree on the points of class {c}{stale}")
+            raise store.StoreError(f"{activations_path} and {input_path} disagree on the points of {unit} {c}{stale}")
     names = json.loads(first.attrs["class_names"])
     layers = {INPUT_LAYER: first.layers[INPUT_LAYER]}
     previous = layers[INPUT_LAYER]
     for name in store.layer_names(len(acts.hidden)):  # hidden_1 .. output
         values = acts.layer(name)
         previous = layers[name] = {
-            c: measure(values[idx], _positions(idx, first.subsample[c]), settings, f"{name}, class {names[c]}", log,
+            c: measure(values[idx], _positions(idx, first.subsample[c]), settings, f"{name}, {unit} {names[c]}", log,
                        previous[c])
             for c, idx in first.points.items()
         }
     attrs = store.provenance(acts.attrs["dataset"], acts.attrs["model"], acts.attrs["seed"], settings,
                               **{**store.carried(acts.attrs), "points": json.dumps(acts.points)},
                               class_names=first.attrs["class_names"], known_betti=first.attrs["known_betti"],
-                              **_parameters(settings))
+                              **_parameters(settings),
+                              **{key: first.attrs[key] for key in ("task", "level_sets") if key in first.attrs})
     result = Homology(first.points, first.subsample, layers, attrs)
     store.write_homology(outputs.data, result)
     table = homology_table(result)
@@ -151,13 +168,25 @@ def homology_table(result: Homology) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def tables_with_accuracy(tables, accuracy: dict) -> pd.DataFrame:
-    """The models' tables, one after another, with ``accuracy`` (model -> (train, test)) beside."""
+def tables_with_scores(tables, scores: dict) -> pd.DataFrame:
+    """The models' tables, one after another, with ``scores`` (model -> {column: value}) beside: every
+    model's columns, NaN where a model has no such score (a classifier's error, a regressor's accuracy)."""
     summary = pd.concat([pd.read_csv(path) for path in tables], ignore_index=True)
     at = summary.columns.get_loc("class_name") + 1
-    for i, column in enumerate(("train_accuracy", "test_accuracy")):
-        summary.insert(at + i, column, [accuracy[model][i] for model in summary["model"]])
+    columns = list(dict.fromkeys(column for row in scores.values() for column in row))
+    for i, column in enumerate(columns):
+        summary.insert(at + i, column, [scores[model].get(column, float("nan")) for model in summary["model"]])
     return summary
+
+
+def _scores(recorded: dict) -> dict:
+    """A model's scores beside its homology: a classifier's training accuracy (its last epoch's, running
+    over the epoch's batches; an external network's on the training images, or unknown) and test accuracy,
+    a regressor's training and test mean squared error and test relative L2 error (NaN where not recorded)."""
+    if recorded.get("task", tasks.CLASSIFICATION) == tasks.REGRESSION:
+        return {key: recorded.get(key, float("nan")) for key in ("train_mse", "test_mse", "test_relative_l2")}
+    train = recorded["epochs"][-1]["train_accuracy"] if "epochs" in recorded else recorded.get("train_accuracy")
+    return {"train_accuracy": float("nan") if train is None else train, "test_accuracy": recorded["test_accuracy"]}
 
 
 def _title(attrs: dict) -> str:
@@ -183,24 +212,25 @@ def draw_model_figures(homology_path, table_path, outputs) -> None:
 
 def homology_summary(tables, metrics, input_path, outputs, min_train_accuracy: float = 0.0) -> pd.DataFrame:
     """Rule homology_summary: the table across models with each model's training accuracy (its last
-    epoch's, running over the epoch's batches) and test accuracy, and the homology-by-depth figure of
-    the models whose training accuracy reached ``min_train_accuracy`` (the paper reads only perfect
-    classifiers)."""
+    epoch's, running over the epoch's batches) and test accuracy (a regressor's errors, ``_scores``), and
+    the homology-by-depth figure of the models whose training accuracy reached ``min_train_accuracy`` (the
+    paper reads only perfect classifiers; a regressor has none, and every one is drawn)."""
     from nntopo import plotting
     from nntopo.topology import plots
 
-    accuracy = {}
+    scores = {}
     for path in metrics:
         recorded = store.read_metrics(path)
-        # An external network's is measured on the training images (or unknown: recorded activations).
-        train = recorded["epochs"][-1]["train_accuracy"] if "epochs" in recorded else recorded.get("train_accuracy")
-        accuracy[recorded["model"]] = (float("nan") if train is None else train, recorded["test_accuracy"])
-    summary = tables_with_accuracy(tables, accuracy)
+        scores[recorded["model"]] = _scores(recorded)
+    summary = tables_with_scores(tables, scores)
     with store.atomic(outputs.table) as tmp:
         summary.to_csv(tmp, index=False)
     attrs = store.read_attrs(input_path)
     known = {int(c): b for c, b in json.loads(attrs["known_betti"]).items()}
-    shown = summary[~(summary["train_accuracy"] < min_train_accuracy)]  # unknown (NaN): shown
+    if "train_accuracy" in summary:
+        shown = summary[~(summary["train_accuracy"] < min_train_accuracy)]  # unknown (NaN): shown
+    else:
+        shown = summary
     left_out = summary["model"].nunique() - shown["model"].nunique()
     note = f"\n{left_out} of {summary['model'].nunique()} models left out: training accuracy below {min_train_accuracy}"
     figure = plots.betti_depth(shown, json.loads(attrs["class_names"]), known,
