@@ -169,7 +169,7 @@ def regressor(tmp_path_factory):
 
 
 def test_the_stages_describe_a_regressors_clusters_by_its_error_and_target(regressor, tmp_path):
-    activations, paths, x, targets = regressor
+    activations, paths, _, targets = regressor
     acts = store.read_activations(activations)
     labels = store.read_clusters(paths["quadrant"]).labels
     out = {name: tmp_path / f"{name}.csv" for name in ("ranking", "table", "agreement", "flow", "contingency",
