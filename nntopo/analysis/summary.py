@@ -39,14 +39,13 @@ def summarize(inputs, outputs, settings: dict) -> None:
     A clusters file is paired with its ranking and ablation by the model, layer and method their
     paths name, not by their places in the lists.
     """
-    rows, scores = {}, []
+    rows = {}
     for path in inputs.metrics:
         metrics = store.read_metrics(path, neural_persistence=True)
         # An external network has no training (nor initial weights), and NP only when its weights are given.
         persistence = metrics["neural_persistence"] or {}
         nan = {"mean_normalized": float("nan"), "shuffled_mean_normalized": float("nan")}
         task = metrics.get("task", tasks.CLASSIFICATION)
-        scores += [key for key in SCORES[task] if key not in scores]
         rows[metrics["model"]] = {
             **{key: metrics.get(key, float("nan")) for key in ("model", *SCORES[task], "weight_l2_norm",
                                                                "near_zero_fraction", "train_seconds")},
@@ -83,10 +82,8 @@ def summarize(inputs, outputs, settings: dict) -> None:
     flows = pd.concat([pd.read_csv(path) for path in inputs.flows], ignore_index=True)
     layers = flows.merge(probes[["model", "layer", *(c for c in PROBE_SCORES if c in probes)]], on=["model", "layer"],
                          how="left")
-    table = pd.DataFrame(list(rows.values()))
-    # Every task's scores after the model, in SCORES' order (a study of both tasks: NaN where one does not apply).
-    scores = [key for task in SCORES.values() for key in task if key in scores]
-    table = table[["model", *scores, *(c for c in table.columns if c not in ("model", *scores))]]
+    table = model_table(list(rows.values()))
+    scores = _scores_in(table)
     for path, frame in ((outputs.table, table), (outputs.ablation, pd.DataFrame(ablations)),
                         (outputs.agreement, agreements), (outputs.layers, layers)):
         with store.atomic(path) as tmp:
@@ -97,6 +94,18 @@ def summarize(inputs, outputs, settings: dict) -> None:
     for method, path in zip(settings["methods"], outputs.depth):
         plotting.save(depth_profile(layers[layers["method"] == method],
                                     title=f"{settings['dataset']}, {method}: from layer to layer"), path)
+
+
+def model_table(rows: list[dict]) -> pd.DataFrame:
+    """The models' rows as one table, the scores of every task among them (``SCORES``) right after the
+    model, in ``SCORES``' order: a study of both tasks has both, NaN where one does not apply."""
+    table = pd.DataFrame(rows)
+    scores = _scores_in(table)
+    return table[["model", *scores, *(c for c in table.columns if c not in ("model", *scores))]]
+
+
+def _scores_in(table: pd.DataFrame) -> list[str]:
+    return [key for keys in SCORES.values() for key in keys if key in table]
 
 
 def _by_place(files, pattern: str) -> dict[tuple[str, str, str], str]:

@@ -224,3 +224,17 @@ def test_seed_stability_of_a_regressor_composes_over_its_level_sets(regressor, t
     analysis.seed_stability(seeds, activations, tmp_path / "seeds.csv", log=lambda _: None)
     row = pd.read_csv(tmp_path / "seeds.csv").iloc[0]
     assert (row["ari"], row["mean_tv"], row["same_majority"]) == (1.0, 0.0, 1.0)
+
+
+# --- the study's summary -----------------------------------------------------------------------------
+
+def test_the_model_table_reports_a_regressors_error_where_a_classifiers_accuracy_is():
+    from nntopo.analysis.summary import model_table
+
+    classifier = {"model": "mlp4-none-s0", "test_accuracy": 0.9, "weight_l2_norm": 2.0}
+    regressor = {"model": "mlp8-none-s0", "test_mse": 0.01, "test_relative_l2": 0.1, "weight_l2_norm": 3.0}
+    assert list(model_table([classifier])) == ["model", "test_accuracy", "weight_l2_norm"]  # as before
+    assert list(model_table([regressor])) == ["model", "test_mse", "test_relative_l2", "weight_l2_norm"]
+    both = model_table([regressor, classifier])
+    assert list(both) == ["model", "test_accuracy", "test_mse", "test_relative_l2", "weight_l2_norm"]
+    assert np.isnan(both["test_accuracy"][0]) and both["test_mse"].isna().tolist() == [False, True]
