@@ -89,11 +89,24 @@ class DatasetInfo(InputShaped):
     smallest_class: dict[str, int] | None = None
     folder: str | None = None  # idx: the folder under the data directory
     entry: dict = field(default_factory=dict)  # a user's dataset: its config entry, defaults filled in
+    # What its networks do (nntopo.task): "classification", or "regression" (an arrays dataset's, whose
+    # ``classes`` and ``smallest_class`` are then its level sets': they stand in for classes).
+    task: str = "classification"
+    targets: int | None = None  # a regression's targets per point (d)
+    target_names: tuple[str, ...] | None = None  # a regression's targets' names, when its file gives them
+    levels: dict | None = None  # a regression's level sets (nntopo.task.levels_of)
 
     @property
     def known(self) -> bool:
         """Whether the facts that need the data (shape, classes, counts) are known."""
         return self.input_shape is not None
+
+    @property
+    def n_outputs(self) -> int | None:
+        """What a network on it outputs per point: a score per class, or a regression's d values."""
+        if self.task == "regression":
+            return self.targets
+        return None if self.classes is None else len(self.classes)
 
     @property
     def n_features(self) -> int | None:
@@ -241,7 +254,9 @@ def from_record(entry: dict, record: dict | None) -> DatasetInfo:
     if record is None or record.get("entry") != entry or record.get("input_shape") is None:
         return DatasetInfo(entry["name"], entry["kind"], None, None, entry=entry)
     counts = {key: record.get(key) for key in ("points", "smallest_class")}
+    names = record.get("target_names")
     return DatasetInfo(entry["name"], entry["kind"], tuple(record["input_shape"]),
                        None if record.get("classes") is None else tuple(record["classes"]),
                        *({split: int(value[split]) for split in SPLITS} if value else None for value in counts.values()),
-                       entry=entry)
+                       entry=entry, task=record.get("task", "classification"), targets=record.get("targets"),
+                       target_names=None if names is None else tuple(names), levels=record.get("level_sets"))

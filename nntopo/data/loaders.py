@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from nntopo import datasets
+from nntopo import task as tasks
 from nntopo.data import DataError
 
 # torchvision's layout: <data_dir>/<folder>/raw/<file>, the folder named by the dataset's record.
@@ -46,6 +47,12 @@ class Dataset(datasets.InputShaped):
     # "high": 255} maps [low, high] to [0, 1]; {"kind": "standardize", "mean": [...], "std": [...]}
     # per channel, after the unit scaling; {"kind": "none"}.
     scaling: dict = field(default_factory=lambda: {"kind": "none"})
+    # A regression's (nntopo.task): its real targets, (N, d) float64 per split, and its level sets
+    # (nntopo.task.levels_of), which y_train and y_test then hold in place of classes.
+    task: str = tasks.CLASSIFICATION
+    targets_train: np.ndarray | None = None
+    targets_test: np.ndarray | None = None
+    levels: dict | None = None
 
     @property
     def n_features(self) -> int:
@@ -53,7 +60,19 @@ class Dataset(datasets.InputShaped):
 
     @property
     def n_classes(self) -> int:
+        """Classes, or a regression's level sets."""
+        if self.levels is not None:
+            return int(self.levels["n"])
         return int(max(self.y_train.max(initial=0), self.y_test.max())) + 1
+
+    @property
+    def n_outputs(self) -> int:
+        """What a network on it outputs per point: a score per class, or a regression's d values."""
+        return self.targets_test.shape[1] if self.task == tasks.REGRESSION else self.n_classes
+
+    def targets_of(self, split: str) -> np.ndarray | None:
+        """A regression's targets of ``split`` ("train" or "test"); None for a classification."""
+        return self.targets_train if split == "train" else self.targets_test
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -186,8 +205,33 @@ def _load_prepared(name: str, path: str | Path | None, train: bool) -> Dataset:
     if int(np.prod(input_shape)) != arrays["x_test"].shape[1]:
         raise StoreError(f"{path}: input_shape {input_shape} does not hold the {arrays['x_test'].shape[1]} values of "
                          "a point; delete the file to prepare it again")
+    regression = {}
+    if tasks.of_attrs(attrs) == tasks.REGRESSION:
+        targets = _read_targets(path, train, len(arrays["y_train"]), len(arrays["y_test"]))
+        regression = {"task": tasks.REGRESSION, **targets, "levels": json.loads(attrs["level_sets"])}
     return Dataset(name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], input_shape,
-                   classes, scaling)
+                   classes, scaling, **regression)
+
+
+def _read_targets(path, train: bool, n_train: int, n_test: int) -> dict[str, np.ndarray]:
+    """A regression's targets_train and targets_test from its data.h5 (the training split's empty when
+    it was not read), checked against the points' counts."""
+    import h5py
+
+    from nntopo.store import StoreError
+
+    found = {}
+    with h5py.File(path, "r") as h5:
+        for split, n in (("train", n_train), ("test", n_test)):
+            name = f"targets_{split}"
+            if split == "train" and not train:
+                found[name] = np.zeros((0, h5["targets_test"].shape[1]) if "targets_test" in h5 else (0, 1))
+                continue
+            if name not in h5 or h5[name].ndim != 2 or len(h5[name]) != n:
+                raise StoreError(f"{path}: a regression's file without {name} for its {n} points; delete it to "
+                                 "prepare it again")
+            found[name] = np.asarray(h5[name][()], dtype=np.float64)
+    return found
 
 
 def load(name: str, data_dir: str | Path = "data", download: bool = True, train: bool = True,

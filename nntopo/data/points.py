@@ -24,7 +24,8 @@ class Points:
     of: int  # the split's size
     seed: int | None  # the subsample's seed; None when not known (recorded points)
     x: np.ndarray  # (n, features) float32: the points' inputs
-    y: np.ndarray  # (n,) int64: their labels
+    y: np.ndarray  # (n,) int64: their labels; a regression's level sets of their targets
+    targets: np.ndarray | None = None  # (n, d) float64: a regression's targets; None for a classification
 
     @property
     def n(self) -> int:
@@ -57,6 +58,12 @@ def _split(dataset, split: str) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+def _targets(dataset, split: str, index: np.ndarray) -> np.ndarray | None:
+    """A regression's targets of the points at ``index`` of ``split``; None for a classification."""
+    targets = dataset.targets_of(split)
+    return None if targets is None else _rows(targets, index)
+
+
 def _rows(x: np.ndarray, index: np.ndarray) -> np.ndarray:
     """``x[index]``; the array itself (no copy of a 600 MB split) when ``index`` is every row in order."""
     whole = len(index) == len(x) and (len(index) == 0 or (index[0] == 0 and (np.diff(index) == 1).all()))
@@ -79,7 +86,8 @@ def analysed(dataset, settings: dict) -> Points:
     split = settings["split"]
     x, y = _split(dataset, split)
     index = subsample(len(y), settings["points"], settings["seed"])
-    return Points(split, index, len(y), settings["seed"], _rows(x, index), _rows(y, index))
+    return Points(split, index, len(y), settings["seed"], _rows(x, index), _rows(y, index),
+                  _targets(dataset, split, index))
 
 
 def recorded(dataset, split: str, index) -> Points:
@@ -94,7 +102,7 @@ def recorded(dataset, split: str, index) -> Points:
         raise DataError(f"dataset {dataset.name}: the recorded points reach index {index.max()} but its {split} "
                         f"split has {len(y):,} points; the activations were recorded on other data: record them "
                         "again")
-    return Points(split, index, len(y), None, _rows(x, index), _rows(y, index))
+    return Points(split, index, len(y), None, _rows(x, index), _rows(y, index), _targets(dataset, split, index))
 
 
 # analysis.split, .points and .points_seed's defaults: every test point, in order.

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from nntopo import datasets
+from nntopo import task as tasks
 from nntopo.data import DataError, scaling, sources
 
 SPLITS = datasets.SPLITS
@@ -74,15 +75,26 @@ def prepare(entry: dict, data_dir, download: bool, output, record, config: dict 
     from nntopo.store.points import data_writer
 
     output = Path(output)
-    labels, where, shape, names, files = {}, {}, {}, {}, {}
-    fitted = None
+    regression = sources.is_regression(entry)
+    labels, targets, where, shape, names, files = {}, {}, {}, {}, {}, {}
+    fitted = levels = None
     with data_writer(output) as writer:
         for split in SPLITS:
             source = sources.read(entry, data_dir, download, split)
             x, where[split], names[split] = source.x, source.where, source.classes
             files.update(source.sources)
             sources.check_lengths(x.shape, np.shape(source.y), source.where, split)
-            labels[split] = sources.check_label_values(source.y, source.where, split)
+            if regression:
+                # The training targets' quantiles cut both splits into level sets, which stand in for classes.
+                targets[split] = sources.check_targets(source.y, source.where, split)
+                sources.check_target_widths(targets, where)
+                levels = levels or tasks.levels_of(targets[split], sources.n_level_sets(entry))
+                labels[split] = tasks.level_sets(targets[split], levels)
+                names[split] = source.target_names
+            else:
+                if kind == "arrays":
+                    sources.refuse_real_labels(source.y, source.where, split)
+                labels[split] = sources.check_label_values(source.y, source.where, split)
             shape[split] = tuple(int(d) for d in x.shape[1:])
             if split != "train" and shape[split] != shape["train"]:
                 raise DataError(f"{source.where}: one input of the test split has shape {shape[split]} but of the "
@@ -91,24 +103,41 @@ def prepare(entry: dict, data_dir, download: bool, output, record, config: dict 
             if fitted is None:
                 fitted = scaling.fit(x, spec, source.where)
             writer.write_split(split, (len(x), math.prod(shape[split])), fitted.batches(x), labels[split])
+            if regression:
+                _write_targets(writer, split, targets[split])
             log(f"{name}: {split} split, {len(x):,} points of shape {shape[split]} from {source.where}")
             del source, x  # let the split go before the next is read
-        if names["train"] != names["test"]:
-            raise DataError(f"{where['test']}: its classes {names['test']} are not the training split's "
-                            f"{names['train']}; give both splits the same classes")
-        classes, smallest = sources.check_labels(labels, where, names["train"])
-        facts = {"input_shape": list(shape["train"]), "classes": list(classes),
-                 "points": {split: len(labels[split]) for split in SPLITS}, "smallest_class": smallest,
+        if regression:
+            found = sources.regression_facts(targets, where, sources.n_level_sets(entry), names["train"])
+            found = {key: found[key] for key in ("classes", "smallest_class", "task", "targets", "target_names",
+                                                 "level_sets")}
+        else:
+            if names["train"] != names["test"]:
+                raise DataError(f"{where['test']}: its classes {names['test']} are not the training split's "
+                                f"{names['train']}; give both splits the same classes")
+            classes, smallest = sources.check_labels(labels, where, names["train"])
+            found = {"classes": list(classes), "smallest_class": smallest}
+        facts = {"input_shape": list(shape["train"]), "classes": found["classes"],
+                 "points": {split: len(labels[split]) for split in SPLITS}, **found,
                  "scaling": fitted.provenance, "sources": files, "versions": versions(kind)}
         writer.set_attrs({"dataset": name, "kind": kind, "config": json.dumps(entry, sort_keys=True),
-                          **{key: json.dumps(value) for key, value in facts.items()}})
+                          **{key: value if key == "task" else json.dumps(value) for key, value in facts.items()}})
     info = datasets.from_record(entry, {"entry": entry, **facts})
     if config is not None:
         _check_known(config, info, output, log)
     _write_record(record, {"entry": entry, **facts})
-    log(f"{name}: {len(classes)} classes (the smallest has {smallest['train']:,} training and {smallest['test']:,} "
-        f"test points); scaling {json.dumps(fitted.provenance)}")
+    smallest = facts["smallest_class"]
+    what = (f"{facts['targets']} target(s), {len(facts['classes'])} level sets" if regression else
+            f"{len(facts['classes'])} classes")
+    log(f"{name}: {what} (the smallest has {smallest['train']:,} training and {smallest['test']:,} test points); "
+        f"scaling {json.dumps(fitted.provenance)}")
     return info
+
+
+def _write_targets(writer, split: str, targets: np.ndarray) -> None:
+    """A regression's ``targets_{split}`` (N x d float64) beside the split's points in data.h5.
+    Through the writer's file until nntopo.store.points writes targets itself."""
+    writer._h5.create_dataset(f"targets_{split}", data=targets)
 
 
 def _check_known(config: dict, info: datasets.DatasetInfo, output: Path, log) -> None:

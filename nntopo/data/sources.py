@@ -11,7 +11,8 @@ and what can be told about it cheaply before it is read (``peek``).
   must have one size); ``colour`` true (RGB) or false (grey).
 - ``arrays``: ``path`` is a .npz or .h5/.hdf5 file with ``x_train``, ``y_train``, ``x_test``, ``y_test``
   (N x d points, N x H x W grey images or N x C x H x W images; ``channels_last`` for N x H x W x C)
-  and integer labels 0..C-1, optionally ``class_names``.
+  and integer labels 0..C-1, optionally ``class_names``; with ``task: regression``, real targets N or
+  N x d instead of labels (``regression_facts``), optionally ``target_names`` (d strings).
 
 Paths in an entry are the user's: absolute, or relative to the folder the workflow runs in. Images come
 back as (N, C, H, W), points as (N, d), in the source's dtype. Every failure is a DataError of one line
@@ -47,6 +48,7 @@ class Split:
     where: str  # what a message about these points names: a file, or a folder
     classes: tuple[str, ...] | None = None  # the classes' names in label order, when the source has them
     sources: dict[str, str] = field(default_factory=dict)  # the files read -> SHA-256
+    target_names: tuple[str, ...] | None = None  # a regression's targets' names, when the source has them
 
 
 def read(entry: dict, data_dir, download: bool, split: str) -> Split:
@@ -111,6 +113,84 @@ def check_labels(labels: dict, where: dict, names: tuple[str, ...] | None = None
         raise DataError(f"{where['test']}: class {', '.join(missing[:5])} has no test point; every class needs test "
                         "points (drop the class, or renumber the labels 0..C-1 without gaps)")
     return classes, {split: int(count.min()) for split, count in counts.items()}
+
+
+def is_regression(entry: dict) -> bool:
+    """Whether the dataset ``entry`` describes has real targets (an arrays dataset's ``task``)."""
+    from nntopo import task
+
+    return entry.get("task", task.CLASSIFICATION) == task.REGRESSION
+
+
+def n_level_sets(entry: dict) -> int:
+    """How many level sets stand in for a regression dataset's classes (its entry's ``level_sets``)."""
+    from nntopo import task
+
+    return int(entry.get("level_sets", task.LEVEL_SETS))
+
+
+def check_targets(y, where: str, split: str):
+    """A regression's targets ``y`` (N or N x d numbers) as float64 N x d, after refusing any other shape,
+    non-numbers, NaN and infinity (naming the first bad point)."""
+    import numpy as np
+
+    from nntopo import task
+
+    y = np.asarray(y)
+    if y.ndim not in (1, 2) or (y.ndim == 2 and y.shape[1] == 0):
+        raise DataError(f"{where}: y_{split} has shape {y.shape}; give a regression's targets as N values or N x d")
+    if y.dtype.kind not in "uif":
+        raise DataError(f"{where}: y_{split} is {y.dtype}; give a regression's targets as numbers")
+    y = task.targets_2d(y)
+    bad = ~np.isfinite(y).all(axis=1)
+    if bad.any():
+        raise DataError(f"{where}: y_{split} holds {int(bad.sum()):,} targets with NaN or infinite values (the first "
+                        f"at point {int(np.argmax(bad)):,}); remove those points or give finite targets")
+    return y
+
+
+def refuse_real_labels(y, where: str, split: str) -> None:
+    """A classification's labels that are real numbers are most likely a regression's targets: say so."""
+    import numpy as np
+
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        raise DataError(f"{where}: y_{split} is {y.dtype}, not integers; labels are class numbers 0..C-1 stored as "
+                        "integers (y.astype(int)), or, for real-valued targets, set task: regression in the dataset's entry")
+
+
+def check_target_widths(targets: dict, where: dict) -> None:
+    """Both splits' targets have the same d (``targets``: split -> N x d; the test split once read)."""
+    d = {split: y.shape[1] for split, y in targets.items()}
+    if "test" in d and d["test"] != d["train"]:
+        raise DataError(f"{where['test']}: y_test has {d['test']} targets a point but y_train {d['train']}; give both "
+                        "splits the same targets")
+
+
+def regression_facts(targets: dict, where: dict, n_levels: int, names=None) -> dict:
+    """A regression dataset's record facts from its ``targets`` (split -> checked N x d float64):
+    ``task``, ``targets`` (d), ``target_names``, ``level_sets`` (nntopo.task.levels_of the training
+    targets), and, as a classification's, ``classes`` (the level sets' names) and ``smallest_class``
+    (each split's smallest level set). Refuses splits of different d, names not one a target, and
+    fewer training points than level sets."""
+    import numpy as np
+
+    from nntopo import task
+
+    check_target_widths(targets, where)
+    d = {split: y.shape[1] for split, y in targets.items()}
+    if names is not None and len(names) != d["train"]:
+        raise DataError(f"{where['train']}: target_names names {len(names)} targets but y_train has {d['train']} a "
+                        f"point; give one name a target")
+    if len(targets["train"]) < n_levels:
+        raise DataError(f"{where['train']}: {len(targets['train'])} training points cannot make {n_levels} level sets; "
+                        "give more points or fewer level_sets")
+    levels = task.levels_of(targets["train"], n_levels)
+    counts = {split: np.bincount(task.level_sets(y, levels), minlength=n_levels) for split, y in targets.items()}
+    return {"task": task.REGRESSION, "targets": d["train"],
+            "target_names": None if names is None else list(names), "level_sets": levels,
+            "classes": list(task.level_set_names(levels)),
+            "smallest_class": {split: int(count.min()) for split, count in counts.items()}}
 
 
 def check_lengths(x_shape, y_shape, where: str, split: str) -> None:
@@ -194,6 +274,17 @@ def _class_names(arrays, path: Path) -> tuple[str, ...] | None:
     return tuple(name.decode() if isinstance(name, bytes) else str(name) for name in names.tolist())
 
 
+def _target_names(arrays, path: Path) -> tuple[str, ...] | None:
+    import numpy as np
+
+    if "target_names" not in arrays:
+        return None
+    names = np.asarray(arrays["target_names"][()])
+    if names.ndim != 1 or names.dtype.kind not in "USO":
+        raise DataError(f"{path}: target_names is {names.dtype} with shape {names.shape}; give a 1-D array of strings")
+    return tuple(name.decode() if isinstance(name, bytes) else str(name) for name in names.tolist())
+
+
 def _numeric(x, path: Path, split: str):
     if x.dtype.kind not in "uif":
         raise DataError(f"{path}: x_{split} is {x.dtype}; give numbers (integers or floats)")
@@ -209,6 +300,7 @@ def _read_arrays(entry: dict, data_dir: Path, download: bool, split: str) -> Spl
         x = _numeric(np.asarray(_member(arrays, path, f"x_{split}")[()]), path, split)
         y = np.asarray(_member(arrays, path, f"y_{split}")[()])
         names = _class_names(arrays, path)
+        target_names = _target_names(arrays, path)
     check_lengths(x.shape, y.shape, path, split)
     shape = shape_of(x.shape, path, split, channels_last)
     if x.ndim == 3:
@@ -218,7 +310,7 @@ def _read_arrays(entry: dict, data_dir: Path, download: bool, split: str) -> Spl
     assert x.shape[1:] == shape
     from nntopo.files import checksum
 
-    return Split(x, y, str(path), names, {str(path): checksum(path)})
+    return Split(x, y, str(path), names, {str(path): checksum(path)}, target_names)
 
 
 def _npz_shape(npz_zip, path: Path, name: str) -> tuple[int, ...]:
@@ -264,6 +356,7 @@ def _peek_arrays(entry: dict) -> dict:
     with _opened_arrays(path) as arrays:  # labels and names are small: read them
         labels = {s: np.asarray(_member(arrays, path, f"y_{s}")[()]) for s in SPLITS}
         names = _class_names(arrays, path)
+        target_names = _target_names(arrays, path)
     channels_last = bool(entry.get("channels_last", False))
     shape = {s: shape_of(shapes[f"x_{s}"], path, s, channels_last) for s in SPLITS}
     for s in SPLITS:
@@ -271,9 +364,15 @@ def _peek_arrays(entry: dict) -> dict:
     if shape["train"] != shape["test"]:
         raise DataError(f"{path}: one input of x_train has shape {shape['train']} but of x_test {shape['test']}; "
                         "give both splits the same input shape")
+    points = {s: len(labels[s]) for s in SPLITS}
+    if is_regression(entry):
+        targets = {s: check_targets(labels[s], str(path), s) for s in SPLITS}
+        facts = regression_facts(targets, {s: str(path) for s in SPLITS}, n_level_sets(entry), target_names)
+        return {"input_shape": list(shape["train"]), "points": points, **facts}
+    for s in SPLITS:
+        refuse_real_labels(labels[s], path, s)
     classes, smallest = check_labels(labels, {s: str(path) for s in SPLITS}, names)
-    return {"input_shape": list(shape["train"]), "classes": list(classes),
-            "points": {s: len(labels[s]) for s in SPLITS}, "smallest_class": smallest}
+    return {"input_shape": list(shape["train"]), "classes": list(classes), "points": points, "smallest_class": smallest}
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -24,7 +24,8 @@ def activation_module(spec: dict) -> nn.Module:
 
 
 class Network(nn.Module):
-    """Input -> hidden_1 .. hidden_L -> output logits. An MLP's hidden layers are Linear maps; a CNN's
+    """Input -> hidden_1 .. hidden_L -> output: ``n_classes`` values, a classifier's logits or a
+    regressor's d predicted targets (a plain Linear map either way; the loss is what differs). An MLP's hidden layers are Linear maps; a CNN's
     first ``len(channels)`` are convolutions (square kernel, stride 1, no padding), each followed by
     max pooling, and the maps are flattened into its Linear hidden layers. Every hidden layer is its
     map, optional batch normalisation, the activation, then (a convolution's) pooling and optional

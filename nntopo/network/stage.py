@@ -11,9 +11,8 @@ import json
 import numpy as np
 
 from nntopo import store
+from nntopo import task as tasks
 from nntopo.datasets import recorded_input_shape
-
-
 
 
 def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, data_dir, download: bool = True,
@@ -44,11 +43,15 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     if not all(np.isfinite(values).all() for values in (*hidden, logits)):  # a last step that diverged
         raise train.TrainingDiverged(f"the trained network's activations hold NaN or infinite values; lower "
                                      f"training.lr (now {settings['training']['lr']})")
-    predictions = logits.argmax(1)
+    regression = train.is_regression(dataset_)
+    # A regressor's predictions are its outputs' level sets, as its labels are its targets'.
+    predictions = tasks.level_sets(logits, dataset_.levels) if regression else logits.argmax(1)
     # A convolutional layer's channels are recorded reduced over space (the files say how).
     convolutions = [name for name in trained.model.layers if trained.model.is_convolution(name)]
     attrs = store.provenance(dataset, model_id, settings["seed"], settings, **input_attrs(dataset_), **chosen.attrs(),
-                              **({"convolutions": convolutions, "spatial_reduction": reduction} if convolutions else {}))
+                              **({"convolutions": convolutions, "spatial_reduction": reduction} if convolutions else {}),
+                              **({"task": tasks.REGRESSION, "level_sets": json.dumps(dataset_.levels)} if regression
+                                 else {}))
 
     samples = trained.samples
     persistence = persistence_metrics(settings["neural_persistence"], trained.initial, trained.history, trained.seconds)
@@ -61,9 +64,10 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
         "epochs": trained.history,
         "epochs_trained": len(trained.history),
         "stopped_early_at": trained.stopped,
-        "test_accuracy": accuracy_on_test(trained.model, dataset_, chosen, predictions),
-        "analysed_points": chosen.describe(),
-        **({"analysed_accuracy": float(np.mean(predictions == chosen.y))} if chosen.split != "test" else {}),
+        **(regression_scores(trained.model, dataset_, chosen, logits) if regression else {
+            "test_accuracy": accuracy_on_test(trained.model, dataset_, chosen, predictions),
+            "analysed_points": chosen.describe(),
+            **({"analysed_accuracy": float(np.mean(predictions == chosen.y))} if chosen.split != "test" else {})}),
         "neural_persistence": persistence,
         **train.weight_stats(trained.model),
         "train_seconds": trained.seconds,
@@ -72,7 +76,9 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
         "threads": threads,
         "versions": store.versions(),
     }
-    log(f"test accuracy {metrics['test_accuracy']:.4f}, weight L2 norm {metrics['weight_l2_norm']:.2f}, "
+    score = (f"test MSE {metrics['test_mse']:.4g} (relative L2 {metrics['test_relative_l2']:.4f})" if regression else
+             f"test accuracy {metrics['test_accuracy']:.4f}")
+    log(f"{score}, weight L2 norm {metrics['weight_l2_norm']:.2f}, "
         f"near-zero weights {metrics['near_zero_fraction']:.1%}, {metrics['gflops_per_second']:.0f} GFLOP/s, "
         f"mean normalised NP {persistence['final']['mean_normalized']:.4f} (measuring it: {persistence['seconds']:.1f} s, "
         f"{persistence['share_of_training_seconds']:.1%} of training)")
@@ -82,7 +88,8 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
     store.write_weights(outputs.weights, train.layers(trained.model), attrs,
                          extra=store.neural_persistence_writer(records(trained.initial, trained.history),
                                                                 settings["neural_persistence"]))
-    store.write_activations(outputs.activations, hidden, logits, chosen.y, predictions, attrs, chosen.index)
+    store.write_activations(outputs.activations, hidden, logits, chosen.y, predictions, attrs, chosen.index,
+                            targets=chosen.targets)
     store.write_metrics(outputs.metrics, metrics)
     return metrics
 
@@ -111,6 +118,24 @@ def accuracy_on_test(model, dataset, chosen, predictions: np.ndarray) -> float:
     if not (chosen.split == "test" and len(chosen.index) == len(dataset.y_test)):
         predictions = train.predict(model, dataset.x_test)
     return float(np.mean(predictions == dataset.y_test))
+
+
+def regression_scores(model, dataset, chosen, outputs: np.ndarray) -> dict:
+    """metrics.json's scores of a regressor: its task, the test split's MSE and relative L2 error, the
+    training split's MSE, and, when the analysed points are not the test split, their MSE and relative L2
+    (``outputs``: the recorded outputs of the ``chosen`` points)."""
+    from nntopo.network import train
+
+    whole_test = chosen.split == "test" and len(chosen.index) == len(dataset.y_test)
+    test = outputs if whole_test else train.outputs(model, dataset.x_test)
+    analysed = {}
+    if chosen.split != "test":
+        analysed = {"analysed_mse": tasks.mse(outputs, chosen.targets),
+                    "analysed_relative_l2": tasks.relative_l2(outputs, chosen.targets)}
+    return {"task": tasks.REGRESSION, "test_mse": tasks.mse(test, dataset.targets_test),
+            "test_relative_l2": tasks.relative_l2(test, dataset.targets_test),
+            "train_mse": tasks.mse(train.outputs(model, dataset.x_train), dataset.targets_train),
+            "analysed_points": chosen.describe(), **analysed}
 
 
 def persistence_metrics(settings: dict, initial: dict, history: list[dict], train_seconds: float) -> dict:

@@ -1,4 +1,7 @@
-"""Train one network on in-memory tensors, then record its weights and its activations on given inputs."""
+"""Train one network on in-memory tensors, then record its weights and its activations on given inputs.
+
+A classifier (one score per class) learns with cross-entropy; a regressor (a dataset with
+``task: regression``, nntopo.task) outputs its d targets' values and learns with mean squared error."""
 
 from __future__ import annotations
 
@@ -10,11 +13,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from nntopo import task as tasks
 from nntopo.data import Dataset
-from nntopo.store import Layer
 from nntopo.network.model import Network, add_penalty_gradient, build
 from nntopo.network.stopping import stopping_epoch
 from nntopo.plotting import NEAR_ZERO
+from nntopo.store import Layer
 from nntopo.topology import persistence
 
 
@@ -36,15 +40,28 @@ class Trained:
 VALIDATION_SEED = 0  # the validation images are the same for every model of a study
 
 
+def is_regression(data: Dataset) -> bool:
+    return data.task == tasks.REGRESSION
+
+
+def goals(data: Dataset, split: str) -> np.ndarray:
+    """What the loss compares a network's outputs with: a classifier's labels, a regressor's targets
+    (float32, the network's precision)."""
+    if is_regression(data):
+        return data.targets_of(split).astype(np.float32)
+    return data.y_train if split == "train" else data.y_test
+
+
 def validation_split(data: Dataset, share: float | None):
     """(x_train, y_train, x_validation, y_validation): ``share`` of the training images held out, chosen
-    by a fixed seed; no validation images when ``share`` is None."""
+    by a fixed seed; no validation images when ``share`` is None. y: ``goals`` (labels or targets)."""
+    y_train = goals(data, "train")
     if not share:
-        return data.x_train, data.y_train, data.x_train[:0], data.y_train[:0]
+        return data.x_train, y_train, data.x_train[:0], y_train[:0]
     order = np.random.default_rng(VALIDATION_SEED).permutation(len(data.x_train))
     n_validation = max(1, round(share * len(order)))
     keep, held = np.sort(order[n_validation:]), np.sort(order[:n_validation])
-    return data.x_train[keep], data.y_train[keep], data.x_train[held], data.y_train[held]
+    return data.x_train[keep], y_train[keep], data.x_train[held], y_train[held]
 
 
 def persistence_record(model: Network, p: float, rng: np.random.Generator, log) -> dict:
@@ -101,17 +118,20 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
     torch.set_flush_denormal(True)
     shuffle = torch.Generator().manual_seed(seed)
 
-    model = build(data.n_features, data.n_classes, widths, regularization, activation, convolution,
+    regression = is_regression(data)
+    model = build(data.n_features, data.n_outputs, widths, regularization, activation, convolution,
                   data.input_shape).to(device)
     x_train, y_train, x_valid, y_valid = (torch.from_numpy(a).to(device)
                                           for a in validation_split(data, training.get("validation_split")))
-    x_test, y_test = torch.from_numpy(data.x_test).to(device), torch.from_numpy(data.y_test).to(device)
+    x_test, y_test = torch.from_numpy(data.x_test).to(device), torch.from_numpy(goals(data, "test")).to(device)
+    # A regressor's loss is the mean squared error per output value (torch's MSELoss, nntopo.task.mse).
+    per_point = data.n_outputs if regression else 1
 
     epochs, batch_size = training["epochs"], training["batch_size"]
     steps = epochs * math.ceil(len(x_train) / batch_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=training["lr"])
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
-    loss_fn = nn.CrossEntropyLoss(reduction="sum")
+    loss_fn = nn.MSELoss(reduction="sum") if regression else nn.CrossEntropyLoss(reduction="sum")
 
     shuffles = np.random.default_rng(neural_persistence["seed"])
     result = Trained(model, device.type, initial=persistence_record(model, neural_persistence["p"], shuffles, log))
@@ -129,13 +149,14 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
             logits = model(x)
             loss = loss_fn(logits, y)
             optimizer.zero_grad(set_to_none=True)
-            (loss / len(batch)).backward()
+            (loss / (len(batch) * per_point)).backward()
             add_penalty_gradient(model, regularization)
             optimizer.step()
             schedule.step()
             total_loss += loss.detach()
-            correct += (logits.detach().argmax(1) == y).sum()
-        mean_loss = total_loss.item() / len(x_train)
+            if not regression:
+                correct += (logits.detach().argmax(1) == y).sum()
+        mean_loss = total_loss.item() / (len(x_train) * per_point)
         if not math.isfinite(mean_loss):
             raise TrainingDiverged(
                 f"epoch {epoch}: the training loss is {mean_loss}; lower training.lr (now {training['lr']}) "
@@ -144,22 +165,28 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
         seconds = time.perf_counter() - start  # the training steps alone, as before NP was measured
         result.seconds += seconds
         result.samples += len(x_train)
-        entry = {
-            "epoch": epoch,
-            "loss": mean_loss,
-            "train_accuracy": correct.item() / len(x_train),  # running, over the epoch's batches
-            "test_accuracy": accuracy(model, x_test, y_test),
-        }
-        if len(x_valid):
-            entry["validation_loss"], entry["validation_accuracy"] = evaluate(model, x_valid, y_valid)
+        if regression:  # the running loss is the training MSE
+            entry = {"epoch": epoch, "loss": mean_loss, "train_mse": mean_loss, "test_mse": mse(model, x_test, y_test)}
+            if len(x_valid):
+                entry["validation_loss"] = mse(model, x_valid, y_valid)
+        else:
+            entry = {
+                "epoch": epoch,
+                "loss": mean_loss,
+                "train_accuracy": correct.item() / len(x_train),  # running, over the epoch's batches
+                "test_accuracy": accuracy(model, x_test, y_test),
+            }
+            if len(x_valid):
+                entry["validation_loss"], entry["validation_accuracy"] = evaluate(model, x_valid, y_valid)
         measured = time.perf_counter()
         entry["neural_persistence"] = persistence_record(model, neural_persistence["p"], shuffles, log)
         entry["persistence_seconds"] = time.perf_counter() - measured
         entry["seconds"] = seconds
         result.history.append(entry)
         validation = f" val_loss {entry['validation_loss']:.4f}" if len(x_valid) else ""
-        log(f"epoch {epoch}/{epochs} loss {mean_loss:.4f} train_acc {entry['train_accuracy']:.4f}{validation} "
-            f"test_acc {entry['test_accuracy']:.4f} NP {entry['neural_persistence']['mean_normalized']:.4f} "
+        scores = (f"{validation} test_mse {entry['test_mse']:.4g}" if regression else
+                  f" train_acc {entry['train_accuracy']:.4f}{validation} test_acc {entry['test_accuracy']:.4f}")
+        log(f"epoch {epoch}/{epochs} loss {mean_loss:.4f}{scores} NP {entry['neural_persistence']['mean_normalized']:.4f} "
             f"({seconds:.1f} s, NP {entry['persistence_seconds']:.2f} s)")
         criterion = stopping.get("criterion")
         if criterion and stopping_epoch(result.history, criterion, stopping["patience"], stopping["min_delta"]) == epoch:
@@ -189,6 +216,17 @@ def predict(model: Network, x: np.ndarray) -> np.ndarray:
 
 def accuracy(model: Network, x: torch.Tensor, y: torch.Tensor) -> float:
     return (logits_of(model, x).argmax(1) == y).float().mean().item()
+
+
+def mse(model: Network, x: torch.Tensor, targets: torch.Tensor) -> float:
+    """A regressor's mean squared error per output value in eval mode (the training loss's measure)."""
+    return nn.functional.mse_loss(logits_of(model, x), targets).item()
+
+
+def outputs(model: Network, x: np.ndarray) -> np.ndarray:
+    """The outputs (a classifier's logits, a regressor's values) for inputs ``x``, in eval mode."""
+    device = next(model.parameters()).device
+    return logits_of(model, torch.from_numpy(x).to(device)).cpu().numpy()
 
 
 def evaluate(model: Network, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:

@@ -80,7 +80,7 @@ def test_each_kind_takes_its_keys_with_their_defaults(tmp_path):
         {"name": "cifar", "kind": "torchvision", "class": "CIFAR10", "options": {}, "scaling": "unit"},
         {"name": "tree", "kind": "folder", "path": folder, "size": None, "colour": True, "scaling": "unit"},
         {"name": "mine", "kind": "arrays", "path": str(tmp_path / "colour.npz"), "channels_last": False,
-         "scaling": {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}},
+         "scaling": {"mean": [0.5, 0.5, 0.5], "std": [0.25, 0.25, 0.25]}, "task": "classification", "level_sets": 10},
     ]
     assert config.dataset_names(c) == datasets.names(c) == ("digits", "cifar", "tree", "mine")
     assert config.user_datasets(c) == ("cifar", "tree", "mine")
@@ -120,7 +120,7 @@ def test_the_analysed_points_follow_split_and_subsample():
                                 "disks, tori; or describe your own dataset as a mapping with a name and a kind "
                                 "(torchvision, folder or arrays; docs/guides/own-data.md)"),
     ({"datasets": [{"name": "mine", "kind": "arrays", "pth": "a.npz"}]},
-     "unknown key 'pth' in datasets.0; allowed keys: channels_last, kind, name, path, scaling"),
+     "unknown key 'pth' in datasets.0; allowed keys: channels_last, kind, level_sets, name, path, scaling, task"),
     ({"datasets": [{"name": "cifar", "kind": "torchvision", "klass": "CIFAR10"}]},
      "unknown key 'klass' in datasets.0; allowed keys: class, kind, name, options, scaling"),
     ({"datasets": [{"name": "tree", "kind": "folder", "path": "t", "channels_last": True}]},

@@ -58,7 +58,7 @@ CASES = [
     ("activations", changed(good_activations(), output=np.array([b"a"] * N)), "'output' is \\|S1"),
     ("activations", changed(good_activations(), predictions=np.zeros(N - 1, np.int64)),
      "disagree on the number of points"),
-    ("activations", changed(good_activations(), labels=np.arange(N)), "'labels' holds classes 0..5, but 'output' has 3"),
+    ("activations", changed(good_activations(), labels=np.arange(N)), "'labels' holds classes 0..5, but there are 3 classes"),
     ("activations", changed(good_activations(), hidden_1=np.full((N, 4), np.inf, np.float32)),
      "'hidden_1' holds 24 NaN or infinite values"),
     ("activations", changed(good_activations(), point_index=np.arange(N - 1)), "disagree on the number of points"),
