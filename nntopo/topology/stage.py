@@ -83,7 +83,7 @@ def input_homology(dataset: str, settings: dict, output, *, data_dir, download: 
     measured = analysed(dataset_, points)
     log(f"input of {dataset}: {measured.describe()}")
     x, labels = measured.x, measured.y  # a regression's labels: its targets' level sets
-    levels = getattr(dataset_, "levels", None)
+    levels = dataset_.levels
     task = {} if levels is None else {"task": tasks.REGRESSION, "level_sets": json.dumps(levels)}
     unit = _unit(task)
     points = homology_points(labels, settings, unit)  # per class, indices into the analysed points

@@ -4,6 +4,7 @@ A circle whose target is its height y: three level sets (the terciles of y) are 
 component), the two side arcs at middle heights (two components) and the top arc (one), none with a loop,
 while the whole circle has one component and one loop. The model stage carries the level sets' names and
 refuses an input file of other level sets; the summary gives each model's error where it gives accuracy.
+The circle goes through the real preparation of a user's arrays dataset (task: regression).
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ import pytest
 from nntopo import store
 from nntopo import task as tasks
 from nntopo.config import ConfigError
-from nntopo.store import Homology, StoreError
-from nntopo.topology import homology, stage
+from nntopo.store import StoreError
+from nntopo.topology import stage
 
 SETTINGS = {"k": 4, "epsilon": 2, "maxdim": 1, "points_per_class": None, "diagram_points": 12, "seed": 0}
 N = 120
@@ -50,37 +51,54 @@ def test_too_many_points_of_a_level_set_says_level_set():
         stage.homology_points(np.array([0, 0, 0, 0, 0, 1, 1, 1]), {**SETTINGS, "points_per_class": 5}, "level set")
 
 
-def regression_files(folder, levels, input_levels=None):
-    """A regressor's activations on the circle (hidden: the points, output: the height) and an input
-    homology file measured on its level sets (of ``input_levels``, the same by default)."""
+def prepared_ring(folder):
+    """The circle as a user's arrays dataset with task regression and three level sets (both splits the
+    circle), prepared as the workflow does; its data.h5."""
+    from nntopo.data.prepare import prepare
+
+    points, height = circle_with_height()
+    np.savez(folder / "ring.npz", x_train=points, y_train=height[:, 0], x_test=points, y_test=height[:, 0])
+    entry = {"name": "ring", "kind": "arrays", "path": str(folder / "ring.npz"), "task": "regression",
+             "level_sets": 3, "scaling": "none"}
+    prepare(entry, ".", False, folder / "data.h5", folder / "dataset.json", log=lambda _: None)
+    return folder / "data.h5"
+
+
+def test_the_input_of_a_regression_dataset_is_measured_per_level_set(tmp_path):
+    logged = []
+    result = stage.input_homology("ring", {**SETTINGS, "diagram_points": 10}, tmp_path / "input.h5", data_dir=".",
+                                  data_file=prepared_ring(tmp_path), log=logged.append)
+    _, height = circle_with_height()
+    levels = tasks.levels_of(height, 3)
+    assert (result.attrs["task"], json.loads(result.attrs["level_sets"])) == (tasks.REGRESSION, levels)
+    assert json.loads(result.attrs["class_names"]) == list(tasks.level_set_names(levels))
+    assert [measured.betti[-1].tolist() for measured in result.layers["input"].values()] == [[1, 0], [2, 0], [1, 0]]
+    assert sum(line.startswith("input, level set ") for line in logged) == 3
+
+
+def regression_files(folder, levels_of_activations=None):
+    """The ring's input homology, and a regressor's activations on it (hidden: the points doubled, output:
+    the height), their level sets those of ``levels_of_activations`` (the dataset's by default)."""
+    settings = {**SETTINGS, "diagram_points": 10}
+    first = stage.input_homology("ring", settings, folder / "input.h5", data_dir=".", data_file=prepared_ring(folder),
+                                 log=lambda _: None)
+    levels = levels_of_activations or json.loads(first.attrs["level_sets"])
     points, height = circle_with_height()
     labels = tasks.level_sets(height, levels)
-    every = {"split": "test", "of": N, "n": N, "seed": 0, "subsample": False}
-    regression = {"task": tasks.REGRESSION, "level_sets": json.dumps(levels)}
+    every = json.loads(first.attrs["points"])  # the points the input measured: every test point
     store.write_activations(folder / "activations.h5", [2 * points], height, labels, labels,
-                            store.provenance("ring", "mlp2-none-s0", 0, {}, points=json.dumps(every), **regression),
-                            targets=height)
-    chosen = stage.homology_points(labels, SETTINGS, "level set")
-    subsample = {c: idx[homology.furthest_point_sample(points[idx], 10)] for c, idx in chosen.items()}
-    names = list(tasks.level_set_names(levels))
-    input_levels = levels if input_levels is None else input_levels
-    first = Homology(chosen, subsample, {"input": {c: stage.measure(points[idx], stage._positions(idx, subsample[c]),
-                                                                    SETTINGS, "input", log=lambda _: None)
-                                                   for c, idx in chosen.items()}},
-                     store.provenance("ring", "", 0, SETTINGS, class_names=json.dumps(names), known_betti="{}",
-                                      points=json.dumps(every), task=tasks.REGRESSION,
-                                      level_sets=json.dumps(input_levels), k=4, epsilon=2, maxdim=1, diagram_points=12))
-    store.write_homology(folder / "input.h5", first)
-    return SimpleNamespace(data=folder / "homology.h5", table=folder / "homology.csv")
+                            store.provenance("ring", "mlp2-none-s0", 0, {}, points=json.dumps(every),
+                                             task=tasks.REGRESSION, level_sets=json.dumps(levels)), targets=height)
+    return settings, SimpleNamespace(data=folder / "homology.h5", table=folder / "homology.csv")
 
 
 def test_a_regressors_layers_are_measured_per_level_set(tmp_path):
+    settings, outputs = regression_files(tmp_path)
+    logged = []
+    result = stage.model_homology(tmp_path / "activations.h5", tmp_path / "input.h5", settings, outputs,
+                                  log=logged.append)
     _, height = circle_with_height()
     levels = tasks.levels_of(height, 3)
-    outputs = regression_files(tmp_path, levels)
-    logged = []
-    result = stage.model_homology(tmp_path / "activations.h5", tmp_path / "input.h5", SETTINGS, outputs,
-                                  log=logged.append)
     assert (result.attrs["task"], json.loads(result.attrs["level_sets"])) == (tasks.REGRESSION, levels)
     assert any(line.startswith("hidden_1, level set ") for line in logged)
     table = pd.read_csv(outputs.table)
@@ -92,10 +110,10 @@ def test_a_regressors_layers_are_measured_per_level_set(tmp_path):
 
 def test_an_input_file_of_other_level_sets_is_refused(tmp_path):
     _, height = circle_with_height()
-    levels = tasks.levels_of(height, 3)
-    outputs = regression_files(tmp_path, levels, {**levels, "edges": [-0.4, 0.4]})
+    other = {**tasks.levels_of(height, 3), "edges": [-0.4, 0.4]}
+    settings, outputs = regression_files(tmp_path, other)
     with pytest.raises(StoreError, match="not of the same task and level sets; delete .*input.h5") as error:
-        stage.model_homology(tmp_path / "activations.h5", tmp_path / "input.h5", SETTINGS, outputs)
+        stage.model_homology(tmp_path / "activations.h5", tmp_path / "input.h5", settings, outputs)
     assert "\n" not in str(error.value)
 
 
