@@ -14,13 +14,15 @@ from nntopo import data
 OUT = Path(__file__).resolve().parent / "out"
 
 
-def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float = 0.01) -> nn.Module:
-    """Adam on the cross-entropy, batches of 64 in a shuffled order; the model in eval mode after."""
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int, lr: float = 0.01,
+        loss=nn.functional.cross_entropy) -> nn.Module:
+    """Adam on ``loss`` (the cross-entropy; mse_loss for a regressor), batches of 64 in a shuffled order;
+    the model in eval mode after."""
     optimiser = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(epochs):
         for batch in torch.randperm(len(x)).split(64):
             optimiser.zero_grad()
-            nn.functional.cross_entropy(model(x[batch]), y[batch]).backward()
+            loss(model(x[batch]), y[batch]).backward()
             optimiser.step()
     return model.eval()
 

@@ -1,15 +1,19 @@
 """Networks the user brings (config ``external``; docs "Analyse your own network"): their entries, the
 files each is read from and their SHA-256, the units of their recorded layers, and the checks that
-each names one kind, readable files, a dataset of the study its inputs fit, and layers that fit
-``analysis.layers`` and ``top_k``.
+each names one kind, readable files, a dataset of the study its inputs fit, layers that fit
+``analysis.layers`` and ``top_k``, and (for a torch.export program, read from its archive without
+torch) modules that it has, with the nearest names for one it has not.
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
 import functools
+import json
 import math
 import os
+import zipfile
 
 from nntopo import datasets
 from nntopo.files import checksum
@@ -69,6 +73,60 @@ def external_slice(config: dict, name: str) -> dict:
             "spatial_reduction": config["spatial_reduction"]}
 
 
+def module_names(entry: dict, key: str) -> list[str]:
+    """The module names an entry's ``layers`` or ``weight_modules`` give (a layer's ``module`` when it
+    picks an element of the module's output)."""
+    return [item if isinstance(item, str) else item["module"] for item in entry.get(key) or []]
+
+
+def unknown_modules(names: list[str], known: list[str]) -> str | None:
+    """None when every name is a module of ``known``; else what is wrong, with the nearest names:
+    "no module 'stem.O' (nearest: stem.0, stem.1)"."""
+    missing = [name for name in dict.fromkeys(names) if name not in known]
+    if not missing:
+        return None
+    parts = []
+    for name in missing:
+        nearest = difflib.get_close_matches(name, [k for k in known if k], n=3, cutoff=0.5)
+        parts.append(f"{name!r}" + (f" (nearest: {', '.join(nearest)})" if nearest else ""))
+    return f"no module {', '.join(parts)}"
+
+
+def program_modules(path: str) -> list[str] | None:
+    """The module names of a torch.export program (a .pt2 of torch.export.save), as torch.export.unflatten
+    gives them back, read from the archive's serialized program (JSON, its module call graph) without
+    torch; None when the archive does not hold them there (another layout or torch version), so that the
+    job checks them once the network loads."""
+    return _program_modules(path, checksum(path))
+
+
+@functools.lru_cache(maxsize=None)
+def _program_modules(path: str, sha256: str) -> list[str] | None:  # read once per file's content
+    try:
+        with zipfile.ZipFile(path) as archive:
+            model = next((name for name in archive.namelist() if name.endswith("/models/model.json")), None)
+            if model is None:
+                return None
+            calls = json.loads(archive.read(model))["graph_module"]["module_call_graph"]
+        return [call["fqn"] for call in calls]
+    except (OSError, zipfile.BadZipFile, ValueError, KeyError, TypeError):
+        return None
+
+
+def _check_program_modules(where: str, entry: dict) -> None:
+    """A program's layers and weight_modules name modules it has (config time; the job checks the rest)."""
+    known = program_modules(entry["program"])
+    if known is None:
+        return
+    for key in ("layers", "weight_modules"):
+        problem = unknown_modules(module_names(entry, key), known)
+        if problem:
+            modules = [name for name in known if name]
+            raise ConfigError(f"{where}: {key} names {problem} of {entry['program']}; its modules are: "
+                              f"{', '.join(modules[:40])}{' ...' if len(modules) > 40 else ''}; fix the name "
+                              f"in its {key}")
+
+
 def check_external(config: dict) -> None:
     """Each external network names one kind, existing readable files, a dataset of the study, and layers
     that fit analysis.layers and top_k (known here for recorded activations; a network's units show when
@@ -109,6 +167,8 @@ def check_external(config: dict) -> None:
             _check_readable(where, path)
         if kind == "activations":
             _check_recorded_layers(config, where, entry)
+        if kind == "program":
+            _check_program_modules(where, entry)
         chosen = config["analysis"]["layers"]
         depth = len(external_widths(entry))
         if isinstance(chosen, list) and max(chosen) > depth:

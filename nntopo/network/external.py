@@ -25,6 +25,7 @@ from torch import nn
 from nntopo import store
 from nntopo import task as tasks
 from nntopo.config import ConfigError
+from nntopo.config.external import unknown_modules
 
 CHUNK = 1000  # inputs per forward pass: a bounded memory, whatever the model's layers hold
 
@@ -83,14 +84,15 @@ def layer_label(name: str, element: int | str | None) -> str:
     return name if element is None else f"{name}[{element!r}]"
 
 
-def named_modules(network: nn.Module, names: list[str], settings: dict) -> list[nn.Module]:
-    """The modules called ``names``, or one line listing the names the network has."""
+def named_modules(network: nn.Module, names: list[str], settings: dict, key: str = "layers") -> list[nn.Module]:
+    """The modules called ``names`` (the entry's ``key``), or one line with the nearest names of those the
+    network lacks and the names it has."""
     modules = dict(network.named_modules())
-    missing = [name for name in names if name not in modules]
-    if missing:
+    problem = unknown_modules(names, list(modules))
+    if problem:
         known = [name for name in modules if name]
-        raise ExternalError(f"{_where(settings)}: no module {', '.join(map(repr, missing))}; its modules are: "
-                            f"{', '.join(known[:60])}{' ...' if len(known) > 60 else ''}")
+        raise ExternalError(f"{_where(settings)}: {key} names {problem}; its modules are: "
+                            f"{', '.join(known[:60])}{' ...' if len(known) > 60 else ''}; fix the name in its {key}")
     return [modules[name] for name in names]
 
 
@@ -171,6 +173,10 @@ class Hooks:
         if element is None and not isinstance(output, torch.Tensor):
             raise ExternalError(f"{_where(self.settings)}: module {name!r} returns {_elements(output)}, not a tensor; "
                                 f"pick one in layers as {{module: {name}, output: <index or key>}}")
+        if element is not None and isinstance(output, torch.Tensor):  # torch.export keeps only the elements used
+            raise ExternalError(f"{_where(self.settings)}: module {name!r} returns one tensor here, not a tuple or dict "
+                                f"(a program's module returns only what the rest of its graph uses); name it in layers "
+                                f"without output: {element!r}")
         return element_of(output, element, f"{_where(self.settings)}: module {name!r}")
 
     def remove(self) -> None:
@@ -287,21 +293,33 @@ def checked_output(output: torch.Tensor, n: int, n_outputs: int, settings: dict,
                         f"{wanted} ({dataset})")
 
 
+def check_modules(network: nn.Module, settings: dict) -> None:
+    """Right after the network loads, before any data is read or any forward pass: the modules ``layers``
+    and ``weight_modules`` name exist (the nearest names otherwise), and each weight module has a 2-D or
+    4-D weight (a Linear's or Conv2d's; its bias may be absent)."""
+    recorded_modules(network, settings)
+    names = settings.get("weight_modules") or []
+    for name, module in zip(names, named_modules(network, names, settings, "weight_modules")):
+        weight = getattr(module, "weight", None)
+        if not isinstance(weight, torch.Tensor) or weight.ndim not in (2, 4):
+            raise ExternalError(f"{_where(settings)}: weight module {name!r} ({type(module).__name__}) has no 2-D or "
+                                f"4-D weight; name a Linear or Conv2d module in its weight_modules")
+
+
 def weight_layers(network: nn.Module, settings: dict, widths: list[int]) -> dict[str, store.Layer]:
-    """weights.h5's layers from ``weight_modules`` (one per recorded layer, then the output's), checked
-    to have a weight and bias and as many units as the layer they map to."""
+    """weights.h5's layers from ``weight_modules`` (one per recorded layer, then the output's; checked by
+    ``check_modules``), with as many units as the layer they map to. A module without a bias (a
+    convolution before batch normalisation) gets a zero bias."""
     names = settings["weight_modules"]
     layers = {}
     for layer, name, module, units in zip(store.layer_names(len(widths) - 1), names,
-                                          named_modules(network, names, settings), widths):
-        weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
-        if not isinstance(weight, torch.Tensor) or weight.ndim not in (2, 4) or bias is None:
-            raise ExternalError(f"{_where(settings)}: weight module {name!r} ({type(module).__name__}) has no 2-D or "
-                                f"4-D weight and a bias; name a Linear or Conv2d module")
+                                          named_modules(network, names, settings, "weight_modules"), widths):
+        weight, bias = module.weight.detach().numpy().copy(), getattr(module, "bias", None)
         if len(weight) != units:
             raise ExternalError(f"{_where(settings)}: weight module {name!r} has {len(weight)} outputs, but {layer} "
                                 f"has {units} units; name the module that computes {layer}")
-        layers[layer] = store.Layer(weight.detach().numpy().copy(), bias.detach().numpy().copy())
+        bias = np.zeros(len(weight), weight.dtype) if bias is None else bias.detach().numpy().copy()
+        layers[layer] = store.Layer(weight, bias)
     return layers
 
 
@@ -323,11 +341,14 @@ def _source(settings: dict) -> dict:
 
 def _provenance(settings: dict, dataset, chosen, **extra) -> dict:
     """Root attributes of an external network's files: the usual ones (what the inputs were, which
-    points were analysed), and its ``_source``, so that every later output can name it."""
+    points were analysed, a regressor's task and level sets), and its ``_source``, so that every later
+    output can name it."""
     from nntopo.network.stage import input_attrs
 
-    return store.provenance(settings["dataset"], settings["name"], settings["seed"], settings, **input_attrs(dataset),
-                             **chosen.attrs(), external=json.dumps(_source(settings), sort_keys=True), **extra)
+    task = {} if dataset.levels is None else {"task": dataset.task, "level_sets": json.dumps(dataset.levels)}
+    return store.provenance(settings["dataset"], settings["name"], settings["seed"], settings,
+                            **{**input_attrs(dataset), **task}, **chosen.attrs(),
+                            external=json.dumps(_source(settings), sort_keys=True), **extra)
 
 
 def _analysed(settings: dict, points: dict | None, data_dir, download: bool, data_file, train: bool = True):
@@ -341,46 +362,66 @@ def _analysed(settings: dict, points: dict | None, data_dir, download: bool, dat
     return dataset, analysed(dataset, points)
 
 
+def scores(outputs: np.ndarray, labels: np.ndarray, targets: np.ndarray | None, split: str) -> dict:
+    """How well ``outputs`` do on points of ``split`` (test, train, analysed): a classifier's accuracy
+    (``{split}_accuracy``), or a regressor's mean squared error and relative L2 error (``{split}_mse``,
+    ``{split}_relative_l2``) of its ``targets``."""
+    if targets is None:
+        return {f"{split}_accuracy": float(np.mean(outputs.argmax(1) == labels))}
+    return {f"{split}_mse": tasks.mse(outputs, targets), f"{split}_relative_l2": tasks.relative_l2(outputs, targets)}
+
+
+def predicted(outputs: np.ndarray, levels: dict | None) -> np.ndarray:
+    """What the outputs say per point: a classifier's class, a regressor's level set (``levels``)."""
+    return outputs.argmax(1) if levels is None else tasks.level_sets(outputs, levels)
+
+
 def record_network(settings: dict, outputs, *, data_dir, download: bool = False, threads: int = 1, log=print,
                    data_file=None, neural_persistence_settings: dict | None = None, points: dict | None = None) -> dict:
     """Run an external network (``settings``: config.external_slice) on its dataset's analysed ``points``
     (config.points_slice) and write ``outputs.activations``, ``outputs.metrics`` and, with
-    weight_modules, ``outputs.weights``."""
+    weight_modules, ``outputs.weights``. Its modules are checked as soon as it loads, before the data."""
     torch.set_num_threads(threads)
     start = time.perf_counter()
-    dataset, chosen = _analysed(settings, points, data_dir, download, data_file)
     network = load_network(settings)
+    check_modules(network, settings)
+    dataset, chosen = _analysed(settings, points, data_dir, download, data_file)
     shape = input_shape_of(network, chosen.x, settings, dataset.input_shape)
     modules = recorded_modules(network, settings)
     log(f"{settings['name']}: recording {chosen.describe()} of {settings['dataset']}, read as {shape}")
-    hidden, logits, shapes = run(network, modules, model_inputs(chosen.x, settings, shape), dataset.n_classes, settings)
+
+    def outputs_on(x, modules=()):  # the output alone when no module is recorded
+        return run(network, list(modules), model_inputs(x, settings, shape), dataset.n_outputs, settings,
+                   task=dataset.task)
+
+    hidden, output, shapes = outputs_on(chosen.x, modules)
     labels = [layer_label(*layer) for layer in layer_modules(settings)]
-    for name, values in zip([*labels, "the output"], (*hidden, logits)):
+    for name, values in zip([*labels, "the output"], (*hidden, output)):
         if not np.isfinite(values).all():
             raise ExternalError(f"{_where(settings)}: {name} holds NaN or infinite values on {chosen.describe()} of "
                                 f"{settings['dataset']}; check the network and its input_shape")
-
-    def predictions(x):  # the output alone: no module is recorded
-        return run(network, [], model_inputs(x, settings, shape), dataset.n_classes, settings)[1].argmax(1)
-
-    widths = [values.shape[1] for values in (*hidden, logits)]
     whole_test = chosen.split == "test" and len(chosen.index) == len(dataset.y_test)
-    accuracy = float(np.mean((logits.argmax(1) if whole_test else predictions(dataset.x_test)) == dataset.y_test))
+    test = scores(output if whole_test else outputs_on(dataset.x_test)[1], dataset.y_test, dataset.targets_of("test"),
+                  "test")
+    widths = [values.shape[1] for values in (*hidden, output)]
+    what = "classes" if dataset.levels is None else "target values"
     log(f"{settings['name']} on {settings['dataset']}: layers {dict(zip(labels, widths))} units, output "
-        f"{widths[-1]} classes; test accuracy {accuracy:.4f} ({time.perf_counter() - start:.1f} s)")
+        f"{widths[-1]} {what}; {', '.join(f'{key} {value:.4g}' for key, value in test.items())} "
+        f"({time.perf_counter() - start:.1f} s)")
     attrs = _provenance(settings, dataset, chosen, spatial_reduction=settings["spatial_reduction"],
                         layer_modules=json.dumps(settings["layers"]), network_input_shape=shape)
     layers = weight_layers(network, settings, widths) if settings.get("weight_modules") else None
-    metrics = _metrics(settings, accuracy, layers, neural_persistence_settings, log, chosen, logits.argmax(1),
-                       train_accuracy=float(np.mean(predictions(dataset.x_train) == dataset.y_train)),
+    metrics = _metrics(settings, test, layers, neural_persistence_settings, log, chosen, output,
+                       **scores(outputs_on(dataset.x_train)[1], dataset.y_train, dataset.targets_of("train"), "train"),
                        network_input_shape=shape, layer_shapes=dict(zip(labels, shapes)),
                        record_seconds=time.perf_counter() - start, threads=threads)
-    _write(outputs, layers, hidden, logits, chosen, attrs, metrics, log)
+    _write(outputs, layers, hidden, output, chosen, attrs, metrics, log, dataset.levels)
     return metrics
 
 
-def _metrics(settings: dict, accuracy: float, layers, np_settings: dict | None, log, chosen, predictions,
-             **extra) -> dict:
+def _metrics(settings: dict, test: dict, layers, np_settings: dict | None, log, chosen, outputs, **extra) -> dict:
+    """metrics.json: ``test`` (``scores`` on the test split), the analysed points' scores when they are
+    not the test split, the weights' statistics and neural persistence, and ``extra``."""
     from nntopo.network.train import weight_stats_of
 
     persistence = None
@@ -392,18 +433,20 @@ def _metrics(settings: dict, accuracy: float, layers, np_settings: dict | None, 
         if persistence:
             log(f"{settings['name']}: mean normalised neural persistence {persistence['final']['mean_normalized']:.4f} "
                 f"(dense layers)")
+    task = {} if chosen.targets is None else {"task": tasks.REGRESSION}
     return {"dataset": settings["dataset"], "model": settings["name"], "seed": settings["seed"], "settings": settings,
-            "external": _source(settings), "test_accuracy": accuracy, "analysed_points": chosen.describe(),
-            **({"analysed_accuracy": float(np.mean(predictions == chosen.y))} if chosen.split != "test" else {}),
+            "external": _source(settings), **task, **test, "analysed_points": chosen.describe(),
+            **(scores(outputs, chosen.y, chosen.targets, "analysed") if chosen.split != "test" else {}),
             **(weight_stats_of(layers) if layers else {}), "neural_persistence": persistence, **extra,
             "versions": store.versions()}
 
 
-def _write(outputs, layers, hidden, logits, chosen, attrs: dict, metrics: dict, log) -> None:
+def _write(outputs, layers, hidden, output, chosen, attrs: dict, metrics: dict, log, levels: dict | None) -> None:
     if layers is not None:
         store.check_chain(layers, outputs.weights)  # as a trained model's do, before any file is written
         store.write_weights(outputs.weights, layers, attrs)
-    store.write_activations(outputs.activations, hidden, logits, chosen.y, logits.argmax(1), attrs, chosen.index)
+    store.write_activations(outputs.activations, hidden, output, chosen.y, predicted(output, levels), attrs,
+                            chosen.index, targets=chosen.targets)
     store.write_metrics(outputs.metrics, metrics)
     log(f"wrote {', '.join(str(path) for path in outputs)}")
 
@@ -411,9 +454,10 @@ def _write(outputs, layers, hidden, logits, chosen, attrs: dict, metrics: dict, 
 def import_recorded(settings: dict, outputs, *, data_dir, download: bool = False, log=print, data_file=None,
                     neural_persistence_settings: dict | None = None, points: dict | None = None) -> dict:
     """Activations (and weights) recorded elsewhere, checked to be of the analysed ``points``
-    (config.points_slice: every test point by default) in nntopo's order, written where a trained
-    model's are with this study's provenance (theirs kept as ``recorded_attrs``). No network runs: the
-    ablation is skipped (``NO_NETWORK``)."""
+    (config.points_slice: every test point by default) in nntopo's order (a regression dataset's: a
+    regression file with those points' targets), written where a trained model's are with this study's
+    provenance (theirs kept as ``recorded_attrs``). No network runs: the ablation is skipped
+    (``NO_NETWORK``)."""
     acts = store.read_activations(settings["activations"])
     layers = store.read_weights(settings["weights"]) if "weights" in settings else None
     dataset, chosen = _analysed(settings, points, data_dir, download, data_file, train=False)
@@ -422,20 +466,35 @@ def import_recorded(settings: dict, outputs, *, data_dir, download: bool = False
         raise ExternalError(f"{_where(settings)}: {settings['activations']} holds {len(acts.labels)} points, but the "
                             f"analysed points are {expected}; record those (or set analysis.split and analysis.points "
                             f"to the points recorded)")
+    _check_recorded_task(settings, acts, dataset, chosen, expected)
     if not np.array_equal(acts.labels, chosen.y):
         raise ExternalError(f"{_where(settings)}: its labels are not those of {expected} in nntopo's order "
                             f"({int(np.sum(acts.labels != chosen.y))} differ); record those points in the order "
                             f"nntopo.data.points gives them")
-    correct = acts.output.argmax(1) == acts.labels
-    # The recorded points are all the network was run on: its test accuracy is theirs when they are test points.
-    accuracy = float(np.mean(correct)) if chosen.split == "test" else float("nan")
+    analysed = scores(acts.output, chosen.y, chosen.targets, "test")
+    # The recorded points are all the network was run on: its test scores are theirs when they are test points.
+    test = analysed if chosen.split == "test" else dict.fromkeys(analysed, float("nan"))
     log(f"{settings['name']} on {settings['dataset']}: recorded layers of {[h.shape[1] for h in acts.hidden]} units "
-        f"on {chosen.describe()}, accuracy {np.mean(correct):.4f}; ablation skipped: {NO_NETWORK}")
+        f"on {chosen.describe()}, {', '.join(f'{key[5:]} {value:.4g}' for key, value in analysed.items())}; "
+        f"ablation skipped: {NO_NETWORK}")
     attrs = _provenance(settings, dataset, chosen, no_network=NO_NETWORK,
                         recorded_attrs=json.dumps({k: str(v) for k, v in acts.attrs.items()}, sort_keys=True))
-    metrics = _metrics(settings, accuracy, layers, neural_persistence_settings, log, chosen, acts.output.argmax(1))
-    _write(outputs, layers, acts.hidden, acts.output, chosen, attrs, metrics, log)
+    metrics = _metrics(settings, test, layers, neural_persistence_settings, log, chosen, acts.output)
+    _write(outputs, layers, acts.hidden, acts.output, chosen, attrs, metrics, log, dataset.levels)
     return metrics
+
+
+def _check_recorded_task(settings: dict, acts, dataset, chosen, expected: str) -> None:
+    """Recorded activations of the dataset's task: a regressor's file, with those points' targets, on a
+    regression dataset; a classifier's on a classification one."""
+    where = f"{_where(settings)}: {settings['activations']}"
+    if acts.task != dataset.task:
+        raise ExternalError(f"{where} is a {acts.task} file, but {settings['dataset']} is a {dataset.task} "
+                            f"dataset; record the network's outputs on it as nntopo.store.write_activations does "
+                            f"for a {dataset.task}")
+    if chosen.targets is not None and not np.allclose(acts.targets, chosen.targets):
+        raise ExternalError(f"{where}: its targets are not those of {expected} in nntopo's order; record those "
+                            f"points' targets in the order nntopo.data.points gives them")
 
 
 NO_NETWORK = ("its activations were recorded elsewhere and no network was given, so no units can be silenced and "
