@@ -203,11 +203,18 @@ def check_points(config: dict, info: datasets.DatasetInfo) -> None:
             raise ConfigError(f"clustering.{method}: {error} ({describe_points(config, info)})") from None
     smallest, wanted = smallest_analysed(config, info), config["homology"]["points_per_class"]
     if wanted is not None and smallest is not None and wanted > smallest:
-        where = (f"the {smallest} {config['analysis']['split']} points of the smallest {info.name} class"
+        group = class_word(info)
+        where = (f"the {smallest} {config['analysis']['split']} points of the smallest {info.name} {group}"
                  if points == info.n_points(config["analysis"]["split"], config["shapes"]) else
-                 f"the {smallest} points expected of the smallest {info.name} class in {describe_points(config, info)}")
-        raise ConfigError(f"homology.points_per_class: {wanted} is more than {where}; use at most {smallest}, or null "
-                          f"for every point")
+                 f"the {smallest} points expected of the smallest {info.name} {group} in {describe_points(config, info)}")
+        per = "" if group == "class" else f" (per {group}: a regression's level sets stand in for its classes)"
+        raise ConfigError(f"homology.points_per_class{per}: {wanted} is more than {where}; use at most {smallest}, or "
+                          f"null for every point")
+
+
+def class_word(info: datasets.DatasetInfo) -> str:
+    """What stands for a class of ``info`` in messages: "class", or a regression's "level set"."""
+    return "level set" if info.task == "regression" else "class"
 
 
 # --- each job's slice of the config ------------------------------------------------------------------------
