@@ -12,6 +12,10 @@ Conventions shared by all figures:
 - a cluster has one colour everywhere, ``cluster_colors(n)[c]``; points and nodes in no cluster
   (label -1) are drawn in ``NOISE_COLOR`` (light grey), and the figure says so;
 - true classes (digits) use ``class_colors``, a palette chosen not to be confused with the clusters';
+- a regressor's target (a point's, or the mean over a cluster's or node's points) runs through
+  ``TARGET_CMAP`` and its squared error through ``ERROR_CMAP``, each with a colour bar
+  (``value_norm``, ``value_colors``, ``value_key``); its level sets stand in for classes, coloured by
+  where they sit on the target's colour map (``level_colors``), so level sets and targets read alike;
 - figures with a panel or a row per cluster show at most ``MAX_CLUSTERS`` clusters, the largest,
   and say so in their title;
 - an input is flattened channel, then row, then column (C x H x W); an image tile draws one such
@@ -29,7 +33,8 @@ Inputs named here:
   nonzero count: how many of the cluster's points have the neuron among their top-k activated
   hidden neurons; fraction = count / cluster size; rank 1 = the most frequent.
 - summary: DataFrame, one row per cluster, ``cluster, size, accuracy, majority_label,
-  majority_share, count_0 .. count_{C-1}`` (points of each true class).
+  majority_share, count_0 .. count_{C-1}`` (points of each true class); a regressor's has ``mse,
+  relative_l2, target_mean, target_std`` in place of ``accuracy`` and counts points per level set.
 """
 
 from __future__ import annotations
@@ -69,6 +74,12 @@ WEIGHT_CMAP = "RdBu_r"  # diverging, centred at 0: red excites, blue inhibits
 
 
 INPUT_CMAP = "gray_r"  # MNIST-style: ink dark on white
+
+
+TARGET_CMAP = "viridis"  # a regressor's target: perceptually even, dark low, yellow high
+
+
+ERROR_CMAP = "magma_r"  # a regressor's squared error: pale where small, dark where large
 
 
 GAP_COLOR = (0.45, 0.45, 0.45, 1.0)  # between the channels of an image drawn as a row of greys
@@ -120,6 +131,58 @@ def series_colors(n: int) -> list:
     if n <= 10:
         return [to_rgba(c) for c in colormaps["tab10"].colors[:n]]
     return list(cluster_colors(n))
+
+
+def level_colors(n_levels: int) -> np.ndarray:
+    """RGBA colour of level sets 0..n_levels-1 (ordered by value): ``TARGET_CMAP`` at each set's centre
+    (k + 1/2) / n, so a level set looks like the targets it holds."""
+    from matplotlib import colormaps
+
+    return colormaps[TARGET_CMAP]((np.arange(int(n_levels)) + 0.5) / max(int(n_levels), 1))
+
+
+def value_norm(values, low: float | None = None):
+    """The colour scale of continuous ``values`` (a target, an error): their finite minimum (or ``low``)
+    to maximum; a constant value gets a unit-wide scale around it."""
+    from matplotlib.colors import Normalize
+
+    values = np.asarray(values, dtype=np.float64).ravel()
+    values = values[np.isfinite(values)]
+    if not values.size:
+        return Normalize(0.0, 1.0)
+    vmin = float(values.min()) if low is None else float(low)
+    vmax = float(values.max())
+    if vmax <= vmin:
+        vmin, vmax = vmin - 0.5, vmax + 0.5
+    return Normalize(vmin, vmax)
+
+
+def value_colors(values, norm, cmap: str) -> np.ndarray:
+    """RGBA of each value through ``cmap`` on ``norm`` (``value_norm``); NOISE_COLOR where not finite."""
+    from matplotlib import colormaps
+
+    values = np.asarray(values, dtype=np.float64)
+    colors = colormaps[cmap](norm(values))
+    colors[~np.isfinite(values)] = NOISE_COLOR
+    return np.asarray(colors)
+
+
+def value_key(fig: Figure, ax, norm, cmap: str, label: str, **where):
+    """The colour bar of continuous values beside ``ax`` (or axes), labelled with what they are."""
+    from matplotlib.cm import ScalarMappable
+
+    bar = fig.colorbar(ScalarMappable(norm, cmap), ax=ax, **{"shrink": 0.8, "pad": 0.02, **where})
+    bar.set_label(label, fontsize=9)
+    bar.ax.tick_params(labelsize=8)
+    return bar
+
+
+def target_name(levels: dict | None) -> str:
+    """What a regressor's colours of the target show: the target itself (d = 1), else its projection
+    on the training targets' first principal component (``task.project``, as its level sets)."""
+    if levels is None or len(levels["projection"]["direction"]) == 1:
+        return "target"
+    return "target (projection on its first principal component)"
 
 
 def label_colors(labels: np.ndarray, n_clusters: int) -> np.ndarray:

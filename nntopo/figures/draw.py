@@ -21,9 +21,11 @@ import pandas as pd
 
 from nntopo import config as nnconfig
 from nntopo import plotting, store
+from nntopo import task as tasks
 from nntopo.analysis import plots as analysis_plots
 from nntopo.analysis.agreement import agreement_matrix
 from nntopo.analysis.channels import MapMismatch, cluster_channels, receptive_field
+from nntopo.analysis.plots import flow as flow_plots
 from nntopo.clustering import plots as cluster_plots
 from nntopo.clustering.graph import MapperGraph
 from nntopo.figures.page import write_layers_page, write_mapper_page
@@ -115,8 +117,10 @@ def sankey(job: Job):
     for path in job.inputs.layer_clusters:
         clusters = store.read_clusters(path)
         labelings[clusters.attrs["space"]] = clusters.labels
+    regression = _regression(job.inputs.activations)
     return analysis_plots.layer_sankey(labelings, store.read_activations(job.inputs.activations).labels,
-                                       title=f"{job.title}, {job.method}", max_clusters=job.settings["max_clusters"])
+                                       title=f"{job.title}, {job.method}", max_clusters=job.settings["max_clusters"],
+                                       **({} if regression is None else regression.targets()))
 
 
 def mapper_layers(job: Job):
@@ -125,8 +129,10 @@ def mapper_layers(job: Job):
         graph, attrs = _mapper_graph(path)
         graphs.append((attrs["space"], graph.node_ptr, graph.node_points, graph.edges, graph.node_cluster,
                        graph.positions))
+    regression = _regression(job.inputs.activations)
     return cluster_plots.mapper_graphs_by_layer(graphs, store.read_activations(job.inputs.activations).labels,
-                                                title=f"{job.title}, {job.method}", seed=int(attrs["seed"]), max_cols=5)
+                                                title=f"{job.title}, {job.method}", seed=int(attrs["seed"]), max_cols=5,
+                                                **({} if regression is None else regression.targets()))
 
 
 def layers_page(job: Job, output) -> list[str]:
@@ -138,7 +144,8 @@ def layers_page(job: Job, output) -> list[str]:
         layers.append({"name": attrs["space"], **vars(graph)})
     output_clusters = store.read_clusters(job.inputs.layer_clusters[-1]).labels
     return write_layers_page(output, layers, acts.labels, acts.predictions, output_clusters=output_clusters,
-                             title=f"{job.title}, {job.method}: the Mapper graph of every layer")
+                             title=f"{job.title}, {job.method}: the Mapper graph of every layer",
+                             **_page_regression(acts))
 
 
 # --- a layer's figures, and a (layer, method)'s --------------------------------------------------
@@ -146,9 +153,12 @@ def layers_page(job: Job, output) -> list[str]:
 def agreement(job: Job):
     table = pd.read_csv(job.inputs.agreement)
     pairs, purity = table[table.method_a != table.method_b], table[table.method_a == table.method_b]
+    # A regressor's purity: the explained variance of its target.
+    explained = "explained_variance" in table and ("purity" not in table or table["purity"].isna().all())
     return analysis_plots.agreement_heatmap(agreement_matrix(pairs, order=list(purity.method_a)),
-                                            purity.set_index("method_a")["purity"],
-                                            title=f"{job.title}, {job.layer}: agreement between clusterings")
+                                            purity.set_index("method_a")["explained_variance" if explained else "purity"],
+                                            title=f"{job.title}, {job.layer}: agreement between clusterings",
+                                            **({"purity_label": flow_plots.EXPLAINED} if explained else {}))
 
 
 def heatmap(job: Job):
@@ -161,17 +171,25 @@ def heatmap(job: Job):
 def barplot(job: Job):
     summary = pd.read_csv(job.inputs.table)
     n = int((summary.cluster >= 0).sum())
-    return cluster_plots.cluster_composition(summary, title=f"{_where(job)}: {n} clusters, label composition and "
-                                             "accuracy", max_clusters=job.settings["max_clusters"])
+    levels = tasks.levels_from_attrs(store.read_attrs(job.inputs.activations))
+    if levels is None:
+        return cluster_plots.cluster_composition(summary, title=f"{_where(job)}: {n} clusters, label composition and "
+                                                 "accuracy", max_clusters=job.settings["max_clusters"])
+    return cluster_plots.cluster_composition(summary, title=f"{_where(job)}: {n} clusters",
+                                             max_clusters=job.settings["max_clusters"],
+                                             level_names=tasks.level_set_names(levels),
+                                             target=plotting.target_name(levels))
 
 
 def manifold(job: Job):
     shown = store.read_clusters(job.inputs.embedding)
     if shown.embedding is None:
         raise store.StoreError(f"{job.inputs.embedding}: no embedding to draw the points with")
+    regression = _regression(job.inputs.activations)
     return cluster_plots.cluster_manifold(shown.embedding, store.read_clusters(job.inputs.clusters).labels,
                                           max_clusters=job.settings["max_clusters"],
-                                          title=f"{_where(job)} clusters on the {shown.attrs['method']} embedding")
+                                          title=f"{_where(job)} clusters on the {shown.attrs['method']} embedding",
+                                          **({} if regression is None else regression.points()))
 
 
 def ablation(job: Job):
@@ -186,9 +204,11 @@ def ablation(job: Job):
 
 def mapper_graph(job: Job):
     graph, attrs = _mapper_graph(job.inputs.clusters)
+    regression = _regression(job.inputs.activations)
     return cluster_plots.mapper_graph(graph.node_ptr, graph.node_points, graph.edges, graph.node_cluster,
                                       labels_true=store.read_activations(job.inputs.activations).labels,
-                                      title=_where(job), seed=int(attrs["seed"]), positions=graph.positions)
+                                      title=_where(job), seed=int(attrs["seed"]), positions=graph.positions,
+                                      **({} if regression is None else regression.points()))
 
 
 def mapper_page(job: Job, output) -> list[str]:
@@ -198,7 +218,8 @@ def mapper_page(job: Job, output) -> list[str]:
     ranking, _ = _ranking(job)
     return write_mapper_page(output, graph.node_ptr, graph.node_points, graph.edges, acts.labels, acts.predictions,
                              node_cluster=graph.node_cluster, top_neurons=ranking, positions=graph.positions,
-                             title=f"{_where(job)}: Mapper graph", top_k=job.settings["top"])
+                             title=f"{_where(job)}: Mapper graph", top_k=job.settings["top"],
+                             **_page_regression(acts))
 
 
 def graph_file(job: Job, output) -> list[str]:
@@ -257,6 +278,41 @@ def channels(job: Job):
 
 
 # --- what the adapters share ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Regression:
+    """What a regressor's figures colour its analysed points by, in their order."""
+
+    values: np.ndarray  # (N,) each point's target as one number (task.project: the target itself when d = 1)
+    errors: np.ndarray  # (N,) the model's squared error on it, per output value (task.point_errors / d)
+    name: str  # what ``values`` are (plotting.target_name)
+
+    def targets(self) -> dict:
+        """The keywords of a figure coloured by the target alone."""
+        return {"targets": self.values, "target": self.name}
+
+    def points(self) -> dict:
+        """The keywords of a figure coloured by the target and by the error."""
+        return {**self.targets(), "errors": self.errors}
+
+
+@lru_cache(maxsize=1)
+def _regression(activations) -> Regression | None:
+    """The targets and errors of a regressor's activations file; None for a classifier's (whose file is
+    not read beyond its attributes). Read once per batch job."""
+    if tasks.of_attrs(store.read_attrs(activations)) != tasks.REGRESSION:
+        return None
+    acts = store.read_activations(activations)
+    d = acts.targets.shape[1]
+    return Regression(tasks.project(acts.targets, acts.levels["projection"]),
+                      tasks.point_errors(acts.output, acts.targets) / d, plotting.target_name(acts.levels))
+
+
+def _page_regression(acts) -> dict:
+    """A page's keywords for a regressor's activations (its targets, outputs and level sets); none for a
+    classifier's."""
+    return {} if acts.targets is None else {"targets": acts.targets, "outputs": acts.output, "levels": acts.levels}
+
 
 def _ranking(job: Job):
     """The ranking rows of the layer the figure shows (its ``shown`` setting), and that layer's name."""

@@ -49,8 +49,9 @@ FLOW_GRAPH_FIGURES = {
 LAYER_FIGURES = {"agreement": _spec(["agreement"], draw="agreement")}
 METHOD_FIGURES = {
     "heatmap": _spec(["ranking", "clusters"], ["top", "max_clusters", "shown"], "heatmap"),
-    "barplot": _spec(["table"], ["max_clusters"], "barplot"),
-    "manifold": _spec(["clusters", "embedding"], ["max_clusters"], "manifold"),
+    # activations: a regressor's level sets, targets and errors (a classifier's file is read no further)
+    "barplot": _spec(["table", "activations"], ["max_clusters"], "barplot"),
+    "manifold": _spec(["clusters", "embedding", "activations"], ["max_clusters"], "manifold"),
     "ablation": _spec(["ablation", "activations"], ["max_clusters", "alpha", "shown"], "ablation"),
 }
 GRAPH_FIGURES = {

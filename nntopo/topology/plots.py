@@ -3,7 +3,8 @@ diagrams per layer and class, and how far each layer's diagrams move from the pr
 
 Tables in are nntopo.topology.stage's: one row per (model,) layer and class with ``depth`` (0 = the
 input, then hidden_1 .. and the output) and the columns of the measures (nntopo.topology.measures),
-which say what each figure draws. Figures out; the stage saves them.
+which say what each figure draws. Figures out; the stage saves them. A regression's classes are the
+level sets of its target: each figure's ``unit`` ("class" by default, "level set") names them.
 """
 
 from __future__ import annotations
@@ -63,7 +64,8 @@ def _symbol(measure, column: str) -> str:
     return (measure.symbol or measure.label).format(d=measure.dimension(column))
 
 
-def betti_depth(table: pd.DataFrame, class_names: list[str], known: dict | None = None, title: str = "") -> Figure:
+def betti_depth(table: pd.DataFrame, class_names: list[str], known: dict | None = None, title: str = "",
+                unit: str = "class") -> Figure:
     """Rows: the measures drawn by depth (measures.MEASURES: b0 .. b_maxdim, omega, the total
     persistence of each dimension), less those that hold one value everywhere or repeat another
     (``depth_rows``, named in the title);
@@ -72,11 +74,11 @@ def betti_depth(table: pd.DataFrame, class_names: list[str], known: dict | None 
     at depth 0."""
     rows, notes = depth_rows(table, known) if len(table) else ([], [])
     if notes:
-        title = (title or "homology of each class's points, layer by layer") + f"\nnot drawn: {'; '.join(notes)}"
+        title = (title or f"homology of each {unit}'s points, layer by layer") + f"\nnot drawn: {'; '.join(notes)}"
     classes = sorted(table["class"].unique()) if len(table) else []
     fig = new_figure(1.2 + 2.3 * max(len(classes), 1), 0.8 + 1.9 * max(len(rows), 1) + 0.25 * bool(notes))
     axes = np.atleast_2d(fig.subplots(max(len(rows), 1), max(len(classes), 1), sharex=True, squeeze=False))
-    fig.suptitle(title or "homology of each class's points, layer by layer", fontsize=12)
+    fig.suptitle(title or f"homology of each {unit}'s points, layer by layer", fontsize=12)
     if not classes:
         for ax in axes.flat:
             no_data(ax)
@@ -99,7 +101,7 @@ def betti_depth(table: pd.DataFrame, class_names: list[str], known: dict | None 
             if known and measure.known and c in known:
                 ax.scatter([0], [known[c][measure.dimension(column)]], marker="x", s=60, color="black", zorder=4)
             if row == 0:
-                ax.set_title(f"class {class_names[c]}", fontsize=10)
+                ax.set_title(f"{unit} {class_names[c]}", fontsize=10)
             if col == 0:
                 ax.set_ylabel(label, fontsize=9)
             ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
@@ -119,7 +121,7 @@ def betti_depth(table: pd.DataFrame, class_names: list[str], known: dict | None 
     return fig
 
 
-def persistence_diagrams(result: Homology, class_names: list[str], title: str = "") -> Figure:
+def persistence_diagrams(result: Homology, class_names: list[str], title: str = "", unit: str = "class") -> Figure:
     """A panel per layer and class: the Euclidean persistence diagrams of the class's subsample, its
     diameter scaled to 1 (so the axes are shared); H0 bars that never die are left out. Layers run
     down the rows when there are more layers than classes (a deep net on two classes), else across."""
@@ -128,7 +130,8 @@ def persistence_diagrams(result: Homology, class_names: list[str], title: str = 
     n_rows, n_cols = (len(layers), len(classes)) if by_row else (len(classes), len(layers))
     fig = new_figure(max(1.0 + 1.9 * n_cols, 5.5), 1.3 + 1.8 * n_rows)
     axes = fig.subplots(n_rows, n_cols, sharex=True, sharey=True, squeeze=False)
-    fig.suptitle(title or "persistence diagrams of each class's subsample, by layer (diameter scaled to 1)", fontsize=10)
+    fig.suptitle(title or f"persistence diagrams of each {unit}'s subsample, by layer (diameter scaled to 1)",
+                 fontsize=10)
     top = max((float(d[np.isfinite(d[:, 1]), 1].max(initial=0)) for per in result.layers.values()
                for m in per.values() for d in m.diagrams), default=1.0) * 1.05 or 1.0
     for i, layer in enumerate(layers):
@@ -142,7 +145,8 @@ def persistence_diagrams(result: Homology, class_names: list[str], title: str = 
             ax.set_xlim(-0.03 * top, top)  # H0's births are all 0: keep them off the axis line
             ax.set_ylim(0, top)
             ax.tick_params(labelsize=7)
-            row_label, col_label = (layer, f"class {class_names[c]}") if by_row else (f"class {class_names[c]}", layer)
+            name = f"{unit} {class_names[c]}"
+            row_label, col_label = (layer, name) if by_row else (name, layer)
             if row == 0:
                 ax.set_title(col_label, fontsize=10)
             if col == 0:
@@ -154,10 +158,10 @@ def persistence_diagrams(result: Homology, class_names: list[str], title: str = 
     return fig
 
 
-def diagram_distances(table: pd.DataFrame, class_names: list[str], title: str = "") -> Figure:
+def diagram_distances(table: pd.DataFrame, class_names: list[str], title: str = "", unit: str = "class") -> Figure:
     """How far each layer's diagrams are from the previous layer's: the measures ``between_layers``
     (measures.MEASURES: bottleneck and 1-Wasserstein; rows) in each homology dimension (columns), a
-    line per class, x = the layer arrived at."""
+    line per class (``unit``), x = the layer arrived at."""
     distances = [m for m in MEASURES if m.between_layers]
     dims = sorted({m.dimension(column) for m in distances for column in m.columns(table)})
     fig = new_figure(1.5 + 3.6 * max(len(dims), 1), 0.4 + 3.2 * len(distances))
@@ -184,7 +188,7 @@ def diagram_distances(table: pd.DataFrame, class_names: list[str], title: str = 
             ax.grid(alpha=0.3)
             ax.set_ylim(bottom=0)
     fig.supylabel("distance (diagrams of unit-diameter clouds)", fontsize=10)
-    handles = [Line2D([], [], color=color, marker="o", markersize=4, label=f"class {class_names[c]}")
+    handles = [Line2D([], [], color=color, marker="o", markersize=4, label=f"{unit} {class_names[c]}")
                for c, color in zip(classes, colors)]
     fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 5), fontsize=8.5)
     return fig

@@ -284,9 +284,16 @@ def ablation_effects(table: pd.DataFrame, title: str = "", alpha: float = 0.05,
     silencing; stars mark p < alpha (the top-k hurt more than any but a share alpha of random draws).
 
     ``table``: ``nntopo.analysis.ablation.COLUMNS`` (cluster, size, acc_cluster_before, acc_cluster_after,
-    acc_other_before, acc_other_after, random_mean, random_std, p_value).
+    acc_other_before, acc_other_after, random_mean, random_std, p_value); a regressor's gives the mean
+    squared error in their place (mse_cluster_before, mse_cluster_after, mse_other_before,
+    mse_other_after; random_mean, random_std of the cluster's error), drawn the same way: a cluster is
+    hurt when its error rises, and the axis turns logarithmic when the errors span more than 30-fold.
     ``empty``: what an empty table means (no clusters; or why the ablation was skipped).
     """
+    regression = "mse_cluster_before" in table.columns
+    score = "mse" if regression else "acc"
+    before, after = f"{score}_cluster_before", f"{score}_cluster_after"
+    what = "mean squared error" if regression else "accuracy"
     table = table.sort_values("size", ascending=False).head(max_clusters).sort_values("cluster")
     fig = new_figure(max(7.0, 0.75 * len(table) + 3), 6.4)
     own, other = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1.3])
@@ -303,29 +310,40 @@ def ablation_effects(table: pd.DataFrame, title: str = "", alpha: float = 0.05,
                  zorder=2)
     own.scatter(x + 0.2, table["random_mean"], marker="D", s=30, facecolor="white", edgecolor="0.3", zorder=3,
                 label="k random silenced (mean ± sd)")
-    own.scatter(x - 0.2, table["acc_cluster_before"], marker="o", s=40, color="0.6", zorder=3, label="all neurons")
-    own.scatter(x, table["acc_cluster_after"], marker="s", s=55, color=colors, edgecolor="black", linewidth=0.6,
+    own.scatter(x - 0.2, table[before], marker="o", s=40, color="0.6", zorder=3, label="all neurons")
+    own.scatter(x, table[after], marker="s", s=55, color=colors, edgecolor="black", linewidth=0.6,
                 zorder=4, label="top-k silenced")
-    for xi, before, after in zip(x, table["acc_cluster_before"], table["acc_cluster_after"]):
-        own.plot([xi - 0.2, xi], [before, after], color="0.5", linewidth=0.8, zorder=1)
-    values = pd.concat([table["acc_cluster_before"], table["acc_cluster_after"],
+    for xi, was, now in zip(x, table[before], table[after]):
+        own.plot([xi - 0.2, xi], [was, now], color="0.5", linewidth=0.8, zorder=1)
+    values = pd.concat([table[before], table[after],
                         table["random_mean"] - table["random_std"], table["random_mean"] + table["random_std"]])
     values = values[np.isfinite(values)]
     low, high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
     pad = max(0.1 * (high - low), 0.002)
-    own.set_ylim(max(low - pad, 0.0), min(high + 2 * pad, 1.0 + 2 * pad))
-    for xi, (after, p) in enumerate(zip(table["acc_cluster_after"], table["p_value"])):
+    if not regression:
+        own.set_ylim(max(low - pad, 0.0), min(high + 2 * pad, 1.0 + 2 * pad))
+    else:
+        positive = values[values > 0]
+        if len(positive) and high > 30 * float(positive.min()):  # a rise of decades: each shows on a log axis
+            own.set_yscale("log")
+            own.set_ylim(float(positive.min()) / 1.5, high * 2.5)
+        else:
+            own.set_ylim(max(low - pad, 0.0), high + 2 * pad)
+    for xi, (now, p) in enumerate(zip(table[after], table["p_value"])):
         if p < alpha:
-            own.annotate("*", (xi, after), xytext=(0, 6), textcoords="offset points", ha="center", fontsize=13)
-    own.set_ylabel("accuracy on the cluster's points")
+            own.annotate("*", (xi, now), xytext=(0, 6), textcoords="offset points", ha="center", fontsize=13)
+    own.set_ylabel(f"{what} on the cluster's points")
     # Legends beside the panels: inside they would cover points at either end of the zoomed axis.
     own.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    hurt = int(((table["p_value"] < alpha) & (table["acc_cluster_after"] < table["random_mean"])).sum())
-    own.set_title(f"{textwrap.fill(title, 70)}\n{hurt} of {len(table)} clusters hurt more by their top-k than by "
-                  f"random neurons (* p < {alpha})", fontsize=10)
-    other.plot(x, table["acc_other_before"], "o-", color="0.6", label="all neurons")
-    other.plot(x, table["acc_other_after"], "s-", color="black", label="cluster's top-k silenced")
-    other.set_ylabel("accuracy,\nother points")
+    worse = table[after] > table["random_mean"] if regression else table[after] < table["random_mean"]
+    hurt = int(((table["p_value"] < alpha) & worse).sum())
+    verdict = (f"{hurt} of {len(table)} clusters whose error rises more without their top-k\nthan without random "
+               f"neurons (* p < {alpha})" if regression else
+               f"{hurt} of {len(table)} clusters hurt more by their top-k than by random neurons (* p < {alpha})")
+    own.set_title(f"{textwrap.fill(title, 70)}\n{verdict}", fontsize=10)
+    other.plot(x, table[f"{score}_other_before"], "o-", color="0.6", label="all neurons")
+    other.plot(x, table[f"{score}_other_after"], "s-", color="black", label="cluster's top-k silenced")
+    other.set_ylabel("mean squared error,\nother points" if regression else "accuracy,\nother points")
     other.set_xticks(x, [f"c{c}\nn={n}" for c, n in zip(table["cluster"], table["size"])], fontsize=8)
     other.set_xlabel("cluster")
     other.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))

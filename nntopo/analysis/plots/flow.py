@@ -13,8 +13,14 @@ from matplotlib.patches import Patch
 
 from nntopo.plotting import darker, MAX_CLUSTERS, natural_sort_key, new_figure, no_data, series_colors
 
-def agreement_heatmap(matrix: pd.DataFrame, purity: pd.Series, title: str = "", metric: str = "ARI") -> Figure:
-    """Methods x methods agreement (e.g. ARI on the points both assign), and each method's purity."""
+PURITY = "purity: share of assigned points\nin their cluster's majority class"
+EXPLAINED = "explained variance: share of the target's\nvariance the clusters explain"  # a regressor's purity
+
+
+def agreement_heatmap(matrix: pd.DataFrame, purity: pd.Series, title: str = "", metric: str = "ARI",
+                      purity_label: str = PURITY) -> Figure:
+    """Methods x methods agreement (e.g. ARI on the points both assign), and each method's purity (a
+    regressor's: the explained variance of its target, ``purity_label`` ``EXPLAINED``)."""
     fig = new_figure(9.5, 4.4)
     heat, bars = fig.subplots(1, 2, width_ratios=[1.3, 1])
     names = list(matrix.index)
@@ -32,7 +38,7 @@ def agreement_heatmap(matrix: pd.DataFrame, purity: pd.Series, title: str = "", 
     bars.set_yticks(range(len(purity)), list(purity.index))
     bars.invert_yaxis()
     bars.set_xlim(0, 1)
-    bars.set_xlabel("purity: share of assigned points\nin their cluster's majority class")
+    bars.set_xlabel(purity_label)
     for i, value in enumerate(purity.to_numpy()):
         bars.text(value - 0.02, i, f"{value:.2f}", ha="right", va="center", color="white", fontsize=9)
     fig.suptitle(title)
@@ -68,7 +74,8 @@ def _band_path(x0: float, x1: float, top0: float, top1: float, width: float):
     return Path(verts, codes)
 
 
-def layer_sankey(labelings: dict, y_true, title: str = "", max_clusters: int = MAX_CLUSTERS) -> Figure:
+def layer_sankey(labelings: dict, y_true, title: str = "", max_clusters: int = MAX_CLUSTERS, targets=None,
+                 target: str = "target") -> Figure:
     """Alluvial diagram of the clusters from the first layer to the last (the output).
 
     ``labelings``: layer name -> (N,) cluster labels (-1: in no cluster), in depth order. One column
@@ -82,17 +89,22 @@ def layer_sankey(labelings: dict, y_true, title: str = "", max_clusters: int = M
     (then size), each next layer's by the barycentre of their points' boxes in the previous column;
     "no cluster" and "other" at the bottom. Within a box, bands leave and arrive in the order of the
     boxes at their other end. Boxes of at least 2 % of the points are named (c<id>, none, other).
+
+    A regressor's (``targets``: (N,) each point's ``target``): a band is coloured by the mean target of
+    its points on a continuous scale with its key, and the first layer's clusters are ordered by their
+    mean target.
     """
     from matplotlib.patches import PathPatch, Rectangle
     from nntopo.analysis.agreement import compositions
     from nntopo.analysis.flow import contingency
-    from nntopo.plotting import class_colors, NOISE_COLOR
+    from nntopo.plotting import class_colors, NOISE_COLOR, TARGET_CMAP, value_colors, value_key, value_norm
 
     layers = list(labelings)
     y_true = np.asarray(y_true, dtype=np.int64)
     n = len(y_true)
     n_classes = int(y_true.max()) + 1 if n else 0
     palette = class_colors(n_classes)
+    targets = None if targets is None else np.asarray(targets, dtype=np.float64)
     merged, others = zip(*(_merge_beyond(np.asarray(labelings[layer], dtype=np.int64), max_clusters)
                            for layer in layers)) if layers else ((), ())
     note = (f"\n(beyond the {max_clusters} largest clusters of a layer, the rest are merged into 'other')"
@@ -101,12 +113,19 @@ def layer_sankey(labelings: dict, y_true, title: str = "", max_clusters: int = M
     ax = fig.subplots()
     fig.suptitle(f"{title + chr(10) if title else ''}clusters from layer to layer: a box is a cluster, as tall as "
                  f"its number of points;\na band: the points going from a cluster into one of the next layer's, "
-                 f"coloured by their majority true label{note}", fontsize=10)
+                 f"coloured by {'their majority true label' if targets is None else f'the mean {target} of its points'}"
+                 f"{note}", fontsize=10)
     if not layers or n == 0:
         no_data(ax, "no clusters")
         return fig
 
     flows = [contingency(a, b, y_true) for a, b in zip(merged[:-1], merged[1:])]
+    if targets is not None:
+        norm = value_norm(targets)
+        for flow, a, b in zip(flows, merged[:-1], merged[1:]):  # contingency's order: by cluster_a, cluster_b
+            means = pd.Series(targets).groupby([a, b]).mean()
+            flow["colour"] = list(value_colors(means.loc[list(zip(flow["cluster_a"], flow["cluster_b"]))].to_numpy(),
+                                               norm, TARGET_CMAP))
     gap = 0.02 * n
     box_w = 0.12
     # Each column: its boxes top to bottom as {cluster: (top, size)}.
@@ -115,7 +134,10 @@ def layer_sankey(labelings: dict, y_true, title: str = "", max_clusters: int = M
         ids, sizes = np.unique(labels, return_counts=True)
         size_of = dict(zip(ids.tolist(), sizes.tolist()))
         special = [c for c in (others[j], -1) if c is not None and c in size_of]
-        if j == 0:
+        if j == 0 and targets is not None:
+            mean_of = pd.Series(targets).groupby(labels).mean()
+            key = {int(c): (float(mean_of[c]), -size_of[c]) for c in ids}
+        elif j == 0:
             clusters, _, composition = compositions(labels, y_true, n_classes)
             key = {int(c): (int(m), -size_of[c]) for c, m in zip(clusters, composition.argmax(axis=1))}
         else:
@@ -146,7 +168,7 @@ def layer_sankey(labelings: dict, y_true, title: str = "", max_clusters: int = M
                 rows = rows[np.argsort(other[rows], kind="stable")]
                 offsets[rows] = np.concatenate([[0], np.cumsum(counts[rows])[:-1]])
         for k, label in enumerate(flow["majority_label"]):
-            color = palette[label]
+            color = palette[label] if targets is None else tuple(flow["colour"].iloc[k])
             ax.add_patch(PathPatch(_band_path(j + box_w / 2, j + 1 - box_w / 2, src_top[k] + out_offset[k],
                                               dst_top[k] + in_offset[k], counts[k]),
                                    facecolor=color, alpha=0.85, edgecolor=darker(color, 0.7), linewidth=0.3,
@@ -176,15 +198,19 @@ def layer_sankey(labelings: dict, y_true, title: str = "", max_clusters: int = M
     ax.set_ylim(height + 0.01 * n, -0.01 * n)
     for spine in ax.spines.values():
         spine.set_visible(False)
-    present = sorted(set().union(*(flow["majority_label"] for flow in flows)))
+    present = sorted(set().union(*(flow["majority_label"] for flow in flows))) if targets is None else []
     handles = [Patch(facecolor=palette[label], edgecolor=darker(palette[label], 0.7), label=str(label))
                for label in present]
+    if targets is not None:
+        value_key(fig, ax, norm, TARGET_CMAP, f"band colour: the mean {target} of its points", shrink=0.7,
+                  aspect=30)
     handles += [Patch(facecolor=_BOX_COLOR, edgecolor="black", label="box: cluster"),
                 Patch(facecolor=NOISE_COLOR, edgecolor="black", label="in no cluster")]
     if any(o is not None for o in others):
         handles.append(Patch(facecolor=_OTHER_COLOR, edgecolor="black", label="other (merged)"))
     # Below the columns, in rows: beside them it would collide with the long title.
-    fig.legend(handles=handles, title="band colour: the majority true label of its points", loc="outside lower center",
+    fig.legend(handles=handles, title="band colour: the majority true label of its points" if targets is None else None,
+               loc="outside lower center",
                ncols=min(len(handles), 13), fontsize=8.5, title_fontsize=9, handlelength=1.5, columnspacing=1.2)
     return fig
 
@@ -200,16 +226,24 @@ def depth_profile(table: pd.DataFrame, title: str = "") -> Figure:
     x is the depth itself (1 = hidden_1), not a depth relative to the model's size: hidden layer k
     then sits at the same x in every model, and a star marks each model's output layer (its last
     point), where the ARI to the output is 1 by definition. The y axes zoom to the data.
+
+    A regression dataset's table (``explained_variance`` and ``probe_r2`` in place of ``purity`` and
+    ``probe_accuracy``, or only those holding values): the share of the target's variance the clusters
+    explain, and the ridge probe's held-out R².
     """
     from matplotlib.lines import Line2D
 
-    panels = (("purity", "purity of the layer's clusters"),
-              ("probe_accuracy", "linear probe: accuracy on the held-out half"),
-              ("ari_output", "ARI with the output layer's clusters"))
+    regression = "explained_variance" in table and ("purity" not in table or table["purity"].isna().all())
+    panels = ((("explained_variance", "share of the target's variance the clusters explain"),
+               ("probe_r2", "ridge probe: R² on the held-out half")) if regression else
+              (("purity", "purity of the layer's clusters"),
+               ("probe_accuracy", "linear probe: accuracy on the held-out half"))) + (
+        ("ari_output", "ARI with the output layer's clusters"),)
     models = sorted(dict.fromkeys(table["model"]), key=lambda m: natural_sort_key(str(m)))
     fig = new_figure(13.0, 4.4)
     axes = fig.subplots(1, len(panels), sharex=True)
-    fig.suptitle(title or "clusters and linear separability by depth", fontsize=12)
+    fig.suptitle(title or ("clusters and the target's linear predictability by depth" if regression else
+                           "clusters and linear separability by depth"), fontsize=12)
     if table.empty:
         for ax in axes:
             no_data(ax)

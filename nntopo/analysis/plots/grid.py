@@ -19,6 +19,16 @@ _METRICS = (
     ("weight_l2_norm", "weight L2 norm (all layers)", "{:.1f}"),
     ("near_zero_fraction", f"near-zero weights (|w| < {NEAR_ZERO:g})", "{:.1%}"),
 )
+_ERROR = ("test_mse", "test error (mean squared)", "{:.3g}")  # a regressor's, in place of the accuracy
+
+
+def _metrics(table: pd.DataFrame) -> tuple:
+    """The panels of the models' numbers: a classifier's accuracy, or a regressor's error where the table
+    holds no accuracy (a regression dataset's models)."""
+    accuracy = "test_accuracy" in table and table["test_accuracy"].notna().any()
+    if accuracy or "test_mse" not in table:
+        return _METRICS
+    return (_ERROR, *_METRICS[1:])
 
 
 def _model_groups(models: list[str]) -> tuple[list[str], list[str]]:
@@ -43,13 +53,15 @@ def grid_summary(table: pd.DataFrame, title: str = "") -> Figure:
     """Compare models: test accuracy, weight L2 norm and near-zero weight share as grouped bars.
 
     ``table`` has one row per model: ``model`` (a model id such as mlp100-l2-s0), ``test_accuracy``,
-    ``weight_l2_norm``, ``near_zero_fraction``, and optionally ``n_clusters_<method>`` columns, drawn
+    ``weight_l2_norm``, ``near_zero_fraction`` (a regression dataset's models: ``test_mse`` in place of
+    the accuracy, drawn from 0), and optionally ``n_clusters_<method>`` columns, drawn
     as one more panel (a models x methods table of cluster counts). Bars are grouped by architecture
     and seed, one colour per regularization, so regularized and plain models stand side by side.
     """
     table = table.reset_index(drop=True)
     cluster_cols = [c for c in table.columns if str(c).startswith("n_clusters_")]
-    n_panels = len(_METRICS) + (1 if cluster_cols else 0)
+    metrics = _metrics(table)
+    n_panels = len(metrics) + (1 if cluster_cols else 0)
     groups, regs = _model_groups(table["model"].tolist())
     group_names = list(dict.fromkeys(sorted(groups, key=natural_sort_key)))
     reg_names = sorted(set(regs), key=lambda r: (r != "none", r))
@@ -68,7 +80,7 @@ def grid_summary(table: pd.DataFrame, title: str = "") -> Figure:
         members = sorted((i for i in range(len(table)) if groups[i] == g), key=lambda i: (reg_names.index(regs[i]), i))
         for j, i in enumerate(members):
             xs[i] = group_index[g] + (j - (len(members) - 1) / 2) * bar_w
-    for ax, (column, label, fmt) in zip(axes, _METRICS):
+    for ax, (column, label, fmt) in zip(axes, metrics):
         if column not in table or len(table) == 0 or table[column].isna().all():
             # An external network given without its weights has no weight statistics.
             no_data(ax, f"no {column}" if column not in table or len(table) == 0 else "no weights given")
@@ -121,7 +133,7 @@ def grid_summary(table: pd.DataFrame, title: str = "") -> Figure:
         ax.tick_params(which="minor", length=0)
         ax.set_title("clusters found per method", fontsize=11)
     fig.suptitle(title or "models compared", fontsize=13)
-    _turn_crowded_labels(fig, axes[:len(_METRICS)])
+    _turn_crowded_labels(fig, axes[:len(metrics)])
     return fig
 
 

@@ -84,6 +84,9 @@ def write_mapper_page(
     top_k: int = 5,
     js_dir: str | os.PathLike | None = None,
     positions=None,
+    targets=None,
+    outputs=None,
+    levels: Mapping | None = None,
 ) -> list[str]:
     """Write the interactive page of one Mapper graph to ``path`` (atomically).
 
@@ -100,13 +103,17 @@ def write_mapper_page(
     custom_meta: extra (name, value) rows for the page's "Graph" pane.
     js_dir: folder with the fetched JS files (default: see ``embed.js_dirs``).
     positions: (n_nodes, 2) node positions (default: ``graph.graph_layout``, as the static figure).
+    targets, outputs, levels: a regressor's targets and outputs (N x d) and their level sets
+        (``task.levels_of``), whose labels_true and labels_pred are the level sets: nodes are coloured
+        by their mean target and their error (``data.page_data``).
 
     Returns the JS file names that could not be embedded (empty when the page is self-contained;
     otherwise the page carries a visible warning).
     """
     layer = {"name": "graph", "node_ptr": node_ptr, "node_points": node_points, "edges": edges,
              "node_cluster": node_cluster, "positions": positions, "top_neurons": top_neurons}
-    data = page_data([layer], labels_true, labels_pred, class_names=class_names, top_k=top_k)
+    data = page_data([layer], labels_true, labels_pred, class_names=class_names, top_k=top_k, targets=targets,
+                     outputs=outputs, levels=levels)
     if not data["layers"][0]["x"]:
         _write_atomic(Path(path), _empty_page(title))
         return []
@@ -123,6 +130,9 @@ def write_layers_page(
     title: str = "",
     class_names: Sequence[str] | None = None,
     js_dir: str | os.PathLike | None = None,
+    targets=None,
+    outputs=None,
+    levels: Mapping | None = None,
 ) -> list[str]:
     """Write one interactive page of the Mapper graphs of several layers to ``path`` (atomically).
 
@@ -131,12 +141,14 @@ def write_layers_page(
         (n_nodes, 2; default ``graph.graph_layout``) and ``top_neurons``.
     output_clusters: (N,) cluster (-1: none) of every point in the output layer's clustering: nodes
         can be coloured by the majority output cluster of their points.
+    targets, outputs, levels: a regressor's (see ``write_mapper_page``).
 
     A layer picker shows one graph at a time, fitted to the window. Selecting nodes in one layer
     selects their points, and every node of every layer is shaded by the share of its points that
     are selected. Returns the JS file names that could not be embedded (see ``write_mapper_page``).
     """
-    data = page_data(layers, labels_true, labels_pred, output_clusters=output_clusters, class_names=class_names)
+    data = page_data(layers, labels_true, labels_pred, output_clusters=output_clusters, class_names=class_names,
+                     targets=targets, outputs=outputs, levels=levels)
     about = {"Points": data["points_summary"],
              "Layers": ", ".join(f"{layer['name']} ({len(layer['x'])})" for layer in data["layers"]) + " nodes"}
     return _write_page(path, title or "Mapper graphs by layer", data, about, js_dir)

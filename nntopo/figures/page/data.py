@@ -12,9 +12,12 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
+from nntopo import task as tasks
 from nntopo.analysis.ranking import top_rows
 from nntopo.clustering.graph import check_graph, check_labels, graph_layout, node_counts, node_labels, unit_positions
-from nntopo.plotting import NOISE_COLOR, class_colors, cluster_colors
+from nntopo.clustering.plots import node_means
+from nntopo.plotting import (ERROR_CMAP, NOISE_COLOR, TARGET_CMAP, class_colors, cluster_colors, level_colors,
+                             target_name, value_norm)
 
 
 def _neurons_by_cluster(top_neurons, top_k: int) -> dict[int, list[str]]:
@@ -59,7 +62,15 @@ def _ramp(key: str, name: str, cmap: str, low: float, high: float, ends: tuple[s
     return {"key": key, "name": name, "kind": "ramp", "stops": stops, "min": ends[0], "max": ends[1], **extra}
 
 
-def _layer_data(layer: Mapping, labels_true, labels_pred, n_classes: int, output_clusters, top_k: int) -> dict:
+def _values_ramp(key: str, name: str, cmap: str, norm) -> dict:
+    """A colouring by a value of its own units (a target, an error): ``cmap`` over ``norm``'s range, which
+    the page maps a node's value through (``domain``) and the key's ends name."""
+    return _ramp(key, name, cmap, 0.0, 1.0, (f"{norm.vmin:.3g}", f"{norm.vmax:.3g}"),
+                 domain=[float(norm.vmin), float(norm.vmax)])
+
+
+def _layer_data(layer: Mapping, labels_true, labels_pred, n_classes: int, output_clusters, top_k: int,
+                regression: dict | None = None) -> dict:
     """One layer's graph as the page draws it: unit positions (y down), radii, points, node values."""
     name = str(layer.get("name", ""))
     node_ptr, node_points, edges = check_graph(layer["node_ptr"], layer["node_points"], layer["edges"],
@@ -80,7 +91,12 @@ def _layer_data(layer: Mapping, labels_true, labels_pred, n_classes: int, output
     sizes = np.diff(node_ptr)
     radius = 0.12 + 0.33 * np.sqrt(sizes / max(sizes.max(initial=1), 1))  # nearest node ~1 unit away
     majority, _, accuracy = node_labels(node_ptr, node_points, labels_true, labels_pred, n_classes)
-    values = {"label": majority.tolist(), "accuracy": np.round(accuracy, 4).tolist()}
+    if regression is None:
+        values = {"label": majority.tolist(), "accuracy": np.round(accuracy, 4).tolist()}
+    else:  # the level sets stand in for classes; the mean target and error for the accuracy
+        values = {"label": majority.tolist(),
+                  "target": _rounded(node_means(node_ptr, node_points, regression["values"])),
+                  "error": _rounded(node_means(node_ptr, node_points, regression["errors"]))}
     if node_cluster is not None:
         values["cluster"] = node_cluster.tolist()
     if output_clusters is not None:  # the majority among the node's points, -1 (none) included
@@ -101,22 +117,54 @@ def _layer_data(layer: Mapping, labels_true, labels_pred, n_classes: int, output
     }
 
 
+def _rounded(values) -> list:
+    """Four significant digits: what a page shows of a value, at a fraction of the JSON."""
+    return [float(f"{v:.4g}") for v in np.asarray(values, dtype=np.float64)]
+
+
+def _regression(targets, outputs, levels, n_points: int) -> dict:
+    """A regressor's points as a page shows them: each target as one number (``task.project``), the
+    output the same way, and the squared error per output value (``task.point_errors`` / d)."""
+    targets, outputs = tasks.targets_2d(targets), tasks.targets_2d(outputs)
+    if targets.shape != outputs.shape or len(targets) != n_points:
+        raise ValueError(f"targets {targets.shape} and outputs {outputs.shape} must both be ({n_points}, d)")
+    return {"values": tasks.project(targets, levels["projection"]),
+            "outputs": tasks.project(outputs, levels["projection"]),
+            "errors": tasks.point_errors(outputs, targets) / targets.shape[1],
+            "mse": tasks.mse(outputs, targets), "relative_l2": tasks.relative_l2(outputs, targets)}
+
+
 def page_data(layers: Sequence[Mapping], labels_true, labels_pred, *, output_clusters=None,
-              class_names: Sequence[str] | None = None, top_k: int = 5) -> dict:
+              class_names: Sequence[str] | None = None, top_k: int = 5, targets=None, outputs=None,
+              levels: dict | None = None) -> dict:
     """What a page embeds (as JSON): the layers' graphs, the points' labels, the colourings.
 
     ``layers``: dicts with name, node_ptr, node_points, edges and optionally node_cluster,
     positions (n_nodes, 2), top_neurons (as ``write_mapper_page`` takes them).
+
+    A regressor's page (``targets`` and ``outputs`` (N x d), ``levels`` their level sets, whose
+    ``labels_true`` and ``labels_pred`` are the level sets of the targets and of the outputs): the
+    classes are the level sets, named by their ranges and coloured as the target; the nodes are
+    coloured by the mean target of their points and by the model's mean squared error on them (each
+    a continuous key with the values at its ends) in place of the accuracy; ``task``, ``target`` (what
+    the target's numbers are), ``targets`` and ``outputs`` (each point's, as one number) and
+    ``errors`` go into the data for the node details.
     """
+    if targets is not None and class_names is None:
+        class_names = tasks.level_set_names(levels)
     labels_true, labels_pred, names = _check_labels(labels_true, labels_pred, class_names)
     n_points = len(labels_true)
     if output_clusters is not None:
         output_clusters = np.asarray(output_clusters, dtype=np.int64).ravel()
         if len(output_clusters) != n_points or (output_clusters < -1).any():
             raise ValueError(f"output_clusters must hold one cluster (or -1) for each of the {n_points} points")
-    data_layers = [_layer_data(layer, labels_true, labels_pred, len(names), output_clusters, top_k)
+    regression = None if targets is None else _regression(targets, outputs, levels, n_points)
+    data_layers = [_layer_data(layer, labels_true, labels_pred, len(names), output_clusters, top_k, regression)
                    for layer in layers]
 
+    if regression is not None:
+        return _regression_data(data_layers, labels_true, labels_pred, names, output_clusters, regression,
+                                target_name(levels))
     colourings = [_category("label", "majority true label", names, class_colors(len(names)), none=False)]
     if output_clusters is not None:
         n = int(output_clusters.max(initial=-1)) + 1
@@ -142,4 +190,42 @@ def page_data(layers: Sequence[Mapping], labels_true, labels_pred, *, output_clu
         "colourings": colourings,
         "points_summary": f"{n_points} points, {int(correct.sum())} predicted right ({correct.mean():.2%})"
         if n_points else "no points",
+    }
+
+
+def _regression_data(data_layers: list, labels_true, labels_pred, names: list[str], output_clusters,
+                     regression: dict, target: str) -> dict:
+    """``page_data`` of a regressor: the colourings by mean target, error and level set (cluster and
+    output cluster as a classifier's), and each point's target, output and error for the details."""
+    colourings = [_values_ramp("target", f"mean {target}", TARGET_CMAP, value_norm(regression["values"])),
+                  _values_ramp("error", "error (mean squared, per output value)", ERROR_CMAP,
+                               value_norm([v for layer in data_layers for v in layer["values"]["error"]], low=0.0)),
+                  _category("label", f"majority level set of the {target}", names, level_colors(len(names)),
+                            none=False)]
+    if output_clusters is not None:
+        n = int(output_clusters.max(initial=-1)) + 1
+        colourings.append(_category("output", "majority output-layer cluster", [str(c) for c in range(n)],
+                                    cluster_colors(n), none=True))
+    with_clusters = [layer["cluster"] for layer in data_layers if layer["cluster"] is not None]
+    if with_clusters:
+        n = max(max(c, default=-1) for c in with_clusters) + 1
+        colourings.append(_category("cluster", "cluster (this layer's clustering)", [str(c) for c in range(n)],
+                                    cluster_colors(n), none=True))
+    colourings.append(_ramp("selection", "share of its points selected", "OrRd", 0.25, 1.0, (">0%", "100%"),
+                            kind="selection", zero="#e4e4e4"))
+    n_points = len(labels_true)
+    return {
+        "task": tasks.REGRESSION,
+        "target": target,
+        "classes": names,
+        "labels": labels_true.tolist(),
+        "preds": labels_pred.tolist(),
+        "targets": _rounded(regression["values"]),
+        "outputs": _rounded(regression["outputs"]),
+        "errors": _rounded(regression["errors"]),
+        "output": None if output_clusters is None else output_clusters.tolist(),
+        "layers": data_layers,
+        "colourings": colourings,
+        "points_summary": f"{n_points} points, mean squared error {regression['mse']:.4g}, relative L2 error "
+                          f"{regression['relative_l2']:.2%}" if n_points else "no points",
     }

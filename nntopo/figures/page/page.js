@@ -15,12 +15,20 @@
   function pct(x, digits) { return (100 * x).toFixed(digits) + "%"; }
   function item(c, v) { return v < 0 ? c.none : c.items[v]; }
   function ramp(c) { return c.interp || (c.interp = d3.interpolateRgbBasis(c.stops)); }
+  // A value of its own units (a regressor's target, error) runs over the colouring's domain.
+  function along(c, v) {
+    if (!c.domain) return v;
+    var span = c.domain[1] - c.domain[0];
+    return Math.min(1, Math.max(0, span > 0 ? (v - c.domain[0]) / span : 0.5));
+  }
   function fill(d) {
     var c = byKey[colour];
     if (c.kind === "selection") return share[d.l][d.i] > 0 ? ramp(c)(share[d.l][d.i]) : c.zero;
     var v = L[d.l].values[c.key][d.i];
-    return c.kind === "ramp" ? ramp(c)(v) : item(c, v).colour;
+    if (c.kind === "ramp" && (v === null || !isFinite(v))) return "#b8b8b8";
+    return c.kind === "ramp" ? ramp(c)(along(c, v)) : item(c, v).colour;
   }
+  function num(x) { return Number(x).toPrecision(3); }
   // "a: 3 (75%), b: 1 (25%)": the commonest values first (ties: in value order).
   function tally(values, label, limit, withShare) {
     var counts = new Map();
@@ -192,6 +200,7 @@
 
   // --- node details --------------------------------------------------------------------------------
   function showTip(d, x, y) {
+    if (D.task === "regression") return showRegressionTip(d, x, y);
     var l = L[d.l], i = d.i, pts = members(l, i), n = pts.length;
     var right = function (p) { return D.labels[p] === D.preds[p]; };
     var wrong = pts.filter(function (p) { return !right(p); });
@@ -205,6 +214,42 @@
       tip.append("div").text("most common mistakes: " + tally(wrong.map(function (p) {
         return names[D.labels[p]] + "\u2192" + names[D.preds[p]]; }), String, 3, false));
     }
+    extras(l, i, pts, d, n);
+    var list = tip.append("div").attr("class", "points");
+    list.append("small").text("points, test index:true label (wrong ones first, in red, as index:true\u2192predicted): ");
+    list.append("br");
+    list.selectAll("span.p").data(wrong.concat(pts.filter(right)).slice(0, TIP_POINTS)).join("span")
+      .attr("class", function (p) { return right(p) ? "p" : "p wrong"; })
+      .text(function (p) { return p + ":" + names[D.labels[p]] + (right(p) ? "" : "\u2192" + names[D.preds[p]]); });
+    if (n > TIP_POINTS) list.append("span").text("\u2026 and " + (n - TIP_POINTS) + " more");
+    tip.style("display", "block");
+    place(x, y);
+  }
+  // A regressor's node: its mean target and error, its level sets, its points with the largest errors first.
+  function showRegressionTip(d, x, y) {
+    var l = L[d.l], i = d.i, pts = members(l, i), n = pts.length;
+    var off = function (p) { return D.labels[p] !== D.preds[p]; };
+    tip.selectAll("*").remove();
+    tip.append("b").text("node " + i + (L.length > 1 ? " of " + l.name : ""));
+    tip.append("div").text(n + " points, mean " + D.target + " " + num(l.values.target[i])
+      + ", mean squared error " + num(l.values.error[i]));
+    tip.append("div").text("level sets of the " + D.target + ": " + tally(pts.map(function (p) { return D.labels[p]; }),
+      function (v) { return names[v]; }, 0, true));
+    extras(l, i, pts, d, n);
+    var list = tip.append("div").attr("class", "points");
+    list.append("small").text("points, index: " + D.target + "\u2192output, largest errors first (red: the output "
+      + "in another level set): ");
+    list.append("br");
+    var order = pts.slice().sort(function (a, b) { return D.errors[b] - D.errors[a] || a - b; });
+    list.selectAll("span.p").data(order.slice(0, TIP_POINTS)).join("span")
+      .attr("class", function (p) { return off(p) ? "p wrong" : "p"; })
+      .text(function (p) { return p + ": " + num(D.targets[p]) + "\u2192" + num(D.outputs[p]); });
+    if (n > TIP_POINTS) list.append("span").text("\u2026 and " + (n - TIP_POINTS) + " more");
+    tip.style("display", "block");
+    place(x, y);
+  }
+  // The lines every node's details share: its cluster and top neurons, output clusters, selection.
+  function extras(l, i, pts, d, n) {
     if (l.cluster) {
       var c = l.cluster[i], top = l.neurons[c], ranked = Object.keys(l.neurons).length > 0;
       tip.append("div").text(c < 0 ? "cluster: none" : "cluster " + c + (!ranked ? ""
@@ -216,15 +261,6 @@
     }
     if (nSelected) tip.append("div").text("selected: " + Math.round(share[d.l][i] * n) + " of " + n + " points ("
       + pct(share[d.l][i], 0) + ")");
-    var list = tip.append("div").attr("class", "points");
-    list.append("small").text("points, test index:true label (wrong ones first, in red, as index:true\u2192predicted): ");
-    list.append("br");
-    list.selectAll("span.p").data(wrong.concat(pts.filter(right)).slice(0, TIP_POINTS)).join("span")
-      .attr("class", function (p) { return right(p) ? "p" : "p wrong"; })
-      .text(function (p) { return p + ":" + names[D.labels[p]] + (right(p) ? "" : "\u2192" + names[D.preds[p]]); });
-    if (n > TIP_POINTS) list.append("span").text("\u2026 and " + (n - TIP_POINTS) + " more");
-    tip.style("display", "block");
-    place(x, y);
   }
   function place(x, y) {
     var box = tip.node().getBoundingClientRect(), gap = 14;
