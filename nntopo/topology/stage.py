@@ -8,9 +8,10 @@ are in nntopo.topology.homology, the table's measures in nntopo.topology.measure
 and writes the files and saves the figures.
 
 A regression's classes are the level sets of its target (nntopo.task): each level set's points are
-measured as a class's, in every layer, named by its range of target values; the files record the task and
-the level sets (``task``, ``level_sets``), and the summary reports each model's error where a classifier's
-has its accuracy.
+measured as a class's, in every layer, named by its range of target values, and then the whole cloud (every
+level set's measured points together, one more "class" named ``all`` after the level sets); the files record
+the task and the level sets (``task``, ``level_sets``), and the summary reports each model's error where a
+classifier's has its accuracy.
 """
 
 from __future__ import annotations
@@ -29,6 +30,17 @@ from nntopo.topology.measures import measure_row
 
 # Rows of the tables: what a row is about, then the measures.
 KEYS = ["dataset", "model", "layer", "depth", "class", "class_name"]
+WHOLE = "all"  # a regression's whole cloud, measured after its level sets
+
+
+def _whole(levels: dict | None) -> int | None:
+    """The key of a regression's whole cloud (one past its last level set); None for a classifier."""
+    return None if levels is None else int(levels["n"])
+
+
+def _named(c: int, names: list[str], unit: str, whole: int | None) -> str:
+    """How the log names class ``c``: "class 3", "level set 0.12 to 0.57", or "all points" (``whole``)."""
+    return "all points" if c == whole else f"{unit} {names[c]}"
 
 
 def _unit(attrs) -> str:
@@ -87,12 +99,15 @@ def input_homology(dataset: str, settings: dict, output, *, data_dir, download: 
     task = {} if levels is None else {"task": tasks.REGRESSION, "level_sets": json.dumps(levels)}
     unit = _unit(task)
     points = homology_points(labels, settings, unit)  # per class, indices into the analysed points
+    names = list(dataset_.classes if levels is None else (*tasks.level_set_names(levels), WHOLE))
+    if levels is not None:  # a level set is a range of the target, not a kind of point: the whole cloud too
+        points[_whole(levels)] = np.sort(np.concatenate(list(points.values())))
     # The subsample is chosen in the input, where every image is itself, and kept in every layer.
     subsample = {c: idx[homology.furthest_point_sample(x[idx], min(settings["diagram_points"], len(idx)))]
                  for c, idx in points.items()}
-    names = list(dataset_.classes if levels is None else tasks.level_set_names(levels))
     known = store.read_attrs(data_file).get("known_betti", "{}") if data_file else "{}"
-    layer = {c: measure(x[idx], _positions(idx, subsample[c]), settings, f"input, {unit} {names[c]}", log)
+    layer = {c: measure(x[idx], _positions(idx, subsample[c]), settings,
+                        f"input, {_named(c, names, unit, _whole(levels))}", log)
              for c, idx in points.items()}
     attrs = store.provenance(dataset, "", settings["seed"], settings, class_names=json.dumps(names),
                               known_betti=known, **measured.attrs(), **_parameters(settings), **task)
@@ -115,9 +130,9 @@ def model_homology(activations_path, input_path, settings: dict, outputs, log=pr
                                  f"holds {json.dumps(acts.points)}{stale}")
     if tasks.levels_from_attrs(first.attrs) != acts.levels:
         raise store.StoreError(f"{input_path} and {activations_path} are not of the same task and level sets{stale}")
-    unit = _unit(acts.attrs)
+    unit, whole = _unit(acts.attrs), _whole(acts.levels)
     for c, idx in first.points.items():
-        if idx.max(initial=-1) >= len(acts.labels) or not np.all(acts.labels[idx] == c):
+        if idx.max(initial=-1) >= len(acts.labels) or not (c == whole or np.all(acts.labels[idx] == c)):
             raise store.StoreError(f"{activations_path} and {input_path} disagree on the points of {unit} {c}{stale}")
     names = json.loads(first.attrs["class_names"])
     layers = {INPUT_LAYER: first.layers[INPUT_LAYER]}
@@ -125,8 +140,8 @@ def model_homology(activations_path, input_path, settings: dict, outputs, log=pr
     for name in store.layer_names(len(acts.hidden)):  # hidden_1 .. output
         values = acts.layer(name)
         previous = layers[name] = {
-            c: measure(values[idx], _positions(idx, first.subsample[c]), settings, f"{name}, {unit} {names[c]}", log,
-                       previous[c])
+            c: measure(values[idx], _positions(idx, first.subsample[c]), settings,
+                       f"{name}, {_named(c, names, unit, whole)}", log, previous[c])
             for c, idx in first.points.items()
         }
     attrs = store.provenance(acts.attrs["dataset"], acts.attrs["model"], acts.attrs["seed"], settings,

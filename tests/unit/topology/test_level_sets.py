@@ -2,7 +2,8 @@
 
 A circle whose target is its height y: three level sets (the terciles of y) are the bottom arc (one
 component), the two side arcs at middle heights (two components) and the top arc (one), none with a loop,
-while the whole circle has one component and one loop. The model stage carries the level sets' names and
+while the whole circle has one component and one loop: it is measured after the level sets, as one more
+"class" named all. The model stage carries the level sets' names and
 refuses an input file of other level sets; the summary gives each model's error where it gives accuracy.
 The circle goes through the real preparation of a user's arrays dataset (task: regression).
 """
@@ -71,9 +72,12 @@ def test_the_input_of_a_regression_dataset_is_measured_per_level_set(tmp_path):
     _, height = circle_with_height()
     levels = tasks.levels_of(height, 3)
     assert (result.attrs["task"], json.loads(result.attrs["level_sets"])) == (tasks.REGRESSION, levels)
-    assert json.loads(result.attrs["class_names"]) == list(tasks.level_set_names(levels))
-    assert [measured.betti[-1].tolist() for measured in result.layers["input"].values()] == [[1, 0], [2, 0], [1, 0]]
+    assert json.loads(result.attrs["class_names"]) == [*tasks.level_set_names(levels), "all"]
+    assert [measured.betti[-1].tolist() for measured in result.layers["input"].values()] == [
+        [1, 0], [2, 0], [1, 0], [1, 1]]
+    assert np.array_equal(result.points[3], np.arange(N))  # the whole: every level set's points
     assert sum(line.startswith("input, level set ") for line in logged) == 3
+    assert sum(line.startswith("input, all points: betti [1, 1]") for line in logged) == 1
 
 
 def regression_files(folder, levels_of_activations=None):
@@ -103,9 +107,9 @@ def test_a_regressors_layers_are_measured_per_level_set(tmp_path):
     assert any(line.startswith("hidden_1, level set ") for line in logged)
     table = pd.read_csv(outputs.table)
     hidden = table[table["layer"] == "hidden_1"]
-    assert hidden["class_name"].tolist() == list(tasks.level_set_names(levels))
-    assert hidden["b0"].tolist() == [1, 2, 1] and hidden["b1"].tolist() == [0, 0, 0]  # twice the circle: the same
-    assert (table[table["layer"] == "output"]["b1"] == 0).all()  # the height alone: intervals
+    assert hidden["class_name"].tolist() == [*tasks.level_set_names(levels), "all"]
+    assert hidden["b0"].tolist() == [1, 2, 1, 1] and hidden["b1"].tolist() == [0, 0, 0, 1]  # twice the circle
+    assert (table[table["layer"] == "output"]["b1"] == 0).all()  # the height alone: intervals, no loop
 
 
 def test_an_input_file_of_other_level_sets_is_refused(tmp_path):
