@@ -9,6 +9,7 @@ mean target and error of a cluster, node or band is worked out here from the poi
 from __future__ import annotations
 
 import json
+import re
 from types import SimpleNamespace
 
 import numpy as np
@@ -26,6 +27,7 @@ from nntopo.analysis.ranking import error_summary, rank_neurons
 from nntopo.clustering import plots as cluster_plots
 from nntopo.figures.draw import draw_figure
 from nntopo.figures.page import page_const, page_data, write_mapper_page
+from tests.unit.figures.test_mapper_page import chromium, drawn_nodes, real_js_dir, render_dom  # noqa: F401 (fixtures)
 
 MODEL = "mlp8-none-s0"
 ERROR_OF_QUADRANT = np.array([0.01, 0.02, 0.04, 0.3])  # the output's offset in quadrants 0..3
@@ -286,3 +288,36 @@ def test_level_colours_follow_the_target_colour_map():
     assert (norm.vmin, norm.vmax) == (2.5, 3.5)  # a constant value still gets a scale
     colours = plotting.value_colors([np.nan, 1.0], plotting.value_norm([0.0, 1.0]), "viridis")
     assert tuple(colours[0]) == plotting.NOISE_COLOR and tuple(colours[1]) == to_rgba(colormaps["viridis"](1.0))
+
+
+# --- the page in a real browser, offline -------------------------------------------------------------
+
+def css_rgb(text: str) -> tuple[float, ...]:
+    """A fill D3 wrote, "rgb(r, g, b)", as matplotlib's 0..1 values."""
+    return tuple(int(v) / 255 for v in re.fullmatch(r"rgb\((\d+), (\d+), (\d+)\)", text).groups())
+
+
+def test_browser_colours_a_regressors_nodes_and_details(case, tmp_path, chromium, real_js_dir):
+    g = case.graph
+    path = tmp_path / "page.html"
+    assert write_mapper_page(path, g["node_ptr"], g["node_points"], g["edges"],
+                             tasks.level_sets(case.target, case.levels), tasks.level_sets(case.output, case.levels),
+                             node_cluster=g["node_cluster"], positions=g["positions"], targets=case.target,
+                             outputs=case.output, levels=case.levels, js_dir=real_js_dir) == []
+    errors = node_means(case, case.errors)
+    worst = int(np.argmax(errors))
+    dom = render_dom(chromium, path, tmp_path, fragment=f"colour=error&tip={worst}")
+    stops = next(c for c in page_const(path.read_text())["colourings"] if c["key"] == "error")["stops"]
+    fills = {int(n["data-node"]): n["fill"] for n in drawn_nodes(dom)}
+    assert len(fills) == 16
+    # The largest error is the key's top end; the error-free quadrants sit at its bottom end.
+    assert css_rgb(fills[worst]) == pytest.approx(to_rgba(stops[-1])[:3], abs=1 / 255)
+    assert css_rgb(fills[0]) == pytest.approx(to_rgba(stops[0])[:3], abs=2 / 255)
+    legend = re.search(r'<div id="legend">.*?</div>\s*<h2>', dom, re.S).group(0)
+    assert "Colour: error (mean squared, per output value)" in legend and f"{errors.max():.3g}" in legend
+    tip = re.search(r'<div id="tip"[^>]*>(.*?)</div>\s*<script', dom, re.S).group(1)
+    found = re.search(r"(\d+) points, mean target ([\d.]+), mean squared error ([\d.e-]+)", tip)
+    members = case.node == worst
+    assert found and int(found[1]) == members.sum()
+    assert float(found[2]) == pytest.approx(case.target[members].mean(), rel=5e-3)
+    assert float(found[3]) == pytest.approx(errors[worst], rel=5e-3)
