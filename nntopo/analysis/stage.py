@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
 from nntopo import store
@@ -244,7 +245,7 @@ def layer_flow(activations_path, cluster_paths: list, flow_path, contingency_pat
     table = flow.layer_flow(labelings, acts.labels, acts.targets)
     names = list(labelings)
     counts = pd.concat([flow.contingency(labelings[a], labelings[b]).assign(layer_a=a, layer_b=b)
-                        for a, b in zip(names, names[1:])], ignore_index=True) if len(names) > 1 else pd.DataFrame(
+                        for a, b in itertools.pairwise(names)], ignore_index=True) if len(names) > 1 else pd.DataFrame(
         columns=["layer_a", "layer_b", "cluster_a", "cluster_b", "count"])
     log(table.to_string(index=False))
     for path, frame in ((flow_path, table), (contingency_path, counts)):
