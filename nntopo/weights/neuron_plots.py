@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from nntopo.clustering.graph import unit_positions
-from nntopo.clustering.plots import draw_graph
+from nntopo.clustering.plots import draw_graph, node_means
 from nntopo.store import NeuronSpace
 from nntopo.plotting import (WEIGHT_CMAP, as_input_shape, channels_last, class_colors, finish_diagram, fit_halves,
                              new_figure, no_data, picture)
@@ -41,10 +41,27 @@ def _summary(space: NeuronSpace) -> str:
     return "; ".join(parts)
 
 
+def _votes(space: NeuronSpace):
+    """A network of one output (a regressor of one target): each node's mean linear path to it (how much
+    the output moves per unit of its neurons' activation) and its symmetric colour scale; None for
+    several outputs, whose nodes are coloured by the output (class) their paths support most."""
+    if space.linear_path.shape[0] != 1:
+        return None
+    path = space.linear_path[0][space.neurons]  # the cloud's neurons, which the nodes' points index
+    votes = node_means(space.graph["node_ptr"], space.graph["node_points"], path)
+    peak = float(np.nanmax(np.abs(votes), initial=0.0)) or 1.0
+    return votes, Normalize(-peak, peak)
+
+
+VOTE = "the output's change per unit of activation\nalong the linear path (node mean)"
+
+
 def neuron_graph(space: NeuronSpace, title: str = "") -> Figure:
     """The Mapper graph of the layer's unit weight vectors, once per colouring, each node coloured by
     its neurons: how many clusters rank them in their top-k (mean; left out without rankings), the
-    class their linear path to the output supports most (majority), and the share alive."""
+    class their linear path to the output supports most (majority), and the share alive. A network of
+    one output (``_votes``): its neurons' mean linear path to that output, red raising it, blue
+    lowering it, in place of the class."""
     graph = space.graph
     node_ptr = np.asarray(graph["node_ptr"], dtype=np.int64)
     counts = np.diff(node_ptr)
@@ -75,6 +92,13 @@ def neuron_graph(space: NeuronSpace, title: str = "") -> Figure:
             clusters = _clusters(space)
             ax.set_title(f"ranked in the top-{space.attrs.get('top_k', 'k')} of how many clusters\n"
                          f"({sum(clusters.values())} clusters of {len(clusters)} clusterings)", fontsize=10)
+        elif panel == "label" and _votes(space) is not None:
+            votes, norm = _votes(space)
+            draw_graph(ax, pos, edges, counts, colormaps[WEIGHT_CMAP](norm(votes)), s_max)
+            bar = fig.colorbar(ScalarMappable(norm, WEIGHT_CMAP), ax=ax, shrink=0.7, location="bottom", pad=0.02)
+            bar.set_label(VOTE, fontsize=8.5)
+            ax.set_title("what the neurons do to the one output along the linear path\n(node mean; red raises it, "
+                         "blue lowers it)", fontsize=10)
         elif panel == "label":
             n_classes = space.linear_path.shape[0]
             palette = class_colors(n_classes)
@@ -157,8 +181,9 @@ def neuron_filters(space: NeuronSpace, image_shape, title: str = "") -> Figure:
     other channel counts as a row of greys; each tile's colours span its own 99th percentile of
     |weight|, since a mean over many neurons is fainter than over few, and the never-lit border pixels
     keep their initial noise. Its area grows with the node's neurons (a wide or tall image fits the
-    same square), it is framed in the colour of the class its neurons' linear paths support most, at
-    the node's place in the graph layout (the neuron_graph figure's)."""
+    same square), it is framed in the colour of the class its neurons' linear paths support most (a
+    network of one output: in the colour of their mean linear path to it, ``_votes``), at the node's
+    place in the graph layout (the neuron_graph figure's)."""
     shape = as_input_shape(image_shape)
     graph = space.graph
     n_nodes = space.n_nodes
@@ -184,6 +209,9 @@ def neuron_filters(space: NeuronSpace, image_shape, title: str = "") -> Figure:
     if len(edges):
         ax.add_collection(LineCollection(pos[edges], colors="0.55", linewidths=0.8, alpha=0.8, zorder=1))
     palette = class_colors(space.linear_path.shape[0])
+    votes = _votes(space)
+    frames = (palette[np.asarray(graph["node_label"])] if votes is None
+              else colormaps[WEIGHT_CMAP](votes[1](votes[0])))
     sizes = np.diff(node_ptr)
     halves = 0.22 + 0.26 * np.sqrt(sizes / sizes.max())  # tile area grows with the node's neurons, as node areas do
     for rank, i in enumerate(np.argsort(-sizes, kind="stable")):  # big tiles below, so small ones stay visible
@@ -194,7 +222,7 @@ def neuron_filters(space: NeuronSpace, image_shape, title: str = "") -> Figure:
         ax.imshow(array, interpolation="nearest", extent=(x - half_w, x + half_w, y - half_h, y + half_h), zorder=z,
                   **style)
         ax.add_patch(Rectangle((x - half_w, y - half_h), 2 * half_w, 2 * half_h, fill=False, zorder=z,
-                               linewidth=2.0, edgecolor=palette[graph["node_label"][i]]))
+                               linewidth=2.0, edgecolor=frames[i]))
         ax.text(x + half_w, y - half_h, str(int(sizes[i])), ha="right", va="bottom", fontsize=6, color="0.15",
                 zorder=z, bbox=dict(boxstyle="square,pad=0.1", facecolor="white", alpha=0.7,
                                                    edgecolor="none"))
@@ -202,6 +230,10 @@ def neuron_filters(space: NeuronSpace, image_shape, title: str = "") -> Figure:
     ax.set_ylim(pos[:, 1].min() - 0.7, pos[:, 1].max() + 0.6)
     ax.set_aspect("equal")
     ax.set_axis_off()
+    if votes is not None:
+        bar = fig.colorbar(ScalarMappable(votes[1], WEIGHT_CMAP), ax=ax, shrink=0.5, location="bottom", pad=0.02)
+        bar.set_label(f"frame: {VOTE.replace(chr(10), ' ')} (corner: neurons in the node)", fontsize=8.5)
+        return fig
     handles = [Line2D([], [], marker="s", linestyle="none", markerfacecolor="none", markeredgewidth=2,
                       markeredgecolor=palette[k], label=str(k)) for k in range(len(palette))]
     fig.legend(handles=handles, title="frame: class the node's neurons support most (corner: neurons in the node)", fontsize=8,

@@ -321,3 +321,31 @@ def test_browser_colours_a_regressors_nodes_and_details(case, tmp_path, chromium
     assert found and int(found[1]) == members.sum()
     assert float(found[2]) == pytest.approx(case.target[members].mean(), rel=5e-3)
     assert float(found[3]) == pytest.approx(errors[worst], rel=5e-3)
+
+
+# --- the space of neurons of a network of one output ---------------------------------------------------
+
+def test_one_outputs_neurons_are_coloured_by_their_path_to_it():
+    """Six neurons with paths -2, -1, 0, 1, 2, 4 to the one output, in three nodes of two: the nodes'
+    mean paths are -1.5, 0.5 and 3, drawn on the weights' map over -3 .. 3."""
+    from nntopo.store import NeuronSpace
+    from nntopo.weights import neuron_plots
+
+    path = np.array([[-2.0, -1.0, 0.0, 1.0, 2.0, 4.0, 9.0]])  # neuron 6 is out of the cloud (zero weights)
+    points = np.eye(6, 4, dtype=np.float64)
+    graph = {"node_ptr": np.array([0, 2, 4, 6]), "node_points": np.arange(6), "edges": np.array([[0, 1], [1, 2]]),
+             "node_component": np.zeros(3, np.int64), "positions": np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]]),
+             "node_alive": np.ones(3), "node_label": np.zeros(3, np.int64), "node_label_share": np.ones(3)}
+    space = NeuronSpace(np.arange(6), points, np.ones(7), np.ones(7, bool), np.zeros(7, np.int64), path, None, [],
+                        graph, [np.zeros((0, 2))], {})
+    fig = neuron_plots.neuron_graph(space)
+    panel = fig.axes[0]
+    assert "the one output" in panel.get_title()
+    drawn = panel.collections[1]
+    order = node_order(drawn.get_offsets(), graph["positions"])
+    expected = colour_of(np.array([-1.5, 0.5, 3.0]), -3.0, 3.0, plotting.WEIGHT_CMAP)
+    np.testing.assert_allclose(drawn.get_facecolors(), expected[order], atol=1e-6)
+    assert colour_bars(fig)[neuron_plots.VOTE] == pytest.approx((-3.0, 3.0))
+    fig = neuron_plots.neuron_filters(space, (2, 2))
+    frames = [p.get_edgecolor() for p in fig.axes[0].patches]
+    np.testing.assert_allclose(sorted(map(tuple, frames)), sorted(map(tuple, expected)), atol=1e-6)
