@@ -66,8 +66,8 @@ class NetworkAblator(Remembered):
 
     def _logits_without(self, silenced: np.ndarray) -> np.ndarray:
         """One full pass of every point with ``silenced`` zeroed: what the faster passes must give."""
-        return external.run(self.network, self.modules, self.x, self.logits.shape[1], self.settings, (self.index, silenced),
-                   task=self.task)[1]
+        return external.run(self.network, self.modules, self.x, self.logits.shape[1], self.settings,
+                            (self.index, silenced), task=self.task)[1]
 
     def _outputs_each(self, sets: list[np.ndarray]):
         parts = [[] for _ in sets]
@@ -88,7 +88,8 @@ class NetworkAblator(Remembered):
     def _batch_axes(self) -> dict:
         """Per module, the batch axis of each tensor its first call returns (None where no one axis grows
         with the batch), from the network run on two and three copies of the first input up to the
-        silenced module's end; the silenced element's under the key None."""
+        silenced module's end; under the key None, 0 when the silenced element's batch axis is its first
+        (as recorded) and its units lie on another, else None."""
         shapes, elements = [], []
         for n in (2, 3):
             trace = _Trace(self.network, self.module)
@@ -98,12 +99,11 @@ class NetworkAblator(Remembered):
                 firsts.setdefault(call.module, call)
             shapes.append({module: [None if t is None else tuple(t.shape) for t in call.leaves]
                            for module, call in firsts.items() if call.end is not None})
-            elements.append(tuple(external.element_of(trace.first.output, self.element, "the silenced module").shape))
+            elements.append(tuple(self._element(trace.first.output).shape))
         axes = {module: [_batch_axis(two, three) for two, three in zip(leaves, shapes[1][module])]
                 for module, leaves in shapes[0].items() if len(leaves) == len(shapes[1].get(module, ()))}
-        axes[None] = _batch_axis(*elements)
-        if axes[None] == self.settings["unit_axis"] % len(elements[0]):
-            axes[None] = None
+        stackable = _batch_axis(*elements) == 0 and self.settings["unit_axis"] % len(elements[0]) != 0
+        axes[None] = 0 if stackable else None
         return axes
 
     @functools.cached_property
@@ -125,10 +125,13 @@ class NetworkAblator(Remembered):
                 group = sets[first:first + stack]
                 with _Served(kept, len(group), self._batch_axes), self._silencing(group, len(x)):
                     output = self.network(torch.cat([x] * len(group)) if len(group) > 1 else x)
-                output = external.checked_output(external.network_output(output, self.settings), len(x) * len(group),
-                                        self.logits.shape[1], self.settings, self.task)
+                output = external.checked_output(external.network_output(output, self.settings),
+                                                 len(x) * len(group), self.logits.shape[1], self.settings, self.task)
                 outputs.extend(part.numpy().copy() for part in output.split(len(x)))
             yield slice(start, start + len(x)), outputs
+
+    def _element(self, output) -> torch.Tensor:
+        return external.element_of(output, self.element, "the silenced module")
 
     def _silencing(self, group: list[np.ndarray], n: int):
         """The hook zeroing each copy's set in every call of the silenced module (one set: as ``run``)."""
@@ -142,18 +145,14 @@ class NetworkAblator(Remembered):
             masks = torch.ones(len(group), self.n_neurons)
             for row, units in zip(masks, group):
                 row[torch.from_numpy(units)] = 0
-            batch = self._batch_axes[None]
 
-            def zero(values):
-                unit = unit_axis % values.ndim
-                mask = masks.to(values.dtype).repeat_interleave(n, dim=0)  # copy s: rows s*n .. s*n + n - 1
-                mask = mask if batch < unit else mask.T
+            def zero(values):  # the batch on axis 0 (``_batch_axes``), copy s's rows s*n .. s*n + n - 1
                 shape = [1] * values.ndim
-                shape[batch], shape[unit] = values.shape[batch], values.shape[unit]
-                return values * mask.reshape(shape)
+                shape[0], shape[unit_axis % values.ndim] = len(values), self.n_neurons
+                return values * masks.to(values.dtype).repeat_interleave(n, dim=0).reshape(shape)
 
         def hook(module, inputs, output):
-            return external.with_element(output, self.element, zero(external.element_of(output, self.element, "the silenced module")))
+            return external.with_element(output, self.element, zero(self._element(output)))
 
         return _Handles([self.module.register_forward_hook(hook)])
 
@@ -207,7 +206,7 @@ class _Call:
 
     def __init__(self, module: nn.Module, start: int, parent: _Call | None, inputs: list[torch.Tensor]):
         self.module, self.start, self.parent, self.end = module, start, parent, None
-        self.inputs = [(tensor, tensor._version) for tensor in inputs]
+        self.inputs = None if inputs is None else [(tensor, tensor._version) for tensor in inputs]  # None: unknown
         self.output, self.leaves, self.versions, self.safe = None, [], [], False
         self.inside = False  # within a call whose output is served: never runs in a silenced pass
 
@@ -236,8 +235,9 @@ class _Trace:
                 pass
 
     def _enter(self, module, args, kwargs):
-        leaves = _leaves((args, kwargs)) or []
-        call = _Call(module, self.clock, self.open[-1] if self.open else None, [t for t in leaves if t is not None])
+        leaves = _leaves((args, kwargs))
+        call = _Call(module, self.clock, self.open[-1] if self.open else None,
+                     None if leaves is None else [t for t in leaves if t is not None])
         self.clock += 1
         self.calls.append(call)
         self.open.append(call)
@@ -247,9 +247,9 @@ class _Trace:
     def _leave(self, module, args, kwargs, output):
         call = self.open.pop()
         call.end, self.clock = self.clock, self.clock + 1
-        leaves = _leaves(output)
-        given = {_storage(t) for t, _ in call.inputs if t.numel()} | self.owned
-        call.safe = (leaves is not None and all(t._version == version for t, version in call.inputs)
+        leaves, inputs = _leaves(output), call.inputs or []
+        given = {_storage(t) for t, _ in inputs if t.numel()} | self.owned
+        call.safe = (leaves is not None and call.inputs is not None and all(t._version == v for t, v in inputs)
                      and not any(t is not None and t.numel() and _storage(t) in given for t in leaves))
         call.inputs = []
         call.leaves = [None if t is None else t.detach() for t in (leaves or [])]
