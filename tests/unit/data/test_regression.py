@@ -102,8 +102,8 @@ def test_a_classifications_labels_keep_their_record(tmp_path):
     (np.ones((8, 2, 2)), np.ones((4, 2, 2)), "regression", "y_train has shape (8, 2, 2); give a regression's targets"),
     (np.arange(3.0), np.arange(4.0), "regression", "3 training points cannot make 4 level sets"),
     (np.arange(8) / 2, np.arange(4) / 2, "classification",
-     "y_train is float64, not integers; labels are class numbers 0..C-1 stored as integers (y.astype(int)), or, for "
-     "real-valued targets, set task: regression in the dataset's entry"),
+     ("y_train is float64, not integers; labels are class numbers 0..C-1 stored as integers (y.astype(int)), or, for "
+      "real-valued targets, set task: regression in the dataset's entry")),
 ])
 def test_bad_targets_are_one_line_and_leave_nothing(tmp_path, y_train, y_test, task, message):
     path = write(tmp_path, y_train, y_test)
