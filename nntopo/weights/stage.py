@@ -61,7 +61,8 @@ def persistence_rows(metrics: dict) -> list[dict]:
 
 
 def stopping_rows(metrics: dict, patience: int, min_delta: float) -> list[dict]:
-    """Per criterion, the epoch early stopping would end training at and the test accuracy there, read
+    """Per criterion, the epoch early stopping would end training at and the test accuracy (a
+    regressor's mean squared error) there, read
     from the whole history (training before a stop does not depend on the criterion). A criterion that
     never fires stops at the last epoch trained (``stopped`` false); validation_loss needs validation.
     When training itself stopped early, a criterion that had not fired by then is left out: when it
@@ -79,7 +80,7 @@ def stopping_rows(metrics: dict, patience: int, min_delta: float) -> list[dict]:
         at = history[(epoch or len(history)) - 1]
         rows.append({**_model_columns(metrics), "criterion": criterion, "patience": patience, "min_delta": min_delta,
                      "stopped": epoch is not None, "epoch": at["epoch"], "epochs_trained": len(history),
-                     "test_accuracy": at["test_accuracy"],
+                     **{key: at[key] for key in ("test_accuracy", "test_mse") if key in at},  # a regressor's: mse
                      "mean_normalized_np": at["neural_persistence"]["mean_normalized"]})
     return rows
 
