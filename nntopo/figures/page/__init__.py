@@ -5,7 +5,8 @@ layers, one at a time behind a layer picker. Both are the same D3 page: graphs i
 (``node_ptr``, ``node_points``, ``edges``, as in ``nntopo.clustering.graph.MapperGraph``) drawn at
 the fixed positions of ``graph.graph_layout`` (the static figures use the same), fitted to the
 window when shown, with zoom and pan. A menu colours the nodes (majority true label, accuracy,
-cluster, the output layer's clusters); a legend beside the graph keys the colours. Hovering a node
+cluster, the output layer's clusters; a regressor's by mean target and error, on continuous keys, and
+by the level set of the target in place of the label); a legend beside the graph keys the colours. Hovering a node
 lists its size, label composition, accuracy, its cluster's top neurons and its points (test
 index:true label, wrong ones in red as index:true->predicted). Clicking a node selects its points
 (shift-click adds or removes a node); every node of every layer is then shaded by the share of its
