@@ -188,12 +188,14 @@ def draw(name, files, tmp_path):
     spec = figures.SPECS[name]
     output = tmp_path / f"{name}.{'html' if spec.write else 'png'}"
     settings = {"max_clusters": 20, "top": 3, "alpha": 0.05, "shown": "hidden_1", "per_cluster": 2}
-    draw_figure(name, {need: files[need] for need in spec.needs}, output, settings, "plane", MODEL, "hidden_1",
+    given = {**files, "layer_clusters": [files["clusters"], files["clusters"]]}  # two layers, the same clusters
+    draw_figure(name, {need: given[need] for need in spec.needs}, output, settings, "plane", MODEL, "hidden_1",
                 "mapper")
     return output
 
 
-@pytest.mark.parametrize("name", ["barplot", "manifold", "ablation", "mapper_graph", "mapper_page", "agreement"])
+@pytest.mark.parametrize("name", ["barplot", "manifold", "ablation", "mapper_graph", "mapper_page", "agreement",
+                                  "heatmap", "sankey", "mapper_layers", "layers_page", "activations"])
 def test_a_regressors_layer_figures_are_drawn_from_its_files(name, files, tmp_path):
     output = draw(name, files, tmp_path)
     if output.suffix == ".png":
