@@ -71,7 +71,6 @@ STUDY = {
     "device": "cpu",
     "analysis": {"points": 300},
     "clustering": {"methods": ["kmeans"], "top_k": 3, "kmeans": {"n_clusters": 4}},
-    "figures": {"embedding": "kmeans"},
     "ablation": {"n_random": 10},
     "homology": {"points_per_class": None, "diagram_points": 20, "k": 8},
 }
