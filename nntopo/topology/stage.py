@@ -218,9 +218,10 @@ def draw_model_figures(homology_path, table_path, outputs) -> None:
     result = store.read_homology(homology_path)
     names = json.loads(result.attrs["class_names"])
     title = _title(result.attrs)
-    plotting.save(plots.persistence_diagrams(result, names, title=f"persistence diagrams by layer\n{title}"),
+    unit = _unit(result.attrs)
+    plotting.save(plots.persistence_diagrams(result, names, title=f"persistence diagrams by layer\n{title}", unit=unit),
                   outputs.persistence_diagrams)
-    plotting.save(plots.diagram_distances(pd.read_csv(table_path), names,
+    plotting.save(plots.diagram_distances(pd.read_csv(table_path), names, unit=unit,
                                           title=f"distance between consecutive layers' diagrams\n{title}"),
                   outputs.diagram_distances)
 
@@ -248,7 +249,7 @@ def homology_summary(tables, metrics, input_path, outputs, min_train_accuracy: f
         shown = summary
     left_out = summary["model"].nunique() - shown["model"].nunique()
     note = f"\n{left_out} of {summary['model'].nunique()} models left out: training accuracy below {min_train_accuracy}"
-    figure = plots.betti_depth(shown, json.loads(attrs["class_names"]), known,
+    figure = plots.betti_depth(shown, json.loads(attrs["class_names"]), known, unit=_unit(attrs),
                                title=f"homology by depth\n{_title({**attrs, 'model': ''})}" + (note if left_out else ""))
     plotting.save(figure, outputs.figure)
     return summary
