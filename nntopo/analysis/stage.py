@@ -74,7 +74,7 @@ def ablate(activations_path, clusters_path, ranking_path, output_path, settings:
     network to silence neurons in: then the table is written empty, and the log says why."""
     import pandas as pd
 
-    from nntopo.analysis.ablation import COLUMNS, ablate_clusters, summarize_ablation
+    from nntopo.analysis.ablation import ablate_clusters, columns_of, summarize_ablation
 
     acts, clusters = _clusters_of(activations_path, clusters_path)
     rankings = pd.read_csv(ranking_path)
@@ -83,7 +83,7 @@ def ablate(activations_path, clusters_path, ranking_path, output_path, settings:
         ablator = ablator_of(acts, layer)
         if ablator is None:
             log(f"{layer}: ablation skipped: {acts.attrs['model']}: {acts.attrs['no_network']}")
-            tables.append(_described(pd.DataFrame(columns=COLUMNS), acts, clusters, layer))
+            tables.append(_described(pd.DataFrame(columns=columns_of(acts.task)), acts, clusters, layer))
             continue
         table = ablate_clusters(None, None, None, acts.labels, clusters.labels, rankings[rankings["layer"] == layer],
                                 top_k=settings["top_k"], n_random=settings["n_random"],
