@@ -343,9 +343,10 @@ class UMAPMethod(EmbedThenCluster):
 
 
 def _pca_lens(X: np.ndarray) -> np.ndarray:
+    """The first two principal components of X; a layer of one unit (a regressor's output) is its own lens."""
     from sklearn.decomposition import PCA
 
-    return PCA(n_components=2, svd_solver="full").fit_transform(X)
+    return PCA(n_components=min(2, X.shape[1]), svd_solver="full").fit_transform(X)
 
 
 def _norm_max_lens(X: np.ndarray) -> np.ndarray:
@@ -357,7 +358,7 @@ class MapperMethod(Method):
     """Mapper (KeplerMapper): a 2-D lens, a cover of ``n_cubes`` x ``n_cubes`` overlapping cubes,
     DBSCAN on X within each cube. Nodes are the DBSCAN clusters; an edge joins two nodes sharing points.
 
-    Lenses: ``pca`` (first two principal components of X), ``norm_max`` (L2 norm and largest
+    Lenses: ``pca`` (first two principal components of X; X itself, a 1-D cover, for one column), ``norm_max`` (L2 norm and largest
     coordinate of each row: for logits, size and confidence). The lens is the embedding.
     ``eps: null`` takes DBSCAN's radius from the data: the ``eps_quantile`` quantile of the distance
     of a point to its ``min_samples``-th nearest neighbour, so the default follows the scale of X.
@@ -442,7 +443,9 @@ class MapperMethod(Method):
         group_label[point_group[labels >= 0]] = labels[labels >= 0]
         graph = MapperGraph(node_ptr, node_points, edges, group_label[node_group],
                             graph_layout(len(node_ptr) - 1, edges, self.seed))
-        return Clustering(labels, embedding=lens.astype(np.float32), graph=graph)
+        # A one-column lens (a layer of one unit) is drawn at height 0: the figures' embeddings are 2-D.
+        embedding = np.column_stack([lens, np.zeros((len(lens), 2 - lens.shape[1]))])
+        return Clustering(labels, embedding=embedding.astype(np.float32), graph=graph)
 
     def check_points(self, n_points: int) -> None:
         if self.eps is None:  # the radius comes from each point's min_samples-th other point

@@ -35,3 +35,17 @@ def test_a_point_takes_the_group_most_of_its_nodes_carry():
     node_points = np.array([0, 1, 0, 1, 1, 2])  # point 0 in nodes 0, 1; point 1 in all three; 3 in none
     assert point_groups(node_ptr, node_points, np.array([4, 2, 2]), 4).tolist() == [2, 2, 2, -1]  # 0: a tie
     assert point_groups(np.array([0]), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), 2).tolist() == [-1, -1]
+
+
+def test_a_layer_of_one_unit_is_its_own_lens():
+    """A regressor's output has one unit: the PCA lens is the unit itself (a 1-D cover), and two groups
+    far apart on it are two components; the embedding is drawn at height 0."""
+    from nntopo.clustering.methods import MapperMethod
+
+    x = np.concatenate([np.linspace(0, 1, 300), np.linspace(5, 6, 300)])[:, None]  # evenly: DBSCAN chains each
+    result = MapperMethod(0, n_cubes=10, min_samples=5, partition="components").fit(x)
+    assert result.embedding.shape == (600, 2) and not result.embedding[:, 1].any()
+    assert np.allclose(np.abs(result.embedding[:, 0] - result.embedding[:, 0].mean()), np.abs(x[:, 0] - x.mean()))
+    first, second = result.labels[:300], result.labels[300:]
+    assert len(set(first[first >= 0])) == 1 and len(set(second[second >= 0])) == 1
+    assert set(first[first >= 0]).isdisjoint(second[second >= 0])
