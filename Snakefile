@@ -20,6 +20,7 @@ include: "rules/analysis.smk"
 include: "rules/topology.smk"
 include: "rules/weights.smk"
 include: "rules/figures.smk"
+include: "rules/domain.smk"  # a regression on 2-D points: figures on its input domain
 
 
 rule all:

@@ -43,6 +43,7 @@ def all_targets():
         + images
         + channels
         + dataset_outputs(*summary_outputs())
+        + domain_targets()  # rules/domain.smk: a regression on 2-D points only
     )
 
 
