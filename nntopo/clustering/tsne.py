@@ -194,7 +194,13 @@ def embed(X: np.ndarray, *, perplexity: float, max_iter: int, seed: int) -> np.n
 
     from sklearn.manifold import TSNE, _t_sne
 
-    tsne = TSNE(perplexity=perplexity, max_iter=max_iter, init="pca", random_state=seed)
+    init = "pca"
+    if X.shape[1] == 1:  # a layer of one unit (a regressor's output): PCA has no second component to start from
+        values = np.asarray(X, dtype=np.float64)[:, 0] - np.mean(X)
+        spread = np.std(values) or 1.0
+        # As scikit-learn scales a PCA init (standard deviation 1e-4), the second coordinate a tiny seeded jitter.
+        init = np.column_stack([values / spread * 1e-4, np.random.default_rng(seed).normal(scale=1e-6, size=len(X))])
+    tsne = TSNE(perplexity=perplexity, max_iter=max_iter, init=init, random_state=seed)
     # TSNE looks its objective up in its module when it fits; this is the one piece replaced.
     with mock.patch.object(_t_sne, "_kl_divergence_bh", kl_divergence_bh):
         return tsne.fit_transform(X)

@@ -116,3 +116,16 @@ def test_embed_clusters_as_sklearn_does(digits_runs):
     assert adjusted_rand_score(ours_labels, theirs_labels) > 0.95
     assert adjusted_rand_score(digits, ours_labels) == pytest.approx(adjusted_rand_score(digits, theirs_labels), abs=0.03)
     assert np.ptp(ours, axis=0) == pytest.approx(np.ptp(theirs, axis=0), rel=0.1)
+
+
+def test_a_layer_of_one_unit_is_embedded_from_its_own_values():
+    """A regressor's output has one unit, which PCA cannot start a 2-D embedding from: t-SNE starts from
+    the unit itself, and two groups far apart on it stay two clusters."""
+    from nntopo.clustering.methods import METHODS
+
+    x = np.concatenate([np.linspace(0, 1, 300), np.linspace(5, 6, 300)])[:, None]
+    result = METHODS["tsne"](0, max_iter=250).fit(x)
+    assert result.embedding.shape == (600, 2) and np.isfinite(result.embedding).all()
+    first, second = result.labels[:300], result.labels[300:]
+    assert len(set(first[first >= 0])) == 1 and len(set(second[second >= 0])) == 1
+    assert set(first[first >= 0]).isdisjoint(second[second >= 0])
