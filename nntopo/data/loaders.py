@@ -207,31 +207,10 @@ def _load_prepared(name: str, path: str | Path | None, train: bool) -> Dataset:
                          "a point; delete the file to prepare it again")
     regression = {}
     if tasks.of_attrs(attrs) == tasks.REGRESSION:
-        targets = _read_targets(path, train, len(arrays["y_train"]), len(arrays["y_test"]))
-        regression = {"task": tasks.REGRESSION, **targets, "levels": json.loads(attrs["level_sets"])}
+        regression = {"task": tasks.REGRESSION, "targets_train": arrays["targets_train"],
+                      "targets_test": arrays["targets_test"], "levels": json.loads(attrs["level_sets"])}
     return Dataset(name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], input_shape,
                    classes, scaling, **regression)
-
-
-def _read_targets(path, train: bool, n_train: int, n_test: int) -> dict[str, np.ndarray]:
-    """A regression's targets_train and targets_test from its data.h5 (the training split's empty when
-    it was not read), checked against the points' counts."""
-    import h5py
-
-    from nntopo.store import StoreError
-
-    found = {}
-    with h5py.File(path, "r") as h5:
-        for split, n in (("train", n_train), ("test", n_test)):
-            name = f"targets_{split}"
-            if split == "train" and not train:
-                found[name] = np.zeros((0, h5["targets_test"].shape[1]) if "targets_test" in h5 else (0, 1))
-                continue
-            if name not in h5 or h5[name].ndim != 2 or len(h5[name]) != n:
-                raise StoreError(f"{path}: a regression's file without {name} for its {n} points; delete it to "
-                                 "prepare it again")
-            found[name] = np.asarray(h5[name][()], dtype=np.float64)
-    return found
 
 
 def load(name: str, data_dir: str | Path = "data", download: bool = True, train: bool = True,

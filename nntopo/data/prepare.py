@@ -102,9 +102,8 @@ def prepare(entry: dict, data_dir, download: bool, output, record, config: dict 
             check_finite(x, source.where, split)
             if fitted is None:
                 fitted = scaling.fit(x, spec, source.where)
-            writer.write_split(split, (len(x), math.prod(shape[split])), fitted.batches(x), labels[split])
-            if regression:
-                _write_targets(writer, split, targets[split])
+            writer.write_split(split, (len(x), math.prod(shape[split])), fitted.batches(x), labels[split],
+                               targets[split] if regression else None)
             log(f"{name}: {split} split, {len(x):,} points of shape {shape[split]} from {source.where}")
             del source, x  # let the split go before the next is read
         if regression:
@@ -132,12 +131,6 @@ def prepare(entry: dict, data_dir, download: bool, output, record, config: dict 
     log(f"{name}: {what} (the smallest has {smallest['train']:,} training and {smallest['test']:,} test points); "
         f"scaling {json.dumps(fitted.provenance)}")
     return info
-
-
-def _write_targets(writer, split: str, targets: np.ndarray) -> None:
-    """A regression's ``targets_{split}`` (N x d float64) beside the split's points in data.h5.
-    Through the writer's file until nntopo.store.points writes targets itself."""
-    writer._h5.create_dataset(f"targets_{split}", data=targets)
 
 
 def _check_known(config: dict, info: datasets.DatasetInfo, output: Path, log) -> None:

@@ -55,3 +55,25 @@ def test_a_foreign_file_is_refused(tmp_path):
     h5py.File(tmp_path / "empty.h5", "w").close()
     with pytest.raises(StoreError, match="empty.h5: missing dataset 'x_train'"):
         read_data(tmp_path / "empty.h5")
+
+
+def test_a_regressions_targets_are_written_and_read_beside_its_points(tmp_path):
+    """A regression's data.h5 holds targets_train and targets_test (N x d float64) beside its level sets; the
+    training split's are left empty with train=False; a regression's file without them is refused."""
+    from nntopo.store.points import data_writer
+
+    targets = {"train": np.arange(6.0).reshape(3, 2), "test": np.array([[0.5, -1.0]])}
+    with data_writer(tmp_path / "data.h5") as writer:
+        for split, n in (("train", 3), ("test", 1)):
+            writer.write_split(split, (n, 2), [np.zeros((n, 2), np.float32)], np.zeros(n, int), targets[split])
+        writer.set_attrs({"task": "regression", "level_sets": "{}"})
+    arrays, attrs = read_data(tmp_path / "data.h5")
+    assert attrs["task"] == "regression"
+    assert arrays["targets_train"].dtype == np.float64 and np.array_equal(arrays["targets_train"], targets["train"])
+    assert np.array_equal(arrays["targets_test"], targets["test"])
+    arrays, _ = read_data(tmp_path / "data.h5", train=False)
+    assert arrays["targets_train"].shape == (0, 2) and np.array_equal(arrays["targets_test"], targets["test"])
+    with h5py.File(tmp_path / "data.h5", "a") as h5:
+        del h5["targets_test"]
+    with pytest.raises(StoreError, match="missing dataset 'targets_test'"):
+        read_data(tmp_path / "data.h5")
