@@ -52,9 +52,8 @@ class NetworkAblator(Remembered):
                  targets=None, threads: int = 1):
         torch.set_num_threads(threads)
         self.network, self.settings, self.index = network, settings, layer_index
-        layers = external.layer_modules(settings)
-        self.modules = external.named_modules(network, [name for name, _ in layers], settings)
-        self.module, self.element = self.modules[layer_index], layers[layer_index][1]
+        self.modules = external.recorded_modules(network, settings)
+        self.module, self.element = self.modules[layer_index], external.layer_modules(settings)[layer_index][1]
         self.x = external.model_inputs(x, settings, None if shape is None else [int(s) for s in shape])
         self.y_true = np.asarray(y_true, dtype=np.int64)
         self.task = tasks.CLASSIFICATION if targets is None else tasks.REGRESSION
