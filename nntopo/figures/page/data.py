@@ -165,21 +165,11 @@ def page_data(layers: Sequence[Mapping], labels_true, labels_pred, *, output_clu
     if regression is not None:
         return _regression_data(data_layers, labels_true, labels_pred, names, output_clusters, regression,
                                 target_name(levels))
-    colourings = [_category("label", "majority true label", names, class_colors(len(names)), none=False)]
-    if output_clusters is not None:
-        n = int(output_clusters.max(initial=-1)) + 1
-        colourings.append(_category("output", "majority output-layer cluster", [str(c) for c in range(n)],
-                                    cluster_colors(n), none=True))
-    # Pale where all is right, dark red where most is wrong: the mistakes stand out.
-    colourings.append(_ramp("accuracy", "accuracy (share predicted right)", "YlOrRd", 0.95, 0.08, ("0%", "100%")))
-    with_clusters = [layer["cluster"] for layer in data_layers if layer["cluster"] is not None]
-    if with_clusters:
-        n = max(max(c, default=-1) for c in with_clusters) + 1
-        colourings.append(_category("cluster", "cluster (this layer's clustering)", [str(c) for c in range(n)],
-                                    cluster_colors(n), none=True))
-    # Filled in by the page from the points picked: share of each node's points that are selected.
-    colourings.append(_ramp("selection", "share of its points selected", "OrRd", 0.25, 1.0, (">0%", "100%"),
-                            kind="selection", zero="#e4e4e4"))
+    colourings = [_category("label", "majority true label", names, class_colors(len(names)), none=False),
+                  *_output_colouring(output_clusters),
+                  # Pale where all is right, dark red where most is wrong: the mistakes stand out.
+                  _ramp("accuracy", "accuracy (share predicted right)", "YlOrRd", 0.95, 0.08, ("0%", "100%")),
+                  *_cluster_and_selection(data_layers)]
     correct = labels_true == labels_pred
     return {
         "classes": names,
@@ -193,6 +183,29 @@ def page_data(layers: Sequence[Mapping], labels_true, labels_pred, *, output_clu
     }
 
 
+def _output_colouring(output_clusters) -> list[dict]:
+    """By the majority output-layer cluster of a node's points, when the output layer was clustered."""
+    if output_clusters is None:
+        return []
+    n = int(output_clusters.max(initial=-1)) + 1
+    return [_category("output", "majority output-layer cluster", [str(c) for c in range(n)], cluster_colors(n),
+                      none=True)]
+
+
+def _cluster_and_selection(data_layers: list) -> list[dict]:
+    """By each layer's own clusters (when clustered), and by the share of a node's points selected (filled
+    in by the page from the points picked)."""
+    colourings = []
+    with_clusters = [layer["cluster"] for layer in data_layers if layer["cluster"] is not None]
+    if with_clusters:
+        n = max(max(c, default=-1) for c in with_clusters) + 1
+        colourings.append(_category("cluster", "cluster (this layer's clustering)", [str(c) for c in range(n)],
+                                    cluster_colors(n), none=True))
+    colourings.append(_ramp("selection", "share of its points selected", "OrRd", 0.25, 1.0, (">0%", "100%"),
+                            kind="selection", zero="#e4e4e4"))
+    return colourings
+
+
 def _regression_data(data_layers: list, labels_true, labels_pred, names: list[str], output_clusters,
                      regression: dict, target: str) -> dict:
     """``page_data`` of a regressor: the colourings by mean target, error and level set (cluster and
@@ -201,18 +214,8 @@ def _regression_data(data_layers: list, labels_true, labels_pred, names: list[st
                   _values_ramp("error", "error (mean squared, per output value)", ERROR_CMAP,
                                value_norm([v for layer in data_layers for v in layer["values"]["error"]], low=0.0)),
                   _category("label", f"majority level set of the {target}", names, level_colors(len(names)),
-                            none=False)]
-    if output_clusters is not None:
-        n = int(output_clusters.max(initial=-1)) + 1
-        colourings.append(_category("output", "majority output-layer cluster", [str(c) for c in range(n)],
-                                    cluster_colors(n), none=True))
-    with_clusters = [layer["cluster"] for layer in data_layers if layer["cluster"] is not None]
-    if with_clusters:
-        n = max(max(c, default=-1) for c in with_clusters) + 1
-        colourings.append(_category("cluster", "cluster (this layer's clustering)", [str(c) for c in range(n)],
-                                    cluster_colors(n), none=True))
-    colourings.append(_ramp("selection", "share of its points selected", "OrRd", 0.25, 1.0, (">0%", "100%"),
-                            kind="selection", zero="#e4e4e4"))
+                            none=False),
+                  *_output_colouring(output_clusters), *_cluster_and_selection(data_layers)]
     n_points = len(labels_true)
     return {
         "task": tasks.REGRESSION,
