@@ -210,7 +210,7 @@ def plot_ablation(xy, rises: dict, labels, neurons: dict, title: str, max_cluste
     shown, note = plotting.largest_clusters(pd.Series(labels).value_counts(), max_clusters)
     shown = [c for c in shown if c in rises]
     rows, cols = plotting.panel_grid(max(len(shown), 1), 5)
-    fig = plotting.new_figure(2.3 * cols + 1.0, 2.5 * rows + 0.6)
+    fig = plotting.new_figure(2.3 * cols + 1.0, 2.7 * rows + 0.6)  # three lines of title a panel
     if not shown:
         plotting.no_data(fig.subplots(), "no cluster was ablated")
         fig.suptitle(title, fontsize=10)
@@ -227,7 +227,7 @@ def plot_ablation(xy, rises: dict, labels, neurons: dict, title: str, max_cluste
         _outline(ax, xy, inside, triangulation)
         silenced = ", ".join(str(int(n)) for n in neurons.get(cluster, ()))
         outside = float(rise[~inside].mean()) if (~inside).any() else float("nan")
-        _domain_axes(ax, xy, f"cluster {cluster} (n={int(inside.sum()):,}): neurons {silenced}\nmean rise "
+        _domain_axes(ax, xy, f"cluster {cluster} (n={int(inside.sum()):,})\nneurons {silenced} silenced\nmean rise "
                              f"{rise[inside].mean():.3g} inside, {outside:.3g} outside", fontsize=7)
     for ax in axes[len(shown):]:
         ax.set_axis_off()

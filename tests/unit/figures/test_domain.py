@@ -107,7 +107,7 @@ def test_silencing_a_clusters_neuron_raises_the_error_in_its_quadrant_alone(tmp_
     image = rendered(fig)
     cmap, norm = colormaps[plotting.WEIGHT_CMAP], Normalize(-16, 16)
     for q, ax in enumerate(fig.axes[:4]):
-        assert ax.get_title().startswith(f"cluster {q} (n=100): neurons {q}\nmean rise {(q + 1) ** 2:.3g} inside, 0")
+        assert ax.get_title().startswith(f"cluster {q} (n=100)\nneurons {q} silenced\nmean rise {(q + 1) ** 2:.3g} inside, 0")
         for other, centre in CENTRES.items():
             assert_colour(pixel(image, ax, centre), cmap(norm((q + 1.0) ** 2 if other == q else 0.0)))
 
