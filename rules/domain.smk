@@ -29,7 +29,8 @@ rule domain_figures:
         clusters=paths.CLUSTERS,
         ranking=paths.RANKING,
     output:
-        **{name: report(path, category="{dataset} {model}", subcategory="{layer} {method} domain")
+        **{name: report(path, caption=f"../report/figures/{name}.rst", category="{dataset} {model}",
+                        subcategory="{layer} {method} domain")
            for name, path in domain.layer_outputs().items()},
     params:
         settings=domain_settings,
@@ -39,9 +40,10 @@ rule domain_figures:
     benchmark:
         paths.for_rule(paths.LAYER_METHOD_BENCHMARK, "domain_figures")
     threads: 1
-    # Measured (/usr/bin/time) on the PINA example's 10,000 grid points: see docs/guides/pina.md.
+    # Measured (benchmark records) on the PINA example's 10,000 grid points: 830-934 MB, 10-15 s (the
+    # external PINN, whose ablation runs the network; the grid MLP's less).
     resources:
-        mem_mb=points_mb(1000, 3000),
+        mem_mb=points_mb(1200, 3000),
         runtime=lambda wildcards, attempt: 5 * attempt,
     conda:
         "../envs/nntopo.yaml"
@@ -54,7 +56,8 @@ rule domain_error:
         unpack(dataset_inputs),
         activations=paths.ACTIVATIONS,
     output:
-        **{name: report(path, category="{dataset} {model}", subcategory="model")
+        **{name: report(path, caption=f"../report/figures/{name}.rst", category="{dataset} {model}",
+                        subcategory="model")
            for name, path in domain.model_outputs().items()},
     log:
         paths.for_rule(paths.LOG, "domain_error"),
