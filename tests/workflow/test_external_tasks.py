@@ -1,7 +1,8 @@
 """Networks nobody here wrote, analysed from a folder outside the repository through snakemake: an LSTM
 classifier of digits (a class, its LSTM's output element as the layer) and a regressor of two real
 targets (a torch.export program) on a regression arrays dataset. Their code imports torch and numpy,
-not nntopo; the test trains them in that folder. Small: 300 analysed points, k-means only."""
+not nntopo; the test trains them in that folder. Small: 300 analysed points, k-means only, each layer's
+analysis alone (the figures are the regression study's, tests/workflow/test_regression.py)."""
 
 import json
 import subprocess
@@ -11,7 +12,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from nntopo import data, paths
+from nntopo import data, paths, store
+from nntopo import task as tasks
 
 # The user's code, in their folder: it reads the arrays the test leaves there, never nntopo.
 NETWORKS = '''
@@ -99,7 +101,12 @@ def study(tmp_path_factory):
                    "layers": [{"module": "lstm", "output": 0}], "unit_axis": -1},
                   {"name": "regressor", "dataset": "ink", "program": "regressor.pt2", "layers": ["hidden"],
                    "weight_modules": ["hidden.0", "out"]}]}
-    snakemake(folder, config)
+    # The analysis of each layer alone (its ablation and cluster tables), not every figure and summary of the
+    # study: those are the same code for any network, run by the regression study (test_regression.py).
+    targets = [pattern.format(**where(dataset, model, layer, "kmeans"))
+               for dataset, model in (("digits", "lstm"), ("ink", "regressor")) for layer in ("hidden_1", "output")
+               for pattern in (paths.ABLATION, paths.CLUSTER_TABLE)]
+    snakemake(folder, config, *targets)
     return SimpleNamespace(dir=folder, config=config)
 
 
@@ -131,3 +138,17 @@ def test_a_regressor_is_analysed_with_its_errors(study):
         assert {"mse_cluster_before", "mse_cluster_after", "rise", "random_mean", "p_value"} <= set(ablation.columns)
         table = pd.read_csv(study.dir / paths.CLUSTER_TABLE.format(**where("ink", "regressor", layer, "kmeans")))
         assert {"mse", "relative_l2", "target_mean"} <= set(table.columns)
+    # hidden_1's rows by hand: the output is `out` applied to the hidden units, so silencing a cluster's top
+    # units is out(h * mask), from the recorded units and the weights of `out` (weights.h5's output layer).
+    acts = store.read_activations(study.dir / paths.ACTIVATIONS.format(**where("ink", "regressor")))
+    out = store.read_weights(study.dir / paths.WEIGHTS.format(**where("ink", "regressor")))[store.OUTPUT_LAYER]
+    clusters = store.read_clusters(study.dir / paths.CLUSTERS.format(**where("ink", "regressor", "hidden_1", "kmeans")))
+    ablation = pd.read_csv(study.dir / paths.ABLATION.format(**where("ink", "regressor", "hidden_1", "kmeans")))
+    hidden = acts.hidden[0].astype(np.float64)
+    for row in ablation.itertuples():
+        mask = np.ones(hidden.shape[1])
+        mask[[int(n) for n in row.neurons.split()]] = 0
+        members = clusters.labels == row.cluster
+        after = (hidden[members] * mask) @ out.weight.T.astype(np.float64) + out.bias
+        assert row.mse_cluster_after == pytest.approx(tasks.mse(after, acts.targets[members]), rel=1e-4)
+        assert row.mse_cluster_before == pytest.approx(tasks.mse(acts.output[members], acts.targets[members]), rel=1e-4)
