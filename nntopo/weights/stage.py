@@ -143,8 +143,11 @@ def neuron_space(weights_path, activations_path, ranking_paths, layer: str, sett
     alive = neurons.alive_neurons(hidden)
     path = neurons.linear_path(weights, layer)
     labels = neurons.support_labels(path)
-    log(f"{where}: {len(kept)} neurons in the cloud, {int((~alive).sum())} of {width} dead on every test image; "
-        f"linear paths favour classes {np.bincount(labels, minlength=path.shape[0]).tolist()}")
+    # "Active" as the rankings count it (> 0): for tanh a unit negative on every point is never active.
+    favoured = (f"linear paths favour classes {np.bincount(labels, minlength=path.shape[0]).tolist()}"
+                if path.shape[0] > 1 else "one output: coloured by each neuron's linear path to it")
+    log(f"{where}: {len(kept)} neurons in the cloud, {int((~alive).sum())} of {width} never active (> 0) on an "
+        f"analysed point; {favoured}")
 
     rankings = read_rankings_by_source(ranking_paths)
     top_k = neurons.top_k_counts(rankings, layer, width, settings["top_k"]) if rankings else None
