@@ -323,15 +323,20 @@ def weight_layers(network: nn.Module, settings: dict, widths: list[int]) -> dict
     return layers
 
 
-def neural_persistence(layers: dict[str, store.Layer], p: float, seed: int) -> dict | None:
+def neural_persistence(layers: dict[str, store.Layer], settings: dict) -> dict | None:
     """The weights' neural persistence on their dense layers, as training records it for its last
-    epoch ("final"); None without dense layers."""
+    epoch ("final"), with ``settings`` (config ``neural_persistence``); None without dense layers."""
     from nntopo.topology import persistence
 
-    weights = {name: layer.weight for name, layer in layers.items() if not layer.is_convolution}
-    if not weights:
+    dense = {name: layer for name, layer in layers.items() if not layer.is_convolution}
+    if not dense:
         return None
-    return {"p": p, "seed": seed, "final": persistence.with_controls(weights, p, np.random.default_rng(seed))}
+    weights = {name: layer.weight for name, layer in dense.items()}
+    if settings.get("bias_vertex"):
+        weights = persistence.with_bias_vertex(weights, {name: layer.bias for name, layer in dense.items()})
+    final = persistence.with_controls(weights, settings["p"], np.random.default_rng(settings["seed"]),
+                                      bool(settings.get("essential")))
+    return {**settings, "final": final}
 
 
 def _source(settings: dict) -> dict:
@@ -429,7 +434,7 @@ def _metrics(settings: dict, test: dict, layers, np_settings: dict | None, log, 
         log(f"{settings['name']}: no weights given, so its neural persistence, weight figure and space of neurons "
             f"are skipped")
     else:
-        persistence = neural_persistence(layers, np_settings["p"], np_settings["seed"]) if np_settings else None
+        persistence = neural_persistence(layers, np_settings) if np_settings else None
         if persistence:
             log(f"{settings['name']}: mean normalised neural persistence {persistence['final']['mean_normalized']:.4f} "
                 f"(dense layers)")

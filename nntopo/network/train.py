@@ -64,15 +64,21 @@ def validation_split(data: Dataset, share: float | None):
     return data.x_train[keep], y_train[keep], data.x_train[held], y_train[held]
 
 
-def persistence_record(model: Network, p: float, rng: np.random.Generator, log) -> dict:
+def persistence_record(model: Network, p: float, rng: np.random.Generator, log, bias_vertex: bool = False,
+                       essential: bool = False) -> dict:
     """Neural persistence of the model's weights now, beside two controls: the same weights shuffled
-    within each layer, and each layer's weight variance. Rieck et al. define it for fully connected
-    layers: a CNN's convolutions are left out."""
-    weights = {name: layer.weight.detach().cpu().numpy() for name, layer in model.dense_layers().items()}
+    within each layer, and each layer's weight variance; ``bias_vertex`` and ``essential`` as config
+    ``neural_persistence`` has them. Rieck et al. define it for fully connected layers: a CNN's
+    convolutions are left out."""
+    dense = model.dense_layers()
+    weights = {name: layer.weight.detach().cpu().numpy() for name, layer in dense.items()}
+    if bias_vertex:
+        weights = persistence.with_bias_vertex(weights, {name: layer.bias.detach().cpu().numpy()
+                                                         for name, layer in dense.items()})
     for name, w in weights.items():
         if not w.any():
             log(f"{name}: every weight is zero, so its neural persistence is 0")
-    return persistence.with_controls(weights, p, rng)
+    return persistence.with_controls(weights, p, rng, essential)
 
 
 def pick_device(choice: str = "auto") -> torch.device:
@@ -102,6 +108,7 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
     training early on their loss or on neural persistence.
     """
     neural_persistence = neural_persistence or {"p": 2.0, "seed": 0}  # the schema's defaults
+    options = {key: bool(neural_persistence.get(key)) for key in ("bias_vertex", "essential")}  # off when absent
     stopping = training.get("early_stopping") or {}
     device = pick_device(device)
     torch.manual_seed(seed)
@@ -134,7 +141,8 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
     loss_fn = nn.MSELoss(reduction="sum") if regression else nn.CrossEntropyLoss(reduction="sum")
 
     shuffles = np.random.default_rng(neural_persistence["seed"])
-    result = Trained(model, device.type, initial=persistence_record(model, neural_persistence["p"], shuffles, log))
+    result = Trained(model, device.type,
+                     initial=persistence_record(model, neural_persistence["p"], shuffles, log, **options))
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         model.train()
@@ -179,7 +187,7 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
             if len(x_valid):
                 entry["validation_loss"], entry["validation_accuracy"] = evaluate(model, x_valid, y_valid)
         measured = time.perf_counter()
-        entry["neural_persistence"] = persistence_record(model, neural_persistence["p"], shuffles, log)
+        entry["neural_persistence"] = persistence_record(model, neural_persistence["p"], shuffles, log, **options)
         entry["persistence_seconds"] = time.perf_counter() - measured
         entry["seconds"] = seconds
         result.history.append(entry)

@@ -8,11 +8,19 @@ a maximum spanning tree, so the diagram is {(1, w_e)} over its n_in + n_out - 1 
 neural persistence is the p-norm of the persistences 1 - w_e. It is at most (n_in + n_out - 1)^(1/p),
 which normalises it; the network's mean normalised NP averages its layers.
 
-The authors' code (BorgwardtLab/Neural-Persistence, src/tda.py with Aleph) differs in two ways that
-this module does not copy: it also counts the one component never killed, as a point of persistence 1
-(so its NP is sqrt(NP^2 + 1) for p = 2), and its layers carry the bias as one more input vertex.
+The authors' code (BorgwardtLab/Neural-Persistence, src/tda.py with Aleph) differs in two ways, each
+an option here (config ``neural_persistence.bias_vertex`` and ``.essential``, both off by default):
+- its layers carry the bias as one more input vertex: the weight matrix of each layer is
+  (n_in + 1) x n_out, its last row the bias (src/model_definitions.py:52-58, read by src/utils.py:22-23),
+  so the bias is inside the network's largest |w| (src/tda.py:25-27) and the bound counts its vertex
+  (src/tda.py:43, 46): ``with_bias_vertex``;
+- it also counts the one component never killed: Aleph gives it death ``unpairedData = 0.0``
+  (src/tda.py:37-41), a point (1, 0) of persistence 1, so its NP is (NP^p + 1)^(1/p); it still divides
+  by (n - 1)^(1/2) (src/tda.py:46), so a normalised NP may exceed 1 (by at most (n / (n - 1))^(1/p)):
+  ``neural_persistence(..., essential=True)``.
+Both codes normalise by the largest |w| of all layers and average the layers' normalised NP
+(src/tda.py:52); Aleph's p-norm is the p = 2 of ``neural_persistence.p``'s default (aleph.norms.pNorm).
 """
-
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -77,8 +85,16 @@ def diagram(weight: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones_like(deaths), deaths])
 
 
-def neural_persistence(weights: Mapping[str, np.ndarray], p: float = 2.0) -> NeuralPersistence:
-    """NP of every layer of a network, from its weight matrices (out x in, as torch stores them)."""
+def with_bias_vertex(weights: Mapping[str, np.ndarray], biases: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each layer's weights (out x in) with its bias as the column of one more input, a vertex whose
+    value is always 1: out x (in + 1), the graph of the authors' code (src/model_definitions.py:52-58)."""
+    return {name: np.column_stack([np.asarray(w), np.asarray(biases[name]).reshape(-1, 1)])
+            for name, w in weights.items()}
+
+
+def neural_persistence(weights: Mapping[str, np.ndarray], p: float = 2.0, essential: bool = False) -> NeuralPersistence:
+    """NP of every layer of a network, from its weight matrices (out x in, as torch stores them); with
+    ``essential``, the component never killed counts as a point of persistence 1 (the authors' code)."""
     if p <= 0:
         raise ValueError(f"p must be positive, not {p}")
     layers, normalized = {}, {}
@@ -86,18 +102,22 @@ def neural_persistence(weights: Mapping[str, np.ndarray], p: float = 2.0) -> Neu
         persistence = 1.0 - spanning_tree_weights(weight)
         # A layer of zeros: all its edges enter at 0 with the vertices born at 1, and in [Rieck] its NP
         # would be the bound; the weights say nothing, so it is 0 (the caller logs it).
-        value = 0.0 if not weight.any() else float(np.sum(persistence ** p) ** (1 / p))
+        total = np.sum(persistence ** p) + (1.0 if essential else 0.0)
+        value = 0.0 if not weight.any() else float(total ** (1 / p))
         layers[name] = value
+        # The bound of the tree's points; the authors' code keeps it with the essential point (src/tda.py:46)
         normalized[name] = value / (sum(weight.shape) - 1) ** (1 / p)
     return NeuralPersistence(layers, normalized, p)
 
 
-def with_controls(weights: Mapping[str, np.ndarray], p: float, rng: np.random.Generator) -> dict:
+def with_controls(weights: Mapping[str, np.ndarray], p: float, rng: np.random.Generator,
+                  essential: bool = False) -> dict:
     """A network's neural-persistence record, as metrics.json and weights.h5 keep it: NP per layer and
     its mean, beside two controls, the same weights shuffled within each layer (by ``rng``) and each
-    layer's weight variance."""
-    measured = neural_persistence(weights, p)
-    control = neural_persistence(shuffled(weights, rng), p)
+    layer's weight variance. With a bias vertex (``with_bias_vertex``) the bias is one more edge of
+    the layer's graph, shuffled and counted in the variance with the weights."""
+    measured = neural_persistence(weights, p, essential)
+    control = neural_persistence(shuffled(weights, rng), p, essential)
     return {"layers": measured.layers, "normalized": measured.normalized, "mean_normalized": measured.mean_normalized,
             "shuffled_normalized": control.normalized, "shuffled_mean_normalized": control.mean_normalized,
             "variance": variances(weights)}

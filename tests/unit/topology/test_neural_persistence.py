@@ -20,18 +20,25 @@ from nntopo.topology import persistence
 from nntopo.weights.stage import stopping_rows
 
 
-def independent_np(weights: dict, p: float = 2.0) -> dict:
+def independent_np(weights: dict, p: float = 2.0, biases: dict | None = None, essential: bool = False) -> dict:
     """NP per layer with networkx's maximum spanning tree on the bipartite graph, written apart from
-    nntopo's: the vertices are born at 1, each tree edge kills one at its normalised weight."""
-    largest = max(float(np.abs(w).max()) for w in weights.values())
+    nntopo's: the vertices are born at 1, each tree edge kills one at its normalised weight. With
+    ``biases``, each layer has one more input vertex "bias" joined to every output by its bias, and the
+    biases count in the largest |w|; with ``essential``, the component never killed adds persistence 1."""
+    largest = max(max(float(np.abs(w).max()) for w in weights.values()),
+                  max((float(np.abs(b).max()) for b in (biases or {}).values()), default=0.0))
     result = {}
     for name, w in weights.items():
         graph = nx.Graph()
         n_out, n_in = w.shape
         graph.add_weighted_edges_from((("in", i), ("out", o), abs(float(w[o, i])) / largest)
                                       for o in range(n_out) for i in range(n_in))
+        if biases is not None:
+            graph.add_weighted_edges_from((("bias",), ("out", o), abs(float(biases[name][o])) / largest)
+                                          for o in range(n_out))
         tree = nx.maximum_spanning_tree(graph)
-        result[name] = sum((1 - d["weight"]) ** p for *_, d in tree.edges(data=True)) ** (1 / p)
+        total = sum((1 - d["weight"]) ** p for *_, d in tree.edges(data=True)) + (1 if essential else 0)
+        result[name] = total ** (1 / p)
     return result
 
 
@@ -57,6 +64,77 @@ def test_a_3x2_layer_by_hand_normalised_by_the_network():
     assert result.mean_normalized == pytest.approx((math.sqrt(70) / 18 + math.sqrt(0.5) / math.sqrt(2)) / 2)
     # p = 1: the sum of persistences
     assert persistence.neural_persistence({"hidden_1": w}, p=1).layers["hidden_1"] == pytest.approx(1 / 3 + 5 / 9 + 2 / 3)
+
+
+# The authors' options (src/tda.py): the 2x2 layer above with the bias (0.3, -2) of its outputs. The
+# bias holds the largest |w|, 2, so normalised: weights (0.5, 0.25; 0.1, 0.4), bias (0.15, 1). Kruskal on
+# inputs i0, i1, the bias vertex and outputs o0, o1: bias-o1 1, i0-o0 0.5, i1-o1 0.4, then i1-o0 0.25
+# joins the two parts. Persistences 0, 0.5, 0.6, 0.75: squares 1.1725, over 2 + 1 + 2 - 1 = 4 edges.
+BIASED = {"layer": np.array([[1.0, -0.5], [0.2, -0.8]])}, {"layer": np.array([0.3, -2.0])}
+
+
+@pytest.mark.parametrize("bias_vertex, essential, squares, edges", [
+    (False, False, 0.29, 3),  # today's: 0.2^2 + 0.5^2 over 3 tree edges
+    (False, True, 1.29, 3),  # the component never killed adds 1^2; the bound stays (src/tda.py:46)
+    (True, False, 1.1725, 4),
+    (True, True, 2.1725, 4),
+])
+def test_the_2x2_layer_with_a_bias_by_hand_under_each_option(bias_vertex, essential, squares, edges):
+    weights, biases = BIASED
+    graphs = persistence.with_bias_vertex(weights, biases) if bias_vertex else weights
+    result = persistence.neural_persistence(graphs, 2.0, essential)
+    assert result.layers["layer"] == pytest.approx(math.sqrt(squares))
+    assert result.normalized["layer"] == pytest.approx(math.sqrt(squares / edges))
+    assert result.layers == pytest.approx(independent_np(weights, 2.0, biases if bias_vertex else None, essential))
+
+
+def test_with_the_bias_vertex_a_bias_rescales_every_layer_of_the_network():
+    # A bias of 4 in the output layer becomes the network's largest |w|: the first layer's weights
+    # (largest 1) are halved against it and their NP rises, as src/tda.py:25-27 normalise.
+    weights = {"hidden_1": np.array([[1.0, -0.5], [0.2, -0.8]]), "output": np.array([[0.5, 1.0]])}
+    biases = {"hidden_1": np.zeros(2), "output": np.array([4.0])}
+    plain = persistence.neural_persistence(weights)
+    biased = persistence.neural_persistence(persistence.with_bias_vertex(weights, biases))
+    # hidden_1: weights (0.25, 0.125; 0.05, 0.2), zero biases: tree 0.25, 0.2, 0.125, then the bias
+    # vertex at 0: persistences 0.75, 0.8, 0.875, 1
+    assert biased.layers["hidden_1"] == pytest.approx(math.sqrt(0.75 ** 2 + 0.8 ** 2 + 0.875 ** 2 + 1))
+    assert biased.layers["hidden_1"] > plain.layers["hidden_1"]
+    assert persistence.with_bias_vertex(weights, biases)["output"].tolist() == [[0.5, 1.0, 4.0]]
+
+
+def test_the_options_agree_with_networkx_on_random_layers_with_biases():
+    rng = np.random.default_rng(3)
+    for trial in range(30):
+        n_in, n_mid, n_out = rng.integers(1, 25, 3)
+        weights = {"a": rng.normal(size=(n_mid, n_in)), "b": rng.normal(size=(n_out, n_mid))}
+        biases = {"a": rng.normal(size=n_mid) * (3 if trial % 2 else 0.1), "b": rng.normal(size=n_out)}
+        if trial % 3 == 0:
+            weights["a"], biases["a"] = np.round(weights["a"], 1), np.round(biases["a"], 1)  # ties and zeros
+        essential = bool(trial % 4 < 2)
+        ours = persistence.neural_persistence(persistence.with_bias_vertex(weights, biases), 2.0, essential)
+        assert ours.layers == pytest.approx(independent_np(weights, 2.0, biases, essential), abs=1e-9), trial
+        assert ours.normalized["a"] == pytest.approx(ours.layers["a"] / math.sqrt(n_in + 1 + n_mid - 1))
+        p1 = persistence.neural_persistence(persistence.with_bias_vertex(weights, biases), 1.0, essential)
+        assert p1.layers == pytest.approx(independent_np(weights, 1.0, biases, essential), abs=1e-9), trial
+
+
+def test_the_control_shuffles_the_bias_with_its_layers_weights_and_the_defaults_are_todays():
+    rng = np.random.default_rng(4)
+    weights, biases = {"a": rng.normal(size=(6, 5))}, {"a": rng.normal(size=6)}
+    graphs = persistence.with_bias_vertex(weights, biases)
+    record = persistence.with_controls(graphs, 2.0, np.random.default_rng(0), essential=True)
+    control = persistence.shuffled(graphs, np.random.default_rng(0))["a"]
+    assert control.shape == (6, 6)
+    assert np.array_equal(np.sort(control.ravel()), np.sort(np.concatenate([weights["a"].ravel(), biases["a"]])))
+    assert record["shuffled_normalized"] == persistence.neural_persistence({"a": control}, 2.0, True).normalized
+    assert record["variance"]["a"] == pytest.approx(np.var(np.concatenate([weights["a"].ravel(), biases["a"]])))
+    # Off, a model's record is the one before the options, to the last digit
+    model = build(4, 3, [5], {"name": "none"})
+    today = persistence_record(model, 2.0, np.random.default_rng(0), print)
+    assert persistence_record(model, 2.0, np.random.default_rng(0), print, bias_vertex=False, essential=False) == today
+    weights = {name: layer.weight.detach().numpy() for name, layer in model.dense_layers().items()}
+    assert today == persistence.with_controls(weights, 2.0, np.random.default_rng(0))
+    assert today["layers"] == pytest.approx(independent_np(weights), abs=1e-12)
 
 
 def test_agrees_with_networkx_on_random_layers_with_ties_zeros_and_weak_vertices():
@@ -149,6 +227,26 @@ def test_training_records_np_every_epoch_as_recomputed_from_weights_h5(tmp_path)
     assert history.measures["layers"][-1] == pytest.approx([recomputed[n] for n in history.layers], abs=1e-6)
     assert final["variance"] == pytest.approx({n: float(np.var(w.astype(np.float64))) for n, w in weights.items()})
     assert metrics["neural_persistence"]["p"] == 2 and 0 < metrics["neural_persistence"]["share_of_training_seconds"]
+
+
+def test_training_and_external_networks_measure_with_the_authors_options(tmp_path):
+    from nntopo.network.external import neural_persistence as external_np
+
+    c = config.validate({"training": {"epochs": 2, "batch_size": 64, "lr": 0.005},
+                         "neural_persistence": {"bias_vertex": True, "essential": True}})
+    s = config.training_slice(c, "mlp16x8-none-s0")
+    assert s["neural_persistence"] == {"p": 2, "seed": 0, "bias_vertex": True, "essential": True}
+    metrics = run(tmp_path, s)
+    recorded = store.read_weights(tmp_path / "weights.h5")
+    weights, biases = ({n: getattr(layer, part) for n, layer in recorded.items()} for part in ("weight", "bias"))
+    final = metrics["neural_persistence"]["final"]
+    assert final["layers"] == pytest.approx(independent_np(weights, 2.0, biases, essential=True), abs=1e-6)
+    assert metrics["neural_persistence"]["bias_vertex"] is True and metrics["neural_persistence"]["essential"] is True
+    assert final["normalized"]["hidden_1"] == pytest.approx(final["layers"]["hidden_1"] / math.sqrt(64 + 1 + 16 - 1))
+    # The same weights imported as an external network are measured the same way
+    external = external_np(recorded, s["neural_persistence"])
+    assert external["final"]["layers"] == pytest.approx(final["layers"], abs=1e-9)
+    assert external["bias_vertex"] is True and external["essential"] is True
 
 
 def test_the_initial_control_is_the_untrained_network_of_the_seed(tmp_path):
