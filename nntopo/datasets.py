@@ -120,9 +120,11 @@ class DatasetInfo(InputShaped):
         return None if self.points is None else self.points[split]
 
     def smallest(self, split: str, shapes: dict) -> int | None:
-        """The fewest points of one class in ``split``; a shape's class a has half its points, rounded down."""
+        """The fewest points of one class in ``split``; a shape's is its class a (nntopo.data.shapes)."""
         if self.kind == "shape":
-            return shapes[f"{split}_points"] // 2
+            from nntopo.data import shapes as generated  # imports this module
+
+            return generated.class_sizes(self.name, shapes[f"{split}_points"])[0]
         return None if self.smallest_class is None else self.smallest_class[split]
 
 
@@ -138,9 +140,10 @@ DATASETS = {info.name: info for info in (
     # scikit-learn's 1,797 8x8 digits, 30% held out (stratified): 1,257 training images (at least 122
     # a class) and 540 test images (at least 52).
     DatasetInfo("digits", "embedded", (1, 8, 8), _DIGITS, {"train": 1257, "test": 540}, {"train": 122, "test": 52}),
-    # Naitzat, Zhitnikov and Lim's D-I (in the plane) and D-II (in space), classes a and b.
+    # Naitzat, Zhitnikov and Lim's D-I (in the plane), D-II and D-III (in space), classes a and b.
     DatasetInfo("disks", "shape", (2,), ("a", "b")),
     DatasetInfo("tori", "shape", (3,), ("a", "b")),
+    DatasetInfo("spheres", "shape", (3,), ("a", "b")),
 )}
 
 

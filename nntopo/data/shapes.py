@@ -1,13 +1,18 @@
-"""Point clouds whose topology is known: the datasets D-I and D-II of Naitzat, Zhitnikov and Lim,
-"Topology of deep neural networks" (JMLR 21(184), 2020), generated from a seed.
+"""Point clouds whose topology is known: the datasets D-I, D-II and D-III of Naitzat, Zhitnikov and
+Lim, "Topology of deep neural networks" (JMLR 21(184), 2020), generated from a seed.
 
 - ``disks`` (D-I), in the plane: class a is 9 disjoint disks; class b is the unit disk with 9 round
   holes, each class-a disk sitting in a hole with a margin, every hole closed (none touches the rim).
 - ``tori`` (D-II), in space: 9 pairs of linked solid tori, in each pair a torus of class a in the
   xy-plane linked with a torus of class b in the xz-plane through its hole.
+- ``spheres`` (D-III, ``spheres_9`` in the authors' code), in space: 9 nests of concentric spheres,
+  built as the authors build them (topnn/topnn_framework, transformers/raw_spheres_generation.py):
+  class a a thin shell (spheres of radius 1 and 1.05), class b a small sphere inside it (radius 0.5)
+  and a thin shell around it (2 and 2.05).
 
-Points are uniform in each piece's area (volume), with the same number in every piece, so the
-pieces are equally dense. The training and test points are independent draws from one seed.
+Disks and tori: points uniform in each piece's area (volume), with the same number in every piece,
+so the pieces are equally dense. Spheres: points on each sphere's surface, on the authors' Fibonacci
+lattice. The training and test points are independent draws from one seed.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import numpy as np
 from nntopo import datasets
 
 NAMES = datasets.names(kind="shape")  # the datasets this module generates; their classes are a and b
-# Betti numbers (b0, b1, b2) of each class: 9 disks; a disk with 9 holes; 9 solid tori.
+# Betti numbers (b0, b1, b2) of each class: 9 disks; a disk with 9 holes; 9 solid tori; 9 shells
+# (each a 2-sphere up to homotopy); 9 shells and the 9 small spheres inside them.
 KNOWN_BETTI = {
     "disks": {0: (9, 0, 0), 1: (1, 9, 0)},
     "tori": {0: (9, 9, 0), 1: (9, 9, 0)},
+    "spheres": {0: (9, 0, 9), 1: (18, 0, 18)},
 }
 PIECES = 9
 _GRID = np.array([(i, j) for j in (-1, 0, 1) for i in (-1, 0, 1)], dtype=float)  # 3 x 3 piece centres
@@ -36,11 +43,38 @@ DISK_SPACING, HOLE_RADIUS, DISK_RADIUS = 0.5, 0.18, 0.11
 # 1, as the disks' are: tanh networks fed coordinates up to 7 saturate and some seeds never train).
 TORUS_RADIUS, TUBE_RADIUS, PAIR_SPACING = 1.0, 0.25, 5.0
 TORI_SCALE = 1 / 5.5
+# spheres, as raw_spheres_generation.py has them: the nests centred at the origin and at the 8 corners
+# (+-3, +-3, +-3) of a cube (lines 83-93); in each nest, (radius, class, points) of its 5 spheres
+# (gen_2spheres, lines 50-69: radii r1 .. r5, classes 0, 0, 1, 1, 1). The points are in the proportions
+# of the authors' data file data/spheres_9/spheres_9.tfrecords (37,800 points: 200, 1,000, 1,000,
+# 1,000 and 1,000 a nest; line 65 of the script as published gives the small sphere as many as the
+# others). The closest spheres of two nests (2.05 from centres 5.2 apart) are 1.1 apart. Their
+# MaxAbsScaler (line 122) divides each coordinate by its largest absolute value, 3 + 2.05 up to the
+# lattice's rounding: SPHERES_SCALE.
+SPHERE_CENTRES = 3.0 * np.array([(0, 0, 0)] + [(i, j, k) for i in (-1, 1) for j in (-1, 1) for k in (-1, 1)])
+SPHERES = ((0.5, 1, 200), (1.0, 0, 1000), (1.05, 0, 1000), (2.0, 1, 1000), (2.05, 1, 1000))
+SPHERES_SCALE = 1 / 5.05
 
 
 def _split(n: int, parts: int) -> list[int]:
     """``n`` points over ``parts`` pieces, as equal as integers allow."""
     return [n // parts + (i < n % parts) for i in range(parts)]
+
+
+def _apportion(n: int, weights) -> list[int]:
+    """``n`` points in proportion to ``weights``: the floors, then one more to the largest remainders."""
+    exact = n * np.asarray(weights, dtype=float) / np.sum(weights)
+    counts = np.floor(exact).astype(int)
+    counts[np.argsort(counts - exact, kind="stable")[: n - counts.sum()]] += 1
+    return counts.tolist()
+
+
+def class_sizes(name: str, n: int) -> tuple[int, int]:
+    """Points of class a and of class b among ``n`` points of shape ``name``."""
+    if name == "spheres":
+        a = sum(m for m, (_, label, _) in zip(_apportion(n, [w for *_, w in SPHERES]), SPHERES) if label == 0)
+        return a, n - a
+    return n // 2, n - n // 2
 
 
 def _uniform_disk(rng: np.random.Generator, n: int, radius: float) -> np.ndarray:
@@ -93,7 +127,30 @@ def _tori(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     return TORI_SCALE * np.concatenate(a + b), np.repeat([0, 1], [n_a, n - n_a])
 
 
-_MAKERS = {"disks": _disks, "tori": _tori}
+def _fibonacci_sphere(rng: np.random.Generator, n: int, radius: float) -> np.ndarray:
+    """``n`` points of the authors' golden-angle lattice on a sphere (fibonacci_sphere, lines 27-48):
+    evenly spaced heights, each turned by the golden angle from the last, the turns started at a random
+    offset. They draw the offset for one sphere of a nest only, from a fixed seed; here every sphere
+    draws its own from ``rng``, so the training and test lattices differ."""
+    if n == 0:
+        return np.zeros((0, 3))
+    step = 2.0 / n
+    height = np.arange(n) * step - 1 + step / 2
+    ring = np.sqrt(1 - height**2)
+    turn = ((np.arange(n) + rng.uniform(0, n)) % n) * np.pi * (3 - np.sqrt(5))
+    return radius * np.column_stack([np.cos(turn) * ring, height, np.sin(turn) * ring])
+
+
+def _spheres(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    points, labels = [], []
+    for (radius, label, _), total in zip(SPHERES, _apportion(n, [w for *_, w in SPHERES])):
+        for centre, m in zip(SPHERE_CENTRES, _split(total, PIECES)):
+            points.append(centre + _fibonacci_sphere(rng, m, radius))
+            labels.append(np.full(m, label))
+    return SPHERES_SCALE * np.concatenate(points), np.concatenate(labels)
+
+
+_MAKERS = {"disks": _disks, "tori": _tori, "spheres": _spheres}
 
 
 def generate(name: str, train_points: int, test_points: int, seed: int):

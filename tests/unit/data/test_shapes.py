@@ -1,8 +1,8 @@
 """The point clouds of known topology (nntopo.data.shapes) have the geometry and homology they claim.
 
-The geometry is checked from the points themselves (distances to the stated disks, holes and core
-circles, margins between the classes, the Gauss linking number of circles fitted to each torus),
-the homology with the study's own measure at the schema's defaults; the config rejects homology
+The geometry is checked from the points themselves (distances to the stated disks, holes, core
+circles and spheres, margins between the classes, the Gauss linking number of circles fitted to each
+torus, the spheres' lattice against the authors' construction), the homology with the study's own measure at the schema's defaults; the config rejects homology
 settings that cannot run, in one line that names the key.
 """
 
@@ -39,30 +39,37 @@ def test_generate_is_seeded(name):
     assert not np.array_equal(first[0], other[0]) and not np.array_equal(first[2], other[2])
 
 
-@pytest.mark.parametrize("name, dim", [("disks", 2), ("tori", 3)])
-def test_generate_shapes_dtypes_and_balance(name, dim):
-    """float32 points, int64 labels 0 (a) and 1 (b); class a holds half the points, rounded down;
-    the training and test points are different draws."""
+# Spheres: 901 points over the 5 spheres of a nest in the proportions 200 : 1000 : 1000 : 1000 : 1000
+# are 42.90, 214.52 (four times): floors 42 and 214 (898 in all), the 3 left over to the largest
+# remainders, the small sphere's and the first two (class a's): 43 + 215 + 215 | 214 + 214, so a = 430.
+# 451 points: 21.48 and 107.38, floors 21 and 107 (449), 2 left over: 22 + 108 + 107 | 107 + 107, a = 215.
+@pytest.mark.parametrize("name, dim, train_a, test_a", [
+    ("disks", 2, TRAIN // 2, TEST // 2), ("tori", 3, TRAIN // 2, TEST // 2), ("spheres", 3, 430, 215)])
+def test_generate_shapes_dtypes_and_balance(name, dim, train_a, test_a):
+    """float32 points, int64 labels 0 (a) and 1 (b); class a holds half the points, rounded down (of
+    spheres, its share of the authors' points); the training and test points are different draws."""
     x_train, y_train, x_test, y_test = shapes.generate(name, TRAIN, TEST, seed=0)
     assert x_train.shape == (TRAIN, dim) and x_test.shape == (TEST, dim)
     assert x_train.dtype == x_test.dtype == np.float32
     assert y_train.dtype == y_test.dtype == np.int64
-    assert np.bincount(y_train).tolist() == [TRAIN // 2, TRAIN - TRAIN // 2]
-    assert np.bincount(y_test).tolist() == [TEST // 2, TEST - TEST // 2]
+    assert np.bincount(y_train).tolist() == [train_a, TRAIN - train_a] == list(shapes.class_sizes(name, TRAIN))
+    assert np.bincount(y_test).tolist() == [test_a, TEST - test_a] == list(shapes.class_sizes(name, TEST))
     assert not set(map(tuple, x_train.tolist())) & set(map(tuple, x_test.tolist()))
     assert len(np.unique(x_train, axis=0)) == TRAIN
     assert 0 < np.mean(y_train[: TRAIN // 2]) < 1  # shuffled: the classes are interleaved, not in two blocks
 
 
 def test_generate_rejects_an_unknown_shape():
-    with pytest.raises(ValueError, match="unknown shape 'spheres'; choose one of: disks, tori"):
-        shapes.generate("spheres", 100, 100, 0)
+    with pytest.raises(ValueError, match="unknown shape 'cubes'; choose one of: disks, tori, spheres"):
+        shapes.generate("cubes", 100, 100, 0)
 
 
 def test_known_betti_is_the_topology_of_the_pieces():
     """9 disjoint disks: (9, 0, 0); a disk with 9 holes: (1, 9, 0); 9 solid tori (each a circle up to
-    homotopy): (9, 9, 0)."""
-    assert shapes.KNOWN_BETTI == {"disks": {0: (9, 0, 0), 1: (1, 9, 0)}, "tori": {0: (9, 9, 0), 1: (9, 9, 0)}}
+    homotopy): (9, 9, 0); 9 thin spherical shells (each a 2-sphere up to homotopy): (9, 0, 9); those
+    and 9 spheres: (18, 0, 18)."""
+    assert shapes.KNOWN_BETTI == {"disks": {0: (9, 0, 0), 1: (1, 9, 0)}, "tori": {0: (9, 9, 0), 1: (9, 9, 0)},
+                                  "spheres": {0: (9, 0, 9), 1: (18, 0, 18)}}
     assert shapes.known_betti("disks", 1) == {0: (9, 0), 1: (1, 9)}
     assert shapes.known_betti("tori", 0) == {0: (9,), 1: (9,)}
 
@@ -220,12 +227,82 @@ def test_tori_pairs_are_linked():
         assert j == np.argmin(apart) and apart[j] < 1.5 * shapes.TORUS_RADIUS * scale
 
 
+# --- spheres: geometry
+
+# The authors' nests (transformers/raw_spheres_generation.py): centres at the origin and the cube's
+# corners (+-3, +-3, +-3), lines 83-93; radii 0.5 (b), 1 and 1.05 (a), 2 and 2.05 (b), lines 50-69;
+# points a nest 200, 1000, 1000, 1000, 1000 (their data file spheres_9.tfrecords holds 37,800 points:
+# 18,000 of class 0 and 19,800 of class 1).
+NESTS = 3.0 * np.array([(0, 0, 0), (-1, -1, -1), (1, 1, 1), (-1, 1, 1), (-1, 1, -1), (-1, -1, 1),
+                        (1, -1, -1), (1, -1, 1), (1, 1, -1)])
+RADII = {0: (1.0, 1.05), 1: (0.5, 2.0, 2.05)}
+
+
+def test_spheres_counts_are_the_authors():
+    """The authors' 37,800 points split into their classes as their data file has them."""
+    assert shapes.class_sizes("spheres", 37_800) == (18_000, 19_800)
+    assert shapes.class_sizes("spheres", 7_560) == (3_600, 3_960)  # their 4 : 1 split's test part
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_spheres_points_lie_on_their_spheres(seed):
+    """Every point, unscaled, is at one of its class's radii from the nearest nest centre; each sphere
+    of each nest holds its share (the same, up to one, in the 9 nests; the small sphere a fifth of the
+    others); the nests are the 9 stated ones, their nearest spheres of two nests 1.1 apart; the
+    coordinates stay within [-1, 1], as the authors' MaxAbsScaler leaves them."""
+    x, y = shapes.generate("spheres", 8400, 100, seed)[:2]
+    assert np.abs(x).max() <= 1
+    x = x.astype(np.float64) / shapes.SPHERES_SCALE
+    to_centre = np.linalg.norm(x[:, None] - NESTS[None], axis=2)
+    nest, radius = to_centre.argmin(axis=1), to_centre.min(axis=1)
+    for label, radii in RADII.items():
+        on = np.abs(radius[y == label][:, None] - np.array(radii)[None])
+        assert np.all(on.min(axis=1) < 1e-5 * 5.05)
+        counts = np.array([[np.sum((nest[y == label] == n) & (on.argmin(axis=1) == r)) for r in range(len(radii))]
+                           for n in range(9)])
+        assert np.all(counts.max(axis=0) - counts.min(axis=0) <= 1)
+        assert counts.sum() == np.count_nonzero(y == label)
+        if label == 1:
+            assert counts[:, 0].sum() * 5 == pytest.approx(counts[:, 1].sum(), abs=5)  # 200 : 1000
+    gaps = [cKDTree(x[nest == i]).query(x[nest == j])[0].min() for i in range(9) for j in range(i)]
+    assert min(gaps) > np.linalg.norm(NESTS[1]) - 2 * 2.05 - 0.05
+
+
+def test_spheres_follow_the_authors_lattice():
+    """Each sphere of m points is the authors' golden-angle lattice (fibonacci_sphere, lines 27-48):
+    its heights along y are (2i + 1) / m - 1 for i < m, times its radius, and the i-th point is turned
+    about the y axis by ((i + offset) mod m) golden angles pi (3 - sqrt 5): going up, each turns one
+    golden angle from the last, except once, where the count wraps and it turns 1 - m of them. The
+    training and test lattices of one seed start their turns at different offsets."""
+    x_train, y_train, x_test, y_test = shapes.generate("spheres", 4200, 4200, 0)
+    golden = np.pi * (3 - np.sqrt(5))
+    turns = []
+    for x, y in ((x_train, y_train), (x_test, y_test)):
+        x = x.astype(np.float64) / shapes.SPHERES_SCALE
+        centred = x - NESTS[np.linalg.norm(x[:, None] - NESTS[None], axis=2).argmin(axis=1)]
+        radius = np.linalg.norm(centred, axis=1)
+        inner = (np.abs(radius - 0.5) < 1e-3) & (np.linalg.norm(x, axis=1) < 1)  # the first nest's small sphere
+        outer = (np.abs(radius - 2.05) < 1e-3) & (np.linalg.norm(x, axis=1) < 3)  # its outermost sphere
+        assert np.all(y[inner] == 1) and inner.sum() == 200 // 9 + 1 and outer.sum() == 1000 // 9 + 1
+        for on, r in ((inner, 0.5), (outer, 2.05)):
+            p = centred[on][np.argsort(centred[on][:, 1])]
+            m = len(p)
+            assert np.allclose(p[:, 1] / r, (2 * np.arange(m) + 1) / m - 1, atol=1e-5)
+            azimuth = np.arctan2(p[:, 2], p[:, 0])
+            step = np.exp(1j * np.diff(azimuth))
+            wrap = ~np.isclose(step, np.exp(1j * golden), atol=1e-4)
+            assert wrap.sum() <= 1 and np.allclose(step[wrap], np.exp(1j * (1 - m) * golden), atol=1e-4)
+        turns.append(np.arctan2(p[0, 2], p[0, 0]))
+    assert abs(turns[0] - turns[1]) > 1e-3
+
+
 # --- homology at the defaults
 
-@pytest.mark.parametrize("name", shapes.NAMES)
+@pytest.mark.parametrize("name", ["disks", "tori"])
 def test_input_betti_numbers_at_the_defaults_are_the_known_ones(name):
     """The schema's default shapes and homology settings measure, on every test point of each class,
-    the known Betti numbers, for the default seed and two more."""
+    the known Betti numbers, for the default seed and two more. (Not spheres: at 2,600 test points a
+    small sphere has 13 or 14 points, fewer than k, and joins its shell; see the next test.)"""
     shape_settings, settings = defaults()
     known = shapes.known_betti(name, settings["maxdim"])
     for seed in sorted({shape_settings["seed"], 1, 2}):
@@ -234,6 +311,18 @@ def test_input_betti_numbers_at_the_defaults_are_the_known_ones(name):
             got = rips_betti(x[idx], settings["k"], settings["epsilon"], settings["maxdim"])
             assert tuple(got.at_epsilon.tolist()) == known[c], (name, seed, c)
             assert got.distinct == len(idx) == shape_settings["test_points"] // 2 + c * (shape_settings["test_points"] % 2)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_spheres_input_betti_numbers_are_the_known_ones(seed):
+    """The authors' test split (7,560 points: 40 a small sphere, 200 a large one) at k = 8, epsilon = 2
+    and maxdim 2: 9 shells (9, 0, 9) in class a; 9 shells and 9 small spheres (18, 0, 18) in class b.
+    With k a quarter or more of a small sphere's points (k = 15 here) its void fills at 2 hops and class
+    b reads (18, 0, 9): a ball inside a shell."""
+    _, _, x, y = shapes.generate("spheres", 100, 7560, seed)
+    for c, known in shapes.known_betti("spheres", 2).items():
+        assert tuple(rips_betti(x[y == c], 8, 2, 2).at_epsilon.tolist()) == known, (seed, c)
+    assert tuple(rips_betti(x[y == 1], 15, 2, 2).at_epsilon.tolist()) == (18, 0, 9)
 
 
 # --- the data file
@@ -277,18 +366,21 @@ def test_largest_points_per_class_that_fits():
     assert config.validate({"datasets": ["disks", "tori"], "homology": {"points_per_class": 1300}})
 
 
-def test_config_smallest_shape_class_is_the_generated_one():
-    """With an odd number of test points, the config's limit is the smaller generated class (a)."""
-    _, _, _, y = shapes.generate("disks", 100, 401, 0)
+@pytest.mark.parametrize("name", ["disks", "spheres"])
+def test_config_smallest_shape_class_is_the_generated_one(name):
+    """With an odd number of test points, the config's limit is the smaller generated class (a; of
+    spheres, 192 of 401)."""
+    _, _, _, y = shapes.generate(name, 100, 401, 0)
     smallest = int(np.bincount(y).min())
-    assert config.validate({"datasets": ["disks"], "shapes": {"test_points": 401},
+    assert smallest == np.count_nonzero(y == 0)
+    assert config.validate({"datasets": [name], "shapes": {"test_points": 401},
                             "homology": {"points_per_class": smallest, "diagram_points": 50}})
     with pytest.raises(ConfigError, match=f"^homology.points_per_class: {smallest + 1} is more than the {smallest}"):
-        config.validate({"datasets": ["disks"], "shapes": {"test_points": 401},
+        config.validate({"datasets": [name], "shapes": {"test_points": 401},
                          "homology": {"points_per_class": smallest + 1, "diagram_points": 50}})
 
 
-@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist", "digits", "disks", "tori"])
+@pytest.mark.parametrize("dataset", ["mnist", "fashion_mnist", "digits", "disks", "tori", "spheres"])
 def test_default_homology_settings_fit_every_dataset(dataset):
     """A config that names only the dataset is valid: the homology stage runs for every dataset."""
     assert config.validate({"datasets": [dataset]})["homology"]["points_per_class"] is None
