@@ -7,9 +7,11 @@ settings that cannot run, in one line that names the key.
 """
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
@@ -18,6 +20,8 @@ from nntopo.data import shapes
 from nntopo.config import ConfigError
 from nntopo.topology import stage
 from nntopo.topology.homology import rips_betti
+
+ROOT = Path(__file__).resolve().parents[3]
 
 # Small clouds where only the generator is exercised (every piece still gets dozens of points).
 TRAIN, TEST = 901, 451
@@ -315,13 +319,18 @@ def test_input_betti_numbers_at_the_defaults_are_the_known_ones(name):
 
 @pytest.mark.parametrize("seed", [0, 1])
 def test_spheres_input_betti_numbers_are_the_known_ones(seed):
-    """The authors' test split (7,560 points: 40 a small sphere, 200 a large one) at k = 8, epsilon = 2
-    and maxdim 2: 9 shells (9, 0, 9) in class a; 9 shells and 9 small spheres (18, 0, 18) in class b.
-    With k a quarter or more of a small sphere's points (k = 15 here) its void fills at 2 hops and class
-    b reads (18, 0, 9): a ball inside a shell."""
-    _, _, x, y = shapes.generate("spheres", 100, 7560, seed)
-    for c, known in shapes.known_betti("spheres", 2).items():
-        assert tuple(rips_betti(x[y == c], 8, 2, 2).at_epsilon.tolist()) == known, (seed, c)
+    """configs/topology_spheres.yaml's settings (the authors' test split, 7,560 points: 40 a small
+    sphere, 200 a large one; k = 8, epsilon = 2, maxdim 2), on every test point: 9 shells (9, 0, 9) in
+    class a; 9 shells and 9 small spheres (18, 0, 18) in class b. With k a quarter or more of a small
+    sphere's points (k = 15 here) its void fills at 2 hops and class b reads (18, 0, 9): a ball inside a
+    shell."""
+    preset = config.validate(yaml.safe_load((ROOT / "configs" / "topology_spheres.yaml").read_text()))
+    settings = preset["homology"]
+    assert preset["shapes"]["test_points"] == 7560 and settings["points_per_class"] is None
+    _, _, x, y = shapes.generate("spheres", 100, preset["shapes"]["test_points"], seed)
+    for c, known in shapes.known_betti("spheres", settings["maxdim"]).items():
+        got = rips_betti(x[y == c], settings["k"], settings["epsilon"], settings["maxdim"])
+        assert tuple(got.at_epsilon.tolist()) == known == shapes.KNOWN_BETTI["spheres"][c], (seed, c)
     assert tuple(rips_betti(x[y == 1], 15, 2, 2).at_epsilon.tolist()) == (18, 0, 9)
 
 
