@@ -69,10 +69,15 @@ def _apportion(n: int, weights) -> list[int]:
     return counts.tolist()
 
 
+def _sphere_counts(n: int) -> list[int]:
+    """``n`` points over the 5 spheres of SPHERES (all 9 nests together), in the authors' proportions."""
+    return _apportion(n, [share for *_, share in SPHERES])
+
+
 def class_sizes(name: str, n: int) -> tuple[int, int]:
     """Points of class a and of class b among ``n`` points of shape ``name``."""
     if name == "spheres":
-        a = sum(m for m, (_, label, _) in zip(_apportion(n, [w for *_, w in SPHERES]), SPHERES) if label == 0)
+        a = sum(m for m, (_, label, _) in zip(_sphere_counts(n), SPHERES) if label == 0)
         return a, n - a
     return n // 2, n - n // 2
 
@@ -143,7 +148,7 @@ def _fibonacci_sphere(rng: np.random.Generator, n: int, radius: float) -> np.nda
 
 def _spheres(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     points, labels = [], []
-    for (radius, label, _), total in zip(SPHERES, _apportion(n, [w for *_, w in SPHERES])):
+    for (radius, label, _), total in zip(SPHERES, _sphere_counts(n)):
         for centre, m in zip(SPHERE_CENTRES, _split(total, PIECES)):
             points.append(centre + _fibonacci_sphere(rng, m, radius))
             labels.append(np.full(m, label))
