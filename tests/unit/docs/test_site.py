@@ -15,7 +15,7 @@ from tests.conftest import ROOT
 
 SCHEMA = yaml.safe_load((ROOT / "schemas" / "config.schema.yaml").read_text())
 # Written by runs, not in a fresh clone (.gitignore): the example's trained network, the bench's printout.
-RUN_OUTPUTS = ("examples/own_network/out", "benchmarks/out")
+RUN_OUTPUTS = ("examples/own_network/out", "examples/pina_poisson/out", "benchmarks/out")
 
 
 @pytest.fixture(scope="module")
