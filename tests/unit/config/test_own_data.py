@@ -117,7 +117,7 @@ def test_the_analysed_points_follow_split_and_subsample():
 
 @pytest.mark.parametrize("bad, message", [
     ({"datasets": ["cifar10"]}, "datasets.0: 'cifar10' is not allowed; choose one of: mnist, fashion_mnist, digits, "
-                                "disks, tori; or describe your own dataset as a mapping with a name and a kind "
+                                "disks, tori, spheres; or describe your own dataset as a mapping with a name and a kind "
                                 "(torchvision, folder or arrays; docs/guides/own-data.md)"),
     ({"datasets": [{"name": "mine", "kind": "arrays", "pth": "a.npz"}]},
      "unknown key 'pth' in datasets.0; allowed keys: channels_last, kind, level_sets, name, path, scaling, task"),
