@@ -123,6 +123,13 @@ def training_settings(wildcards):
         config_error(error)
 
 
+def domain_settings(wildcards):
+    """What a layer's domain figures read: the ranked layer drawn, the neurons shown and silenced per cluster."""
+    return {"shown": nnconfig.ranked_layers(config, wildcards.model, wildcards.layer)[-1],
+            "top": config["figures"]["top"], "top_k": config["clustering"]["top_k"],
+            "max_clusters": config["figures"]["max_clusters"]}
+
+
 def external_settings(wildcards):
     """An external network's config slice (its files' checksums included), None for a grid model."""
     if nnconfig.external_entry(config, wildcards.model) is None:

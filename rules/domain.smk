@@ -1,25 +1,7 @@
 # Figures on the input domain of a regression whose inputs are 2-D points (nntopo/figures/domain.py): per
 # model, layer and method the clusters' regions, their top neurons' activations and where silencing those
-# raises the error; per model the network's error over the domain. domain_targets() names them for `all`.
-from nntopo.figures import domain
-
-
-def domain_targets():
-    """The domain figures of every model of every dataset they are drawn for (domain.draws_domain)."""
-    datasets = [name for name in nnconfig.dataset_names(config) if domain.draws_domain(nndatasets.get(name, config))]
-    per_layer = [paths.fill(path, method=method) for path in domain.layer_outputs().values()
-                 for method in config["clustering"]["methods"]]
-    return [path for name in datasets
-            for path in model_outputs(*domain.model_outputs().values(), dataset=name)
-            + layer_outputs(*per_layer, dataset=name)]
-
-
-def domain_settings(wildcards):
-    """What a layer's domain figures read: the ranked layer drawn, the neurons shown and silenced per cluster."""
-    return {"shown": nnconfig.ranked_layers(config, wildcards.model, wildcards.layer)[-1],
-            "top": config["figures"]["top"], "top_k": config["clustering"]["top_k"],
-            "max_clusters": config["figures"]["max_clusters"]}
-
+# raises the error; per model the network's error over the domain. rules/targets.smk's domain_targets()
+# names them for `all`; rules/common.smk's domain_settings() is what a layer's figures read.
 
 rule domain_figures:
     input:

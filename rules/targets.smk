@@ -2,6 +2,7 @@
 from nntopo import config as nnconfig
 from nntopo import figures
 from nntopo import paths
+from nntopo.figures import domain
 
 
 def all_targets():
@@ -43,7 +44,7 @@ def all_targets():
         + images
         + channels
         + dataset_outputs(*summary_outputs())
-        + domain_targets()  # rules/domain.smk: a regression on 2-D points only
+        + domain_targets()  # rules/domain.smk's figures: a regression on 2-D points only
     )
 
 
@@ -95,3 +96,13 @@ def summary_outputs():
 
 def depth_figures():
     return [paths.fill(paths.SUMMARY_DEPTH_FIGURE, method=method) for method in config["clustering"]["methods"]]
+
+
+def domain_targets():
+    """The domain figures of every model of every dataset they are drawn for (domain.draws_domain)."""
+    datasets = [name for name in nnconfig.dataset_names(config) if domain.draws_domain(nndatasets.get(name, config))]
+    per_layer = [paths.fill(path, method=method) for path in domain.layer_outputs().values()
+                 for method in config["clustering"]["methods"]]
+    return [path for name in datasets
+            for path in model_outputs(*domain.model_outputs().values(), dataset=name)
+            + layer_outputs(*per_layer, dataset=name)]
