@@ -125,13 +125,21 @@ def explained(labels, targets) -> dict:
     return {"explained_variance": tasks.explained_variance(labels, targets), **_assigned(labels)}
 
 
+def purity_of(labels, y_true, targets=None) -> dict:
+    """``purity`` of a classifier's clusters, ``explained`` for a regressor's ``targets`` (N x d)."""
+    return purity(labels, y_true) if targets is None else explained(labels, targets)
+
+
+def purity_key(targets=None) -> str:
+    """The column ``purity_of`` fills: purity, or a regressor's explained_variance."""
+    return "purity" if targets is None else "explained_variance"
+
+
 def purity_table(labelings: dict, y_true, targets=None) -> pd.DataFrame:
     """One row per method: method, purity, assigned, n_assigned, n_clusters; with a regressor's
     ``targets`` (N x d), explained_variance (``explained``) in place of purity."""
-    first = "purity" if targets is None else "explained_variance"
-    rows = [{"method": name, **(purity(labels, y_true) if targets is None else explained(labels, targets))}
-            for name, labels in labelings.items()]
-    return pd.DataFrame(rows, columns=["method", first, "assigned", "n_assigned", "n_clusters"])
+    rows = [{"method": name, **purity_of(labels, y_true, targets)} for name, labels in labelings.items()]
+    return pd.DataFrame(rows, columns=["method", purity_key(targets), "assigned", "n_assigned", "n_clusters"])
 
 
 def seed_stability(labelings_by_seed: dict) -> pd.DataFrame:

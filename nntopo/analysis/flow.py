@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from nntopo import task as tasks
-from nntopo.analysis.agreement import _labels, agreement, explained, purity
+from nntopo.analysis.agreement import _labels, agreement, purity_key, purity_of
 
 # The probe. C = 0.1 (L2, on standardised features): with 5,000 fitting points in up to 1,024
 # dimensions a weakly regularised fit reaches 100 % on the fitting half; on a trained MLP's MNIST
@@ -91,9 +91,10 @@ def layer_flow(labelings: dict[str, np.ndarray], y_true, targets=None) -> pd.Dat
         raise ValueError("no layers")
     output = labelings[layers[-1]]
     rows = []
+    key = purity_key(targets)
     for depth, layer in enumerate(layers, start=1):
         labels = labelings[layer]
-        p = purity(labels, y_true) if targets is None else explained(labels, targets)
+        p = purity_of(labels, y_true, targets)
         after = agreement(labels, labelings[layers[depth]]) if depth < len(layers) else {"ari": np.nan, "nmi": np.nan}
         final = agreement(labels, output)
         rows.append({
@@ -101,7 +102,7 @@ def layer_flow(labelings: dict[str, np.ndarray], y_true, targets=None) -> pd.Dat
             "depth": depth,
             "n_clusters": p["n_clusters"],
             "unassigned_share": 1.0 - p["assigned"],
-            **({"purity": p["purity"]} if targets is None else {"explained_variance": p["explained_variance"]}),
+            key: p[key],
             "ari_next": after["ari"],
             "nmi_next": after["nmi"],
             "ari_output": final["ari"],

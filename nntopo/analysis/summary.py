@@ -45,7 +45,7 @@ def summarize(inputs, outputs, settings: dict) -> None:
         # An external network has no training (nor initial weights), and NP only when its weights are given.
         persistence = metrics["neural_persistence"] or {}
         nan = {"mean_normalized": float("nan"), "shuffled_mean_normalized": float("nan")}
-        task = metrics.get("task", tasks.CLASSIFICATION)
+        task = tasks.of_attrs(metrics)
         rows[metrics["model"]] = {
             **{key: metrics.get(key, float("nan")) for key in ("model", *SCORES[task], "weight_l2_norm",
                                                                "near_zero_fraction", "train_seconds")},

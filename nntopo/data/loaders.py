@@ -208,7 +208,7 @@ def _load_prepared(name: str, path: str | Path | None, train: bool) -> Dataset:
     regression = {}
     if tasks.of_attrs(attrs) == tasks.REGRESSION:
         regression = {"task": tasks.REGRESSION, "targets_train": arrays["targets_train"],
-                      "targets_test": arrays["targets_test"], "levels": json.loads(attrs["level_sets"])}
+                      "targets_test": arrays["targets_test"], "levels": tasks.levels_from_attrs(attrs)}
     return Dataset(name, arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"], input_shape,
                    classes, scaling, **regression)
 

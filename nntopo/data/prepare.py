@@ -107,9 +107,7 @@ def prepare(entry: dict, data_dir, download: bool, output, record, config: dict 
             log(f"{name}: {split} split, {len(x):,} points of shape {shape[split]} from {source.where}")
             del source, x  # let the split go before the next is read
         if regression:
-            found = sources.regression_facts(targets, where, sources.n_level_sets(entry), names["train"])
-            found = {key: found[key] for key in ("classes", "smallest_class", "task", "targets", "target_names",
-                                                 "level_sets")}
+            found = sources.regression_facts(targets, where, sources.n_level_sets(entry), names["train"], levels)
         else:
             if names["train"] != names["test"]:
                 raise DataError(f"{where['test']}: its classes {names['test']} are not the training split's "

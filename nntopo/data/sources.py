@@ -119,7 +119,7 @@ def is_regression(entry: dict) -> bool:
     """Whether the dataset ``entry`` describes has real targets (an arrays dataset's ``task``)."""
     from nntopo import task
 
-    return entry.get("task", task.CLASSIFICATION) == task.REGRESSION
+    return task.of_attrs(entry) == task.REGRESSION
 
 
 def n_level_sets(entry: dict) -> int:
@@ -167,12 +167,12 @@ def check_target_widths(targets: dict, where: dict) -> None:
                         "splits the same targets")
 
 
-def regression_facts(targets: dict, where: dict, n_levels: int, names=None) -> dict:
+def regression_facts(targets: dict, where: dict, n_levels: int, names=None, levels: dict | None = None) -> dict:
     """A regression dataset's record facts from its ``targets`` (split -> checked N x d float64):
     ``task``, ``targets`` (d), ``target_names``, ``level_sets`` (nntopo.task.levels_of the training
     targets), and, as a classification's, ``classes`` (the level sets' names) and ``smallest_class``
     (each split's smallest level set). Refuses splits of different d, names not one a target, and
-    fewer training points than level sets."""
+    fewer training points than level sets. ``levels``: those already cut from the training targets."""
     import numpy as np
 
     from nntopo import task
@@ -185,12 +185,12 @@ def regression_facts(targets: dict, where: dict, n_levels: int, names=None) -> d
     if len(targets["train"]) < n_levels:
         raise DataError(f"{where['train']}: {len(targets['train'])} training points cannot make {n_levels} level sets; "
                         "give more points or fewer level_sets")
-    levels = task.levels_of(targets["train"], n_levels)
+    levels = levels or task.levels_of(targets["train"], n_levels)
     counts = {split: np.bincount(task.level_sets(y, levels), minlength=n_levels) for split, y in targets.items()}
-    return {"task": task.REGRESSION, "targets": d["train"],
-            "target_names": None if names is None else list(names), "level_sets": levels,
-            "classes": list(task.level_set_names(levels)),
-            "smallest_class": {split: int(count.min()) for split, count in counts.items()}}
+    return {"classes": list(task.level_set_names(levels)),
+            "smallest_class": {split: int(count.min()) for split, count in counts.items()},
+            "task": task.REGRESSION, "targets": d["train"], "target_names": None if names is None else list(names),
+            "level_sets": levels}
 
 
 def check_lengths(x_shape, y_shape, where: str, split: str) -> None:
@@ -263,25 +263,15 @@ def _member(arrays, path: Path, name: str):
     return arrays[name]
 
 
-def _class_names(arrays, path: Path) -> tuple[str, ...] | None:
+def _names(arrays, path: Path, key: str) -> tuple[str, ...] | None:
+    """The optional 1-D array of strings ``key`` (class_names, target_names) of an arrays file."""
     import numpy as np
 
-    if "class_names" not in arrays:
+    if key not in arrays:
         return None
-    names = np.asarray(arrays["class_names"][()])
+    names = np.asarray(arrays[key][()])
     if names.ndim != 1 or names.dtype.kind not in "USO":
-        raise DataError(f"{path}: class_names is {names.dtype} with shape {names.shape}; give a 1-D array of strings")
-    return tuple(name.decode() if isinstance(name, bytes) else str(name) for name in names.tolist())
-
-
-def _target_names(arrays, path: Path) -> tuple[str, ...] | None:
-    import numpy as np
-
-    if "target_names" not in arrays:
-        return None
-    names = np.asarray(arrays["target_names"][()])
-    if names.ndim != 1 or names.dtype.kind not in "USO":
-        raise DataError(f"{path}: target_names is {names.dtype} with shape {names.shape}; give a 1-D array of strings")
+        raise DataError(f"{path}: {key} is {names.dtype} with shape {names.shape}; give a 1-D array of strings")
     return tuple(name.decode() if isinstance(name, bytes) else str(name) for name in names.tolist())
 
 
@@ -299,8 +289,8 @@ def _read_arrays(entry: dict, data_dir: Path, download: bool, split: str) -> Spl
     with _opened_arrays(path) as arrays:
         x = _numeric(np.asarray(_member(arrays, path, f"x_{split}")[()]), path, split)
         y = np.asarray(_member(arrays, path, f"y_{split}")[()])
-        names = _class_names(arrays, path)
-        target_names = _target_names(arrays, path)
+        names = _names(arrays, path, "class_names")
+        target_names = _names(arrays, path, "target_names")
     check_lengths(x.shape, y.shape, path, split)
     shape = shape_of(x.shape, path, split, channels_last)
     if x.ndim == 3:
@@ -355,8 +345,8 @@ def _peek_arrays(entry: dict) -> dict:
                 _numeric(_member(h5, path, f"x_{s}"), path, s)
     with _opened_arrays(path) as arrays:  # labels and names are small: read them
         labels = {s: np.asarray(_member(arrays, path, f"y_{s}")[()]) for s in SPLITS}
-        names = _class_names(arrays, path)
-        target_names = _target_names(arrays, path)
+        names = _names(arrays, path, "class_names")
+        target_names = _names(arrays, path, "target_names")
     channels_last = bool(entry.get("channels_last", False))
     shape = {s: shape_of(shapes[f"x_{s}"], path, s, channels_last) for s in SPLITS}
     for s in SPLITS:

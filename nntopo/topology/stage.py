@@ -198,7 +198,7 @@ def _scores(recorded: dict) -> dict:
     """A model's scores beside its homology: a classifier's training accuracy (its last epoch's, running
     over the epoch's batches; an external network's on the training images, or unknown) and test accuracy,
     a regressor's training and test mean squared error and test relative L2 error (NaN where not recorded)."""
-    if recorded.get("task", tasks.CLASSIFICATION) == tasks.REGRESSION:
+    if tasks.of_attrs(recorded) == tasks.REGRESSION:
         return {key: recorded.get(key, float("nan")) for key in ("train_mse", "test_mse", "test_relative_l2")}
     train = recorded["epochs"][-1]["train_accuracy"] if "epochs" in recorded else recorded.get("train_accuracy")
     return {"train_accuracy": float("nan") if train is None else train, "test_accuracy": recorded["test_accuracy"]}
