@@ -21,12 +21,8 @@ with job(snakemake.log[0], snakemake.threads) as log:
 
         external = snakemake.params.external
         network = None  # a grid MLP's neurons are silenced in its layers replayed from weights.h5
-        if external is not None:
-            import torch
-
+        if external is not None:  # the network's threads are set by its ablator (analysis.stage.ablators)
             from nntopo.network.external import load_network
-
-            torch.set_num_threads(snakemake.threads)
 
             def network():
                 return load_network(external), xy

@@ -173,6 +173,16 @@ def unit_positions(positions) -> np.ndarray:
 # --- node statistics -----------------------------------------------------------------------------
 
 
+def node_means(node_ptr, node_points, values) -> np.ndarray:
+    """(n_nodes,) the mean of ``values`` (one per point) over each node's points; NaN for an empty node."""
+    node_ptr = np.asarray(node_ptr, dtype=np.int64)
+    sizes = np.diff(node_ptr)
+    picked = np.asarray(values, dtype=np.float64)[np.asarray(node_points, dtype=np.int64)]
+    node_of = np.repeat(np.arange(len(sizes)), sizes)
+    sums = np.bincount(node_of, weights=picked, minlength=len(sizes))
+    return np.divide(sums, sizes, out=np.full(len(sizes), np.nan), where=sizes > 0)
+
+
 def node_counts(node_ptr, node_points, values, n_values: int) -> np.ndarray:
     """(n_nodes, n_values) int: how many points of each node have each value 0..n_values-1."""
     node_ptr = np.asarray(node_ptr, dtype=np.int64)

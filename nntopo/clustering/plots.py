@@ -9,7 +9,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
-from nntopo.clustering.graph import graph_layout, majority_label
+from nntopo.clustering.graph import graph_layout, majority_label, node_means
 from nntopo.plotting import (
     BACKGROUND_COLOR,
     class_colors,
@@ -219,16 +219,6 @@ def draw_graph(ax, pos: np.ndarray, edges: np.ndarray, counts: np.ndarray, color
     ax.set_yticks([])
     ax.set_aspect("equal", adjustable="datalim")
     ax.margins(0.05)
-
-
-def node_means(node_ptr, node_points, values) -> np.ndarray:
-    """(n_nodes,) the mean of ``values`` (one per point) over each node's points; NaN for an empty node."""
-    node_ptr = np.asarray(node_ptr, dtype=np.int64)
-    sizes = np.diff(node_ptr)
-    picked = np.asarray(values, dtype=np.float64)[np.asarray(node_points, dtype=np.int64)]
-    node_of = np.repeat(np.arange(len(sizes)), sizes)
-    sums = np.bincount(node_of, weights=picked, minlength=len(sizes))
-    return np.divide(sums, sizes, out=np.full(len(sizes), np.nan), where=sizes > 0)
 
 
 def _label_legend(fig: Figure, n_classes: int) -> np.ndarray:

@@ -29,7 +29,7 @@ from nntopo import paths, plotting, task
 
 LAYER_FIGURES = ("domain_clusters", "domain_neurons", "domain_ablation")
 MODEL_FIGURES = ("domain_error",)
-SEQUENTIAL_CMAP = "viridis"  # a value that is never negative (a target of one sign, an error)
+SEQUENTIAL_CMAP = plotting.TARGET_CMAP  # a value that is never negative (a target of one sign, an error)
 OUTLINE_COLOR = "black"
 
 

@@ -172,5 +172,3 @@ def recorded_network(state_path, attrs: dict, n_classes: int, *, data_dir, downl
     except DataError as error:  # the files do not say which points: theirs to fix
         raise store.StoreError(str(error)) from None
     return model, points.x
-
-

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from nntopo import store
+from nntopo.clustering.graph import node_means  # noqa: F401 (the nodes' means, as the stage reads them here)
 
 EMPTY_GRAPH = {"node_ptr": np.zeros(1, dtype=np.int64), "node_points": np.zeros(0, dtype=np.int64),
                "edges": np.zeros((0, 2), dtype=np.int64), "node_component": np.zeros(0, dtype=np.int64),
@@ -50,10 +51,3 @@ def persistence_diagrams(points: np.ndarray, maxdim: int = 1) -> list[np.ndarray
     return diagrams(points, maxdim, scaled=False)[0]
 
 
-def node_means(node_ptr, node_points, values) -> np.ndarray:
-    """(n_nodes,) the mean of ``values`` (one per point) over each node's points."""
-    node_ptr = np.asarray(node_ptr, dtype=np.int64)
-    sizes = np.diff(node_ptr)
-    node_of = np.repeat(np.arange(len(sizes)), sizes)
-    sums = np.bincount(node_of, weights=np.asarray(values, dtype=np.float64)[node_points], minlength=len(sizes))
-    return sums / np.maximum(sizes, 1)

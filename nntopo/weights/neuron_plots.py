@@ -18,10 +18,11 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from nntopo.clustering.graph import unit_positions
-from nntopo.clustering.plots import draw_graph, node_means
+from nntopo.clustering.graph import node_means
+from nntopo.clustering.plots import draw_graph
 from nntopo.store import NeuronSpace
 from nntopo.plotting import (WEIGHT_CMAP, as_input_shape, channels_last, class_colors, finish_diagram, fit_halves,
-                             new_figure, no_data, picture)
+                             new_figure, no_data, picture, symmetric_scale)
 
 TOP_K_CMAP = "viridis"
 ALIVE_CMAP = "RdYlBu"  # 0 (every neuron of the node dead) red, 1 (all alive) blue
@@ -49,7 +50,7 @@ def _votes(space: NeuronSpace):
         return None
     path = space.linear_path[0][space.neurons]  # the cloud's neurons, which the nodes' points index
     votes = node_means(space.graph["node_ptr"], space.graph["node_points"], path)
-    peak = float(np.nanmax(np.abs(votes), initial=0.0)) or 1.0
+    peak = symmetric_scale(votes)  # a node is never empty, so its mean is finite
     return votes, Normalize(-peak, peak)
 
 
@@ -77,6 +78,7 @@ def neuron_graph(space: NeuronSpace, title: str = "") -> Figure:
     pos = np.asarray(graph["positions"], dtype=np.float64)
     edges = np.asarray(graph["edges"], dtype=np.int64).reshape(-1, 2)
     s_max = float(np.clip(9000 / space.n_nodes, 40, 500))
+    one_output = _votes(space)  # a regressor's one output: its nodes' mean linear path; None for classes
     for ax, panel in zip(axes, panels):
         if panel == "top_k":
             values = np.asarray(graph["node_top_k"])
@@ -92,8 +94,8 @@ def neuron_graph(space: NeuronSpace, title: str = "") -> Figure:
             clusters = _clusters(space)
             ax.set_title(f"ranked in the top-{space.attrs.get('top_k', 'k')} of how many clusters\n"
                          f"({sum(clusters.values())} clusters of {len(clusters)} clusterings)", fontsize=10)
-        elif panel == "label" and _votes(space) is not None:
-            votes, norm = _votes(space)
+        elif panel == "label" and one_output is not None:
+            votes, norm = one_output
             draw_graph(ax, pos, edges, counts, colormaps[WEIGHT_CMAP](norm(votes)), s_max)
             bar = fig.colorbar(ScalarMappable(norm, WEIGHT_CMAP), ax=ax, shrink=0.7, location="bottom", pad=0.02)
             bar.set_label(VOTE, fontsize=8.5)

@@ -15,7 +15,7 @@ from matplotlib.colors import to_hex
 from nntopo import task as tasks
 from nntopo.analysis.ranking import top_rows
 from nntopo.clustering.graph import check_graph, check_labels, graph_layout, node_counts, node_labels, unit_positions
-from nntopo.clustering.plots import node_means
+from nntopo.clustering.graph import node_means
 from nntopo.plotting import (ERROR_CMAP, NOISE_COLOR, TARGET_CMAP, class_colors, cluster_colors, level_colors,
                              target_name, value_norm)
 
