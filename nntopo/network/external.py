@@ -331,11 +331,10 @@ def neural_persistence(layers: dict[str, store.Layer], settings: dict) -> dict |
     dense = {name: layer for name, layer in layers.items() if not layer.is_convolution}
     if not dense:
         return None
-    weights = {name: layer.weight for name, layer in dense.items()}
-    if settings.get("bias_vertex"):
-        weights = persistence.with_bias_vertex(weights, {name: layer.bias for name, layer in dense.items()})
-    final = persistence.with_controls(weights, settings["p"], np.random.default_rng(settings["seed"]),
-                                      bool(settings.get("essential")))
+    final = persistence.of_layers({name: layer.weight for name, layer in dense.items()},
+                                  {name: layer.bias for name, layer in dense.items()}, settings["p"],
+                                  np.random.default_rng(settings["seed"]), bool(settings.get("bias_vertex")),
+                                  bool(settings.get("essential")))
     return {**settings, "final": final}
 
 

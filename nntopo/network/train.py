@@ -71,14 +71,9 @@ def persistence_record(model: Network, p: float, rng: np.random.Generator, log, 
     ``neural_persistence`` has them. Rieck et al. define it for fully connected layers: a CNN's
     convolutions are left out."""
     dense = model.dense_layers()
-    weights = {name: layer.weight.detach().cpu().numpy() for name, layer in dense.items()}
-    if bias_vertex:
-        weights = persistence.with_bias_vertex(weights, {name: layer.bias.detach().cpu().numpy()
-                                                         for name, layer in dense.items()})
-    for name, w in weights.items():
-        if not w.any():
-            log(f"{name}: every weight is zero, so its neural persistence is 0")
-    return persistence.with_controls(weights, p, rng, essential)
+    return persistence.of_layers({name: layer.weight.detach().cpu().numpy() for name, layer in dense.items()},
+                                 {name: layer.bias.detach().cpu().numpy() for name, layer in dense.items()},
+                                 p, rng, bias_vertex, essential, log)
 
 
 def pick_device(choice: str = "auto") -> torch.device:

@@ -110,6 +110,18 @@ def neural_persistence(weights: Mapping[str, np.ndarray], p: float = 2.0, essent
     return NeuralPersistence(layers, normalized, p)
 
 
+def of_layers(weights: Mapping[str, np.ndarray], biases: Mapping[str, np.ndarray], p: float,
+              rng: np.random.Generator, bias_vertex: bool = False, essential: bool = False, log=None) -> dict:
+    """``with_controls`` of a network's dense layers (``weights`` out x in, ``biases``), their biases as
+    a vertex with ``bias_vertex``, as config ``neural_persistence`` asks; ``log`` is told of a layer whose
+    every weight is zero (its NP is 0)."""
+    graphs = with_bias_vertex(weights, biases) if bias_vertex else dict(weights)
+    for name, w in graphs.items():
+        if log is not None and not np.asarray(w).any():
+            log(f"{name}: every weight is zero, so its neural persistence is 0")
+    return with_controls(graphs, p, rng, essential)
+
+
 def with_controls(weights: Mapping[str, np.ndarray], p: float, rng: np.random.Generator,
                   essential: bool = False) -> dict:
     """A network's neural-persistence record, as metrics.json and weights.h5 keep it: NP per layer and
