@@ -94,6 +94,17 @@ def levels_from_attrs(attrs) -> dict | None:
     return json.loads(attrs["level_sets"]) if "level_sets" in attrs else None
 
 
+def predicted(outputs, levels: dict | None) -> np.ndarray:
+    """What the outputs say per point: a classifier's class (argmax), a regressor's level set (``levels``)."""
+    outputs = np.asarray(outputs)
+    return outputs.argmax(1) if levels is None else level_sets(outputs, levels)
+
+
+def attrs_of(levels: dict | None) -> dict:
+    """A file's root attributes that say its task: a regressor's ``task`` and ``level_sets``; none for a classifier."""
+    return {} if levels is None else {"task": REGRESSION, "level_sets": json.dumps(levels)}
+
+
 def point_errors(outputs, targets) -> np.ndarray:
     """(N,) float64 squared error of each point, summed over its d outputs."""
     outputs, targets = targets_2d(outputs), targets_2d(targets)

@@ -349,9 +349,8 @@ def _provenance(settings: dict, dataset, chosen, **extra) -> dict:
     output can name it."""
     from nntopo.network.stage import input_attrs
 
-    task = {} if dataset.levels is None else {"task": dataset.task, "level_sets": json.dumps(dataset.levels)}
     return store.provenance(settings["dataset"], settings["name"], settings["seed"], settings,
-                            **{**input_attrs(dataset), **task}, **chosen.attrs(),
+                            **input_attrs(dataset), **chosen.attrs(),
                             external=json.dumps(_source(settings), sort_keys=True), **extra)
 
 
@@ -373,11 +372,6 @@ def scores(outputs: np.ndarray, labels: np.ndarray, targets: np.ndarray | None, 
     if targets is None:
         return {f"{split}_accuracy": float(np.mean(outputs.argmax(1) == labels))}
     return {f"{split}_mse": tasks.mse(outputs, targets), f"{split}_relative_l2": tasks.relative_l2(outputs, targets)}
-
-
-def predicted(outputs: np.ndarray, levels: dict | None) -> np.ndarray:
-    """What the outputs say per point: a classifier's class, a regressor's level set (``levels``)."""
-    return outputs.argmax(1) if levels is None else tasks.level_sets(outputs, levels)
 
 
 def record_network(settings: dict, outputs, *, data_dir, download: bool = False, threads: int = 1, log=print,
@@ -449,7 +443,7 @@ def _write(outputs, layers, hidden, output, chosen, attrs: dict, metrics: dict, 
     if layers is not None:
         store.check_chain(layers, outputs.weights)  # as a trained model's do, before any file is written
         store.write_weights(outputs.weights, layers, attrs)
-    store.write_activations(outputs.activations, hidden, output, chosen.y, predicted(output, levels), attrs,
+    store.write_activations(outputs.activations, hidden, output, chosen.y, tasks.predicted(output, levels), attrs,
                             chosen.index, targets=chosen.targets)
     store.write_metrics(outputs.metrics, metrics)
     log(f"wrote {', '.join(str(path) for path in outputs)}")

@@ -45,13 +45,11 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
                                      f"training.lr (now {settings['training']['lr']})")
     regression = train.is_regression(dataset_)
     # A regressor's predictions are its outputs' level sets, as its labels are its targets'.
-    predictions = tasks.level_sets(logits, dataset_.levels) if regression else logits.argmax(1)
+    predictions = tasks.predicted(logits, dataset_.levels)
     # A convolutional layer's channels are recorded reduced over space (the files say how).
     convolutions = [name for name in trained.model.layers if trained.model.is_convolution(name)]
     attrs = store.provenance(dataset, model_id, settings["seed"], settings, **input_attrs(dataset_), **chosen.attrs(),
-                              **({"convolutions": convolutions, "spatial_reduction": reduction} if convolutions else {}),
-                              **({"task": tasks.REGRESSION, "level_sets": json.dumps(dataset_.levels)} if regression
-                                 else {}))
+                              **({"convolutions": convolutions, "spatial_reduction": reduction} if convolutions else {}))
 
     samples = trained.samples
     persistence = persistence_metrics(settings["neural_persistence"], trained.initial, trained.history, trained.seconds)
@@ -104,10 +102,10 @@ def inputs_of(dataset) -> str:
 
 def input_attrs(dataset) -> dict:
     """The root attributes that say what a network read: one input's shape (``input_shape``: channels,
-    height, width or dimensions; ``image_shape``: height, width, [] for points) and how the inputs
-    were scaled (JSON of Dataset.scaling)."""
+    height, width or dimensions; ``image_shape``: height, width, [] for points), how the inputs were
+    scaled (JSON of Dataset.scaling), and a regression's task and level sets (nntopo.task.attrs_of)."""
     return {"input_shape": list(dataset.input_shape), "image_shape": list(dataset.image_shape or ()),
-            "scaling": json.dumps(dataset.scaling, sort_keys=True)}
+            "scaling": json.dumps(dataset.scaling, sort_keys=True), **tasks.attrs_of(dataset.levels)}
 
 
 def accuracy_on_test(model, dataset, chosen, predictions: np.ndarray) -> float:
