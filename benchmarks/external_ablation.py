@@ -117,10 +117,10 @@ def old_ablator():
     return module.NetworkAblator
 
 
-def jobs(network, settings, x, y):
+def jobs(network, settings, x):
     """Per job (the output layer's, the middle layer's): its ablated layers' indices and each method's
     cluster labels and per-layer rankings, as analyse_layer's earlier stages would give them."""
-    hidden, logits, _ = external.run(network, external.named_modules(network, LAYERS, settings),
+    hidden, logits, _ = external.run(network, external.recorded_modules(network, settings),
                                      external.model_inputs(x, settings, [1, 28, 28]), 10, settings)
     made = {}
     for job, clustered, ablated in (("output", logits, [0, 1]), ("middle", hidden[0], [0])):
@@ -160,7 +160,7 @@ def main(argv=None) -> dict:
     x, y = mnist.x_test[:args.points], mnist.y_test[:args.points].astype(np.int64)
     settings = {"name": "resnet", "dataset": "mnist", "kind": "module", "files": {}, "layers": LAYERS,
                 "output": None, "input_shape": [1, 28, 28], "unit_axis": 1, "spatial_reduction": "max"}
-    made = jobs(network, settings, x, y)
+    made = jobs(network, settings, x)
     kinds = {"before": old_ablator(), "after": NetworkAblator}
     rows = []
     for threads in args.threads:

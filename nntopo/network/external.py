@@ -25,7 +25,7 @@ from torch import nn
 from nntopo import store
 from nntopo import task as tasks
 from nntopo.config import ConfigError
-from nntopo.config.external import unknown_modules
+from nntopo.config.external import module_names, unknown_modules
 
 CHUNK = 1000  # inputs per forward pass: a bounded memory, whatever the model's layers hold
 
@@ -98,7 +98,7 @@ def named_modules(network: nn.Module, names: list[str], settings: dict, key: str
 
 def recorded_modules(network: nn.Module, settings: dict) -> list[nn.Module]:
     """The module of each recorded layer (``layer_modules``' order), for ``Hooks`` and ``run``."""
-    return named_modules(network, [name for name, _ in layer_modules(settings)], settings)
+    return named_modules(network, module_names(settings, "layers"), settings)
 
 
 def element_of(output, element, what: str):
@@ -293,17 +293,18 @@ def checked_output(output: torch.Tensor, n: int, n_outputs: int, settings: dict,
                         f"{wanted} ({dataset})")
 
 
-def check_modules(network: nn.Module, settings: dict) -> None:
+def check_modules(network: nn.Module, settings: dict) -> list[nn.Module]:
     """Right after the network loads, before any data is read or any forward pass: the modules ``layers``
     and ``weight_modules`` name exist (the nearest names otherwise), and each weight module has a 2-D or
-    4-D weight (a Linear's or Conv2d's; its bias may be absent)."""
-    recorded_modules(network, settings)
+    4-D weight (a Linear's or Conv2d's; its bias may be absent). Gives the recorded layers' modules."""
+    modules = recorded_modules(network, settings)
     names = settings.get("weight_modules") or []
     for name, module in zip(names, named_modules(network, names, settings, "weight_modules")):
         weight = getattr(module, "weight", None)
         if not isinstance(weight, torch.Tensor) or weight.ndim not in (2, 4):
             raise ExternalError(f"{_where(settings)}: weight module {name!r} ({type(module).__name__}) has no 2-D or "
                                 f"4-D weight; name a Linear or Conv2d module in its weight_modules")
+    return modules
 
 
 def weight_layers(network: nn.Module, settings: dict, widths: list[int]) -> dict[str, store.Layer]:
@@ -382,10 +383,9 @@ def record_network(settings: dict, outputs, *, data_dir, download: bool = False,
     torch.set_num_threads(threads)
     start = time.perf_counter()
     network = load_network(settings)
-    check_modules(network, settings)
+    modules = check_modules(network, settings)
     dataset, chosen = _analysed(settings, points, data_dir, download, data_file)
     shape = input_shape_of(network, chosen.x, settings, dataset.input_shape)
-    modules = recorded_modules(network, settings)
     log(f"{settings['name']}: recording {chosen.describe()} of {settings['dataset']}, read as {shape}")
 
     def outputs_on(x, modules=()):  # the output alone when no module is recorded
