@@ -154,11 +154,10 @@ def agreement(job: Job):
     table = pd.read_csv(job.inputs.agreement)
     pairs, purity = table[table.method_a != table.method_b], table[table.method_a == table.method_b]
     # A regressor's purity: the explained variance of its target.
-    explained = "explained_variance" in table and ("purity" not in table or table["purity"].isna().all())
+    column = "explained_variance" if flow_plots.explains_variance(table) else "purity"
     return analysis_plots.agreement_heatmap(agreement_matrix(pairs, order=list(purity.method_a)),
-                                            purity.set_index("method_a")["explained_variance" if explained else "purity"],
-                                            title=f"{job.title}, {job.layer}: agreement between clusterings",
-                                            **({"purity_label": flow_plots.EXPLAINED} if explained else {}))
+                                            purity.set_index("method_a")[column],
+                                            title=f"{job.title}, {job.layer}: agreement between clusterings")
 
 
 def heatmap(job: Job):

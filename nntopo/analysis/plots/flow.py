@@ -17,10 +17,15 @@ PURITY = "purity: share of assigned points\nin their cluster's majority class"
 EXPLAINED = "explained variance: share of the target's\nvariance the clusters explain"  # a regressor's purity
 
 
-def agreement_heatmap(matrix: pd.DataFrame, purity: pd.Series, title: str = "", metric: str = "ARI",
-                      purity_label: str = PURITY) -> Figure:
+def explains_variance(table: pd.DataFrame) -> bool:
+    """Whether a flow or agreement table is a regressor's: explained_variance where a classifier's has
+    purity (or only it holding values)."""
+    return "explained_variance" in table and ("purity" not in table or table["purity"].isna().all())
+
+
+def agreement_heatmap(matrix: pd.DataFrame, purity: pd.Series, title: str = "", metric: str = "ARI") -> Figure:
     """Methods x methods agreement (e.g. ARI on the points both assign), and each method's purity (a
-    regressor's: the explained variance of its target, ``purity_label`` ``EXPLAINED``)."""
+    regressor's, a series named explained_variance: the explained variance of its target)."""
     fig = new_figure(9.5, 4.4)
     heat, bars = fig.subplots(1, 2, width_ratios=[1.3, 1])
     names = list(matrix.index)
@@ -38,7 +43,7 @@ def agreement_heatmap(matrix: pd.DataFrame, purity: pd.Series, title: str = "", 
     bars.set_yticks(range(len(purity)), list(purity.index))
     bars.invert_yaxis()
     bars.set_xlim(0, 1)
-    bars.set_xlabel(purity_label)
+    bars.set_xlabel(EXPLAINED if purity.name == "explained_variance" else PURITY)
     for i, value in enumerate(purity.to_numpy()):
         bars.text(value - 0.02, i, f"{value:.2f}", ha="right", va="center", color="white", fontsize=9)
     fig.suptitle(title)
@@ -233,7 +238,7 @@ def depth_profile(table: pd.DataFrame, title: str = "") -> Figure:
     """
     from matplotlib.lines import Line2D
 
-    regression = "explained_variance" in table and ("purity" not in table or table["purity"].isna().all())
+    regression = explains_variance(table)
     panels = ((("explained_variance", "share of the target's variance the clusters explain"),
                ("probe_r2", "ridge probe: R² on the held-out half")) if regression else
               (("purity", "purity of the layer's clusters"),
