@@ -321,8 +321,9 @@ def write_layer_figures(acts, xy, clusters_path, ranking_path, outputs: dict, se
     ranking = ranking[ranking["layer"] == shown] if "layer" in ranking else ranking
     heading = f"{title}, {clusters.attrs['space']} {clusters.attrs['method']}"
 
-    projected = task.project(acts.targets, acts.levels["projection"]) if acts.levels else acts.targets[:, 0]
-    errors = task.point_errors(acts.output, acts.targets)
+    projected = task.project(acts.targets, acts.levels["projection"])  # a regression file always has its levels
+    # Per output value, as the cluster table's mse: a cluster's mean is its mse there.
+    errors = task.point_errors(acts.output, acts.targets) / acts.targets.shape[1]
     plotting.save(plot_regions(xy, labels, projected, errors, f"{heading}: each cluster's region", limit),
                   outputs["domain_clusters"])
     plotting.save(plot_neurons(xy, acts.layer(shown), labels, top_neurons(ranking, settings["top"]),
