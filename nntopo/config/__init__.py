@@ -27,7 +27,7 @@ from nntopo.config.external import (EXTERNAL_KINDS, RESERVED_NAMES, check_extern
 from nntopo.config.grid import (analysed_points, architectures, check_grid, check_methods, check_training,
                                 clustering_slice, convolutional_layers, dataset_names, dataset_slice, describe_points,
                                 figures_slice, filters_slice, hidden_layers, homology_slice, model_ids, n_points,
-                                n_test_points, neurons_slice, points_slice, shapes_slice, smallest_analysed,
+                                n_test_points, neurons_slice, points_slice, seeds, shapes_slice, smallest_analysed,
                                 smallest_class, training_slice, widths_of)
 from nntopo.config.layers import ablation_slice, layers_of, models_of, n_hidden, ranked_layers, ranking_slice
 from nntopo.config.schema import DATA_DIR_ENV, SCHEMA_PATH, ConfigError, check_data_dir, data_dir, load_schema
@@ -75,7 +75,7 @@ __all__ = [
     "check_datasets", "check_known", "has_images",
     "analysed_points", "architectures", "clustering_slice", "convolutional_layers", "dataset_names", "dataset_slice",
     "describe_points", "figures_slice", "filters_slice", "hidden_layers", "homology_slice", "model_ids", "n_points",
-    "n_test_points", "neurons_slice", "points_slice", "shapes_slice", "smallest_analysed", "smallest_class",
+    "n_test_points", "neurons_slice", "points_slice", "seeds", "shapes_slice", "smallest_analysed", "smallest_class",
     "training_slice", "widths_of",
     "EXTERNAL_KINDS", "RESERVED_NAMES", "external_entry", "external_files", "external_kind",
     "external_slice", "external_widths", "has_weights",

@@ -39,8 +39,15 @@ def model_ids(config: dict) -> list[ModelId]:
         for architecture in architectures(config)
         for activation in config["activations"]
         for reg in config["regularizations"]
-        for seed in config["seeds"]
+        for seed in seeds(config)
     ]
+
+
+def seeds(config: dict) -> list[int]:
+    """The grid's seeds: ``seeds``, or with ``trials`` every seed that may be tried (0 to limit - 1;
+    which of them are trained and kept is decided as the trials end)."""
+    trials = config.get("trials")
+    return list(range(trials["limit"])) if trials else list(config["seeds"])
 
 
 def hidden_layers(widths, chosen) -> list[int]:
@@ -164,6 +171,20 @@ def check_training(config: dict) -> None:
     if criterion and not training["validation_split"]:
         raise ConfigError(f"training.early_stopping.criterion: {criterion} needs images held out of the training set; "
                           f"set training.validation_split (e.g. 0.1), or criterion: null")
+    if criterion and training.get("zero_error"):
+        raise ConfigError(f"training.zero_error and training.early_stopping.criterion: {criterion} both end training; "
+                          f"keep one (criterion: null to train until zero error)")
+    if training.get("schedule") == "halving" and "half_life" not in training:
+        raise ConfigError("training.schedule: halving needs training.half_life (the steps over which the learning rate "
+                          "halves, e.g. 2500)")
+    if "half_life" in training and training.get("schedule") != "halving":
+        raise ConfigError("training.half_life is read by the halving schedule alone; set training.schedule: halving "
+                          "or drop half_life")
+    batchnorm = config["regularization"].get("batchnorm", {})
+    if (batchnorm.get("position") == "after_activation" and "batchnorm" in config["regularizations"]
+            and config["cnns"]):
+        raise ConfigError("regularization.batchnorm.position: after_activation is for fully connected networks; "
+                          "drop the cnns or use before_activation")
 
 
 def check_methods(config: dict) -> None:
