@@ -23,6 +23,30 @@ def activation_module(spec: dict) -> nn.Module:
     raise ValueError(f"unknown activation {name!r}")
 
 
+class FixedBatchNorm(nn.BatchNorm1d):
+    """Batch normalisation whose statistics stay at their start, mean 0 and variance 1, in training as
+    in eval: the learned affine map gamma * x / sqrt(1 + eps) + beta. This is what TF1's
+    tf.layers.batch_normalization computes when called with its default training=False, as Rieck et
+    al.'s code calls it (src/model_definitions.py:15): it normalises with the moving averages and makes
+    no op that updates them. The buffers are BatchNorm's, so the state dict and ``normalisation`` read
+    the same; it takes (N, C) and (N, C, H, W)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0,
+                                        self.eps)
+
+
+BEFORE, AFTER = "before_activation", "after_activation"
+
+
+def norm_module(width: int, options: dict, convolution: bool) -> nn.Module:
+    """A hidden layer's batch normalisation as ``regularization.batchnorm``'s options ask."""
+    eps = options.get("epsilon", 1e-5)
+    if options.get("statistics") == "fixed":
+        return FixedBatchNorm(width, eps=eps)
+    return (nn.BatchNorm2d if convolution else nn.BatchNorm1d)(width, eps=eps)
+
+
 class Network(nn.Module):
     """Input -> hidden_1 .. hidden_L -> output: ``n_classes`` values, a classifier's logits or a
     regressor's d predicted targets (a plain Linear map either way; the loss is what differs). An MLP's hidden layers are Linear maps; a CNN's
@@ -33,14 +57,18 @@ class Network(nn.Module):
 
     Batch normalisation sits between the map and the activation (Ioffe and Szegedy), so a hidden
     layer's recorded activation is exactly what the next layer reads (after pooling), and silencing
-    a neuron or channel (activation 0) means what it means without normalisation. Rieck et al.'s
-    code normalises after the activation instead.
+    a neuron or channel (activation 0) means what it means without normalisation. ``batchnorm``'s
+    position after_activation (Rieck et al.'s code) normalises the activation instead: the recorded
+    activation is still the activation's output, and the normalisation is part of what the next layer
+    reads (``onward``), so silencing a neuron still sets its activation to 0.
     """
 
     def __init__(self, n_inputs: int, widths: tuple[int, ...], n_classes: int = 10, dropout: float = 0.0,
-                 activation: dict | None = None, batchnorm: bool = False, convolution: dict | None = None,
+                 activation: dict | None = None, batchnorm: bool | dict = False, convolution: dict | None = None,
                  input_shape: tuple[int, ...] | None = None):
         super().__init__()
+        options = batchnorm if isinstance(batchnorm, dict) else {}
+        self.norm_after = options.get("position") == AFTER
         self.activation = activation_module(activation or {"name": "relu"})
         channels = list(convolution["channels"]) if convolution else []
         # A CNN reads each flat input as channels x height x width; an MLP reads it flat.
@@ -49,16 +77,18 @@ class Network(nn.Module):
         norms = {}
         for i, (a, b) in enumerate(zip([self.input_shape[0] if channels else 1, *channels], channels)):
             self.layers[hidden_name(i + 1)] = nn.Conv2d(a, b, convolution["kernel"])
-            norms[hidden_name(i + 1)] = nn.BatchNorm2d(b)
+            norms[hidden_name(i + 1)] = norm_module(b, options, convolution=True)
         size = n_inputs
         if channels:
             size = channels[-1] * math.prod(map_sizes(convolution, self.image_shape)[-1][1])  # the last pooled maps
         for i, width in enumerate(widths, start=len(channels) + 1):
             self.layers[hidden_name(i)] = nn.Linear(size, width)
-            norms[hidden_name(i)] = nn.BatchNorm1d(width)
+            norms[hidden_name(i)] = norm_module(width, options, convolution=False)
             size = width
         self.layers[OUTPUT_LAYER] = nn.Linear(size, n_classes)
         self.norms = nn.ModuleDict(norms if batchnorm else {})
+        if self.norm_after and channels:
+            raise ValueError("batch normalisation after the activation is for fully connected networks")
         self.pool = nn.MaxPool2d(convolution["pool"]) if channels and convolution["pool"] > 1 else nn.Identity()
         self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
 
@@ -76,14 +106,17 @@ class Network(nn.Module):
         return layer(x.flatten(1) if isinstance(layer, nn.Linear) else x)
 
     def _activate(self, name: str, z: torch.Tensor) -> torch.Tensor:
-        return self.activation(self.norms[name](z) if name in self.norms else z)
+        return self.activation(self.norms[name](z) if name in self.norms and not self.norm_after else z)
 
     def _hidden(self, name: str, x: torch.Tensor) -> torch.Tensor:
         """Hidden layer ``name``'s activation from what it reads."""
         return self._activate(name, self.pre_activation(name, x))
 
     def onward(self, name: str, h: torch.Tensor) -> torch.Tensor:
-        """What the layer after ``name`` reads of its activation ``h`` (pooled, after dropout)."""
+        """What the layer after ``name`` reads of its activation ``h`` (normalised when batch normalisation
+        comes after the activation, pooled, after dropout)."""
+        if self.norm_after and name in self.norms:
+            h = self.norms[name](h)
         return self.dropout(self.pool(h) if self.is_convolution(name) else h)
 
     def logits_from(self, name: str, z: torch.Tensor) -> torch.Tensor:
@@ -123,7 +156,8 @@ class Network(nn.Module):
     @torch.no_grad()
     def normalisation(self, name: str) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Batch normalisation of hidden layer ``name`` in eval mode as an affine map, (scale, shift)
-        with normalised = scale * z + shift (per neuron or channel); None without batch normalisation."""
+        with normalised = scale * z + shift (per neuron or channel; z the map's output, or the
+        activation's with ``norm_after``); None without batch normalisation."""
         if name not in self.norms:
             return None
         norm = self.norms[name]
@@ -182,8 +216,34 @@ def build(n_inputs: int, n_classes: int, widths, regularization: dict, activatio
     """The untrained network; ``input_shape`` is one input's (channels, height, width) (or (height,
     width) of one channel), which a CNN needs."""
     dropout = regularization.get("p", 0.0) if regularization["name"] == "dropout" else 0.0
-    return Network(n_inputs, tuple(widths), n_classes, dropout, activation, batchnorm=regularization["name"] == "batchnorm",
+    # The preset's options (position, statistics, epsilon), or True for the default normalisation
+    batchnorm = regularization["name"] == "batchnorm" and ({k: v for k, v in regularization.items() if k != "name"} or True)
+    return Network(n_inputs, tuple(widths), n_classes, dropout, activation, batchnorm=batchnorm,
                    convolution=convolution, input_shape=input_shape)
+
+
+def initialise(model: Network, scheme: str | None) -> None:
+    """Draw the weights and biases as ``training.init`` asks (torch's own when absent: left as built).
+
+    glorot_uniform: weights uniform in +-sqrt(6 / (fan_in + fan_out)), biases zero (tf.layers.dense's
+    defaults, which Naitzat et al.'s estimators/nn_simple.py keeps). glorot_uniform_with_bias: the bias
+    is one more input row of the weight matrix, and that (fan_in + 1) x fan_out matrix is Glorot uniform
+    (Rieck et al.'s src/model_definitions.py:52-58 pads the input with a 1 and initialises the padded
+    matrix with xavier_initializer); the draws come from torch's generator, seeded by the model's seed."""
+    if scheme in (None, "torch"):
+        return
+    with torch.no_grad():
+        for layer in model.layers.values():
+            fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(layer.weight)
+            if scheme == "glorot_uniform":
+                nn.init.xavier_uniform_(layer.weight)
+                nn.init.zeros_(layer.bias)
+            elif scheme == "glorot_uniform_with_bias":
+                bound = math.sqrt(6 / (fan_in + 1 + fan_out))
+                nn.init.uniform_(layer.weight, -bound, bound)
+                nn.init.uniform_(layer.bias, -bound, bound)
+            else:
+                raise ValueError(f"unknown initialisation {scheme!r}")
 
 
 def from_settings(settings: dict, n_inputs: int, n_classes: int, input_shape=None) -> Network:

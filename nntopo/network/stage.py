@@ -53,17 +53,19 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
 
     samples = trained.samples
     persistence = persistence_metrics(settings["neural_persistence"], trained.initial, trained.history, trained.seconds)
-    from nntopo.topology.persistence import records
+    from nntopo.topology.persistence import record_epochs, records
 
     metrics = {
         **{key: attrs[key] for key in ("dataset", "model", "seed")},
         "settings": settings,
         "device": trained.device,
         "epochs": trained.history,
-        "epochs_trained": len(trained.history),
+        "epochs_trained": trained.epochs,
         "stopped_early_at": trained.stopped,
+        "stopped_by": trained.stopped_by,
         **(regression_scores(trained.model, dataset_, chosen, logits) if regression else {
             "test_accuracy": accuracy_on_test(trained.model, dataset_, chosen, predictions),
+            "train_error": trained.train_error, "zero_training_error": trained.train_error == 0,
             "analysed_points": chosen.describe(),
             **({"analysed_accuracy": float(np.mean(predictions == chosen.y))} if chosen.split != "test" else {})}),
         "neural_persistence": persistence,
@@ -85,7 +87,8 @@ def train_and_record(dataset: str, model_id: str, settings: dict, outputs, *, da
         torch.save(trained.model.state_dict(), tmp)
     store.write_weights(outputs.weights, train.layers(trained.model), attrs,
                          extra=store.neural_persistence_writer(records(trained.initial, trained.history),
-                                                                settings["neural_persistence"]))
+                                                                settings["neural_persistence"],
+                                                                record_epochs(trained.history)))
     store.write_activations(outputs.activations, hidden, logits, chosen.y, predictions, attrs, chosen.index,
                             targets=chosen.targets)
     store.write_metrics(outputs.metrics, metrics)

@@ -15,7 +15,7 @@ from torch import nn
 
 from nntopo import task as tasks
 from nntopo.data import Dataset
-from nntopo.network.model import Network, add_penalty_gradient, build
+from nntopo.network.model import Network, add_penalty_gradient, build, initialise
 from nntopo.network.stopping import stopping_epoch
 from nntopo.plotting import NEAR_ZERO
 from nntopo.store import Layer
@@ -35,6 +35,9 @@ class Trained:
     samples: int = 0  # training images seen, over all epochs
     initial: dict = field(default_factory=dict)  # neural persistence of the weights at initialisation
     stopped: int | None = None  # the epoch early stopping ended training at, if it did
+    epochs: int = 0  # epochs run
+    stopped_by: str | None = None  # "early_stopping", "zero_error" or "no_progress" when training ended early
+    train_error: float | None = None  # a classifier's share of training points misclassified, eval mode, at the end
 
 
 VALIDATION_SEED = 0  # the validation images are the same for every model of a study
@@ -76,6 +79,23 @@ def persistence_record(model: Network, p: float, rng: np.random.Generator, log, 
                                  p, rng, bias_vertex, essential, log)
 
 
+def learning_rate_factor(training: dict, steps: int):
+    """The learning rate's factor at each step, as ``training.schedule`` asks (cosine when absent)."""
+    schedule = training.get("schedule", "cosine")
+    if schedule == "constant":
+        return lambda step: 1.0
+    if schedule == "halving":  # TF1's exponential_decay(lr, step, half_life, 0.5), not staircase
+        return lambda step: 0.5 ** (step / training["half_life"])
+    return lambda step: 0.5 * (1 + math.cos(math.pi * step / steps))
+
+
+def is_check(epoch: int, epochs: int, zero_error: dict | None) -> bool:
+    """Whether the history records ``epoch``: every epoch, or with ``zero_error`` its checks alone (the
+    first epoch, every ``every``-th, and the last), as Naitzat et al.'s code reports its progress
+    (estimators/nn_simple.py: ``step % display_step == 0 or step == 1``)."""
+    return not zero_error or epoch == 1 or epoch % zero_error["every"] == 0 or epoch == epochs
+
+
 def pick_device(choice: str = "auto") -> torch.device:
     if choice == "cuda" and not torch.cuda.is_available():
         from nntopo.config import ConfigError  # a user error: the job says so in one line
@@ -95,12 +115,14 @@ def flops_per_sample(model: Network) -> int:
 def train(data: Dataset, widths, regularization: dict, training: dict, seed: int,
           device: str = "auto", log=print, activation: dict | None = None,
           neural_persistence: dict | None = None, convolution: dict | None = None) -> Trained:
-    """Adam with a cosine-decayed learning rate; deterministic on CPU for a given seed.
+    """Adam with a cosine-decayed learning rate (``training.schedule``: or constant, or halving);
+    deterministic on CPU for a given seed; weights drawn as ``training.init`` asks.
 
     After every epoch (and once before the first) the weights' neural persistence is measured with
     ``neural_persistence``'s p, its shuffled control drawn with its seed. ``training``'s
     ``validation_split`` holds images out of the training set; its ``early_stopping`` may end
-    training early on their loss or on neural persistence.
+    training early on their loss or on neural persistence; its ``zero_error`` ends it when every
+    training point is classified right (the history then records its checks alone).
     """
     neural_persistence = neural_persistence or {"p": 2.0, "seed": 0}  # the schema's defaults
     options = {key: bool(neural_persistence.get(key)) for key in ("bias_vertex", "essential")}  # off when absent
@@ -122,7 +144,9 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
 
     regression = is_regression(data)
     model = build(data.n_features, data.n_outputs, widths, regularization, activation, convolution,
-                  data.input_shape).to(device)
+                  data.input_shape)
+    initialise(model, training.get("init"))
+    model = model.to(device)
     x_train, y_train, x_valid, y_valid = (torch.from_numpy(a).to(device)
                                           for a in validation_split(data, training.get("validation_split")))
     x_test, y_test = torch.from_numpy(data.x_test).to(device), torch.from_numpy(goals(data, "test")).to(device)
@@ -132,12 +156,14 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
     epochs, batch_size = training["epochs"], training["batch_size"]
     steps = epochs * math.ceil(len(x_train) / batch_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=training["lr"])
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / steps)))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, learning_rate_factor(training, steps))
     loss_fn = nn.MSELoss(reduction="sum") if regression else nn.CrossEntropyLoss(reduction="sum")
 
     shuffles = np.random.default_rng(neural_persistence["seed"])
     result = Trained(model, device.type,
                      initial=persistence_record(model, neural_persistence["p"], shuffles, log, **options))
+    zero_error = None if regression else training.get("zero_error")
+    best_accuracy = 0.0  # the best training accuracy of the checks so far (zero_error's give_up)
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         model.train()
@@ -168,6 +194,9 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
         seconds = time.perf_counter() - start  # the training steps alone, as before NP was measured
         result.seconds += seconds
         result.samples += len(x_train)
+        result.epochs = epoch
+        if not is_check(epoch, epochs, zero_error):
+            continue
         if regression:  # the running loss is the training MSE
             entry = {"epoch": epoch, "loss": mean_loss, "train_mse": mean_loss, "test_mse": mse(model, x_test, y_test)}
             if len(x_valid):
@@ -181,6 +210,8 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
             }
             if len(x_valid):
                 entry["validation_loss"], entry["validation_accuracy"] = evaluate(model, x_valid, y_valid)
+            if zero_error:
+                entry["train_error"] = error_rate(model, x_train, y_train)
         measured = time.perf_counter()
         entry["neural_persistence"] = persistence_record(model, neural_persistence["p"], shuffles, log, **options)
         entry["persistence_seconds"] = time.perf_counter() - measured
@@ -195,8 +226,24 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
         if criterion and stopping_epoch(result.history, criterion, stopping["patience"], stopping["min_delta"]) == epoch:
             log(f"early stopping ({criterion}): no improvement over {stopping['min_delta']} in "
                 f"{stopping['patience']} epoch(s); training ends at epoch {epoch} of {epochs}")
-            result.stopped = epoch
+            result.stopped, result.stopped_by = epoch, "early_stopping"
             break
+        if zero_error:
+            # Naitzat et al.'s checks (estimators/nn_simple.py): "Best accuracy achieved" ends a success,
+            # "No progress, quit" a trial whose best accuracy did not rise since the last check.
+            reached = 1 - entry["train_error"]
+            if reached == 1:
+                log(f"zero training error at epoch {epoch}: training ends")
+                result.stopped_by = "zero_error"
+                break
+            if zero_error.get("give_up") and reached <= best_accuracy:
+                log(f"no progress: the training accuracy {reached:.6f} is not above the best so far "
+                    f"({best_accuracy:.6f}); training gives up at epoch {epoch} of {epochs}")
+                result.stopped_by = "no_progress"
+                break
+            best_accuracy = max(best_accuracy, reached)
+    if not regression:
+        result.train_error = error_rate(model, x_train, y_train)
     return result
 
 
@@ -219,6 +266,11 @@ def predict(model: Network, x: np.ndarray) -> np.ndarray:
 
 def accuracy(model: Network, x: torch.Tensor, y: torch.Tensor) -> float:
     return (logits_of(model, x).argmax(1) == y).float().mean().item()
+
+
+def error_rate(model: Network, x: torch.Tensor, y: torch.Tensor) -> float:
+    """The share of points misclassified in eval mode, counted exactly (zero means zero)."""
+    return int((logits_of(model, x).argmax(1) != y).sum()) / len(y)
 
 
 def mse(model: Network, x: torch.Tensor, targets: torch.Tensor) -> float:
@@ -265,11 +317,15 @@ def layers(model: Network) -> dict[str, Layer]:
     def numpy(tensor):
         return tensor.detach().cpu().numpy()
 
-    result = {}
+    result, reads = {}, None
     for name, layer in model.layers.items():
         normalisation = model.normalisation(name)
-        result[name] = Layer(numpy(layer.weight), numpy(layer.bias),
-                             *(map(numpy, normalisation) if normalisation else ()))
+        if model.norm_after:  # the normalisation belongs to what the next layer reads
+            result[name] = Layer(numpy(layer.weight), numpy(layer.bias), None, None, *(reads or ()))
+            reads = tuple(map(numpy, normalisation)) if normalisation else None
+        else:
+            result[name] = Layer(numpy(layer.weight), numpy(layer.bias),
+                                 *(map(numpy, normalisation) if normalisation else ()))
     return result
 
 

@@ -2,7 +2,9 @@
 
 One group per layer (hidden_1 .. hidden_L, output), each `weight` (out x in, or a convolution's out x
 in x kernel height x kernel width) and `bias`, and for a batch-normalised hidden layer its eval-mode
-normalisation `scale` and `shift` (out,).
+normalisation `scale` and `shift` (out,). A layer that reads a normalised activation (batch
+normalisation after the previous layer's activation) holds that normalisation as `input_scale` and
+`input_shift` (in,): it reads input_scale * h + input_shift of the recorded activation h.
 
 Group `neural_persistence`: the weights' neural persistence before training (row 0) and after every
 epoch, one column per layer; its attributes name the layers and hold p and the seed.
@@ -24,6 +26,8 @@ class Layer:
     bias: np.ndarray  # (out,)
     scale: np.ndarray | None = None  # batch normalisation, scale * (W x + b) + shift; None without it
     shift: np.ndarray | None = None
+    input_scale: np.ndarray | None = None  # what it reads is normalised: W (input_scale * h + input_shift) + b
+    input_shift: np.ndarray | None = None
 
     @property
     def is_convolution(self) -> bool:
@@ -35,11 +39,15 @@ class Layer:
         return tuple(self.weight.shape[2:]) if self.is_convolution else None
 
     def affine(self) -> tuple[np.ndarray, np.ndarray]:
-        """The layer's map before its activation, batch normalisation folded in: (weight, bias)."""
+        """The layer's map of the previous layer's recorded activation (or of the input) to its
+        pre-activation, batch normalisation folded in, its own and that of what it reads: (weight, bias)."""
+        weight, bias = self.weight, self.bias
+        if self.input_scale is not None:  # dense layers alone (after_activation is refused for CNNs)
+            weight, bias = weight * self.input_scale, bias + weight @ self.input_shift
         if self.scale is None:
-            return self.weight, self.bias
-        scale = self.scale.reshape(-1, *[1] * (self.weight.ndim - 1))
-        return scale * self.weight, self.scale * self.bias + self.shift
+            return weight, bias
+        scale = self.scale.reshape(-1, *[1] * (weight.ndim - 1))
+        return scale * weight, self.scale * bias + self.shift
 
     def unit_weights(self) -> np.ndarray:
         """(out, everything a unit reads): a neuron's input weights, a channel's kernels flattened."""
@@ -47,6 +55,7 @@ class Layer:
 
 
 NORMALISATION = ("scale", "shift")
+READS_NORMALISED = ("input_scale", "input_shift")
 
 
 def write_weights(path, layers: dict[str, Layer], attrs: dict, extra=None) -> None:
@@ -55,7 +64,7 @@ def write_weights(path, layers: dict[str, Layer], attrs: dict, extra=None) -> No
         _write_attrs(h5, attrs)
         for name, layer in layers.items():
             group = h5.create_group(name)
-            for key in ("weight", "bias", *NORMALISATION):
+            for key in ("weight", "bias", *NORMALISATION, *READS_NORMALISED):
                 if getattr(layer, key) is not None:
                     group.create_dataset(key, data=np.asarray(getattr(layer, key), dtype=np.float32))
         if extra is not None:
@@ -80,7 +89,14 @@ def read_weights(path) -> dict[str, Layer]:
             for key, values in zip(("bias", *NORMALISATION), (bias, *normalisation)):
                 if values is not None and values.shape[0] != weight.shape[0]:
                     raise StoreError(f"{path}: {name}/{key} has {values.shape[0]} entries for {weight.shape[0]} units")
-            layers[name] = Layer(weight, bias, *normalisation)
+            reads = [_dataset(h5, f"{name}/{key}", "f", 1) if key in h5[name] else None for key in READS_NORMALISED]
+            if (reads[0] is None) != (reads[1] is None):
+                raise StoreError(f"{path}: {name} has one of {' and '.join(READS_NORMALISED)} without the other")
+            for key, values in zip(READS_NORMALISED, reads):
+                if values is not None and (weight.ndim != 2 or values.shape[0] != weight.shape[1]):
+                    raise StoreError(f"{path}: {name}/{key} has {values.shape[0]} entries; a dense layer's input has "
+                                     f"{weight.shape[1]}")
+            layers[name] = Layer(weight, bias, *normalisation, *reads)
     check_chain(layers, path)
     return layers
 
@@ -110,14 +126,15 @@ class PersistenceHistory:
     attrs: dict
 
 
-def neural_persistence_writer(records: list[dict], attrs: dict):
-    """A ``write_weights`` extra that stores the per-epoch records (``nntopo.network.train``'s)."""
+def neural_persistence_writer(records: list[dict], attrs: dict, epochs: list[int] | None = None):
+    """A ``write_weights`` extra that stores the per-epoch records (``nntopo.network.train``'s) with
+    their ``epochs`` (0, 1, 2, ... when not given)."""
     names = list(records[0]["layers"])
 
     def write(h5: h5py.File) -> None:
         group = h5.create_group(NEURAL_PERSISTENCE_GROUP)
         _write_attrs(group, {**attrs, "layer_names": names})
-        group.create_dataset("epoch", data=np.arange(len(records)))
+        group.create_dataset("epoch", data=np.arange(len(records)) if epochs is None else np.asarray(epochs))
         for measure in NEURAL_PERSISTENCE_MEASURES:
             group.create_dataset(measure, data=np.array([[r[measure][n] for n in names] for r in records], dtype=np.float64))
     return write

@@ -141,6 +141,11 @@ def records(initial: dict, history: list[dict]) -> list[dict]:
     return [initial] + [entry["neural_persistence"] for entry in history]
 
 
+def record_epochs(history: list[dict]) -> list[int]:
+    """The epoch of each of ``records``: 0, then each entry's (every epoch, or training.zero_error's checks)."""
+    return [0] + [entry["epoch"] for entry in history]
+
+
 def shuffled(weights: Mapping[str, np.ndarray], rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Each layer's weights permuted within the layer: the same values, the structure gone."""
     return {name: rng.permutation(np.asarray(w).ravel()).reshape(np.shape(w)) for name, w in weights.items()}

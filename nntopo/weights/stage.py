@@ -29,7 +29,7 @@ from nntopo.clustering.graph import majority_label
 from nntopo.models import ModelId
 from nntopo.plotting import input_shape, save
 from nntopo.store import NEURAL_PERSISTENCE_MEASURES, FilterSpace, NeuronSpace
-from nntopo.topology.persistence import records
+from nntopo.topology.persistence import record_epochs, records
 from nntopo.weights import cloud, filters, neurons
 
 
@@ -51,7 +51,8 @@ def persistence_rows(metrics: dict) -> list[dict]:
     """One row per epoch (0: initialisation) and layer, and one per epoch for the mean over layers."""
     model = _model_columns(metrics)
     rows = []
-    for epoch, record in enumerate(records(metrics["neural_persistence"]["initial"], metrics["epochs"])):
+    history = metrics["epochs"]
+    for epoch, record in zip(record_epochs(history), records(metrics["neural_persistence"]["initial"], history)):
         for layer in record["layers"]:
             rows.append({**model, "epoch": epoch, "layer": layer,
                          **{column: record[key][layer] for column, key in MEASURES.items()}})

@@ -130,7 +130,7 @@ def recorded_ablator(activations, weights: dict, layer: str, rtol: float = 1e-4,
         names = layer_names(len(activations.hidden))
         downstream = [weights[name].affine() for name in names[names.index(layer) + 1:-1]]
         output = weights[OUTPUT_LAYER]
-        ablator = Ablator(hidden, output.weight, output.bias, activations.labels, downstream, activation,
+        ablator = Ablator(hidden, *output.affine(), activations.labels, downstream, activation,
                           activations.targets)
     check_close(ablator.logits, activations.output, rtol, f"the logits recomputed from {layer} and the layers after it")
     return ablator
