@@ -15,6 +15,7 @@ include: "rules/common.smk"
 include: "rules/targets.smk"
 include: "rules/data.smk"
 include: "rules/network.smk"
+include: "rules/trials.smk"  # training with restarts (config trials): the kept models alone go on
 include: "rules/clustering.smk"
 include: "rules/analysis.smk"
 include: "rules/topology.smk"
@@ -26,4 +27,5 @@ include: "rules/domain.smk"  # a regression on 2-D points: figures on its input 
 rule all:
     default_target: True
     input:
-        all_targets(),
+        # A function, called by Snakemake: with trials it waits on the trials' outcomes (checkpoints).
+        lambda wildcards: all_targets(),

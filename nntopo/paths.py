@@ -77,6 +77,10 @@ SUMMARY_LAYERS = RESULTS + "/{dataset}/summary/layers.csv"
 SUMMARY_DEPTH_FIGURE = RESULTS + "/{dataset}/summary/depth_{method}.png"
 SEED_STABILITY = RESULTS + "/{dataset}/summary/seed_stability.csv"
 SUMMARY_HOMOLOGY = RESULTS + "/{dataset}/summary/homology.csv"
+# Training with restarts (config `trials`): a trial's outcome, read from its metrics.json by the
+# checkpoint that decides the next trials (TRIAL), and every seed tried per dataset with it (TRIALS).
+TRIAL = MODEL_DIR + "/trial.json"
+SUMMARY_TRIALS = RESULTS + "/{dataset}/summary/trials.csv"
 SUMMARY_BETTI_FIGURE = RESULTS + "/{dataset}/summary/betti_depth.png"
 
 # Logs and benchmark records of a job sit beside the results they explain, one file per job.

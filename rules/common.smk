@@ -1,20 +1,65 @@
 # The small functions the rules share: a pattern filled for every model or layer of the study, and
 # what a job's inputs, params and resources are, from its wildcards and the config.
+import json
 import math
+from pathlib import Path
+
+from snakemake.exceptions import IncompleteCheckpointException
 
 from nntopo import config as nnconfig
 from nntopo import datasets as nndatasets
 from nntopo import figures
 from nntopo import models as nnmodels
 from nntopo import paths
+from nntopo.workflow import trials as nntrials
 
 
 # ---- A pattern filled for every model, layer or method of the study (targets and gathering inputs)
 
 
 def models(dataset, grid=False):
-    """The models studied on ``dataset``: the grid's, then its external networks (none with ``grid``)."""
-    return nnconfig.model_ids(config) if grid else nnconfig.models_of(config, dataset)
+    """The models studied on ``dataset``: the grid's (with trials, the kept ones), then its external
+    networks (none with ``grid``)."""
+    if not config.get("trials"):
+        return nnconfig.model_ids(config) if grid else nnconfig.models_of(config, dataset)
+    external = [] if grid else nnconfig.models_of(config, dataset)[len(nnconfig.model_ids(config)):]
+    return [model for plan_ in trial_plans(dataset).values() for model in plan_["kept"]] + external
+
+
+# ---- Training with restarts (config `trials`): only in input functions, never at parse time
+
+
+def trial_plans(*datasets):
+    """Every group's trials on each of ``datasets`` (all when none): {(dataset, group): {"kept": model
+    ids, "tried": model ids}} once every group is settled. Until then it asks Snakemake for every
+    group's next wave at once, by raising IncompleteCheckpointException with all their outcome files
+    (checkpoint trial); Snakemake trains them and calls the input function again."""
+    settings, waiting, plans = config["trials"], [], {}
+    by_group = {}
+    for model in nnconfig.model_ids(config):
+        by_group.setdefault(model.architecture, {})[model.seed] = model
+    for dataset in datasets or nnconfig.dataset_names(config):
+        for group, seeds in by_group.items():
+            outcomes, asked = {}, []
+            while not asked and not (plan_ := nntrials.plan(outcomes, **settings)).done:
+                for seed in plan_.run:
+                    try:
+                        outcome = checkpoints.trial.get(dataset=dataset, model=str(seeds[seed])).output[0]
+                        outcomes[seed] = json.loads(Path(outcome).read_text())["zero_training_error"]
+                    except IncompleteCheckpointException as incomplete:
+                        asked.append(incomplete.targetfile)
+            waiting += asked
+            plans[dataset, group] = {"kept": [seeds[seed] for seed in plan_.kept],
+                                     "tried": [seeds[seed] for seed in plan_.tried]}
+    if waiting:
+        raise IncompleteCheckpointException(checkpoints.trial.rule, waiting)
+    return plans
+
+
+def trial_records(dataset):
+    """The outcome file of every seed tried on ``dataset``, group after group."""
+    return [paths.fill(paths.TRIAL, dataset=dataset, model=model)
+            for plan_ in trial_plans(dataset).values() for model in plan_["tried"]]
 
 
 def model_outputs(*patterns, dataset=None, grid=False, weights=False):
@@ -30,8 +75,10 @@ def model_outputs(*patterns, dataset=None, grid=False, weights=False):
 
 
 def dataset_outputs(*patterns):
-    """Each pattern filled for every dataset (the summaries across a dataset's models)."""
-    return [paths.fill(pattern, dataset=name) for name in nnconfig.dataset_names(config) for pattern in patterns]
+    """Each pattern filled for every dataset (the summaries across a dataset's models); with trials, for
+    every dataset where a network was kept (trials.csv lists a dataset's failures either way)."""
+    return [paths.fill(pattern, dataset=name) for name in nnconfig.dataset_names(config)
+            if not config.get("trials") or models(name) for pattern in patterns]
 
 
 def layer_outputs(*patterns, dataset=None, layers=None, grid=False):
@@ -106,8 +153,8 @@ def neuron_rankings(wildcards):
 
 
 def filter_weights(wildcards):
-    """weights.h5 of every model of the grid of architecture ``wildcards.architecture``: its seeds."""
-    seeds = [m for m in nnconfig.model_ids(config) if m.conv > 0 and m.architecture == wildcards.architecture]
+    """weights.h5 of every model of the grid of architecture ``wildcards.architecture``: its seeds (kept ones)."""
+    seeds = [m for m in models(wildcards.dataset, grid=True) if m.conv > 0 and m.architecture == wildcards.architecture]
     if not seeds:
         raise ValueError(f"no CNN of architecture {wildcards.architecture} in the config's grid")
     return [paths.fill(paths.WEIGHTS, dataset=wildcards.dataset, model=str(m)) for m in seeds]

@@ -7,8 +7,13 @@ from nntopo.figures import domain
 
 def all_targets():
     """Everything the study makes; with no clustering method, the models, their homology and the neural
-    persistence summary alone."""
-    recorded = model_outputs(paths.ACTIVATIONS, paths.METRICS) + model_outputs(paths.WEIGHTS, weights=True)
+    persistence summary alone. With trials, the kept models (asked for every dataset's trials at once)
+    and every dataset's trials.csv."""
+    trials = []
+    if config.get("trials"):
+        trial_plans()  # every dataset's next trials asked for at once
+        trials = [paths.fill(paths.SUMMARY_TRIALS, dataset=name) for name in nnconfig.dataset_names(config)]
+    recorded = trials +  model_outputs(paths.ACTIVATIONS, paths.METRICS) + model_outputs(paths.WEIGHTS, weights=True)
     if not config["clustering"]["methods"]:
         return recorded + homology_targets() + persistence_targets() + filter_targets()
     per_model = [paths.PROBE, *figures.batch_outputs(figures.MODEL_BATCH, config).values()]
@@ -81,17 +86,19 @@ def neuron_targets():
 def filter_targets():
     """The space of first-layer filters and its figures for every dataset and every CNN architecture of
     the grid (an MLP has no kernels; none without CNNs)."""
-    architectures = sorted({m.architecture for m in nnconfig.model_ids(config) if m.conv > 0})
     outputs = [paths.FILTER_SPACE, *(paths.fill(paths.FILTER_FIGURE, figure=f) for f in paths.FILTER_FIGURES)]
     return [paths.fill(path, dataset=dataset, architecture=architecture)
-            for dataset in nnconfig.dataset_names(config) for architecture in architectures for path in outputs]
+            for dataset in nnconfig.dataset_names(config)
+            for architecture in sorted({m.architecture for m in models(dataset, grid=True) if m.conv > 0})
+            for path in outputs]
 
 
 def summary_outputs():
-    """The cross-model summaries; seed stability only when the grid has several seeds."""
+    """The cross-model summaries; seed stability only when the grid has several seeds (kept seeds, with trials)."""
     outputs = [paths.SUMMARY_TABLE, paths.SUMMARY_FIGURE, paths.SUMMARY_ABLATION, paths.SUMMARY_AGREEMENT,
                paths.SUMMARY_LAYERS, *depth_figures()]
-    return outputs + ([paths.SEED_STABILITY] if len(config["seeds"]) > 1 and nnconfig.model_ids(config) else [])
+    seeds = config["trials"]["successes"] if config.get("trials") else len(config["seeds"])
+    return outputs + ([paths.SEED_STABILITY] if seeds > 1 and nnconfig.model_ids(config) else [])
 
 
 def depth_figures():

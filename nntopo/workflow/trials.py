@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from nntopo.models import ModelId
+
+if TYPE_CHECKING:  # pandas only where a table is made: the Snakefile imports this module
+    import pandas as pd
 
 # What a trial's record keeps of its metrics.json (the training job's outcome), in trials.csv's order.
 OUTCOME_KEYS = ("zero_training_error", "train_error", "epochs_trained", "stopped_by", "train_seconds")
@@ -61,6 +63,17 @@ def plan(outcomes: Mapping[int, bool], successes: int, limit: int, wave: int = 1
     return Plan(run=(), tried=tuple(tried), kept=tuple(kept))
 
 
+def outcome(metrics: Mapping, path) -> dict:
+    """A trial's record: its model and what its metrics.json (at ``path``) says of its training."""
+    missing = [key for key in OUTCOME_KEYS if key not in metrics]
+    if missing:
+        from nntopo.config import ConfigError
+
+        raise ConfigError(f"{path} has no {', '.join(missing)}: trials need a classifier trained by this version "
+                          f"(a regression has no training error to bring to zero); delete the file to train it again")
+    return {"model": metrics["model"], **{key: metrics[key] for key in OUTCOME_KEYS}}
+
+
 def failure(outcome: Mapping) -> str:
     """Why a trial failed, as the log says it: "no progress at epoch 2000" (its training error)."""
     reason = STOPPED_BY.get(outcome["stopped_by"], str(outcome["stopped_by"]))
@@ -90,7 +103,9 @@ def group_of(model) -> str:
 
 def table(records, successes: int, limit: int, wave: int = 1) -> tuple[pd.DataFrame, list[str]]:
     """trials.csv and the log's lines, from the records of every seed tried (each ``model`` and its
-    OUTCOME_KEYS): one row per trial, groups in the order met, seeds in order, each marked kept or not."""
+    OUTCOME_KEYS): one row per trial, groups in the order met, seeds in order, each marked kept or not,
+    with how many its group kept of the ``successes`` asked."""
+    import pandas as pd
     groups: dict[str, dict[int, dict]] = {}
     for record in records:
         model = ModelId.parse(record["model"])
@@ -104,6 +119,8 @@ def table(records, successes: int, limit: int, wave: int = 1) -> tuple[pd.DataFr
             model = ModelId.parse(record["model"])
             rows.append({"group": group, "architecture": model.architecture_name, "activation": model.activation,
                          "regularization": model.regularization, "seed": seed, "model": record["model"],
-                         **{key: record[key] for key in OUTCOME_KEYS}, "kept": seed in kept})
-    columns = ["group", "architecture", "activation", "regularization", "seed", "model", *OUTCOME_KEYS, "kept"]
+                         **{key: record[key] for key in OUTCOME_KEYS}, "kept": seed in kept,
+                         "group_kept": len(kept), "group_asked": successes})  # a shortfall, said on every row
+    columns = ["group", "architecture", "activation", "regularization", "seed", "model", *OUTCOME_KEYS, "kept",
+               "group_kept", "group_asked"]
     return pd.DataFrame(rows, columns=columns), lines

@@ -72,7 +72,8 @@ def test_the_table_marks_the_kept_seeds_and_the_log_lists_every_failure():
     assert lines == [("mlp10x25-tanh-none: 1 kept of 3 tried; succeeded beyond those asked, not kept: seed 2; "
                      "failed: seed 0 (no progress at epoch 20, training error 0.25)")]
     short, lines = trials.table([record(0, False, None, 50)], successes=2, limit=1)
-    assert not short["kept"].any()
+    assert not short["kept"].any() and short[["group_kept", "group_asked"]].values.tolist() == [[0, 2]]
+    assert frame["group_kept"].tolist() == [1] * 3
     assert lines == [("mlp10x25-tanh-none: 0 kept of 1 tried, fewer than the 2 asked (trials.limit reached); "
                      "failed: seed 0 (epochs ran out at epoch 50, training error 0.25)")]
 
