@@ -8,7 +8,6 @@ from pathlib import Path
 from nntopo import config as nnconfig
 from nntopo import models as nnmodels  # not `models`: rules/common.smk has a function of that name
 from nntopo.clustering.methods import METHODS
-from nntopo.config.trials import check_trials
 from nntopo.workflow.jobs import cache_environment
 from nntopo.workflow.recovery import clear_stale_locks
 
@@ -38,7 +37,6 @@ def config_error(error):
 
 try:
     config.update(nnconfig.validate(config))
-    check_trials(config)
 except nnconfig.ConfigError as error:
     config_error(error)
 try:

@@ -30,6 +30,7 @@ from nntopo.config.grid import (analysed_points, architectures, check_grid, chec
                                 n_test_points, neurons_slice, points_slice, seeds, shapes_slice, smallest_analysed,
                                 smallest_class, training_slice, widths_of)
 from nntopo.config.layers import ablation_slice, layers_of, models_of, n_hidden, ranked_layers, ranking_slice
+from nntopo.config.trials import check_trials
 from nntopo.config.schema import DATA_DIR_ENV, SCHEMA_PATH, ConfigError, check_data_dir, data_dir, load_schema
 
 SHAPES = datasets.names(kind="shape")  # the datasets generated into results/{dataset}/data.h5 (the rules ask)
@@ -55,6 +56,7 @@ def validate(config: dict | None) -> dict:
         check_grid(config)
         check_external(config)
         check_training(config)
+        check_trials(config)
         check_methods(config)
         for info in datasets.of(config).values():
             check_known(config, info)

@@ -1,5 +1,5 @@
 """The checks of ``trials`` (training with restarts until networks reach zero training error) that the
-schema cannot express, run when the workflow loads (rules/setup.smk, after the config is validated).
+schema cannot express, run by ``nnconfig.validate`` after the training checks.
 
 Imported by the Snakefile, so it stays light: no torch, no numpy.
 """
