@@ -26,13 +26,14 @@ rule train:
     # study does not end on one core with a late model's t-SNE while the other core idles.
     priority: 2
     # results/benchmarks/train (default study, real MNIST, 2 jobs on 2 cores): at most 995 MB RSS and
-    # 41 s (mlp1024, 15 epochs). Asked: 2000 MB and 10 min, doubled at each retry (`attempt`); the
-    # memory grows with the points recorded (rules/common.smk, points_mb).
+    # 41 s (mlp1024, 15 epochs). Asked: 2000 MB and 10 min or more for a long training
+    # (rules/common.smk, training_minutes), doubled at each retry (`attempt`); the memory grows with
+    # the points recorded (points_mb).
     # `device: cuda` asks SLURM for one GPU (--gpus=1, which training then uses) and 2000 MB more for
     # CUDA's libraries (an estimate: no GPU was at hand to measure).
     resources:
         mem_mb=points_mb(4000, 5000) if config["device"] == "cuda" else points_mb(2000, 3000),
-        runtime=lambda wildcards, attempt: 10 * attempt,
+        runtime=training_minutes,
         gpu=1 if config["device"] == "cuda" else 0,
     conda:
         "../envs/nntopo.yaml"
