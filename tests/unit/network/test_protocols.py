@@ -206,3 +206,30 @@ def test_metrics_say_whether_a_network_reached_zero_error(tmp_path, digits):
     assert metrics["train_error"] == pytest.approx(1 - right, abs=1e-12)
     assert metrics["zero_training_error"] is bool(right == 1)
     assert metrics["epochs_trained"] == 2 and metrics["stopped_by"] is None
+
+
+def test_weights_h5_records_the_epochs_of_the_checks(tmp_path):
+    s = slice_of("mlp8-none-s0", epochs=500, batch_size=200, lr=0.05, zero_error={"every": 10})
+    trained = train(blobs(), s["widths"], s["regularization"], s["training"], 0, "cpu", **QUIET)
+    from nntopo.topology.persistence import record_epochs, records
+
+    store.write_weights(tmp_path / "w.h5", layers(trained.model), {},
+                        extra=store.neural_persistence_writer(records(trained.initial, trained.history), {"p": 2},
+                                                              record_epochs(trained.history)))
+    history = store.read_neural_persistence(tmp_path / "w.h5")
+    assert list(history.epochs) == [0] + [entry["epoch"] for entry in trained.history]
+    assert list(history.epochs[:3]) == [0, 1, 10]
+
+
+@pytest.mark.parametrize("settings, says", [
+    ({"training": {"zero_error": {"every": 5}, "validation_split": 0.1,
+                   "early_stopping": {"criterion": "validation_loss"}}}, "both end training"),
+    ({"training": {"schedule": "halving"}}, "needs training.half_life"),
+    ({"training": {"half_life": 100}}, "read by the halving schedule alone"),
+    ({"regularizations": ["batchnorm"], "regularization": {"batchnorm": {"position": "after_activation"}},
+      "cnns": [{"channels": [8], "dense": []}]}, "for fully connected networks"),
+])
+def test_settings_that_cannot_work_together_are_refused_in_one_line(settings, says):
+    with pytest.raises(config.ConfigError, match=says) as error:
+        config.validate(settings)
+    assert "\n" not in str(error.value)
