@@ -219,20 +219,8 @@ def analysed_points(dataset):
 
 
 def training_minutes(wildcards, attempt):
-    """A training job's runtime: 10 minutes, or what its training may take at 3 ms per layer per
-    optimiser step and 10 GFLOP/s of its dense layers' work (measured here: Rieck et al.'s 650 x 650 at
-    batch 32 for 40 epochs, 9-10 min a model with two jobs on two cores; Naitzat et al.'s full-batch
-    steps of ten narrow layers, 27 ms each), so a long protocol is not cut at 10 minutes on a cluster;
-    doubled per retry."""
-    training, model = config["training"], nnmodels.ModelId.parse(wildcards.model)
-    info = nndatasets.get(wildcards.dataset, config)
-    points = info.n_points("train", config["shapes"]) or BUDGET_POINTS
-    points = round(points * (1 - (training["validation_split"] or 0)))
-    steps = training["epochs"] * -(-points // training["batch_size"])
-    sizes = [info.n_features or 784, *model.dense, info.n_outputs or 10]  # a CNN's convolutions not counted
-    multiply_adds = sum(a * b for a, b in zip(sizes, sizes[1:]))
-    seconds = steps * (len(sizes) - 1) * 0.003 + 6 * multiply_adds * points * training["epochs"] / 1e10
-    return max(10, math.ceil(seconds / 60)) * attempt
+    """A training job's runtime (nnconfig.training_minutes), doubled per retry."""
+    return nnconfig.training_minutes(config, wildcards.dataset, wildcards.model, BUDGET_POINTS) * attempt
 
 
 def points_mb(measured, at_budget, dataset=None):

@@ -28,7 +28,7 @@ from nntopo.config.grid import (analysed_points, architectures, check_grid, chec
                                 clustering_slice, convolutional_layers, dataset_names, dataset_slice, describe_points,
                                 figures_slice, filters_slice, hidden_layers, homology_slice, model_ids, n_points,
                                 n_test_points, neurons_slice, points_slice, seeds, shapes_slice, smallest_analysed,
-                                smallest_class, training_slice, widths_of)
+                                smallest_class, training_minutes, training_slice, widths_of)
 from nntopo.config.layers import ablation_slice, layers_of, models_of, n_hidden, ranked_layers, ranking_slice
 from nntopo.config.trials import check_trials
 from nntopo.config.schema import DATA_DIR_ENV, SCHEMA_PATH, ConfigError, check_data_dir, data_dir, load_schema
@@ -78,7 +78,7 @@ __all__ = [
     "analysed_points", "architectures", "clustering_slice", "convolutional_layers", "dataset_names", "dataset_slice",
     "describe_points", "figures_slice", "filters_slice", "hidden_layers", "homology_slice", "model_ids", "n_points",
     "n_test_points", "neurons_slice", "points_slice", "seeds", "shapes_slice", "smallest_analysed", "smallest_class",
-    "training_slice", "widths_of",
+    "training_minutes", "training_slice", "widths_of",
     "EXTERNAL_KINDS", "RESERVED_NAMES", "external_entry", "external_files", "external_kind",
     "external_slice", "external_widths", "has_weights",
     "ablation_slice", "layers_of", "models_of", "n_hidden", "ranked_layers", "ranking_slice",

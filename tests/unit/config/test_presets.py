@@ -1,13 +1,11 @@
 """The preset studies in configs/: each loads as it is, and a long protocol's training jobs ask a
-cluster for the time they need (rules/common.smk, training_minutes)."""
+cluster for the time they need (nnconfig.training_minutes, read by rules/common.smk)."""
 
 from pathlib import Path
 
 import pytest
-import yaml
 
 from nntopo import config
-from tests.unit.config.test_own_data import dry_run, jobs
 
 ROOT = Path(__file__).resolve().parents[3]
 PRESETS = sorted((ROOT / "configs").glob("*.yaml"))
@@ -18,19 +16,17 @@ def test_every_preset_is_a_valid_config(preset):
     config.load(preset)
 
 
-def test_a_long_training_asks_for_its_time_and_a_short_one_for_ten_minutes(tmp_path):
+def test_a_long_training_asks_for_its_time_and_a_short_one_for_ten_minutes():
     """Rieck et al.'s 40 epochs of batch 32 on 55,000 images: 68,760 steps of 3 layers at 3 ms and
-    6 x 937,000 multiply-adds x 2.2 million samples at 10 GFLOP/s, 31 minutes; one epoch of an 8-unit
-    MLP, the 10 minutes every job asks at least."""
-    protocol = yaml.safe_load((ROOT / "configs" / "rieck2019.yaml").read_text())
-    asks = {}
-    for name, cfg in (("rieck", {**protocol, "regularizations": ["none"], "seeds": [0]}),
-                      ("short", {"datasets": ["mnist"], "widths": [8], "regularizations": ["none"],
-                                 "clustering": {"methods": []}, "training": {"epochs": 1}})):
-        (tmp_path / name).mkdir()
-        run = dry_run(tmp_path / name, cfg)
-        assert run.returncode == 0, run.stderr[-3000:]
-        asks[name] = [job["resources"] for job in jobs(run.stdout + run.stderr) if job["rule"] == "train"]
+    6 x 937,000 multiply-adds x 2.2 million samples at 10 GFLOP/s, 31 minutes; a D-III trial's 12,000
+    full-batch steps of 10 layers and 6 x 20,250 multiply-adds x 37,800 points x 12,000; one epoch of
+    a small MLP, the 10 minutes every job asks at least."""
+    rieck = config.load(ROOT / "configs" / "rieck2019.yaml")
     steps, work = 40 * -(-55_000 // 32) * 3 * 0.003, 6 * (784 * 650 + 650 * 650 + 650 * 10) * 55_000 * 40 / 1e10
-    assert asks["rieck"] and all(f"runtime={-(-(steps + work) // 60):.0f}," in ask for ask in asks["rieck"])
-    assert asks["short"] and all("runtime=10," in ask for ask in asks["short"])
+    assert config.training_minutes(rieck, "mnist", "mlp650x650-dropout-s3", 60_000) == -(-(steps + work) // 60) == 31
+    spheres = config.load(ROOT / "configs" / "naitzat2020_spheres.yaml")
+    steps, work = 12_000 * 10 * 0.003, 6 * (3 * 50 + 8 * 50 * 50 + 50 * 2) * 37_800 * 12_000 / 1e10
+    assert config.training_minutes(spheres, "spheres", "mlp" + "x".join(["50"] * 9) + "-tanh-none-s7",
+                                   60_000) == -(-(steps + work) // 60)
+    short = config.validate({"widths": [8], "training": {"epochs": 1}})
+    assert config.training_minutes(short, "mnist", "mlp8-none-s0", 60_000) == 10
