@@ -1,7 +1,7 @@
 """Rule shape_data: generate a point cloud of known topology (disks, tori) into its data file."""
 
-from nntopo.data import shapes
+from nntopo.data import prepare
 from nntopo.workflow.jobs import job
 
 with job(snakemake.log[0], snakemake.threads) as log:
-    shapes.write(snakemake.wildcards.dataset, snakemake.params.settings, snakemake.output[0], log=log.info)
+    prepare.write_shape(snakemake.wildcards.dataset, snakemake.params.settings, snakemake.output[0], log=log.info)

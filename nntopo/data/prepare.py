@@ -23,7 +23,7 @@ import numpy as np
 
 from nntopo import datasets
 from nntopo import task as tasks
-from nntopo.data import DataError, scaling, sources
+from nntopo.data import DataError, scaling, shapes, sources
 
 SPLITS = datasets.SPLITS
 # What reads each kind's source besides numpy and h5py, so that its version is on the record too.
@@ -152,3 +152,20 @@ def _write_record(path, record: dict) -> None:
 
     with atomic(path) as tmp:
         Path(tmp).write_text(json.dumps(record, indent=2) + "\n")
+
+
+def write_shape(name: str, settings: dict, output, log=print) -> None:
+    """Generate shape ``name`` with ``settings`` (train_points, test_points, seed) into ``output``."""
+    from nntopo import store
+
+    x_train, y_train, x_test, y_test = shapes.generate(name, settings["train_points"], settings["test_points"],
+                                                settings["seed"])
+    known = {str(c): list(b) for c, b in shapes.KNOWN_BETTI[name].items()}
+    info = datasets.get(name)
+    attrs = store.provenance(name, "", settings["seed"], settings, known_betti=json.dumps(known),
+                              class_names=json.dumps(info.classes), kind=info.kind,
+                              input_shape=json.dumps(info.input_shape), classes=json.dumps(info.classes),
+                              scaling=json.dumps({"kind": "none"}))
+    store.write_shape_data(output, dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test), attrs)
+    log(f"{name}: {len(x_train)} training and {len(x_test)} test points in {x_train.shape[1]}-D; "
+        f"known Betti numbers {known}")

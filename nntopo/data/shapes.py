@@ -19,9 +19,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from nntopo import datasets
-
-NAMES = datasets.names(kind="shape")  # the datasets this module generates; their classes are a and b
 # Betti numbers (b0, b1, b2) of each class: 9 disks; a disk with 9 holes; 9 solid tori; 9 shells
 # (each a 2-sphere up to homotopy); 9 shells and the 9 small spheres inside them.
 KNOWN_BETTI = {
@@ -156,6 +153,7 @@ def _spheres(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 _MAKERS = {"disks": _disks, "tori": _tori, "spheres": _spheres}
+NAMES = tuple(_MAKERS)  # the datasets of kind "shape" (nntopo.datasets); their classes are a and b
 
 
 def generate(name: str, train_points: int, test_points: int, seed: int):
@@ -174,22 +172,3 @@ def generate(name: str, train_points: int, test_points: int, seed: int):
 def known_betti(name: str, maxdim: int) -> dict[int, tuple[int, ...]]:
     """Each class's Betti numbers b0 .. b_maxdim."""
     return {label: betti[: maxdim + 1] for label, betti in KNOWN_BETTI[name].items()}
-
-
-def write(name: str, settings: dict, output, log=print) -> None:
-    """Generate shape ``name`` with ``settings`` (train_points, test_points, seed) into ``output``."""
-    import json
-
-    from nntopo import store
-
-    x_train, y_train, x_test, y_test = generate(name, settings["train_points"], settings["test_points"],
-                                                settings["seed"])
-    known = {str(c): list(b) for c, b in KNOWN_BETTI[name].items()}
-    info = datasets.get(name)
-    attrs = store.provenance(name, "", settings["seed"], settings, known_betti=json.dumps(known),
-                              class_names=json.dumps(info.classes), kind=info.kind,
-                              input_shape=json.dumps(info.input_shape), classes=json.dumps(info.classes),
-                              scaling=json.dumps({"kind": "none"}))
-    store.write_shape_data(output, dict(x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test), attrs)
-    log(f"{name}: {len(x_train)} training and {len(x_test)} test points in {x_train.shape[1]}-D; "
-        f"known Betti numbers {known}")

@@ -15,8 +15,8 @@ import yaml
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
-from nntopo import config, store
-from nntopo.data import shapes
+from nntopo import config, datasets, store
+from nntopo.data import prepare, shapes
 from nntopo.config import ConfigError
 from nntopo.topology import stage
 from nntopo.topology.homology import rips_betti
@@ -336,11 +336,15 @@ def test_spheres_input_betti_numbers_are_the_known_ones(seed):
 
 # --- the data file
 
+def test_the_generated_shapes_are_the_registry_s():
+    assert shapes.NAMES == tuple(datasets.names(kind="shape"))
+
+
 @pytest.mark.parametrize("name", shapes.NAMES)
 def test_write_then_read_shape_data(tmp_path, name):
     settings = {"train_points": 300, "test_points": 200, "seed": 9}
     logged = []
-    shapes.write(name, settings, tmp_path / "data.h5", log=logged.append)
+    prepare.write_shape(name, settings, tmp_path / "data.h5", log=logged.append)
     arrays, attrs = store.read_shape_data(tmp_path / "data.h5")
     for key, expected in zip(("x_train", "y_train", "x_test", "y_test"), shapes.generate(name, 300, 200, 9)):
         assert np.array_equal(arrays[key], expected) and arrays[key].dtype == expected.dtype
