@@ -61,17 +61,24 @@ def persistence_rows(metrics: dict) -> list[dict]:
     return rows
 
 
+STOPPING_COLUMNS = ["dataset", "model", "architecture", "network", "regularization", "seed", "criterion", "patience",
+                    "min_delta", "stopped", "epoch", "epochs_trained", "mean_normalized_np"]
+
+
 def stopping_rows(metrics: dict, patience: int, min_delta: float) -> list[dict]:
     """Per criterion, the epoch early stopping would end training at and the test accuracy (a
     regressor's mean squared error) there, read
     from the whole history (training before a stop does not depend on the criterion). A criterion that
     never fires stops at the last epoch trained (``stopped`` false); validation_loss needs validation.
     When training itself stopped early, a criterion that had not fired by then is left out: when it
-    would have fired is unknown."""
+    would have fired is unknown. A model trained until zero error has no rows: its history holds the
+    checks alone (training.zero_error), and patience counts epochs."""
     from nntopo.network.stopping import CRITERIA, stopping_epoch
 
     history = metrics["epochs"]
     rows = []
+    if metrics["settings"]["training"].get("zero_error"):
+        return rows
     for criterion in CRITERIA:
         if criterion == "validation_loss" and "validation_loss" not in history[0]:
             continue
@@ -93,8 +100,8 @@ def summarize_persistence(metrics_paths, outputs, settings: dict) -> None:
 
     everything = [store.read_metrics(path, neural_persistence=True) for path in metrics_paths]
     table = pd.DataFrame([row for metrics in everything for row in persistence_rows(metrics)])
-    stopping = pd.DataFrame([row for metrics in everything
-                             for row in stopping_rows(metrics, settings["patience"], settings["min_delta"])])
+    rows = [row for metrics in everything for row in stopping_rows(metrics, settings["patience"], settings["min_delta"])]
+    stopping = pd.DataFrame(rows) if rows else pd.DataFrame(columns=STOPPING_COLUMNS)  # no model has rows: the header
     with store.atomic(outputs.table) as tmp:
         table.to_csv(tmp, index=False)
     with store.atomic(outputs.stopping) as tmp:

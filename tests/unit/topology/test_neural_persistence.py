@@ -343,3 +343,19 @@ def test_batchnorm_trains_when_the_last_batch_would_hold_one_image(tmp_path, dig
     assert len(digits.x_train) % 1256 == 1
     metrics = run(tmp_path, settings(reg="batchnorm", epochs=1, batch_size=1256))
     assert metrics["epochs_trained"] == 1 and np.isfinite(metrics["epochs"][0]["loss"])
+
+
+def test_the_summary_of_models_trained_until_zero_error_reads_their_checks(tmp_path):
+    """A history of checks alone (training.zero_error): the table's epochs are the checks', and no
+    early-stopping rows (patience counts epochs), the table's header alone."""
+    from nntopo.weights.stage import STOPPING_COLUMNS, summarize_persistence
+
+    run(tmp_path, settings(epochs=9, zero_error={"every": 4}))
+    outputs = SimpleNamespace(table=tmp_path / "np.csv", stopping=tmp_path / "stop.csv", figure=tmp_path / "np.png")
+    summarize_persistence([tmp_path / "metrics.json"], outputs, {"dataset": "digits", "patience": 2, "min_delta": 0})
+    table = pd.read_csv(outputs.table)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    checks = [0] + [entry["epoch"] for entry in metrics["epochs"]]
+    assert sorted(table["epoch"].unique()) == checks and checks[:3] == [0, 1, 4]
+    stopping = pd.read_csv(outputs.stopping)
+    assert stopping.empty and list(stopping.columns) == STOPPING_COLUMNS
