@@ -195,12 +195,16 @@ def tables_with_scores(tables, scores: dict) -> pd.DataFrame:
 
 
 def _scores(recorded: dict) -> dict:
-    """A model's scores beside its homology: a classifier's training accuracy (its last epoch's, running
+    """A model's scores beside its homology: a classifier's training accuracy (on every training point in
+    eval mode after training, metrics.json's train_error; in files without it, its last epoch's, running
     over the epoch's batches; an external network's on the training images, or unknown) and test accuracy,
     a regressor's training and test mean squared error and test relative L2 error (NaN where not recorded)."""
     if tasks.of_attrs(recorded) == tasks.REGRESSION:
         return {key: recorded.get(key, float("nan")) for key in ("train_mse", "test_mse", "test_relative_l2")}
-    train = recorded["epochs"][-1]["train_accuracy"] if "epochs" in recorded else recorded.get("train_accuracy")
+    if recorded.get("train_error") is not None:
+        train = 1 - recorded["train_error"]
+    else:
+        train = recorded["epochs"][-1]["train_accuracy"] if "epochs" in recorded else recorded.get("train_accuracy")
     return {"train_accuracy": float("nan") if train is None else train, "test_accuracy": recorded["test_accuracy"]}
 
 

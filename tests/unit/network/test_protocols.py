@@ -233,3 +233,13 @@ def test_settings_that_cannot_work_together_are_refused_in_one_line(settings, sa
     with pytest.raises(config.ConfigError, match=says) as error:
         config.validate(settings)
     assert "\n" not in str(error.value)
+
+
+def test_the_homology_tables_read_the_training_accuracy_on_every_point():
+    """Zero training error is a fact of every training point after training, not of the running
+    accuracy of the last epoch's batches (read from files made before train_error was recorded)."""
+    from nntopo.topology import stage
+
+    assert stage._scores({"test_accuracy": 0.9, "train_error": 0.0, "epochs": [{"train_accuracy": 0.9997}]}) == \
+        {"train_accuracy": 1.0, "test_accuracy": 0.9}
+    assert stage._scores({"test_accuracy": 0.9, "epochs": [{"train_accuracy": 0.9997}]})["train_accuracy"] == 0.9997
