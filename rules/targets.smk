@@ -13,7 +13,7 @@ def all_targets():
     if config.get("trials"):
         trial_plans()  # every dataset's next trials asked for at once
         trials = [paths.fill(paths.SUMMARY_TRIALS, dataset=name) for name in nnconfig.dataset_names(config)]
-    recorded = trials +  model_outputs(paths.ACTIVATIONS, paths.METRICS) + model_outputs(paths.WEIGHTS, weights=True)
+    recorded = trials + model_outputs(paths.ACTIVATIONS, paths.METRICS) + model_outputs(paths.WEIGHTS, weights=True)
     if not config["clustering"]["methods"]:
         return recorded + homology_targets() + persistence_targets() + filter_targets()
     per_model = [paths.PROBE, *figures.batch_outputs(figures.MODEL_BATCH, config).values()]

@@ -234,11 +234,11 @@ def initialise(model: Network, scheme: str | None) -> None:
         return
     with torch.no_grad():
         for layer in model.layers.values():
-            fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(layer.weight)
             if scheme == "glorot_uniform":
                 nn.init.xavier_uniform_(layer.weight)
                 nn.init.zeros_(layer.bias)
             elif scheme == "glorot_uniform_with_bias":
+                fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(layer.weight)
                 bound = math.sqrt(6 / (fan_in + 1 + fan_out))
                 nn.init.uniform_(layer.weight, -bound, bound)
                 nn.init.uniform_(layer.bias, -bound, bound)

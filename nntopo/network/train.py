@@ -34,10 +34,14 @@ class Trained:
     seconds: float = 0.0
     samples: int = 0  # training images seen, over all epochs
     initial: dict = field(default_factory=dict)  # neural persistence of the weights at initialisation
-    stopped: int | None = None  # the epoch early stopping ended training at, if it did
     epochs: int = 0  # epochs run
     stopped_by: str | None = None  # "early_stopping", "zero_error" or "no_progress" when training ended early
     train_error: float | None = None  # a classifier's share of training points misclassified, eval mode, at the end
+
+    @property
+    def stopped(self) -> int | None:
+        """The epoch early stopping ended training at, if it did."""
+        return self.epochs if self.stopped_by == "early_stopping" else None
 
 
 VALIDATION_SEED = 0  # the validation images are the same for every model of a study
@@ -226,7 +230,7 @@ def train(data: Dataset, widths, regularization: dict, training: dict, seed: int
         if criterion and stopping_epoch(result.history, criterion, stopping["patience"], stopping["min_delta"]) == epoch:
             log(f"early stopping ({criterion}): no improvement over {stopping['min_delta']} in "
                 f"{stopping['patience']} epoch(s); training ends at epoch {epoch} of {epochs}")
-            result.stopped, result.stopped_by = epoch, "early_stopping"
+            result.stopped_by = "early_stopping"
             break
         if zero_error:
             # Naitzat et al.'s checks (estimators/nn_simple.py): "Best accuracy achieved" ends a success,

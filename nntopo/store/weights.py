@@ -83,22 +83,26 @@ def read_weights(path) -> dict[str, Layer]:
         for name in names:
             weight = _dataset(h5, f"{name}/weight", "f", (2, 4))  # dense or convolution
             bias = _dataset(h5, f"{name}/bias", "f", 1)
-            normalisation = [_dataset(h5, f"{name}/{key}", "f", 1) if key in h5[name] else None for key in NORMALISATION]
-            if (normalisation[0] is None) != (normalisation[1] is None):
-                raise StoreError(f"{path}: {name} has one of {' and '.join(NORMALISATION)} without the other")
-            for key, values in zip(("bias", *NORMALISATION), (bias, *normalisation)):
-                if values is not None and values.shape[0] != weight.shape[0]:
-                    raise StoreError(f"{path}: {name}/{key} has {values.shape[0]} entries for {weight.shape[0]} units")
-            reads = [_dataset(h5, f"{name}/{key}", "f", 1) if key in h5[name] else None for key in READS_NORMALISED]
-            if (reads[0] is None) != (reads[1] is None):
-                raise StoreError(f"{path}: {name} has one of {' and '.join(READS_NORMALISED)} without the other")
-            for key, values in zip(READS_NORMALISED, reads):
-                if values is not None and (weight.ndim != 2 or values.shape[0] != weight.shape[1]):
-                    raise StoreError(f"{path}: {name}/{key} has {values.shape[0]} entries; a dense layer's input has "
-                                     f"{weight.shape[1]}")
+            if len(bias) != len(weight):
+                raise StoreError(f"{path}: {name}/bias has {len(bias)} entries for {len(weight)} units")
+            normalisation = _pair(h5, path, name, NORMALISATION, len(weight), "units")
+            # what a layer reads is normalised per input of a dense layer (a convolution's would be per channel)
+            reads = _pair(h5, path, name, READS_NORMALISED, weight.shape[1] if weight.ndim == 2 else None, "inputs")
             layers[name] = Layer(weight, bias, *normalisation, *reads)
     check_chain(layers, path)
     return layers
+
+
+def _pair(h5, path, name: str, keys: tuple[str, str], size: int | None, what: str) -> tuple:
+    """Layer ``name``'s optional (scale, shift) pair ``keys``: both or neither, each of ``size`` entries
+    (None: the layer cannot hold it); (None, None) when absent."""
+    pair = tuple(_dataset(h5, f"{name}/{key}", "f", 1) if key in h5[name] else None for key in keys)
+    if (pair[0] is None) != (pair[1] is None):
+        raise StoreError(f"{path}: {name} has one of {' and '.join(keys)} without the other")
+    for key, values in zip(keys, pair):
+        if values is not None and len(values) != size:
+            raise StoreError(f"{path}: {name}/{key} has {len(values)} entries for {size or 'no'} {what}")
+    return pair
 
 
 def check_chain(layers: dict[str, Layer], where) -> None:

@@ -106,17 +106,17 @@ def table(records, successes: int, limit: int, wave: int = 1) -> tuple[pd.DataFr
     OUTCOME_KEYS): one row per trial, groups in the order met, seeds in order, each marked kept or not,
     with how many its group kept of the ``successes`` asked."""
     import pandas as pd
-    groups: dict[str, dict[int, dict]] = {}
+    groups: dict[str, dict[int, tuple[ModelId, dict]]] = {}
     for record in records:
         model = ModelId.parse(record["model"])
-        groups.setdefault(model.architecture, {})[model.seed] = record
+        groups.setdefault(model.architecture, {})[model.seed] = model, record
     rows, lines = [], []
-    for group, trials in groups.items():
-        trials = dict(sorted(trials.items()))
+    for group, parsed in groups.items():
+        trials = {seed: record for seed, (_, record) in sorted(parsed.items())}
         kept = plan({seed: r["zero_training_error"] for seed, r in trials.items()}, successes, limit, wave).kept
         lines.append(describe(group, trials, kept, successes))
         for seed, record in trials.items():
-            model = ModelId.parse(record["model"])
+            model = parsed[seed][0]
             rows.append({"group": group, "architecture": model.architecture_name, "activation": model.activation,
                          "regularization": model.regularization, "seed": seed, "model": record["model"],
                          **{key: record[key] for key in OUTCOME_KEYS}, "kept": seed in kept,
